@@ -1,0 +1,52 @@
+/**
+ * Defaults of the Node peer. Each value says why it is what it is.
+ *
+ * @packageDocumentation
+ */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+
+/** Default home: one directory per operator identity, like `~/.bittensor`. */
+export const DEFAULT_HOME = join(homedir(), '.subwire')
+
+/** Environment variable that overrides the default home. */
+export const HOME_ENV = 'SUBWIRE_HOME'
+
+/** Where btcli keeps wallets; hotkeys are at `<path>/<wallet>/hotkeys/<hotkey>`. */
+export const DEFAULT_BITTENSOR_WALLET_PATH = join(homedir(), '.bittensor', 'wallets')
+
+/** Default port for QUIC (UDP) and TCP listeners: fixed so re-dials and address books stay valid across restarts. */
+export const DEFAULT_PORT = 4701
+
+/** Default listen addresses: QUIC first (primary), TCP as the fallback. */
+export const DEFAULT_LISTEN = [
+  `/ip4/0.0.0.0/udp/${DEFAULT_PORT}/quic-v1`,
+  `/ip4/0.0.0.0/tcp/${DEFAULT_PORT}`
+]
+
+/** Config file name inside the home. */
+export const CONFIG_FILE = 'subwire.json'
+
+/** libp2p private key file (protobuf) inside the home; mode 0600 so the PeerId cannot be stolen. */
+export const PEER_KEY_FILE = 'peer.key'
+
+/** Address book file inside the home. */
+export const ADDRESS_BOOK_FILE = 'addressbook.json'
+
+/**
+ * Inbound connections accepted per second per IP. libp2p's default of 5 refuses the
+ * sixth connection of a validator that reconnects to a burst of miners' neighbours.
+ */
+export const INBOUND_CONNECTIONS_PER_SECOND = 50
+
+/** Connections being upgraded at once from the network. */
+export const MAX_INCOMING_PENDING_CONNECTIONS = 64
+
+/** Re-dial attempts after a connection to a peer we dialled drops (backoff doubles from 500 ms: ~2 min in all). */
+export const REDIAL_RETRIES = 8
+
+/** First re-dial delay. */
+export const REDIAL_INTERVAL_MS = 500
+
+/** Re-dial backoff factor. */
+export const REDIAL_BACKOFF_FACTOR = 2

@@ -1,0 +1,30 @@
+/**
+ * `@subwire/peer-node`: the subwire peer for Node servers and the `subwire` CLI.
+ *
+ * @example
+ * ```ts
+ * import { createNodePeer, loadHotkey } from '@subwire/peer-node'
+ * const peer = await createNodePeer({ signer: await loadHotkey({ uri: '//Bob' }), netuids: [42], listen: ['/ip4/127.0.0.1/udp/0/quic-v1'] })
+ * await peer.start()
+ * peer.handle('score', async (body, { caller }) => ({ for: caller.ss58 }))
+ * peer.on('message', ({ from, action, payload }) => { … })
+ * ```
+ *
+ * @packageDocumentation
+ */
+import { createNodePeerImpl } from './node-peer.ts'
+import type { NodePeer, NodePeerInit } from './node-peer.ts'
+
+export { NodePeer } from './node-peer.ts'
+export type { NodePeerInit, NodeTransport } from './node-peer.ts'
+export { FileAddressBook } from './address-book-file.ts'
+export { loadHotkey, signerFromBittensorKeyfile, bittensorHotkeyPath } from './keys.ts'
+export type { HotkeySource } from './keys.ts'
+export { resolveHome, readConfig, writeConfig, defaultConfig, loadOrCreatePeerKey } from './home.ts'
+export type { SubwireConfig } from './home.ts'
+export * from './constants.ts'
+
+/** Creates a Node peer (not started): loads or creates its libp2p key in `init.home`. */
+export async function createNodePeer (init: NodePeerInit): Promise<NodePeer> {
+  return await createNodePeerImpl(init)
+}

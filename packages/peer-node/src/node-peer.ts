@@ -1,0 +1,159 @@
+/**
+ * The Node peer: a libp2p node with QUIC (primary) and TCP + Noise + yamux (fallback),
+ * identify and ping, carrying the shared subwire protocol engine.
+ *
+ * @packageDocumentation
+ */
+import { join } from 'node:path'
+import { quic } from '@chainsafe/libp2p-quic'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createSubwire, InvalidConfigError, MemoryAddressBook } from '@subwire/shared'
+import { createLibp2p } from 'libp2p'
+import { FileAddressBook } from './address-book-file.ts'
+import {
+  ADDRESS_BOOK_FILE,
+  DEFAULT_LISTEN,
+  INBOUND_CONNECTIONS_PER_SECOND,
+  MAX_INCOMING_PENDING_CONNECTIONS,
+  REDIAL_BACKOFF_FACTOR,
+  REDIAL_INTERVAL_MS,
+  REDIAL_RETRIES
+} from './constants.ts'
+import { loadOrCreatePeerKey } from './home.ts'
+import type {
+  AbortOptions,
+  AddressBook,
+  HandleOptions,
+  MessageOptions,
+  RemotePeer,
+  RpcHandler,
+  SendOptions,
+  Signer,
+  Subwire,
+  SubwireEvents,
+  SubwireInit
+} from '@subwire/shared'
+import type { ComponentLogger, Libp2p, PrivateKey } from '@libp2p/interface'
+
+/** Transports a Node peer can use. */
+export type NodeTransport = 'quic' | 'tcp'
+
+/** Configuration of a Node peer. */
+export interface NodePeerInit {
+  /** The hotkey. */
+  signer: Signer
+  /** Subnets served. */
+  netuids: number[]
+  /** Listen multiaddrs; default QUIC and TCP on port 4701. `[]`: dial only. */
+  listen?: string[]
+  /** Home directory holding `peer.key` and `addressbook.json`; none: ephemeral key and in-memory book. */
+  home?: string | undefined
+  /** libp2p private key; overrides the one in the home. */
+  privateKey?: PrivateKey
+  /** Address book; overrides the one in the home. */
+  addressBook?: AddressBook
+  /** Transports to enable (default both). */
+  transports?: NodeTransport[]
+  /** Inbound connections accepted per second per IP (default 50). */
+  inboundConnectionsPerSecond?: number
+  /** Protocol options passed to the engine. */
+  protocol?: Omit<SubwireInit, 'netuids'>
+  /** Logger factory (default libp2p's debug logger). */
+  logger?: ComponentLogger
+}
+
+/** A running subwire peer on Node. */
+export class NodePeer {
+  /** The libp2p node. */
+  readonly libp2p: Libp2p
+  /** The protocol engine. */
+  readonly subwire: Subwire
+  /** The address book. */
+  readonly addressBook: AddressBook
+
+  constructor (libp2p: Libp2p, subwire: Subwire, addressBook: AddressBook) {
+    this.libp2p = libp2p
+    this.subwire = subwire
+    this.addressBook = addressBook
+  }
+
+  /** The hotkey (SS58). */
+  get ss58 (): string { return this.subwire.ss58 }
+  /** The PeerId. */
+  get peerId (): string { return this.libp2p.peerId.toString() }
+  /** Listening multiaddrs, each ending in /p2p/<PeerId>. */
+  get multiaddrs (): string[] { return this.libp2p.getMultiaddrs().map((ma) => ma.toString()) }
+
+  /** Starts libp2p and the protocol (signs the attestation). */
+  async start (options: AbortOptions = {}): Promise<void> {
+    await this.libp2p.start()
+    try {
+      await this.subwire.start(options)
+    } catch (err) {
+      await this.libp2p.stop()
+      throw err
+    }
+  }
+
+  /** Stops the protocol and libp2p, releasing every socket and timer. */
+  async stop (): Promise<void> {
+    await this.subwire.stop()
+    await this.libp2p.stop()
+  }
+
+  /** See {@link Subwire.handle}. */
+  handle (type: string, handler: RpcHandler, options?: HandleOptions): void { this.subwire.handle(type, handler, options) }
+  /** See {@link Subwire.unhandle}. */
+  unhandle (type: string, options?: HandleOptions): void { this.subwire.unhandle(type, options) }
+  /** See {@link Subwire.connect}. */
+  async connect (dest: string, options?: AbortOptions): Promise<RemotePeer> { return await this.subwire.connect(dest, options) }
+  /** See {@link Subwire.request}. */
+  async request (dest: string, type: string, body: unknown, options?: SendOptions): Promise<unknown> { return await this.subwire.request(dest, type, body, options) }
+  /** See {@link Subwire.requestStream}. */
+  requestStream (dest: string, type: string, body: unknown, options?: SendOptions): AsyncGenerator<unknown, void, undefined> { return this.subwire.requestStream(dest, type, body, options) }
+  /** See {@link Subwire.message}. */
+  async message (dest: string, action: string, payload: unknown, options?: MessageOptions): Promise<string> { return await this.subwire.message(dest, action, payload, options) }
+  /** See {@link Subwire.on}. */
+  on<K extends keyof SubwireEvents> (event: K, listener: (detail: SubwireEvents[K]) => void | Promise<void>): () => void { return this.subwire.on(event, listener) }
+  /** Peers with an authenticated connection now. */
+  peers (): RemotePeer[] { return this.subwire.peers() }
+}
+
+/** Creates (but does not start) a Node peer. */
+export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer> {
+  const transports = init.transports ?? ['quic', 'tcp']
+  if (transports.length === 0) throw new InvalidConfigError('At least one transport is needed')
+  const listen = init.listen ?? DEFAULT_LISTEN
+  const privateKey = init.privateKey ?? (init.home === undefined ? await generateKeyPair('Ed25519') : await loadOrCreatePeerKey(init.home))
+  const addressBook = init.addressBook ?? (init.home === undefined ? new MemoryAddressBook() : new FileAddressBook(join(init.home, ADDRESS_BOOK_FILE)))
+  const libp2p = await createLibp2p({
+    start: false,
+    privateKey,
+    ...(init.logger === undefined ? {} : { logger: init.logger }),
+    addresses: { listen },
+    transports: [
+      ...(transports.includes('quic') ? [quic()] : []),
+      ...(transports.includes('tcp') ? [tcp()] : [])
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      ping: ping()
+    },
+    connectionManager: {
+      inboundConnectionThreshold: init.inboundConnectionsPerSecond ?? INBOUND_CONNECTIONS_PER_SECOND,
+      maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
+      reconnectRetries: REDIAL_RETRIES,
+      reconnectRetryInterval: REDIAL_INTERVAL_MS,
+      reconnectBackoffFactor: REDIAL_BACKOFF_FACTOR
+    }
+  })
+  const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger }, { ...init.protocol, netuids: init.netuids })
+  return new NodePeer(libp2p, subwire, addressBook)
+}

@@ -1,0 +1,135 @@
+/**
+ * Length-prefixed MessagePack frames: a u32 big-endian body length, then the body.
+ * The decoder checks the declared length against the maximum as soon as the four
+ * header bytes are in, before waiting for (or buffering) any body byte.
+ *
+ * @packageDocumentation
+ */
+import { Packr } from 'msgpackr'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { FRAME_HEADER_BYTES } from './constants.ts'
+import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './errors.ts'
+
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  moreTypes: false,
+  structuredClone: false,
+  bundleStrings: false,
+  int64AsType: 'number'
+})
+
+/** Encodes a value as MessagePack (no frame header). */
+export function encodeValue (value: unknown): Uint8Array {
+  return packr.pack(value)
+}
+
+/** Decodes a MessagePack value, throwing {@link InvalidFrameError} on any failure. */
+export function decodeValue (bytes: Uint8Array): unknown {
+  try {
+    return packr.unpack(bytes)
+  } catch (err) {
+    throw new InvalidFrameError(`Malformed MessagePack: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** Encodes one frame: header plus MessagePack body. Throws if the body exceeds `maxFrameBytes`. */
+export function encodeFrame (value: unknown, maxFrameBytes: number): Uint8Array {
+  const body = packr.pack(value)
+  if (body.byteLength > maxFrameBytes) {
+    throw new FrameTooLargeError(`Frame of ${body.byteLength} bytes exceeds the maximum of ${maxFrameBytes}`)
+  }
+  const out = new Uint8Array(FRAME_HEADER_BYTES + body.byteLength)
+  new DataView(out.buffer).setUint32(0, body.byteLength)
+  out.set(body, FRAME_HEADER_BYTES)
+  return out
+}
+
+/**
+ * Incremental frame decoder. Feed it chunks with {@link FrameDecoder.push}, then
+ * drain decoded values with {@link FrameDecoder.next} until it returns `undefined`.
+ */
+export class FrameDecoder {
+  readonly #maxFrameBytes: number
+  readonly #buffer = new Uint8ArrayList()
+  #expected = -1
+
+  constructor (maxFrameBytes: number) {
+    this.#maxFrameBytes = maxFrameBytes
+  }
+
+  /** Bytes received and not yet decoded. */
+  get bufferedBytes (): number {
+    return this.#buffer.byteLength
+  }
+
+  /** Appends received bytes. */
+  push (chunk: Uint8Array | Uint8ArrayList): void {
+    this.#buffer.append(chunk)
+  }
+
+  /**
+   * Returns the next complete frame's value, or `undefined` when more bytes are needed.
+   * Throws {@link FrameTooLargeError} as soon as a header declares an oversized body,
+   * and {@link InvalidFrameError} on a malformed body.
+   */
+  next (): { value: unknown } | undefined {
+    if (this.#expected < 0) {
+      if (this.#buffer.byteLength < FRAME_HEADER_BYTES) return undefined
+      const length = this.#buffer.getUint32(0)
+      if (length > this.#maxFrameBytes) {
+        throw new FrameTooLargeError(`Frame header declares ${length} bytes, above the maximum of ${this.#maxFrameBytes}`)
+      }
+      this.#buffer.consume(FRAME_HEADER_BYTES)
+      this.#expected = length
+    }
+    if (this.#buffer.byteLength < this.#expected) return undefined
+    const body = this.#buffer.subarray(0, this.#expected)
+    this.#buffer.consume(this.#expected)
+    this.#expected = -1
+    if (body.byteLength === 0) throw new InvalidFrameError('Empty frame body')
+    return { value: decodeValue(body) }
+  }
+
+  /** Call when the stream ended: throws {@link TruncatedFrameError} if a partial frame is left. */
+  end (): void {
+    if (this.#expected >= 0 || this.#buffer.byteLength > 0) {
+      throw new TruncatedFrameError(`Stream ended with ${this.#buffer.byteLength} bytes of an unfinished frame`)
+    }
+  }
+}
+
+/** Narrows a decoded frame to a plain object, or throws {@link InvalidFrameError}. */
+export function asRecord (value: unknown, what: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
+    throw new InvalidFrameError(`${what}: expected a map`)
+  }
+  return value as Record<string, unknown>
+}
+
+/** Reads a required unsigned integer field. */
+export function uintField (rec: Record<string, unknown>, key: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  const v = rec[key]
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
+    throw new InvalidFrameError(`${what}: field "${key}" must be an integer from 0 to ${max}`)
+  }
+  return v
+}
+
+/** Reads a required string field with a maximum UTF-8 length. */
+export function stringField (rec: Record<string, unknown>, key: string, what: string, maxLength: number): string {
+  const v = rec[key]
+  if (typeof v !== 'string' || v.length > maxLength) {
+    throw new InvalidFrameError(`${what}: field "${key}" must be a string of at most ${maxLength} characters`)
+  }
+  return v
+}
+
+/** Reads a required byte-string field with an optional exact or maximum length. */
+export function bytesField (rec: Record<string, unknown>, key: string, what: string, maxLength: number): Uint8Array {
+  const v = rec[key]
+  if (!(v instanceof Uint8Array) || v.byteLength > maxLength) {
+    throw new InvalidFrameError(`${what}: field "${key}" must be bytes of at most ${maxLength} length`)
+  }
+  return v
+}

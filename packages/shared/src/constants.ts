@@ -1,0 +1,81 @@
+/**
+ * Protocol ids, limits and timeouts. Each value says why it is what it is.
+ *
+ * @packageDocumentation
+ */
+
+/** Version of the subwire wire protocol; bumped on any incompatible change. */
+export const PROTOCOL_VERSION = 1
+
+/** The handshake protocol, run once per connection before anything else. */
+export const AUTH_PROTOCOL = '/subwire/auth/1.0.0'
+
+/** Bittensor's SS58 network prefix; the default everywhere an SS58 is encoded or checked. */
+export const BITTENSOR_SS58_PREFIX = 42
+
+/** Highest netuid: subnet ids are u16 on chain. */
+export const MAX_NETUID = 65535
+
+/** RPC protocol id of a subnet. One long-lived stream per connection and subnet carries every request. */
+export function rpcProtocol (netuid: number): string {
+  return `/subwire/sn/${netuid}/rpc/1.0.0`
+}
+
+/** Control-message protocol id of a subnet. */
+export function msgProtocol (netuid: number): string {
+  return `/subwire/sn/${netuid}/msg/1.0.0`
+}
+
+/** Domain tag at the start of every attestation: its signature can never be mistaken for another message's. */
+export const ATTESTATION_DOMAIN = 'SUBWIRE-ATTESTATION'
+
+/** Version byte inside the attestation; changes with the attestation layout. */
+export const ATTESTATION_VERSION = 1
+
+/** Random bytes in each attestation so two attestations never sign the same bytes. */
+export const ATTESTATION_NONCE_BYTES = 16
+
+/** Default lifetime of an attestation: a day, so a wallet user signs once per session. */
+export const DEFAULT_ATTESTATION_LIFETIME_MS = 24 * 60 * 60 * 1000
+
+/** Longest lifetime a verifier accepts: a leaked attestation is useless after a week. */
+export const MAX_ATTESTATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000
+
+/** Re-sign our attestation when less than this fraction of its lifetime is left. */
+export const ATTESTATION_RENEW_FRACTION = 0.1
+
+/** Clock difference tolerated between peers when checking issued-at. */
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 30_000
+
+/** A connection that has not completed the handshake by then is closed. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000
+
+/**
+ * Largest frame accepted, checked at the header before any body byte is buffered.
+ * 16 MiB fits a 1 MiB RPC body with room; larger payloads belong to file transfer.
+ */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+
+/** Largest handshake frame: an attestation plus a few addresses is well under 8 KiB. */
+export const MAX_HANDSHAKE_FRAME_BYTES = 8 * 1024
+
+/** Size of the frame length header (u32 big-endian). */
+export const FRAME_HEADER_BYTES = 4
+
+/** Default time a request waits for its reply. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+
+/** Concurrent requests one connection may have in flight at the server; clients queue beyond what the server announces. */
+export const DEFAULT_MAX_CONCURRENT_REQUESTS = 1024
+
+/** Streamed-reply chunks the server may send ahead of the client's reading (credit window). */
+export const STREAM_REPLY_WINDOW = 16
+
+/** Bytes queued for writing on a stream above which producers wait for a drain. */
+export const WRITE_HIGH_WATER_MARK = 1024 * 1024
+
+/** Most addresses a peer may announce in its handshake; more are ignored. */
+export const MAX_ANNOUNCED_ADDRS = 16
+
+/** Longest RPC type or message action name, in UTF-8 bytes. */
+export const MAX_TYPE_LENGTH = 256

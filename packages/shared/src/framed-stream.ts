@@ -1,0 +1,247 @@
+/**
+ * A libp2p stream carrying length-prefixed MessagePack frames.
+ *
+ * Reading starts in the constructor (a listener attached at once, so a remote that
+ * already sent and closed is never missed). Writes made in the same tick are coalesced
+ * into one `stream.send`, and the write queue is ours: when the transport asks for a
+ * drain we hold frames until its `drain` event, and producers can wait for the queue to
+ * fall below a high-water mark ({@link FramedStream.waitWritable}).
+ *
+ * @packageDocumentation
+ */
+import { encodeFrame, FrameDecoder } from './codec.ts'
+import { WRITE_HIGH_WATER_MARK } from './constants.ts'
+import { AbortError, ConnectionClosedError, toError } from './errors.ts'
+import type { Logger, Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** Options of a {@link FramedStream}. */
+export interface FramedStreamInit {
+  /** Largest frame accepted or sent. */
+  maxFrameBytes: number
+  /** Logger of the owning component. */
+  log: Logger
+  /** Queue size above which {@link FramedStream.waitWritable} waits; default 1 MiB. */
+  highWaterMark?: number
+}
+
+type FrameListener = (frame: unknown) => void
+type EndListener = (err?: Error) => void
+
+/** Frames over a libp2p stream, with coalesced writes and real backpressure. */
+export class FramedStream {
+  /** The underlying libp2p stream. */
+  readonly stream: Stream
+  readonly #decoder: FrameDecoder
+  readonly #maxFrameBytes: number
+  readonly #highWaterMark: number
+  readonly #log: Logger
+  #queue: Uint8Array[] = []
+  #queuedBytes = 0
+  #flushScheduled = false
+  #needsDrain = false
+  #ended = false
+  #endError: Error | undefined
+  #onFrame: FrameListener | undefined
+  #onEnd: EndListener | undefined
+  #pendingFrames: unknown[] = []
+  #capacityWaiters: Array<() => void> = []
+  #frameWaiter: { resolve: (f: unknown) => void, reject: (e: Error) => void } | undefined
+
+  constructor (stream: Stream, init: FramedStreamInit) {
+    this.stream = stream
+    this.#maxFrameBytes = init.maxFrameBytes
+    this.#highWaterMark = init.highWaterMark ?? WRITE_HIGH_WATER_MARK
+    this.#decoder = new FrameDecoder(init.maxFrameBytes)
+    this.#log = init.log
+    stream.addEventListener('message', (evt) => { this.#onData(evt.data) })
+    stream.addEventListener('remoteCloseWrite', () => { this.#finishRead() })
+    stream.addEventListener('close', (evt) => {
+      this.#finishRead(evt.error === undefined ? undefined : toError(evt.error))
+      this.#releaseWaiters()
+    })
+    stream.addEventListener('drain', () => {
+      this.#needsDrain = false
+      this.#flush()
+    })
+  }
+
+  /** True once the readable side has ended (remote closed, reset or error). */
+  get ended (): boolean {
+    return this.#ended
+  }
+
+  /** Bytes queued by us and not yet handed to the transport. */
+  get queuedBytes (): number {
+    return this.#queuedBytes
+  }
+
+  /**
+   * Sets the frame listener. Frames that arrived before a listener was set are
+   * delivered to it first, in order.
+   */
+  onFrame (listener: FrameListener): void {
+    this.#onFrame = listener
+    const pending = this.#pendingFrames
+    this.#pendingFrames = []
+    for (const f of pending) listener(f)
+  }
+
+  /** Sets the end listener: called once when reading ends, with the error if it ended badly. */
+  onEnd (listener: EndListener): void {
+    this.#onEnd = listener
+    if (this.#ended && this.#pendingFrames.length === 0) listener(this.#endError)
+  }
+
+  /** Reads one frame (for request/response exchanges such as the handshake). */
+  async readFrame (options: { signal?: AbortSignal | undefined } = {}): Promise<unknown> {
+    if (this.#pendingFrames.length > 0) return this.#pendingFrames.shift()
+    if (this.#ended) throw this.#endError ?? new ConnectionClosedError('Stream ended before a frame arrived')
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>()
+    this.#frameWaiter = { resolve, reject }
+    const onAbort = (): void => { reject(new AbortError()) }
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await promise
+    } finally {
+      this.#frameWaiter = undefined
+      options.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Queues a frame for sending. Throws `FrameTooLargeError` if it exceeds the maximum. */
+  send (frame: unknown): void {
+    if (this.stream.writeStatus !== 'writable') throw new ConnectionClosedError(`Stream is ${this.stream.writeStatus}`)
+    const bytes = encodeFrame(frame, this.#maxFrameBytes)
+    this.#queue.push(bytes)
+    this.#queuedBytes += bytes.byteLength
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      queueMicrotask(() => {
+        this.#flushScheduled = false
+        this.#flush()
+      })
+    }
+  }
+
+  /** Resolves when the write queue is below the high-water mark; rejects if the stream closes or the signal aborts. */
+  async waitWritable (options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    while (this.#queuedBytes + this.stream.writeBufferLength >= this.#highWaterMark) {
+      if (this.stream.writeStatus !== 'writable') throw new ConnectionClosedError()
+      if (options.signal?.aborted === true) throw new AbortError()
+      const { promise, resolve } = Promise.withResolvers<void>()
+      this.#capacityWaiters.push(resolve)
+      const onAbort = (): void => { resolve() }
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      try {
+        await promise
+      } finally {
+        options.signal?.removeEventListener('abort', onAbort)
+      }
+    }
+  }
+
+  /** Flushes queued frames and closes our writable side gracefully. */
+  async close (options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    this.#flush()
+    try {
+      await this.stream.close(options.signal === undefined ? {} : { signal: options.signal })
+    } catch (err) {
+      this.stream.abort(toError(err))
+    }
+  }
+
+  /** Resets the stream with an error. */
+  abort (err: Error): void {
+    this.stream.abort(err)
+    this.#finishRead(err)
+    this.#releaseWaiters()
+  }
+
+  #onData (data: Uint8Array | Uint8ArrayList): void {
+    if (this.#ended) return
+    try {
+      this.#decoder.push(data)
+      let next = this.#decoder.next()
+      while (next !== undefined) {
+        this.#deliver(next.value)
+        if (this.#ended) return
+        next = this.#decoder.next()
+      }
+    } catch (err) {
+      this.#log('closing stream %s after bad input: %s', this.stream.id, (err as Error).message)
+      this.abort(err as Error)
+    }
+  }
+
+  #deliver (frame: unknown): void {
+    if (this.#frameWaiter !== undefined) {
+      const w = this.#frameWaiter
+      this.#frameWaiter = undefined
+      w.resolve(frame)
+    } else if (this.#onFrame !== undefined) {
+      this.#onFrame(frame)
+    } else {
+      this.#pendingFrames.push(frame)
+    }
+  }
+
+  #finishRead (err?: Error): void {
+    if (this.#ended) return
+    if (err === undefined) {
+      try {
+        this.#decoder.end()
+      } catch (e) {
+        err = e as Error
+      }
+    }
+    this.#ended = true
+    this.#endError = err
+    this.#frameWaiter?.reject(err ?? new ConnectionClosedError('Stream ended before a frame arrived'))
+    this.#frameWaiter = undefined
+    if (this.#onEnd !== undefined && this.#pendingFrames.length === 0) this.#onEnd(err)
+  }
+
+  #flush (): void {
+    if (this.#needsDrain || this.#queue.length === 0) {
+      this.#notifyCapacity()
+      return
+    }
+    if (this.stream.writeStatus !== 'writable') {
+      this.#queue = []
+      this.#queuedBytes = 0
+      this.#releaseWaiters()
+      return
+    }
+    let chunk: Uint8Array
+    if (this.#queue.length === 1) {
+      chunk = this.#queue[0] as Uint8Array
+    } else {
+      chunk = new Uint8Array(this.#queuedBytes)
+      let o = 0
+      for (const b of this.#queue) { chunk.set(b, o); o += b.byteLength }
+    }
+    this.#queue = []
+    this.#queuedBytes = 0
+    try {
+      if (!this.stream.send(chunk)) this.#needsDrain = true
+    } catch (err) {
+      this.abort(toError(err))
+      return
+    }
+    this.#notifyCapacity()
+  }
+
+  #notifyCapacity (): void {
+    if (this.#capacityWaiters.length === 0) return
+    if (this.#queuedBytes + this.stream.writeBufferLength < this.#highWaterMark || this.stream.writeStatus !== 'writable') {
+      this.#releaseWaiters()
+    }
+  }
+
+  #releaseWaiters (): void {
+    const waiters = this.#capacityWaiters
+    this.#capacityWaiters = []
+    for (const w of waiters) w()
+  }
+}

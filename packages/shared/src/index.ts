@@ -1,0 +1,51 @@
+/**
+ * `@subwire/shared`: the subwire protocol, isomorphic (Web APIs only, no `node:*`, no DOM).
+ *
+ * - Identity: the {@link Signer} interface, SS58, strict sr25519 over `u8aWrapBytes`.
+ * - Attestation: a hotkey's signature binding it to a libp2p PeerId, in one canonical layout.
+ * - Handshake `/subwire/auth/1.0.0`: once per connection, both sides verified.
+ * - Framing: length-prefixed MessagePack with the size checked at the header.
+ * - RPC `/subwire/sn/<netuid>/rpc/1.0.0` and messages `/subwire/sn/<netuid>/msg/1.0.0`,
+ *   multiplexed over one long-lived stream per connection and subnet.
+ * - {@link Subwire}: the engine that runs all of it on a libp2p node.
+ *
+ * @example
+ * ```ts
+ * import { createSubwire, seedSigner, cryptoReady } from '@subwire/shared'
+ * await cryptoReady()
+ * const subwire = createSubwire({ libp2p, signer: seedSigner(seed) }, { netuids: [42] })
+ * await subwire.start()
+ * subwire.handle('score', async (body, { caller }) => ({ ok: true, for: caller.ss58 }))
+ * const reply = await subwire.request('/ip4/127.0.0.1/udp/4701/quic-v1/p2p/12D3Koo…', 'echo', { x: 1 })
+ * ```
+ *
+ * @packageDocumentation
+ */
+import { Subwire } from './subwire.ts'
+import type { SubwireComponents, SubwireInit } from './subwire.ts'
+
+export * from './constants.ts'
+export * from './errors.ts'
+export * from './identity.ts'
+export * from './codec.ts'
+export * from './attestation.ts'
+export * from './handshake.ts'
+export * from './framed-stream.ts'
+export * from './rpc.ts'
+export * from './address-book.ts'
+export { Subwire } from './subwire.ts'
+export type {
+  SubwireComponents,
+  SubwireInit,
+  SubwireEvents,
+  SubwireMessage,
+  RemotePeer,
+  SendOptions,
+  MessageOptions,
+  HandleOptions
+} from './subwire.ts'
+
+/** Creates the protocol engine on a libp2p node. Call `start()` after libp2p has started. */
+export function createSubwire (components: SubwireComponents, init: SubwireInit): Subwire {
+  return new Subwire(components, init)
+}

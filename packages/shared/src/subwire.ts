@@ -1,0 +1,694 @@
+/**
+ * The subwire protocol engine, shared by the Node and browser peers. It rides on a
+ * started libp2p node: authenticates every connection with the hotkey handshake,
+ * serves the RPC and control-message protocols of the configured subnets, and sends
+ * requests and messages over one long-lived stream per connection and subnet.
+ *
+ * @packageDocumentation
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { createAttestation, verifyAttestation } from './attestation.ts'
+import {
+  ATTESTATION_RENEW_FRACTION,
+  AUTH_PROTOCOL,
+  BITTENSOR_SS58_PREFIX,
+  DEFAULT_ATTESTATION_LIFETIME_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_MAX_CLOCK_SKEW_MS,
+  DEFAULT_MAX_CONCURRENT_REQUESTS,
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  MAX_HANDSHAKE_FRAME_BYTES,
+  MAX_NETUID,
+  MAX_TYPE_LENGTH,
+  msgProtocol,
+  rpcProtocol
+} from './constants.ts'
+import {
+  AbortError,
+  ConnectionClosedError,
+  HandshakeFailedError,
+  HandshakeTimeoutError,
+  InvalidConfigError,
+  InvalidDestinationError,
+  NotAuthenticatedError,
+  NotStartedError,
+  PeerUnreachableError,
+  SubnetNotServedError,
+  toError,
+  UnexpectedPeerError,
+  UnknownDestinationError
+} from './errors.ts'
+import { FramedStream } from './framed-stream.ts'
+import { initiateHandshake, respondHandshake } from './handshake.ts'
+import { cryptoReady, decodeSs58, isSs58, throwIfAborted } from './identity.ts'
+import { refuseChannel, RpcClient, RpcServer } from './rpc.ts'
+import { mergeAddrs } from './address-book.ts'
+import type { AddressBook } from './address-book.ts'
+import type { Attestation, SignedAttestation } from './attestation.ts'
+import type { Hello, HandshakeResult } from './handshake.ts'
+import type { AbortOptions, Signer } from './identity.ts'
+import type { Caller, HandlerContext, RequestLimiter, RpcHandler } from './rpc.ts'
+import type { ComponentLogger, Connection, Libp2p, Logger, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** What the engine is given (injected), apart from its configuration. */
+export interface SubwireComponents {
+  /** A libp2p node; the engine registers its protocols on it. Start it before `start()`. */
+  libp2p: Libp2p
+  /** Signs this peer's attestation. */
+  signer: Signer
+  /** Where learned addresses are kept; none: nothing is remembered. */
+  addressBook?: AddressBook | undefined
+  /** Logger factory; defaults to the libp2p node's. */
+  logger?: ComponentLogger | undefined
+}
+
+/** Configuration of the engine. */
+export interface SubwireInit {
+  /** Subnets this peer serves. */
+  netuids: number[]
+  /** SS58 network prefix required of remote hotkeys (default 42, Bittensor). */
+  ss58Prefix?: number
+  /** A connection not authenticated by then is closed (default 5 s). */
+  handshakeTimeoutMs?: number
+  /** Concurrent requests one connection may have in flight here (default 1024). */
+  maxConcurrentRequests?: number
+  /** Default reply deadline of outgoing requests (default 30 s). */
+  requestTimeoutMs?: number
+  /** Lifetime of our attestation (default 24 h). */
+  attestationLifetimeMs?: number
+  /** Tolerated clock difference (default 30 s). */
+  maxClockSkewMs?: number
+  /** Largest RPC/message frame (default 16 MiB). */
+  maxFrameBytes?: number
+  /** Answer the built-in `echo` RPC type (default true). */
+  echo?: boolean
+  /** Ask libp2p to re-dial peers we connected to when their connection drops (default true). */
+  redial?: boolean
+}
+
+/** A remote peer with a completed handshake. */
+export interface RemotePeer {
+  /** Its verified hotkey. */
+  ss58: string
+  /** Its PeerId. */
+  peerId: string
+  /** Subnets it attests to serve. */
+  netuids: number[]
+  /** The libp2p connection id. */
+  connectionId: string
+  /** The remote address of the connection. */
+  remoteAddr: string
+  /** Who dialled. */
+  direction: 'inbound' | 'outbound'
+  /** When the handshake completed (ms since epoch). */
+  authenticatedAt: number
+}
+
+/** A control message received from a verified sender. */
+export interface SubwireMessage {
+  /** Sender-chosen id (unique per message, kept across retries). */
+  id: string | undefined
+  /** The verified sender's hotkey. */
+  from: string
+  /** The verified sender. */
+  caller: Caller
+  /** What the message asks for. */
+  action: string
+  /** Arbitrary MessagePack-encodable payload. */
+  payload: unknown
+}
+
+/** Events of the engine. Listeners may be async; a message is acked after its listeners settle. */
+export interface SubwireEvents {
+  /** A control message arrived. A listener that throws makes the sender see the error instead of an ack. */
+  message: SubwireMessage
+  /** A connection completed the handshake. */
+  'peer:authenticated': RemotePeer
+  /** An authenticated connection closed. */
+  'peer:disconnected': RemotePeer
+  /** A connection failed the handshake and was closed. */
+  'handshake:failed': { peerId: string, direction: 'inbound' | 'outbound', error: Error }
+}
+
+/** Options of requests and messages. */
+export interface SendOptions extends AbortOptions {
+  /** Subnet to use; default the first configured one. */
+  netuid?: number | undefined
+  /** Reply/ack deadline in ms (default from config). */
+  timeout?: number | undefined
+}
+
+/** Options of a control message. */
+export interface MessageOptions extends SendOptions {
+  /** Message id; default a random UUID. Keep it across retries so the receiver can de-duplicate. */
+  id?: string | undefined
+}
+
+/** Options of `handle`. */
+export interface HandleOptions {
+  /** Serve the type only on this subnet; default every configured subnet. */
+  netuid?: number | undefined
+}
+
+type Listener<T> = (detail: T) => void | Promise<void>
+
+interface Session {
+  connection: Connection
+  remote: RemotePeer
+  attestation: Attestation
+  maxConcurrent: number
+  inFlight: number
+  limiter: RequestLimiter
+  clients: Map<string, Promise<RpcClient>>
+}
+
+interface PendingAuth {
+  promise: Promise<Session>
+  resolve: (s: Session) => void
+  reject: (e: Error) => void
+  timer: ReturnType<typeof setTimeout>
+}
+
+const REDIAL_TAG = 'keep-alive-subwire'
+
+/** The subwire protocol engine. */
+export class Subwire {
+  readonly #libp2p: Libp2p
+  readonly #signer: Signer
+  readonly #addressBook: AddressBook | undefined
+  readonly #log: Logger
+  readonly #netuids: number[]
+  readonly #prefix: number
+  readonly #handshakeTimeoutMs: number
+  readonly #maxConcurrent: number
+  readonly #requestTimeoutMs: number
+  readonly #lifetimeMs: number
+  readonly #skewMs: number
+  readonly #maxFrameBytes: number
+  readonly #redial: boolean
+  readonly #sessions = new Map<string, Session>()
+  readonly #pending = new Map<string, PendingAuth>()
+  readonly #handlers = new Map<number | '*', Map<string, RpcHandler>>()
+  readonly #listeners = new Map<keyof SubwireEvents, Set<Listener<never>>>()
+  #attestation: SignedAttestation | undefined
+  #attesting: Promise<SignedAttestation> | undefined
+  #started = false
+  readonly #onOpen = (evt: CustomEvent<Connection>): void => { this.#connectionOpened(evt.detail) }
+  readonly #onClose = (evt: CustomEvent<Connection>): void => { this.#connectionClosed(evt.detail) }
+
+  constructor (components: SubwireComponents, init: SubwireInit) {
+    this.#libp2p = components.libp2p
+    this.#signer = components.signer
+    this.#addressBook = components.addressBook
+    this.#log = (components.logger ?? components.libp2p.logger).forComponent('subwire')
+    this.#netuids = validateNetuids(init.netuids)
+    this.#prefix = init.ss58Prefix ?? BITTENSOR_SS58_PREFIX
+    this.#handshakeTimeoutMs = positive(init.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs')
+    this.#maxConcurrent = positive(init.maxConcurrentRequests, DEFAULT_MAX_CONCURRENT_REQUESTS, 'maxConcurrentRequests')
+    this.#requestTimeoutMs = positive(init.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs')
+    this.#lifetimeMs = positive(init.attestationLifetimeMs, DEFAULT_ATTESTATION_LIFETIME_MS, 'attestationLifetimeMs')
+    this.#skewMs = positive(init.maxClockSkewMs, DEFAULT_MAX_CLOCK_SKEW_MS, 'maxClockSkewMs')
+    this.#maxFrameBytes = positive(init.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes')
+    this.#redial = init.redial ?? true
+    decodeSs58(this.#signer.ss58, this.#prefix)
+    if (init.echo ?? true) this.handle('echo', (body) => body)
+  }
+
+  /** This peer's hotkey. */
+  get ss58 (): string {
+    return this.#signer.ss58
+  }
+
+  /** This peer's PeerId. */
+  get peerId (): string {
+    return this.#libp2p.peerId.toString()
+  }
+
+  /** Subnets this peer serves. */
+  get netuids (): number[] {
+    return [...this.#netuids]
+  }
+
+  /** Our current signed attestation (after `start()`). */
+  get attestation (): SignedAttestation | undefined {
+    return this.#attestation
+  }
+
+  /**
+   * Signs the attestation (one signature for the session: a wallet prompts once) and
+   * registers the protocols. Connections already open are authenticated too.
+   */
+  async start (options: AbortOptions = {}): Promise<void> {
+    if (this.#started) return
+    await cryptoReady()
+    await this.#hello(options)
+    const handlerOptions = { maxInboundStreams: 64, maxOutboundStreams: 64, runOnLimitedConnection: false }
+    await this.#libp2p.handle(AUTH_PROTOCOL, (stream, connection) => { void this.#respond(stream, connection) }, { ...handlerOptions, maxInboundStreams: 4 })
+    for (const netuid of this.#netuids) {
+      await this.#libp2p.handle(rpcProtocol(netuid), (stream, connection) => { void this.#serve(stream, connection, netuid, 'rpc') }, handlerOptions)
+      await this.#libp2p.handle(msgProtocol(netuid), (stream, connection) => { void this.#serve(stream, connection, netuid, 'msg') }, handlerOptions)
+    }
+    this.#libp2p.addEventListener('connection:open', this.#onOpen)
+    this.#libp2p.addEventListener('connection:close', this.#onClose)
+    this.#started = true
+    for (const c of this.#libp2p.getConnections()) this.#connectionOpened(c)
+  }
+
+  /** Unregisters the protocols, fails pending work and forgets every session. Does not stop libp2p. */
+  async stop (): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    this.#libp2p.removeEventListener('connection:open', this.#onOpen)
+    this.#libp2p.removeEventListener('connection:close', this.#onClose)
+    const protocols = [AUTH_PROTOCOL, ...this.#netuids.flatMap((n) => [rpcProtocol(n), msgProtocol(n)])]
+    await this.#libp2p.unhandle(protocols)
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer)
+      p.reject(new NotStartedError('Peer stopped'))
+      this.#pending.delete(id)
+    }
+    const closing: Array<Promise<void>> = []
+    for (const s of this.#sessions.values()) {
+      for (const c of s.clients.values()) closing.push(c.then(async (client) => { await client.close() }, () => {}))
+    }
+    this.#sessions.clear()
+    await Promise.allSettled(closing)
+  }
+
+  /** Registers an RPC handler for `type` on one subnet or on every configured one. */
+  handle (type: string, handler: RpcHandler, options: HandleOptions = {}): void {
+    if (type.length === 0 || type.length > MAX_TYPE_LENGTH) throw new InvalidConfigError(`RPC type must be 1 to ${MAX_TYPE_LENGTH} characters`)
+    const key = options.netuid ?? '*'
+    if (key !== '*' && !this.#netuids.includes(key)) throw new SubnetNotServedError(key, `Cannot handle "${type}" on subnet ${key}: this peer serves ${this.#netuids.join(', ') || 'no subnet'}`)
+    let map = this.#handlers.get(key)
+    if (map === undefined) { map = new Map(); this.#handlers.set(key, map) }
+    map.set(type, handler)
+  }
+
+  /** Removes a handler registered with {@link Subwire.handle}. */
+  unhandle (type: string, options: HandleOptions = {}): void {
+    this.#handlers.get(options.netuid ?? '*')?.delete(type)
+  }
+
+  /** Adds an event listener; returns a function that removes it. */
+  on<K extends keyof SubwireEvents> (event: K, listener: Listener<SubwireEvents[K]>): () => void {
+    let set = this.#listeners.get(event)
+    if (set === undefined) { set = new Set(); this.#listeners.set(event, set) }
+    set.add(listener as Listener<never>)
+    return () => { this.off(event, listener) }
+  }
+
+  /** Removes an event listener. */
+  off<K extends keyof SubwireEvents> (event: K, listener: Listener<SubwireEvents[K]>): void {
+    this.#listeners.get(event)?.delete(listener as Listener<never>)
+  }
+
+  /** Peers with an authenticated connection right now. */
+  peers (): RemotePeer[] {
+    return [...this.#sessions.values()].map((s) => ({ ...s.remote }))
+  }
+
+  /**
+   * Connects to a destination (a multiaddr ending in /p2p/<PeerId>, or an SS58 with an
+   * open connection or an address-book entry) and waits for the handshake.
+   */
+  async connect (dest: string, options: AbortOptions = {}): Promise<RemotePeer> {
+    return { ...(await this.#session(dest, options)).remote }
+  }
+
+  /** Sends a request and resolves with the reply body. */
+  async request (dest: string, type: string, body: unknown, options: SendOptions = {}): Promise<unknown> {
+    const client = await this.#client(dest, 'rpc', options)
+    return await client.request(type, body, { signal: options.signal, timeout: options.timeout ?? this.#requestTimeoutMs })
+  }
+
+  /** Sends a request whose handler streams its reply; yields each chunk. */
+  async * requestStream (dest: string, type: string, body: unknown, options: SendOptions = {}): AsyncGenerator<unknown, void, undefined> {
+    const client = await this.#client(dest, 'rpc', options)
+    yield * client.requestStream(type, body, { signal: options.signal, timeout: options.timeout ?? this.#requestTimeoutMs })
+  }
+
+  /** Sends a control message; resolves once the receiver's listeners have taken it (ack). Returns the message id. */
+  async message (dest: string, action: string, payload: unknown, options: MessageOptions = {}): Promise<string> {
+    const id = options.id ?? crypto.randomUUID()
+    const client = await this.#client(dest, 'msg', options)
+    await client.request(action, payload, { signal: options.signal, timeout: options.timeout ?? this.#requestTimeoutMs, messageId: id })
+    return id
+  }
+
+  // --- sessions -------------------------------------------------------------
+
+  async #session (dest: string, options: AbortOptions): Promise<Session> {
+    if (!this.#started) throw new NotStartedError()
+    throwIfAborted(options.signal)
+    let target: Multiaddr | Multiaddr[]
+    let expectedSs58: string | undefined
+    let expectedPeer: string | undefined
+    if (dest.startsWith('/')) {
+      let ma: Multiaddr
+      try {
+        ma = multiaddr(dest)
+      } catch (err) {
+        throw new InvalidDestinationError(`"${dest}" is not a valid multiaddr: ${(err as Error).message}`)
+      }
+      const peerId = peerIdOf(ma)
+      if (peerId === undefined) throw new InvalidDestinationError(`Multiaddr "${dest}" must end in /p2p/<PeerId>`)
+      expectedPeer = peerId
+      const open = this.#openSession((s) => s.remote.peerId === peerId)
+      if (open !== undefined) return open
+      target = ma
+    } else if (isSs58(dest)) {
+      expectedSs58 = dest
+      const open = this.#openSession((s) => s.remote.ss58 === dest)
+      if (open !== undefined) return open
+      const entry = await this.#addressBook?.get(dest, options)
+      if (entry === undefined || entry.addrs.length === 0) {
+        throw new UnknownDestinationError(`No address is known for ${dest}: pass a multiaddr ending in /p2p/<PeerId>`)
+      }
+      expectedPeer = entry.peerId
+      target = entry.addrs.map((a) => multiaddr(a).encapsulate(`/p2p/${entry.peerId}`))
+    } else {
+      throw new InvalidDestinationError(`"${dest}" is neither a multiaddr ending in /p2p/<PeerId> nor an SS58 address`)
+    }
+    let connection: Connection
+    try {
+      connection = await this.#libp2p.dial(target, options.signal === undefined ? {} : { signal: options.signal })
+    } catch (err) {
+      if (options.signal?.aborted === true) throw new AbortError()
+      throw new PeerUnreachableError(`Could not reach ${dest}: ${toError(err).message}`, { cause: err })
+    }
+    const session = await this.#authenticated(connection, options)
+    if (expectedSs58 !== undefined && session.remote.ss58 !== expectedSs58) {
+      throw new UnexpectedPeerError(`Expected hotkey ${expectedSs58} but the peer at that address authenticated as ${session.remote.ss58}`)
+    }
+    if (expectedPeer !== undefined && session.remote.peerId !== expectedPeer) {
+      throw new UnexpectedPeerError(`Expected PeerId ${expectedPeer} but reached ${session.remote.peerId}`)
+    }
+    if (this.#redial) {
+      this.#libp2p.peerStore.merge(connection.remotePeer, { tags: { [REDIAL_TAG]: { value: 1 } } })
+        .catch((err: unknown) => { this.#log('could not tag %s for re-dial: %s', session.remote.peerId, toError(err).message) })
+    }
+    return session
+  }
+
+  #openSession (match: (s: Session) => boolean): Session | undefined {
+    for (const s of this.#sessions.values()) {
+      if (s.connection.status === 'open' && match(s)) return s
+    }
+    return undefined
+  }
+
+  async #client (dest: string, kind: 'rpc' | 'msg', options: SendOptions): Promise<RpcClient> {
+    const netuid = options.netuid ?? this.#netuids[0]
+    if (netuid === undefined) throw new InvalidConfigError('No netuid given and this peer serves no subnet')
+    const session = await this.#session(dest, options)
+    if (!session.attestation.netuids.includes(netuid)) {
+      throw new SubnetNotServedError(netuid, `${session.remote.ss58} does not serve subnet ${netuid} (it serves ${session.attestation.netuids.join(', ') || 'none'})`)
+    }
+    const protocol = kind === 'rpc' ? rpcProtocol(netuid) : msgProtocol(netuid)
+    const existing = session.clients.get(protocol)
+    if (existing !== undefined) {
+      const client = await existing
+      if (!client.closed) return client
+      if (session.clients.get(protocol) === existing) session.clients.delete(protocol)
+      return await this.#client(dest, kind, options)
+    }
+    const opening = this.#openClient(session, protocol, netuid)
+    session.clients.set(protocol, opening)
+    opening.catch(() => { if (session.clients.get(protocol) === opening) session.clients.delete(protocol) })
+    return await opening
+  }
+
+  async #openClient (session: Session, protocol: string, netuid: number): Promise<RpcClient> {
+    let stream: Stream
+    try {
+      stream = await session.connection.newStream(protocol, {
+        signal: AbortSignal.timeout(this.#handshakeTimeoutMs * 2),
+        negotiateFully: true,
+        runOnLimitedConnection: false
+      })
+    } catch (err) {
+      const e = toError(err)
+      if (e.name === 'UnsupportedProtocolError') {
+        throw new SubnetNotServedError(netuid, `${session.remote.ss58} does not serve subnet ${netuid}`)
+      }
+      throw new ConnectionClosedError(`Could not open ${protocol} to ${session.remote.ss58}: ${e.message}`, { cause: e })
+    }
+    const framed = new FramedStream(stream, { maxFrameBytes: this.#maxFrameBytes, log: this.#log })
+    return new RpcClient(framed, { maxInFlight: session.maxConcurrent, log: this.#log })
+  }
+
+  // --- handshake ------------------------------------------------------------
+
+  async #hello (options: AbortOptions = {}): Promise<Hello> {
+    const now = Date.now()
+    const a = this.#attestation?.attestation
+    if (a === undefined || a.expiresAt - now < (a.expiresAt - a.issuedAt) * ATTESTATION_RENEW_FRACTION) {
+      this.#attesting ??= createAttestation(this.#signer, {
+        peerId: this.peerId,
+        netuids: this.#netuids,
+        lifetimeMs: this.#lifetimeMs
+      }, options).finally(() => { this.#attesting = undefined })
+      const fresh = await this.#attesting
+      this.#attestation = fresh
+      this.#log('signed attestation for %s as %s, valid until %s', this.peerId, this.ss58, new Date(fresh.attestation.expiresAt).toISOString())
+    }
+    const addrs = this.#libp2p.getMultiaddrs().map((ma) => stripPeerId(ma).toString())
+    return { attestation: this.#attestation as SignedAttestation, addrs, maxConcurrent: this.#maxConcurrent }
+  }
+
+  #verifier (connection: Connection): (bytes: Uint8Array, signature: Uint8Array) => Attestation {
+    return (bytes, signature) => verifyAttestation(bytes, signature, {
+      expectedPeerId: connection.remotePeer.toString(),
+      ss58Prefix: this.#prefix,
+      maxClockSkewMs: this.#skewMs
+    })
+  }
+
+  #pendingFor (connection: Connection): PendingAuth {
+    let p = this.#pending.get(connection.id)
+    if (p !== undefined) return p
+    const { promise, resolve, reject } = Promise.withResolvers<Session>()
+    promise.catch(() => {})
+    const timer = setTimeout(() => {
+      const err = new HandshakeTimeoutError(`No subwire handshake from ${connection.remotePeer.toString()} within ${this.#handshakeTimeoutMs} ms`)
+      this.#failHandshake(connection, err)
+    }, this.#handshakeTimeoutMs)
+    p = { promise, resolve, reject, timer }
+    this.#pending.set(connection.id, p)
+    return p
+  }
+
+  #connectionOpened (connection: Connection): void {
+    if (!this.#started || this.#sessions.has(connection.id)) return
+    this.#pendingFor(connection)
+    if (connection.direction === 'outbound') void this.#initiate(connection)
+  }
+
+  #connectionClosed (connection: Connection): void {
+    const p = this.#pending.get(connection.id)
+    if (p !== undefined) {
+      clearTimeout(p.timer)
+      this.#pending.delete(connection.id)
+      p.reject(new ConnectionClosedError('Connection closed before the handshake completed'))
+    }
+    const s = this.#sessions.get(connection.id)
+    if (s !== undefined) {
+      this.#sessions.delete(connection.id)
+      this.#emit('peer:disconnected', { ...s.remote })
+    }
+  }
+
+  async #authenticated (connection: Connection, options: AbortOptions = {}): Promise<Session> {
+    const s = this.#sessions.get(connection.id)
+    if (s !== undefined) return s
+    if (connection.status !== 'open') throw new ConnectionClosedError()
+    const p = this.#pendingFor(connection)
+    if (options.signal === undefined) return await p.promise
+    const signal = options.signal
+    throwIfAborted(signal)
+    const { promise, reject } = Promise.withResolvers<never>()
+    const onAbort = (): void => { reject(new AbortError()) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await Promise.race([p.promise, promise])
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async #initiate (connection: Connection): Promise<void> {
+    const signal = AbortSignal.timeout(this.#handshakeTimeoutMs)
+    try {
+      const stream = await connection.newStream(AUTH_PROTOCOL, { signal, runOnLimitedConnection: false })
+      const framed = new FramedStream(stream, { maxFrameBytes: MAX_HANDSHAKE_FRAME_BYTES, log: this.#log })
+      const result = await initiateHandshake(framed, await this.#hello({ signal }), this.#verifier(connection), { signal })
+      this.#established(connection, result)
+    } catch (err) {
+      const e = toError(err)
+      this.#failHandshake(connection, signal.aborted && e.name !== HandshakeFailedError.name
+        ? new HandshakeTimeoutError(`Handshake with ${connection.remotePeer.toString()} timed out`)
+        : e)
+    }
+  }
+
+  async #respond (stream: Stream, connection: Connection): Promise<void> {
+    const framed = new FramedStream(stream, { maxFrameBytes: MAX_HANDSHAKE_FRAME_BYTES, log: this.#log })
+    if (this.#sessions.has(connection.id)) {
+      await refuseChannel(framed, new HandshakeFailedError('Connection is already authenticated'))
+      return
+    }
+    this.#pendingFor(connection)
+    const signal = AbortSignal.timeout(this.#handshakeTimeoutMs)
+    try {
+      const result = await respondHandshake(framed, async () => await this.#hello({ signal }), this.#verifier(connection), { signal })
+      this.#established(connection, result)
+    } catch (err) {
+      this.#failHandshake(connection, toError(err))
+    }
+  }
+
+  #established (connection: Connection, result: HandshakeResult): void {
+    const p = this.#pending.get(connection.id)
+    if (p !== undefined) {
+      clearTimeout(p.timer)
+      this.#pending.delete(connection.id)
+    }
+    if (connection.status !== 'open') {
+      p?.reject(new ConnectionClosedError())
+      return
+    }
+    const a = result.attestation
+    const session: Session = {
+      connection,
+      attestation: a,
+      maxConcurrent: Math.min(result.maxConcurrent, this.#maxConcurrent * 16),
+      inFlight: 0,
+      limiter: undefined as unknown as RequestLimiter,
+      clients: new Map(),
+      remote: {
+        ss58: a.ss58,
+        peerId: a.peerId,
+        netuids: [...a.netuids],
+        connectionId: connection.id,
+        remoteAddr: connection.remoteAddr.toString(),
+        direction: connection.direction,
+        authenticatedAt: Date.now()
+      }
+    }
+    const max = this.#maxConcurrent
+    session.limiter = {
+      tryAcquire: () => {
+        if (session.inFlight >= max) return false
+        session.inFlight++
+        return true
+      },
+      release: () => { session.inFlight-- }
+    }
+    this.#sessions.set(connection.id, session)
+    this.#log('authenticated %s (%s) on %s connection %s', a.ss58, a.peerId, connection.direction, connection.id)
+    p?.resolve(session)
+    void this.#remember(connection, result)
+    this.#emit('peer:authenticated', { ...session.remote })
+  }
+
+  #failHandshake (connection: Connection, err: Error): void {
+    const p = this.#pending.get(connection.id)
+    if (p !== undefined) {
+      clearTimeout(p.timer)
+      this.#pending.delete(connection.id)
+      p.reject(err)
+    }
+    this.#log('closing %s connection %s from %s: %s: %s', connection.direction, connection.id, connection.remotePeer.toString(), err.name, err.message)
+    this.#emit('handshake:failed', { peerId: connection.remotePeer.toString(), direction: connection.direction, error: err })
+    connection.abort(err)
+  }
+
+  async #remember (connection: Connection, result: HandshakeResult): Promise<void> {
+    if (this.#addressBook === undefined) return
+    try {
+      const a = result.attestation
+      const fresh = connection.direction === 'outbound' ? [stripPeerId(connection.remoteAddr).toString(), ...result.addrs] : result.addrs
+      const old = await this.#addressBook.get(a.ss58)
+      const addrs = mergeAddrs(fresh.filter(isDialable), old?.peerId === a.peerId ? old.addrs : [])
+      if (addrs.length === 0) return
+      await this.#addressBook.put({ ss58: a.ss58, peerId: a.peerId, addrs, updatedAt: Date.now() })
+    } catch (err) {
+      this.#log('could not update the address book: %s', toError(err).message)
+    }
+  }
+
+  // --- serving --------------------------------------------------------------
+
+  async #serve (stream: Stream, connection: Connection, netuid: number, kind: 'rpc' | 'msg'): Promise<void> {
+    const framed = new FramedStream(stream, { maxFrameBytes: this.#maxFrameBytes, log: this.#log })
+    let session: Session
+    try {
+      session = await this.#authenticated(connection)
+    } catch (err) {
+      await refuseChannel(framed, new NotAuthenticatedError(`${stream.protocol} refused: ${toError(err).message}`))
+      return
+    }
+    const caller: Caller = { ss58: session.remote.ss58, peerId: session.remote.peerId, netuid }
+    new RpcServer(framed, { // eslint-disable-line no-new
+      caller,
+      limiter: session.limiter,
+      log: this.#log,
+      resolve: kind === 'rpc'
+        ? (type) => this.#handlers.get(netuid)?.get(type) ?? this.#handlers.get('*')?.get(type)
+        : () => this.#onMessage
+    })
+  }
+
+  readonly #onMessage = async (payload: unknown, context: HandlerContext): Promise<null> => {
+    const message: SubwireMessage = { id: context.messageId, from: context.caller.ss58, caller: context.caller, action: context.type, payload }
+    const listeners = [...(this.#listeners.get('message') ?? [])] as Array<Listener<SubwireMessage>>
+    await Promise.all(listeners.map(async (l) => { await l(message) }))
+    return null
+  }
+
+  #emit<K extends keyof SubwireEvents> (event: K, detail: SubwireEvents[K]): void {
+    for (const l of [...(this.#listeners.get(event) ?? [])] as Array<Listener<SubwireEvents[K]>>) {
+      try {
+        const r = l(detail)
+        if (r instanceof Promise) r.catch((err: unknown) => { this.#log('%s listener failed: %s', event, toError(err).message) })
+      } catch (err) {
+        this.#log('%s listener failed: %s', event, toError(err).message)
+      }
+    }
+  }
+}
+
+function peerIdOf (ma: Multiaddr): string | undefined {
+  const components = ma.getComponents()
+  for (let i = components.length - 1; i >= 0; i--) {
+    const c = components[i]
+    if (c?.name === 'p2p') return c.value
+  }
+  return undefined
+}
+
+function stripPeerId (ma: Multiaddr): Multiaddr {
+  const components = ma.getComponents().filter((c) => c.name !== 'p2p')
+  return multiaddr(components.map((c) => c.value === undefined ? `/${c.name}` : `/${c.name}/${c.value}`).join(''))
+}
+
+function isDialable (addr: string): boolean {
+  return !addr.includes('/ip4/0.0.0.0/') && !addr.includes('/ip6/::/') && !addr.includes('/p2p-circuit')
+}
+
+function validateNetuids (netuids: number[]): number[] {
+  if (!Array.isArray(netuids)) throw new InvalidConfigError('netuids must be an array')
+  for (const n of netuids) {
+    if (!Number.isInteger(n) || n < 0 || n > MAX_NETUID) throw new InvalidConfigError(`netuid ${String(n)} is not an integer from 0 to ${MAX_NETUID}`)
+  }
+  return [...new Set(netuids)]
+}
+
+function positive (value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidConfigError(`${name} must be a positive number`)
+  return value
+}
