@@ -13,6 +13,7 @@ import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createSubwire, InvalidConfigError, MemoryAddressBook } from '@subwire/shared'
+import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { FileAddressBook } from './address-book-file.ts'
 import {
@@ -38,7 +39,7 @@ import type {
   SubwireEvents,
   SubwireInit
 } from '@subwire/shared'
-import type { ComponentLogger, Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Address, ComponentLogger, Libp2p, PrivateKey } from '@libp2p/interface'
 
 /** Transports a Node peer can use. */
 export type NodeTransport = 'quic' | 'tcp'
@@ -124,6 +125,16 @@ export class NodePeer {
   peers (): RemotePeer[] { return this.subwire.peers() }
 }
 
+const isQuic = (a: Address): 0 | 1 => a.multiaddr.toString().includes('/quic-v1') ? 0 : 1
+
+/** libp2p's default order (loopback last, public first) with QUIC, our primary transport, ahead of TCP. */
+function quicFirst (a: Address, b: Address): -1 | 0 | 1 {
+  return loopbackAddressLast(a.multiaddr, b.multiaddr) ||
+    publicAddressesFirst(a.multiaddr, b.multiaddr) ||
+    (Math.sign(isQuic(a) - isQuic(b)) as -1 | 0 | 1) ||
+    reliableTransportsFirst(a.multiaddr, b.multiaddr)
+}
+
 /** Creates (but does not start) a Node peer. */
 export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer> {
   const transports = init.transports ?? ['quic', 'tcp']
@@ -151,7 +162,8 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
       reconnectRetries: REDIAL_RETRIES,
       reconnectRetryInterval: REDIAL_INTERVAL_MS,
-      reconnectBackoffFactor: REDIAL_BACKOFF_FACTOR
+      reconnectBackoffFactor: REDIAL_BACKOFF_FACTOR,
+      addressSorter: quicFirst
     }
   })
   const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger }, { ...init.protocol, netuids: init.netuids })

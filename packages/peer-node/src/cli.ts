@@ -1,0 +1,278 @@
+/**
+ * The `subwire` command-line interface. `main(argv)` returns the exit code; the
+ * launcher in `bin/subwire.js` calls it. User mistakes print one line, never a stack.
+ *
+ * @packageDocumentation
+ */
+import { join } from 'node:path'
+import { Command, CommanderError } from 'commander'
+import { isSs58, MAX_NETUID, UnknownDestinationError } from '@subwire/shared'
+import { createNodePeer } from './index.ts'
+import { defaultConfig, readConfig, resolveHome, writeConfig, loadOrCreatePeerKey } from './home.ts'
+import { loadHotkey } from './keys.ts'
+import { ADDRESS_BOOK_FILE, DEFAULT_LISTEN } from './constants.ts'
+import { FileAddressBook } from './address-book-file.ts'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { HotkeySource } from './keys.ts'
+import type { AddressBook } from '@subwire/shared'
+import type { NodePeer } from './node-peer.ts'
+import type { SubwireConfig } from './home.ts'
+
+interface GlobalOptions {
+  home?: string
+  json?: boolean
+}
+
+/** Where the CLI writes; replaceable for tests. */
+export interface CliIo {
+  stdout: (line: string) => void
+  stderr: (line: string) => void
+  /** Resolves when the process should shut down (SIGINT/SIGTERM). */
+  shutdown: () => Promise<string>
+}
+
+const processIo: CliIo = {
+  stdout: (line) => { process.stdout.write(line + '\n') },
+  stderr: (line) => { process.stderr.write(line + '\n') },
+  shutdown: async () => await new Promise<string>((resolve) => {
+    const on = (sig: string): void => { resolve(sig) }
+    process.once('SIGINT', on)
+    process.once('SIGTERM', on)
+  })
+}
+
+/** An error that is the user's doing: printed as one line with this exit code. */
+class UsageError extends Error {
+  static override name = 'UsageError'
+  override name = 'UsageError'
+}
+
+function collectInt (value: string, previous: number[] = []): number[] {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > MAX_NETUID) throw new UsageError(`netuid "${value}" is not an integer from 0 to ${MAX_NETUID}`)
+  return [...previous, n]
+}
+
+function collect (value: string, previous: string[] = []): string[] {
+  return [...previous, value]
+}
+
+function parseTimeout (value: string): number {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`timeout "${value}" must be a positive number of milliseconds`)
+  return n
+}
+
+function jsonSafe (value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => {
+    if (v instanceof Uint8Array) return { bytes: Buffer.from(v).toString('base64') }
+    if (typeof v === 'bigint') return v.toString()
+    return v
+  }))
+}
+
+/** Runs the CLI with `argv` (without `node` and the script); returns the exit code. */
+export async function main (argv: string[], io: CliIo = processIo): Promise<number> {
+  const program = new Command('subwire')
+  let code = 0
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>()
+  const home = (): string => resolveHome(globals().home)
+  const emit = (json: Record<string, unknown>, human?: string): void => {
+    if (globals().json === true) io.stdout(JSON.stringify(jsonSafe(json)))
+    else if (human !== undefined) io.stdout(human)
+  }
+
+  async function withPeer<T> (fn: (peer: NodePeer, config: SubwireConfig) => Promise<T>, listen: string[] = [], netuids?: number[]): Promise<T> {
+    const config = await readConfig(home())
+    const signer = await loadHotkey(config.hotkey, config.ss58Prefix)
+    const peer = await createNodePeer({ signer, netuids: netuids ?? config.netuids, listen, home: home(), protocol: { ss58Prefix: config.ss58Prefix } })
+    await peer.start()
+    try {
+      return await fn(peer, config)
+    } finally {
+      await peer.stop()
+    }
+  }
+
+  program
+    .name('subwire')
+    .description('Hotkey-authenticated peer-to-peer messages, RPC and files for Bittensor subnets')
+    .option('--home <dir>', 'subwire home directory (default $SUBWIRE_HOME or ~/.subwire)')
+    .option('--json', 'print one JSON object per line on stdout, for scripts')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => { io.stdout(s.trimEnd()) },
+      writeErr: (s) => { io.stderr(s.trimEnd()) }
+    })
+
+  program.command('init')
+    .description('create a home: hotkey source, subnets and listen addresses, and a libp2p key')
+    .option('--hotkey-uri <uri>', 'secret URI: //Alice, a mnemonic, or a 0x seed (stored in subwire.json, mode 0600)')
+    .option('--mnemonic-file <file>', 'file holding a mnemonic, secret URI or 0x seed (referenced, not copied)')
+    .option('--wallet <name>', 'bittensor wallet name (with --hotkey)')
+    .option('--hotkey <name>', 'bittensor hotkey name (with --wallet)')
+    .option('--wallet-path <dir>', 'bittensor wallets directory (default ~/.bittensor/wallets)')
+    .option('--netuid <n>', 'subnet to serve (repeatable; default 42)', collectInt)
+    .option('--listen <multiaddr>', 'listen address (repeatable; default QUIC and TCP on 0.0.0.0:4701)', collect)
+    .option('--force', 'replace an existing config (the libp2p key is kept)')
+    .action(async (opts: { hotkeyUri?: string, mnemonicFile?: string, wallet?: string, hotkey?: string, walletPath?: string, netuid?: number[], listen?: string[], force?: boolean }) => {
+      const sources = [opts.hotkeyUri, opts.mnemonicFile, opts.wallet ?? opts.hotkey].filter((s) => s !== undefined)
+      if (sources.length !== 1) throw new UsageError('give exactly one hotkey source: --hotkey-uri, --mnemonic-file, or --wallet with --hotkey')
+      let source: HotkeySource
+      if (opts.hotkeyUri !== undefined) source = { uri: opts.hotkeyUri }
+      else if (opts.mnemonicFile !== undefined) source = { mnemonicFile: opts.mnemonicFile }
+      else {
+        if (opts.wallet === undefined || opts.hotkey === undefined) throw new UsageError('--wallet and --hotkey go together')
+        source = { wallet: opts.wallet, hotkey: opts.hotkey, ...(opts.walletPath === undefined ? {} : { walletPath: opts.walletPath }) }
+      }
+      const dir = home()
+      if (opts.force !== true) {
+        const existing = await readConfig(dir).catch(() => undefined)
+        if (existing !== undefined) throw new UsageError(`${dir} is already initialised; pass --force to replace its config`)
+      }
+      const config = defaultConfig(source, opts.netuid ?? [42], opts.listen ?? DEFAULT_LISTEN)
+      const signer = await loadHotkey(source, config.ss58Prefix)
+      await writeConfig(dir, config)
+      const peerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(dir)).toString()
+      emit({ event: 'initialized', home: dir, ss58: signer.ss58, peerId, netuids: config.netuids, listen: config.listen },
+        `initialised ${dir}\n  hotkey  ${signer.ss58}\n  peer id ${peerId}\n  subnets ${config.netuids.join(', ')}`)
+    })
+
+  program.command('id')
+    .description('print this home\'s hotkey, PeerId and subnets')
+    .action(async () => {
+      const config = await readConfig(home())
+      const signer = await loadHotkey(config.hotkey, config.ss58Prefix)
+      const peerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(home())).toString()
+      emit({ ss58: signer.ss58, peerId, netuids: config.netuids, listen: config.listen, home: home() },
+        `hotkey  ${signer.ss58}\npeer id ${peerId}\nsubnets ${config.netuids.join(', ')}\nlisten  ${config.listen.join(' ')}\nhome    ${home()}`)
+    })
+
+  program.command('listen')
+    .description('run a peer until SIGINT/SIGTERM; answers the built-in "echo" RPC type')
+    .option('--listen <multiaddr>', 'listen address (repeatable; overrides the config)', collect)
+    .option('--netuid <n>', 'subnet to serve (repeatable; overrides the config)', collectInt)
+    .action(async (opts: { listen?: string[], netuid?: number[] }) => {
+      const config = await readConfig(home())
+      await withPeer(async (peer) => {
+        peer.on('message', (m) => {
+          emit({ event: 'message', from: m.from, netuid: m.caller.netuid, id: m.id, action: m.action, payload: m.payload },
+            `message from ${m.from} on subnet ${m.caller.netuid}: ${m.action} ${JSON.stringify(jsonSafe(m.payload))}`)
+        })
+        peer.on('peer:authenticated', (p) => {
+          emit({ event: 'connected', ss58: p.ss58, peerId: p.peerId, direction: p.direction, remoteAddr: p.remoteAddr },
+            `connected ${p.direction} ${p.ss58} (${p.remoteAddr})`)
+        })
+        peer.on('peer:disconnected', (p) => {
+          emit({ event: 'disconnected', ss58: p.ss58, peerId: p.peerId }, `disconnected ${p.ss58}`)
+        })
+        emit({ event: 'listening', ss58: peer.ss58, peerId: peer.peerId, netuids: peer.subwire.netuids, multiaddrs: peer.multiaddrs },
+          `subwire listening as ${peer.ss58}\n  peer id ${peer.peerId}\n  subnets ${peer.subwire.netuids.join(', ')}\n${peer.multiaddrs.map((a) => `  ${a}`).join('\n')}\nCtrl-C to stop.`)
+        const signal = await io.shutdown()
+        emit({ event: 'stopping', signal }, `stopping (${signal})`)
+      }, opts.listen ?? config.listen, opts.netuid)
+    })
+
+  program.command('query')
+    .description('send an RPC request and print the reply')
+    .argument('<dest>', 'multiaddr ending in /p2p/<PeerId>, or an SS58 in the address book')
+    .argument('<type>', 'request type, e.g. echo')
+    .argument('[json_body]', 'request body as JSON', 'null')
+    .option('--netuid <n>', 'subnet (default the first in the config)', (v) => collectInt(v)[0])
+    .option('--timeout <ms>', 'reply deadline in ms', parseTimeout)
+    .action(async (dest: string, type: string, jsonBody: string, opts: { netuid?: number, timeout?: number }) => {
+      let body: unknown
+      try {
+        body = JSON.parse(jsonBody)
+      } catch {
+        throw new UsageError(`request body is not valid JSON: ${jsonBody}`)
+      }
+      await withPeer(async (peer) => {
+        const started = performance.now()
+        const remote = await peer.connect(dest)
+        const reply = await peer.request(dest, type, body, { netuid: opts.netuid, timeout: opts.timeout })
+        const ms = Math.round((performance.now() - started) * 1000) / 1000
+        emit({ from: remote.ss58, body: reply, ms }, JSON.stringify(jsonSafe(reply), null, 2))
+      })
+    })
+
+  program.command('message')
+    .description('send a control message and wait for its ack')
+    .argument('<dest>', 'multiaddr ending in /p2p/<PeerId>, or an SS58 in the address book')
+    .argument('<action>', 'what the message asks for')
+    .argument('[payload]', 'payload: JSON, or else taken as a string')
+    .option('--netuid <n>', 'subnet (default the first in the config)', (v) => collectInt(v)[0])
+    .option('--timeout <ms>', 'ack deadline in ms', parseTimeout)
+    .action(async (dest: string, action: string, payloadArg: string | undefined, opts: { netuid?: number, timeout?: number }) => {
+      let payload: unknown = null
+      if (payloadArg !== undefined) {
+        try { payload = JSON.parse(payloadArg) } catch { payload = payloadArg }
+      }
+      await withPeer(async (peer) => {
+        const started = performance.now()
+        const remote = await peer.connect(dest)
+        const id = await peer.message(dest, action, payload, { netuid: opts.netuid, timeout: opts.timeout })
+        const ms = Math.round((performance.now() - started) * 1000) / 1000
+        emit({ event: 'acked', to: remote.ss58, id, action, ms }, `delivered "${action}" to ${remote.ss58} (${ms} ms)`)
+      })
+    })
+
+  const peers = program.command('peers')
+    .description('list the address book (hotkey → addresses)')
+    .action(async () => {
+      await readConfig(home())
+      await withBook(async (book) => {
+        const entries = await book.list()
+        if (globals().json === true) {
+          for (const e of entries) emit({ ...e })
+        } else if (entries.length === 0) {
+          io.stdout('the address book is empty')
+        } else {
+          for (const e of entries) io.stdout(`${e.ss58}  ${e.peerId}\n${e.addrs.map((a) => `    ${a}`).join('\n')}`)
+        }
+      })
+    })
+  peers.command('add')
+    .description('add an address for a hotkey')
+    .argument('<ss58>', 'hotkey')
+    .argument('<multiaddr>', 'address ending in /p2p/<PeerId>')
+    .action(async (ss58: string, addr: string) => {
+      if (!isSs58(ss58)) throw new UsageError(`"${ss58}" is not an SS58 address`)
+      const match = /^(\/.+)\/p2p\/([^/]+)$/.exec(addr)
+      if (match === null) throw new UsageError('the multiaddr must end in /p2p/<PeerId>')
+      await withBook(async (book) => {
+        const old = await book.get(ss58)
+        const addrs = [match[1] as string, ...(old !== undefined && old.peerId === match[2] ? old.addrs : [])]
+        await book.put({ ss58, peerId: match[2] as string, addrs: [...new Set(addrs)], updatedAt: Date.now() })
+        emit({ event: 'added', ss58, peerId: match[2], addrs }, `added ${ss58}`)
+      })
+    })
+  peers.command('remove')
+    .description('forget a hotkey')
+    .argument('<ss58>', 'hotkey')
+    .action(async (ss58: string) => {
+      await withBook(async (book) => {
+        if (!(await book.delete(ss58))) throw new UnknownDestinationError(`${ss58} is not in the address book`)
+        emit({ event: 'removed', ss58 }, `removed ${ss58}`)
+      })
+    })
+
+  async function withBook (fn: (book: AddressBook) => Promise<void>): Promise<void> {
+    await fn(new FileAddressBook(join(home(), ADDRESS_BOOK_FILE)))
+  }
+
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode
+    }
+    const e = err as Error
+    code = e.name === UsageError.name ? 2 : 1
+    if (globals().json === true) io.stdout(JSON.stringify({ event: 'error', error: e.name, message: e.message }))
+    io.stderr(`subwire: ${e.message}`)
+    if (process.env.SUBWIRE_DEBUG !== undefined) io.stderr(e.stack ?? '')
+  }
+  return code
+}
+
