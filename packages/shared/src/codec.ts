@@ -26,11 +26,17 @@ export function encodeValue (value: unknown): Uint8Array {
 
 /** Decodes a MessagePack value, throwing {@link InvalidFrameError} on any failure. */
 export function decodeValue (bytes: Uint8Array): unknown {
+  let value: unknown
   try {
-    return packr.unpack(bytes)
+    value = packr.unpack(bytes)
   } catch (err) {
     throw new InvalidFrameError(`Malformed MessagePack: ${(err as Error).message}`, { cause: err })
   }
+  // msgpackr decodes the never-used byte 0xc1 into a marker object instead of failing
+  if (value !== null && typeof value === 'object' && value.constructor?.name === 'C1Type') {
+    throw new InvalidFrameError('Malformed MessagePack: reserved byte 0xc1')
+  }
+  return value
 }
 
 /** Encodes one frame: header plus MessagePack body. Throws if the body exceeds `maxFrameBytes`. */

@@ -134,9 +134,9 @@ export class SubnetNotServedError extends SubwireError {
   /** The netuid that was asked for, when known. */
   readonly netuid: number | undefined
 
-  constructor (netuid?: number, message?: string, options?: SubwireErrorOptions) {
-    super(message ?? (netuid === undefined ? undefined : `Subnet ${netuid} is not served by this peer`), options)
-    this.netuid = netuid
+  constructor (message?: string, options: SubwireErrorOptions & { netuid?: number | undefined } = {}) {
+    super(message ?? (options.netuid === undefined ? undefined : `Subnet ${options.netuid} is not served by this peer`), options)
+    this.netuid = options.netuid
   }
 }
 
@@ -302,7 +302,7 @@ export function errorToWire (err: unknown): WireError {
  */
 export function errorFromWire (wire: WireError): Error {
   if (wire.name === SubnetNotServedError.name) {
-    return new SubnetNotServedError(wire.netuid, wire.message)
+    return new SubnetNotServedError(wire.message, { netuid: wire.netuid })
   }
   if (wire.name === RemoteHandlerError.name) {
     return new RemoteHandlerError(wire.message)

@@ -6,12 +6,14 @@
  * @packageDocumentation
  */
 import { Keyring } from '@polkadot/keyring'
-import { u8aWrapBytes } from '@polkadot/util'
+import { isHex, u8aWrapBytes } from '@polkadot/util'
 import {
   base58Decode,
   checkAddressChecksum,
   cryptoWaitReady,
   encodeAddress,
+  keyExtractSuri,
+  mnemonicValidate,
   sr25519PairFromSeed,
   sr25519Sign,
   sr25519Verify
@@ -208,6 +210,11 @@ export function callbackSigner (ss58: string, sign: (message: Uint8Array, option
 export function uriSigner (uri: string, prefix = BITTENSOR_SS58_PREFIX): Signer {
   let pair: ReturnType<Keyring['addFromUri']>
   try {
+    // polkadot-js would take any short string as a raw seed; a typo must not become a key
+    const phrase = uri.startsWith('//') ? '' : keyExtractSuri(uri).phrase
+    if (phrase !== '' && !isHex(phrase, 256) && !mnemonicValidate(phrase)) {
+      throw new Error('neither a BIP39 mnemonic, a 0x 32-byte seed nor a //dev URI')
+    }
     pair = new Keyring({ type: 'sr25519', ss58Format: prefix }).addFromUri(uri)
   } catch (err) {
     throw new HotkeyLoadError(`Not a valid secret URI, mnemonic or seed: ${(err as Error).message}`, { cause: err })

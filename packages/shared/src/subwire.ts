@@ -281,7 +281,7 @@ export class Subwire {
   handle (type: string, handler: RpcHandler, options: HandleOptions = {}): void {
     if (type.length === 0 || type.length > MAX_TYPE_LENGTH) throw new InvalidConfigError(`RPC type must be 1 to ${MAX_TYPE_LENGTH} characters`)
     const key = options.netuid ?? '*'
-    if (key !== '*' && !this.#netuids.includes(key)) throw new SubnetNotServedError(key, `Cannot handle "${type}" on subnet ${key}: this peer serves ${this.#netuids.join(', ') || 'no subnet'}`)
+    if (key !== '*' && !this.#netuids.includes(key)) throw new SubnetNotServedError(`Cannot handle "${type}" on subnet ${key}: this peer serves ${this.#netuids.join(', ') || 'no subnet'}`, { netuid: key })
     let map = this.#handlers.get(key)
     if (map === undefined) { map = new Map(); this.#handlers.set(key, map) }
     map.set(type, handler)
@@ -405,7 +405,7 @@ export class Subwire {
     if (netuid === undefined) throw new InvalidConfigError('No netuid given and this peer serves no subnet')
     const session = await this.#session(dest, options)
     if (!session.attestation.netuids.includes(netuid)) {
-      throw new SubnetNotServedError(netuid, `${session.remote.ss58} does not serve subnet ${netuid} (it serves ${session.attestation.netuids.join(', ') || 'none'})`)
+      throw new SubnetNotServedError(`${session.remote.ss58} does not serve subnet ${netuid} (it serves ${session.attestation.netuids.join(', ') || 'none'})`, { netuid })
     }
     const protocol = kind === 'rpc' ? rpcProtocol(netuid) : msgProtocol(netuid)
     const existing = session.clients.get(protocol)
@@ -432,7 +432,7 @@ export class Subwire {
     } catch (err) {
       const e = toError(err)
       if (e.name === 'UnsupportedProtocolError') {
-        throw new SubnetNotServedError(netuid, `${session.remote.ss58} does not serve subnet ${netuid}`)
+        throw new SubnetNotServedError(`${session.remote.ss58} does not serve subnet ${netuid}`, { netuid })
       }
       throw new ConnectionClosedError(`Could not open ${protocol} to ${session.remote.ss58}: ${e.message}`, { cause: e })
     }
