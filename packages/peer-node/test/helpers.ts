@@ -1,0 +1,51 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createNodePeer, loadHotkey } from '../src/index.ts'
+import type { NodePeer, NodePeerInit, NodeTransport } from '../src/index.ts'
+
+/** Listen addresses on 127.0.0.1 with OS-chosen ports for the given transports. */
+export function loopback (transports: NodeTransport[] = ['quic', 'tcp'], port = 0): string[] {
+  return transports.map((t) => t === 'quic' ? `/ip4/127.0.0.1/udp/${port}/quic-v1` : `/ip4/127.0.0.1/tcp/${port}`)
+}
+
+export interface TestPeerInit extends Partial<Omit<NodePeerInit, 'signer'>> {
+  uri: string
+}
+
+/** Starts a real peer on 127.0.0.1. */
+export async function startPeer (init: TestPeerInit): Promise<NodePeer> {
+  const transports = init.transports ?? ['quic', 'tcp']
+  const peer = await createNodePeer({
+    netuids: [42],
+    listen: loopback(transports),
+    ...init,
+    transports,
+    signer: await loadHotkey({ uri: init.uri })
+  })
+  await peer.start()
+  return peer
+}
+
+/** The peer's address on one transport. */
+export function addrOf (peer: NodePeer, transport: NodeTransport): string {
+  const addr = peer.multiaddrs.find((a) => transport === 'quic' ? a.includes('/quic-v1/') : a.includes('/tcp/'))
+  if (addr === undefined) throw new Error(`peer has no ${transport} address`)
+  return addr
+}
+
+/** A temporary directory removed by the returned cleanup. */
+export async function tempDir (prefix = 'subwire-test-'): Promise<{ dir: string, cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  return { dir, cleanup: async () => { await rm(dir, { recursive: true, force: true }) } }
+}
+
+/** Waits until `predicate` is true, polling; fails after `ms`. */
+export async function waitFor (predicate: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await predicate()) return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+}
