@@ -227,6 +227,10 @@ export class RpcClient {
     if (this.#closedError !== undefined) throw this.#closedError
     if (options.signal?.aborted === true) throw new AbortError()
     await this.#acquire(options.signal)
+    if (this.#closedError !== undefined) {
+      this.#release()
+      throw this.#closedError
+    }
     const id = this.#nextId
     this.#nextId = this.#nextId >= MAX_REQUEST_ID ? 1 : this.#nextId + 1
     streaming?.onId(id)
@@ -275,7 +279,8 @@ export class RpcClient {
       this.#framed.send(frame)
     } catch (err) {
       cleanup()
-      throw err
+      // a refusal that closed the stream explains the failure better than "stream is closed"
+      throw this.#closedError ?? err
     }
     return await promise
   }

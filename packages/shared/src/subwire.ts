@@ -624,11 +624,15 @@ export class Subwire {
 
   async #serve (stream: Stream, connection: Connection, netuid: number, kind: 'rpc' | 'msg'): Promise<void> {
     const framed = new FramedStream(stream, { maxFrameBytes: this.#maxFrameBytes, log: this.#log })
-    let session: Session
-    try {
-      session = await this.#authenticated(connection)
-    } catch (err) {
-      await refuseChannel(framed, new NotAuthenticatedError(`${stream.protocol} refused: ${toError(err).message}`))
+    let session: Session | undefined = this.#sessions.get(connection.id)
+    // A dialler only opens streams after its handshake completed, so on an inbound connection
+    // an unauthenticated stream is refused at once. On an outbound one the remote may open a
+    // stream just before we have processed its handshake reply: wait for that (bounded).
+    if (session === undefined && connection.direction === 'outbound') {
+      session = await this.#authenticated(connection).catch(() => undefined)
+    }
+    if (session === undefined) {
+      await refuseChannel(framed, new NotAuthenticatedError(`${stream.protocol} refused: the connection has not completed the subwire handshake`))
       return
     }
     const caller: Caller = { ss58: session.remote.ss58, peerId: session.remote.peerId, netuid }
