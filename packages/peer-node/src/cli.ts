@@ -63,6 +63,29 @@ function parseTimeout (value: string): number {
   return n
 }
 
+function parseSize (value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b?)?$/i.exec(value.trim())
+  if (m === null) throw new UsageError(`"${value}" is not a size (e.g. 1048576, 512MiB, 2GiB)`)
+  const unit = (m[2] ?? '').toLowerCase().replace(/i?b$/, '')
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit] ?? 1
+  return Math.round(Number(m[1]) * mult)
+}
+
+function formatBytes (n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++ }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i] as string}`
+}
+
+function progressLine (phase: string, bytes: number, total: number, rate: number): string {
+  const width = 24
+  const frac = total === 0 ? 1 : bytes / total
+  const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.')
+  const eta = rate > 0 ? Math.max(0, (total - bytes) / rate) : 0
+  return `${phase} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(bytes)} / ${formatBytes(total)}  ${(rate / 1e6).toFixed(1)} MB/s  ETA ${eta.toFixed(0)} s`
+}
+
 function jsonSafe (value: unknown): unknown {
   return JSON.parse(JSON.stringify(value, (_k, v: unknown) => {
     if (v instanceof Uint8Array) return { bytes: Buffer.from(v).toString('base64') }
@@ -82,10 +105,17 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     else if (human !== undefined) io.stdout(human)
   }
 
-  async function withPeer<T> (fn: (peer: NodePeer, config: SubwireConfig) => Promise<T>, listen: string[] = [], netuids?: number[]): Promise<T> {
+  async function withPeer<T> (fn: (peer: NodePeer, config: SubwireConfig) => Promise<T>, listen: string[] = [], netuids?: number[], files?: { dir: string, maxFileSize?: number | undefined, minFreeBytes?: number | undefined }): Promise<T> {
     const config = await readConfig(home())
     const signer = await loadHotkey(config.hotkey, config.ss58Prefix)
-    const peer = await createNodePeer({ signer, netuids: netuids ?? config.netuids, listen, home: home(), protocol: { ss58Prefix: config.ss58Prefix } })
+    const peer = await createNodePeer({
+      signer,
+      netuids: netuids ?? config.netuids,
+      listen,
+      home: home(),
+      filesDir: files?.dir,
+      protocol: { ss58Prefix: config.ss58Prefix, files: { maxFileSize: files?.maxFileSize, minFreeBytes: files?.minFreeBytes } }
+    })
     await peer.start()
     try {
       return await fn(peer, config)
@@ -149,12 +179,24 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     })
 
   program.command('listen')
-    .description('run a peer until SIGINT/SIGTERM; answers the built-in "echo" RPC type')
+    .description('run a peer until SIGINT/SIGTERM; answers the built-in "echo" RPC type and receives files')
     .option('--listen <multiaddr>', 'listen address (repeatable; overrides the config)', collect)
     .option('--netuid <n>', 'subnet to serve (repeatable; overrides the config)', collectInt)
-    .action(async (opts: { listen?: string[], netuid?: number[] }) => {
+    .option('--storage <dir>', 'where received files go: <dir>/inbox/<sender>/ (default <home>/files)')
+    .option('--max-file-size <bytes>', 'refuse files larger than this', parseSize)
+    .option('--min-free <bytes>', 'refuse files that would leave less free disk (default 1 GiB)', parseSize)
+    .action(async (opts: { listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number }) => {
       const config = await readConfig(home())
+      const files = { dir: opts.storage ?? join(home(), 'files'), maxFileSize: opts.maxFileSize, minFreeBytes: opts.minFree }
       await withPeer(async (peer) => {
+        peer.on('file:received', (f) => {
+          emit({ event: 'file', from: f.from, name: f.name, path: f.path, size: f.size, blake3: f.blake3, resumedFrom: f.resumedFrom },
+            `file from ${f.from}: ${f.name} (${formatBytes(f.size)}) -> ${f.path}`)
+        })
+        peer.on('file:failed', (f) => {
+          emit({ event: 'file-failed', from: f.from, id: f.id, error: f.error.name, message: f.error.message },
+            `incoming file from ${f.from} failed: ${f.error.message}`)
+        })
         peer.on('message', (m) => {
           emit({ event: 'message', from: m.from, netuid: m.caller.netuid, id: m.id, action: m.action, payload: m.payload },
             `message from ${m.from} on subnet ${m.caller.netuid}: ${m.action} ${JSON.stringify(jsonSafe(m.payload))}`)
@@ -170,7 +212,39 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
           `subwire listening as ${peer.ss58}\n  peer id ${peer.peerId}\n  subnets ${peer.subwire.netuids.join(', ')}\n${peer.multiaddrs.map((a) => `  ${a}`).join('\n')}\nCtrl-C to stop.`)
         const signal = await io.shutdown()
         emit({ event: 'stopping', signal }, `stopping (${signal})`)
-      }, opts.listen ?? config.listen, opts.netuid)
+      }, opts.listen ?? config.listen, opts.netuid, files)
+    })
+
+  program.command('send')
+    .description('send a file; resumes where the receiver left off')
+    .argument('<dest>', 'multiaddr ending in /p2p/<PeerId>, or an SS58 in the address book')
+    .argument('<file>', 'path of the file')
+    .option('--netuid <n>', 'subnet (default the first in the config)', (v) => collectInt(v)[0])
+    .option('--name <name>', 'name to offer (default the file\'s base name)')
+    .action(async (dest: string, file: string, opts: { netuid?: number, name?: string }) => {
+      const tty = globals().json !== true && process.stderr.isTTY
+      let lastJson = 0
+      await withPeer(async (peer) => {
+        const result = await peer.sendFile(dest, file, {
+          netuid: opts.netuid,
+          ...(opts.name === undefined ? {} : { name: opts.name }),
+          onProgress: (event) => {
+            const { bytes, total, rate } = event.detail
+            if (globals().json === true) {
+              const now = Date.now()
+              if (now - lastJson >= 250 || bytes === total) {
+                lastJson = now
+                io.stdout(JSON.stringify({ event: event.type === 'transfer:hashing' ? 'hashing' : 'progress', bytes, total, rate: Math.round(rate) }))
+              }
+            } else if (tty) {
+              process.stderr.write(`\r${progressLine(event.type === 'transfer:hashing' ? 'hashing' : 'sending', bytes, total, rate)}\x1b[K`)
+            }
+          }
+        })
+        if (tty) process.stderr.write('\n')
+        emit({ event: 'sent', name: result.name, size: result.size, blake3: result.blake3, bytesSent: result.bytesSent, resumedFrom: result.resumedFrom, ms: result.ms },
+          `sent ${result.name} (${formatBytes(result.size)}) in ${(result.ms / 1000).toFixed(1)} s` + (result.resumedFrom > 0 ? `, resumed from ${formatBytes(result.resumedFrom)}` : '') + `\nblake3 root ${result.blake3}`)
+      })
     })
 
   program.command('query')

@@ -26,10 +26,14 @@ import {
   REDIAL_RETRIES
 } from './constants.ts'
 import { loadOrCreatePeerKey } from './home.ts'
+import { NodeFileSource, NodeFileStore } from './files.ts'
 import type {
   AbortOptions,
   AddressBook,
+  FileSource,
   HandleOptions,
+  SendFileResult,
+  SubwireSendFileOptions,
   MessageOptions,
   RemotePeer,
   RpcHandler,
@@ -64,6 +68,8 @@ export interface NodePeerInit {
   inboundConnectionsPerSecond?: number
   /** Protocol options passed to the engine. */
   protocol?: Omit<SubwireInit, 'netuids'>
+  /** Receive files into this directory (`inbox/`, `partial/`); none: files are refused. */
+  filesDir?: string | undefined
   /** Logger factory (default libp2p's debug logger). */
   logger?: ComponentLogger
 }
@@ -119,6 +125,22 @@ export class NodePeer {
   requestStream (dest: string, type: string, body: unknown, options?: SendOptions): AsyncGenerator<unknown, void, undefined> { return this.subwire.requestStream(dest, type, body, options) }
   /** See {@link Subwire.message}. */
   async message (dest: string, action: string, payload: unknown, options?: MessageOptions): Promise<string> { return await this.subwire.message(dest, action, payload, options) }
+  /**
+   * Sends a file (a path, or any {@link FileSource}); resolves once the receiver has
+   * verified it and moved it into its inbox. See {@link Subwire.sendFile}.
+   */
+  async sendFile (dest: string, source: string | FileSource, options: SubwireSendFileOptions & { name?: string } = {}): Promise<SendFileResult> {
+    const src = typeof source === 'string' ? await NodeFileSource.open(source, options.name) : source
+    try {
+      return await this.subwire.sendFile(dest, src, options)
+    } finally {
+      if (typeof source === 'string') await src.close?.()
+    }
+  }
+
+  /** See {@link Subwire.cancelTransfer}. */
+  cancelTransfer (id: string, reason?: string): boolean { return this.subwire.cancelTransfer(id, reason) }
+
   /** See {@link Subwire.on}. */
   on<K extends keyof SubwireEvents> (event: K, listener: (detail: SubwireEvents[K]) => void | Promise<void>): () => void { return this.subwire.on(event, listener) }
   /** Peers with an authenticated connection now. */
@@ -166,6 +188,7 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       addressSorter: quicFirst
     }
   })
-  const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger }, { ...init.protocol, netuids: init.netuids })
+  const files = init.filesDir === undefined ? undefined : new NodeFileStore(init.filesDir)
+  const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger, files }, { ...init.protocol, netuids: init.netuids })
   return new NodePeer(libp2p, subwire, addressBook)
 }

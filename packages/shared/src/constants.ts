@@ -79,3 +79,28 @@ export const MAX_ANNOUNCED_ADDRS = 16
 
 /** Longest RPC type or message action name, in UTF-8 bytes. */
 export const MAX_TYPE_LENGTH = 256
+
+/** File transfer protocol id of a subnet; one stream per transfer. */
+export function fileProtocol (netuid: number): string {
+  return `/subwire/sn/${netuid}/file/1.0.0`
+}
+
+/** Chunk size of file transfers: large enough to amortise per-frame cost, small enough to verify and resend cheaply. */
+export const FILE_CHUNK_SIZE = 1024 * 1024
+
+/** Smallest and largest chunk size a receiver accepts. */
+export const MIN_FILE_CHUNK_SIZE = 64 * 1024
+/** Largest chunk size a receiver accepts. */
+export const MAX_FILE_CHUNK_SIZE = 4 * 1024 * 1024
+
+/** Chunks the receiver lets the sender have in flight: bounds both sides' memory to a few MiB. */
+export const FILE_WINDOW_CHUNKS = 8
+
+/** Size of a BLAKE3 digest. */
+export const BLAKE3_BYTES = 32
+
+/** Most chunks in one manifest: the chunk-hash list must fit one frame (16 MiB / 32 B), i.e. 512 GiB at 1 MiB chunks. */
+export const MAX_FILE_CHUNKS = 512 * 1024
+
+/** Largest file name kept, in UTF-8 bytes (common file systems allow 255). */
+export const MAX_FILE_NAME_BYTES = 200

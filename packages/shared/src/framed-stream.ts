@@ -71,6 +71,11 @@ export class FramedStream {
     return this.#ended
   }
 
+  /** Frames received and not yet read by {@link FramedStream.readFrame}. */
+  get pendingFrames (): number {
+    return this.#pendingFrames.length
+  }
+
   /** Bytes queued by us and not yet handed to the transport. */
   get queuedBytes (): number {
     return this.#queuedBytes

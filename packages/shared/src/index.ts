@@ -33,6 +33,7 @@ export * from './handshake.ts'
 export * from './framed-stream.ts'
 export * from './rpc.ts'
 export * from './address-book.ts'
+export * from './file-transfer.ts'
 export { Subwire } from './subwire.ts'
 export type {
   SubwireComponents,
@@ -42,7 +43,8 @@ export type {
   RemotePeer,
   SendOptions,
   MessageOptions,
-  HandleOptions
+  HandleOptions,
+  SubwireSendFileOptions
 } from './subwire.ts'
 
 /** Creates the protocol engine on a libp2p node. Call `start()` after libp2p has started. */

@@ -21,12 +21,14 @@ import {
   MAX_HANDSHAKE_FRAME_BYTES,
   MAX_NETUID,
   MAX_TYPE_LENGTH,
+  fileProtocol,
   msgProtocol,
   rpcProtocol
 } from './constants.ts'
 import {
   AbortError,
   ConnectionClosedError,
+  FilesNotEnabledError,
   HandshakeFailedError,
   HandshakeTimeoutError,
   InvalidConfigError,
@@ -36,6 +38,7 @@ import {
   PeerUnreachableError,
   SubnetNotServedError,
   toError,
+  TransferCancelledError,
   UnexpectedPeerError,
   UnknownDestinationError
 } from './errors.ts'
@@ -44,6 +47,8 @@ import { initiateHandshake, respondHandshake } from './handshake.ts'
 import { cryptoReady, decodeSs58, isSs58, throwIfAborted } from './identity.ts'
 import { refuseChannel, RpcClient, RpcServer } from './rpc.ts'
 import { mergeAddrs } from './address-book.ts'
+import { createManifest, receiveFileOverStream, sendFileOverStream } from './file-transfer.ts'
+import type { FileOffer, FileSource, FileStore, ReceivedFile, ReceivePolicy, SendFileOptions, SendFileResult, TransferProgressEvent } from './file-transfer.ts'
 import type { AddressBook } from './address-book.ts'
 import type { Attestation, SignedAttestation } from './attestation.ts'
 import type { Hello, HandshakeResult } from './handshake.ts'
@@ -62,6 +67,8 @@ export interface SubwireComponents {
   addressBook?: AddressBook | undefined
   /** Logger factory; defaults to the libp2p node's. */
   logger?: ComponentLogger | undefined
+  /** Where received files go; none: this peer does not receive files. */
+  files?: FileStore | undefined
 }
 
 /** Configuration of the engine. */
@@ -86,6 +93,11 @@ export interface SubwireInit {
   echo?: boolean
   /** Ask libp2p to re-dial peers we connected to when their connection drops (default true). */
   redial?: boolean
+  /** Limits and policy for received files. */
+  files?: ReceivePolicy & {
+    /** Give up an incoming transfer after this long without data (default 60 s). */
+    idleTimeoutMs?: number
+  }
 }
 
 /** A remote peer with a completed handshake. */
@@ -130,6 +142,22 @@ export interface SubwireEvents {
   'peer:disconnected': RemotePeer
   /** A connection failed the handshake and was closed. */
   'handshake:failed': { peerId: string, direction: 'inbound' | 'outbound', error: Error }
+  /** An incoming file was accepted and bytes start to flow. */
+  'file:accepted': FileOffer
+  /** Progress of an incoming file. */
+  'file:progress': TransferProgressEvent & { from: string }
+  /** An incoming file is complete, verified and in the inbox. */
+  'file:received': ReceivedFile
+  /** An incoming transfer failed or was refused; what was verified is kept for a resume. */
+  'file:failed': { id: string | undefined, from: string, error: Error }
+}
+
+/** Options of {@link Subwire.sendFile}. */
+export interface SubwireSendFileOptions extends SendFileOptions {
+  /** Subnet to use; default the first configured one. */
+  netuid?: number | undefined
+  /** Chunk size (default 1 MiB). */
+  chunkSize?: number | undefined
 }
 
 /** Options of requests and messages. */
@@ -172,6 +200,8 @@ interface PendingAuth {
 }
 
 const REDIAL_TAG = 'keep-alive-subwire'
+/** Room in a file-stream frame for the MessagePack envelope around a chunk or a manifest. */
+const FILE_FRAME_OVERHEAD = 64 * 1024
 
 /** The subwire protocol engine. */
 export class Subwire {
@@ -192,6 +222,9 @@ export class Subwire {
   readonly #pending = new Map<string, PendingAuth>()
   readonly #handlers = new Map<number | '*', Map<string, RpcHandler>>()
   readonly #listeners = new Map<keyof SubwireEvents, Set<Listener<never>>>()
+  readonly #files: FileStore | undefined
+  readonly #filePolicy: NonNullable<SubwireInit['files']>
+  readonly #incoming = new Map<string, AbortController>()
   #attestation: SignedAttestation | undefined
   #attesting: Promise<SignedAttestation> | undefined
   #started = false
@@ -212,6 +245,8 @@ export class Subwire {
     this.#skewMs = positive(init.maxClockSkewMs, DEFAULT_MAX_CLOCK_SKEW_MS, 'maxClockSkewMs')
     this.#maxFrameBytes = positive(init.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes')
     this.#redial = init.redial ?? true
+    this.#files = components.files
+    this.#filePolicy = { ...init.files }
     decodeSs58(this.#signer.ss58, this.#prefix)
     if (init.echo ?? true) this.handle('echo', (body) => body)
   }
@@ -249,6 +284,9 @@ export class Subwire {
     for (const netuid of this.#netuids) {
       await this.#libp2p.handle(rpcProtocol(netuid), (stream, connection) => { void this.#serve(stream, connection, netuid, 'rpc') }, handlerOptions)
       await this.#libp2p.handle(msgProtocol(netuid), (stream, connection) => { void this.#serve(stream, connection, netuid, 'msg') }, handlerOptions)
+      if (this.#files !== undefined) {
+        await this.#libp2p.handle(fileProtocol(netuid), (stream, connection) => { void this.#receiveFile(stream, connection, netuid) }, handlerOptions)
+      }
     }
     this.#libp2p.addEventListener('connection:open', this.#onOpen)
     this.#libp2p.addEventListener('connection:close', this.#onClose)
@@ -262,8 +300,9 @@ export class Subwire {
     this.#started = false
     this.#libp2p.removeEventListener('connection:open', this.#onOpen)
     this.#libp2p.removeEventListener('connection:close', this.#onClose)
-    const protocols = [AUTH_PROTOCOL, ...this.#netuids.flatMap((n) => [rpcProtocol(n), msgProtocol(n)])]
+    const protocols = [AUTH_PROTOCOL, ...this.#netuids.flatMap((n) => [rpcProtocol(n), msgProtocol(n), ...(this.#files === undefined ? [] : [fileProtocol(n)])])]
     await this.#libp2p.unhandle(protocols)
+    for (const c of this.#incoming.values()) c.abort(new NotStartedError('Peer stopped'))
     for (const [id, p] of this.#pending) {
       clearTimeout(p.timer)
       p.reject(new NotStartedError('Peer stopped'))
@@ -336,6 +375,50 @@ export class Subwire {
     const client = await this.#client(dest, 'msg', options)
     await client.request(action, payload, { signal: options.signal, timeout: options.timeout ?? this.#requestTimeoutMs, messageId: id })
     return id
+  }
+
+  /**
+   * Sends a file: hashes it into a manifest, offers it, streams the chunks the receiver
+   * does not have yet (resuming from its verified offset) and resolves once the receiver
+   * has verified it and moved it into its inbox.
+   */
+  async sendFile (dest: string, source: FileSource, options: SubwireSendFileOptions = {}): Promise<SendFileResult> {
+    const started = performance.now()
+    const netuid = options.netuid ?? this.#netuids[0]
+    if (netuid === undefined) throw new InvalidConfigError('No netuid given and this peer serves no subnet')
+    const manifest = await createManifest(source, options)
+    const session = await this.#session(dest, options)
+    if (!session.attestation.netuids.includes(netuid)) {
+      throw new SubnetNotServedError(`${session.remote.ss58} does not serve subnet ${netuid} (it serves ${session.attestation.netuids.join(', ') || 'none'})`, { netuid })
+    }
+    let stream: Stream
+    try {
+      stream = await session.connection.newStream(fileProtocol(netuid), {
+        signal: AbortSignal.any([AbortSignal.timeout(this.#handshakeTimeoutMs * 2), ...(options.signal === undefined ? [] : [options.signal])]),
+        negotiateFully: true,
+        runOnLimitedConnection: false
+      })
+    } catch (err) {
+      const e = toError(err)
+      if (options.signal?.aborted === true) throw new AbortError()
+      if (e.name === 'UnsupportedProtocolError') throw new FilesNotEnabledError(`${session.remote.ss58} does not receive files on subnet ${netuid}`)
+      throw new ConnectionClosedError(`Could not open a file stream to ${session.remote.ss58}: ${e.message}`, { cause: e })
+    }
+    const framed = new FramedStream(stream, { maxFrameBytes: this.#maxFrameBytes + FILE_FRAME_OVERHEAD, log: this.#log })
+    const result = await sendFileOverStream(framed, source, manifest, options)
+    return { ...result, ms: Math.round((performance.now() - started) * 1000) / 1000 }
+  }
+
+  /** Cancels an incoming transfer by id; the sender gets `TransferCancelledError` with the reason. */
+  cancelTransfer (id: string, reason = 'cancelled by the receiver'): boolean {
+    const c = this.#incoming.get(id)
+    c?.abort(new TransferCancelledError(reason))
+    return c !== undefined
+  }
+
+  /** Sets (or clears) the policy hook that accepts or refuses incoming files: throw to refuse. */
+  onFileOffer (hook: ReceivePolicy['onOffer']): void {
+    this.#filePolicy.onOffer = hook
   }
 
   // --- sessions -------------------------------------------------------------
@@ -644,6 +727,45 @@ export class Subwire {
         ? (type) => this.#handlers.get(netuid)?.get(type) ?? this.#handlers.get('*')?.get(type)
         : () => this.#onMessage
     })
+  }
+
+  async #receiveFile (stream: Stream, connection: Connection, netuid: number): Promise<void> {
+    const framed = new FramedStream(stream, { maxFrameBytes: this.#maxFrameBytes + FILE_FRAME_OVERHEAD, log: this.#log })
+    const session = this.#sessions.get(connection.id) ?? (connection.direction === 'outbound' ? await this.#authenticated(connection).catch(() => undefined) : undefined)
+    const store = this.#files
+    if (session === undefined || store === undefined) {
+      await refuseChannel(framed, session === undefined ? new NotAuthenticatedError() : new FilesNotEnabledError())
+      return
+    }
+    const caller: Caller = { ss58: session.remote.ss58, peerId: session.remote.peerId, netuid }
+    const controller = new AbortController()
+    const onClose = (): void => { controller.abort(new ConnectionClosedError()) }
+    connection.addEventListener('close', onClose)
+    let id: string | undefined
+    try {
+      const received = await receiveFileOverStream(framed, {
+        caller,
+        store,
+        policy: this.#filePolicy,
+        signal: controller.signal,
+        ...(this.#filePolicy.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: this.#filePolicy.idleTimeoutMs }),
+        onAccepted: (offer) => {
+          id = offer.id
+          this.#incoming.set(offer.id, controller)
+          this.#emit('file:accepted', offer)
+        },
+        onProgress: (event) => { this.#emit('file:progress', { ...event, from: caller.ss58 }) }
+      })
+      this.#log('received %s (%d bytes) from %s into %s', received.name, received.size, caller.ss58, received.path)
+      this.#emit('file:received', received)
+    } catch (err) {
+      const e = controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason : toError(err)
+      this.#log('incoming transfer %s from %s failed: %s: %s', id ?? '(no offer)', caller.ss58, e.name, e.message)
+      this.#emit('file:failed', { id, from: caller.ss58, error: e })
+    } finally {
+      connection.removeEventListener('close', onClose)
+      if (id !== undefined) this.#incoming.delete(id)
+    }
   }
 
   readonly #onMessage = async (payload: unknown, context: HandlerContext): Promise<null> => {
