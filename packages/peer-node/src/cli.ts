@@ -35,9 +35,17 @@ const processIo: CliIo = {
   stdout: (line) => { process.stdout.write(line + '\n') },
   stderr: (line) => { process.stderr.write(line + '\n') },
   shutdown: async () => await new Promise<string>((resolve) => {
-    const on = (sig: string): void => { resolve(sig) }
-    process.once('SIGINT', on)
-    process.once('SIGTERM', on)
+    // A terminal's Ctrl-C reaches both the launcher and us, and the launcher forwards it
+    // too: the first signal starts a clean shutdown, a duplicate is ignored, a third
+    // one forces the exit.
+    let count = 0
+    const on = (sig: string): void => {
+      count++
+      if (count === 1) resolve(sig)
+      else if (count >= 3) process.exit(130)
+    }
+    process.on('SIGINT', on)
+    process.on('SIGTERM', on)
   })
 }
 

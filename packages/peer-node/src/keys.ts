@@ -10,7 +10,6 @@ import { join } from 'node:path'
 import { hexToU8a, isHex } from '@polkadot/util'
 import {
   BITTENSOR_SS58_PREFIX,
-  cryptoReady,
   decodeSs58,
   encodeSs58,
   HotkeyLoadError,
@@ -98,7 +97,6 @@ export async function signerFromBittensorKeyfile (text: string, path: string, pr
 
 /** Loads a hotkey signer from its source. */
 export async function loadHotkey (source: HotkeySource, prefix = BITTENSOR_SS58_PREFIX): Promise<Signer> {
-  await cryptoReady()
   if ('uri' in source) return uriSigner(source.uri, prefix)
   if ('mnemonicFile' in source) return uriSigner(await readSecretFile(source.mnemonicFile), prefix)
   if ('wallet' in source) {

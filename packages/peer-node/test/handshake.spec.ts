@@ -7,7 +7,7 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import {
-  AUTH_PROTOCOL, createAttestation, cryptoReady, FramedStream, HandshakeFailedError, initiateHandshake, NotAuthenticatedError,
+  AUTH_PROTOCOL, createAttestation, FramedStream, HandshakeFailedError, initiateHandshake, NotAuthenticatedError,
   rpcProtocol, uriSigner, verifyAttestation, RpcClient, PeerIdMismatchError, AttestationExpiredError
 } from '@subwire/shared'
 import { addrOf, startPeer, tempDir, waitFor, loopback } from './helpers.ts'
@@ -48,7 +48,6 @@ for (const transport of ['quic', 'tcp'] as NodeTransport[]) {
     })
 
     it('refuses a hello whose attestation names another PeerId (a stolen attestation)', async () => {
-      await cryptoReady()
       const bob = await startPeer({ uri: '//Bob', transports: [transport] })
       const raw = await rawNode(transport)
       try {
@@ -72,7 +71,6 @@ for (const transport of ['quic', 'tcp'] as NodeTransport[]) {
     })
 
     it('refuses an expired attestation from a dialler', async () => {
-      await cryptoReady()
       const bob = await startPeer({ uri: '//Bob', transports: [transport] })
       const raw = await rawNode(transport)
       try {

@@ -6,5 +6,5 @@
  *
  * @packageDocumentation
  */
-export { createSubwire, Subwire, callbackSigner, uriSigner, cryptoReady } from '@subwire/shared'
+export { createSubwire, Subwire, callbackSigner, uriSigner } from '@subwire/shared'
 export type { Signer, SubwireInit, SubwireComponents } from '@subwire/shared'

@@ -5,19 +5,14 @@
  *
  * @packageDocumentation
  */
-import { Keyring } from '@polkadot/keyring'
-import { isHex, u8aWrapBytes } from '@polkadot/util'
-import {
-  base58Decode,
-  checkAddressChecksum,
-  cryptoWaitReady,
-  encodeAddress,
-  keyExtractSuri,
-  mnemonicValidate,
-  sr25519PairFromSeed,
-  sr25519Sign,
-  sr25519Verify
-} from '@polkadot/util-crypto'
+import { hexToU8a, isHex, u8aConcat, u8aWrapBytes } from '@polkadot/util'
+import { checkAddressChecksum } from '@polkadot/util-crypto/address/checksum'
+import { encodeAddress } from '@polkadot/util-crypto/address/encode'
+import { base58Decode } from '@polkadot/util-crypto/base58'
+import { keyExtractSuri } from '@polkadot/util-crypto/key/extractSuri'
+import { mnemonicToMiniSecret } from '@polkadot/util-crypto/mnemonic/toMiniSecret'
+import { mnemonicValidate } from '@polkadot/util-crypto/mnemonic/validate'
+import * as sr25519 from '@scure/sr25519'
 import { BITTENSOR_SS58_PREFIX } from './constants.ts'
 import { AbortError, HotkeyLoadError, InvalidSignatureError, InvalidSs58Error, WrongSs58PrefixError } from './errors.ts'
 
@@ -47,11 +42,6 @@ export interface DecodedSs58 {
   prefix: number
   /** 32-byte public key. */
   publicKey: Uint8Array
-}
-
-/** Resolves once the WASM sr25519 implementation is loaded. Call before any sign/verify. */
-export async function cryptoReady (): Promise<void> {
-  await cryptoWaitReady()
 }
 
 /** Throws the signal's abort as an {@link AbortError} if it is aborted. */
@@ -118,7 +108,7 @@ export function verifyHotkeySignature (message: Uint8Array, signature: Uint8Arra
   let ok = false
   if (signature.byteLength === 64 && publicKey.byteLength === 32) {
     try {
-      ok = sr25519Verify(u8aWrapBytes(message), signature, publicKey)
+      ok = sr25519.verify(u8aWrapBytes(message), signature, publicKey)
     } catch {
       ok = false
     }
@@ -151,36 +141,55 @@ export class SecretKey {
   }
 }
 
-/** A local sr25519 key pair. */
+/** A local sr25519 key pair in polkadot-js layout (64-byte secret: key ‖ nonce). */
 export interface Sr25519Keypair {
   publicKey: Uint8Array
   secretKey: Uint8Array
 }
 
-/**
- * A {@link Signer} over a local sr25519 key pair (64-byte schnorrkel secret). Used for
- * key files on servers and dev keys in the browser.
- */
-export function keypairSigner (pair: Sr25519Keypair, prefix = BITTENSOR_SS58_PREFIX): Signer {
-  const secret = new SecretKey(pair.secretKey)
-  const publicKey = pair.publicKey
+/** A {@link Signer} over a secret in @scure/sr25519's layout; the secret never leaves the closure. */
+function secretSigner (secretKey: Uint8Array, prefix: number): Signer {
+  const secret = new SecretKey(secretKey)
+  const publicKey = sr25519.getPublicKey(secretKey)
+  const ss58 = encodeSs58(publicKey, prefix)
   return {
-    ss58: encodeSs58(publicKey, prefix),
+    ss58,
     publicKey,
     async sign (message, options = {}) {
       throwIfAborted(options.signal)
-      return sr25519Sign(u8aWrapBytes(message), { publicKey, secretKey: secret.expose() })
+      return sr25519.sign(secret.expose(), u8aWrapBytes(message))
     },
     toString () {
-      return `Signer(${encodeSs58(publicKey, prefix)})`
+      return `Signer(${ss58})`
     }
   } as Signer
 }
 
-/** A {@link Signer} from a 32-byte sr25519 mini-secret seed. Requires {@link cryptoReady}. */
-export function seedSigner (seed: Uint8Array, prefix = BITTENSOR_SS58_PREFIX): Signer {
-  return keypairSigner(sr25519PairFromSeed(seed), prefix)
+/**
+ * A {@link Signer} over a local sr25519 key pair as polkadot-js and btcli store it.
+ * Throws {@link HotkeyLoadError} if the secret is not the public key's.
+ */
+export function keypairSigner (pair: Sr25519Keypair, prefix = BITTENSOR_SS58_PREFIX): Signer {
+  let secret: Uint8Array
+  try {
+    // fromKeypair checks the pair and returns key ‖ nonce ‖ public key in scure's layout
+    secret = sr25519.fromKeypair(u8aConcat(pair.secretKey, pair.publicKey)).subarray(0, 64)
+  } catch (err) {
+    throw new HotkeyLoadError(`Not an sr25519 key pair: ${(err as Error).message}`, { cause: err })
+  }
+  const signer = secretSigner(secret, prefix)
+  if (encodeSs58(signer.publicKey) !== encodeSs58(pair.publicKey)) throw new HotkeyLoadError('The secret key does not belong to the public key')
+  return signer
 }
+
+/** A {@link Signer} from a 32-byte sr25519 mini-secret seed (as btcli's `secretSeed`). */
+export function seedSigner (seed: Uint8Array, prefix = BITTENSOR_SS58_PREFIX): Signer {
+  if (seed.byteLength !== 32) throw new HotkeyLoadError('A seed must be 32 bytes')
+  return secretSigner(sr25519.secretFromSeed(seed), prefix)
+}
+
+/** The well-known development mnemonic behind `//Alice`, `//Bob`, … (as in polkadot-js). */
+const DEV_PHRASE = 'bottom drive obey lake curtain smoke basket hold race lonely fit walk'
 
 /**
  * A {@link Signer} backed by a callback, e.g. a wallet extension's `signRaw`. The
@@ -203,33 +212,28 @@ export function callbackSigner (ss58: string, sign: (message: Uint8Array, option
 
 /**
  * A {@link Signer} from a secret URI as polkadot-js understands it: a dev URI
- * (`//Alice`), a mnemonic with optional derivation path (`word … word//hard/soft`), or a
- * 0x-prefixed 32-byte hex seed. Requires {@link cryptoReady}. The secret stays inside
- * the keyring pair.
+ * (`//Alice`), a BIP39 mnemonic with optional derivation path and password
+ * (`word … word//hard/soft///password`), or a 0x-prefixed 32-byte hex seed. Derivation
+ * follows substrate's HDKD, so the keys equal polkadot-js keyring's.
  */
 export function uriSigner (uri: string, prefix = BITTENSOR_SS58_PREFIX): Signer {
-  let pair: ReturnType<Keyring['addFromUri']>
   try {
-    // polkadot-js would take any short string as a raw seed; a typo must not become a key
-    const phrase = uri.startsWith('//') ? '' : keyExtractSuri(uri).phrase
-    if (phrase !== '' && !isHex(phrase, 256) && !mnemonicValidate(phrase)) {
+    const { password, path, phrase } = keyExtractSuri(uri.startsWith('//') ? `${DEV_PHRASE}${uri}` : uri)
+    let seed: Uint8Array
+    if (isHex(phrase, 256)) {
+      seed = hexToU8a(phrase)
+    } else if (mnemonicValidate(phrase)) {
+      seed = mnemonicToMiniSecret(phrase, password)
+    } else {
+      // polkadot-js would take any short string as a raw seed; a typo must not become a key
       throw new Error('neither a BIP39 mnemonic, a 0x 32-byte seed nor a //dev URI')
     }
-    pair = new Keyring({ type: 'sr25519', ss58Format: prefix }).addFromUri(uri)
+    let secret: Uint8Array = sr25519.secretFromSeed(seed)
+    for (const junction of path) {
+      secret = junction.isHard ? sr25519.HDKD.secretHard(secret, junction.chainCode) : sr25519.HDKD.secretSoft(secret, junction.chainCode)
+    }
+    return secretSigner(secret, prefix)
   } catch (err) {
     throw new HotkeyLoadError(`Not a valid secret URI, mnemonic or seed: ${(err as Error).message}`, { cause: err })
   }
-  const publicKey = pair.publicKey
-  const ss58 = encodeSs58(publicKey, prefix)
-  return {
-    ss58,
-    publicKey,
-    async sign (message, options = {}) {
-      throwIfAborted(options.signal)
-      return pair.sign(u8aWrapBytes(message))
-    },
-    toString () {
-      return `Signer(${ss58})`
-    }
-  } as Signer
 }

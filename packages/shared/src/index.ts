@@ -11,8 +11,7 @@
  *
  * @example
  * ```ts
- * import { createSubwire, seedSigner, cryptoReady } from '@subwire/shared'
- * await cryptoReady()
+ * import { createSubwire, seedSigner } from '@subwire/shared'
  * const subwire = createSubwire({ libp2p, signer: seedSigner(seed) }, { netuids: [42] })
  * await subwire.start()
  * subwire.handle('score', async (body, { caller }) => ({ ok: true, for: caller.ss58 }))

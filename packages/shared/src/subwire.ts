@@ -44,7 +44,7 @@ import {
 } from './errors.ts'
 import { FramedStream } from './framed-stream.ts'
 import { initiateHandshake, respondHandshake } from './handshake.ts'
-import { cryptoReady, decodeSs58, isSs58, throwIfAborted } from './identity.ts'
+import { decodeSs58, isSs58, throwIfAborted } from './identity.ts'
 import { refuseChannel, RpcClient, RpcServer } from './rpc.ts'
 import { mergeAddrs } from './address-book.ts'
 import { createManifest, receiveFileOverStream, sendFileOverStream } from './file-transfer.ts'
@@ -277,7 +277,6 @@ export class Subwire {
    */
   async start (options: AbortOptions = {}): Promise<void> {
     if (this.#started) return
-    await cryptoReady()
     await this.#hello(options)
     const handlerOptions = { maxInboundStreams: 64, maxOutboundStreams: 64, runOnLimitedConnection: false }
     await this.#libp2p.handle(AUTH_PROTOCOL, (stream, connection) => { void this.#respond(stream, connection) }, { ...handlerOptions, maxInboundStreams: 4 })

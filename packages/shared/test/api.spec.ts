@@ -6,20 +6,27 @@ describe('public API', () => {
     const names = Object.keys(await import('@subwire/shared')).sort()
     assert.deepEqual(names, [
       'ATTESTATION_DOMAIN', 'ATTESTATION_NONCE_BYTES', 'ATTESTATION_RENEW_FRACTION', 'ATTESTATION_VERSION', 'AUTH_PROTOCOL',
-      'AbortError', 'AttestationExpiredError', 'AttestationFromFutureError', 'BITTENSOR_SS58_PREFIX', 'ConnectionClosedError',
-      'DEFAULT_ATTESTATION_LIFETIME_MS', 'DEFAULT_HANDSHAKE_TIMEOUT_MS', 'DEFAULT_MAX_CLOCK_SKEW_MS', 'DEFAULT_MAX_CONCURRENT_REQUESTS',
-      'DEFAULT_MAX_FRAME_BYTES', 'DEFAULT_REQUEST_TIMEOUT_MS', 'FRAME_HEADER_BYTES', 'FrameDecoder', 'FrameKind', 'FrameTooLargeError',
-      'FramedStream', 'HandshakeFailedError', 'HandshakeTimeoutError', 'HotkeyLoadError', 'InvalidAttestationError', 'InvalidConfigError',
-      'InvalidDestinationError', 'InvalidFrameError', 'InvalidSignatureError', 'InvalidSs58Error', 'MAX_ANNOUNCED_ADDRS',
-      'MAX_ATTESTATION_LIFETIME_MS', 'MAX_HANDSHAKE_FRAME_BYTES', 'MAX_NETUID', 'MAX_TYPE_LENGTH', 'MemoryAddressBook', 'NotAuthenticatedError',
-      'NotStartedError', 'PROTOCOL_VERSION', 'PeerIdMismatchError', 'PeerUnreachableError', 'RemoteHandlerError', 'ReplyKindError',
-      'RequestTimeoutError', 'RpcClient', 'RpcServer', 'STREAM_REPLY_WINDOW', 'SecretKey', 'SubnetNotServedError', 'Subwire', 'SubwireError',
-      'TooManyRequestsError', 'TruncatedFrameError', 'UnexpectedPeerError', 'UnknownDestinationError', 'UnknownRpcTypeError',
-      'WRITE_HIGH_WATER_MARK', 'WrongSs58PrefixError', 'asRecord', 'bytesField', 'callbackSigner', 'createAttestation', 'createSubwire',
-      'cryptoReady', 'decodeAttestation', 'decodeSs58', 'decodeValue', 'encodeAttestation', 'encodeFrame', 'encodeSs58', 'encodeValue',
-      'errorClasses', 'errorFromWire', 'errorToWire', 'initiateHandshake', 'isSs58', 'keypairSigner', 'mergeAddrs', 'msgProtocol',
-      'refuseChannel', 'respondHandshake', 'rpcProtocol', 'seedSigner', 'stringField', 'throwIfAborted', 'toError', 'uintField', 'uriSigner',
-      'verifyAttestation', 'verifyHotkeySignature', 'wrapBytes'
+      'AbortError', 'AttestationExpiredError', 'AttestationFromFutureError', 'BITTENSOR_SS58_PREFIX', 'BLAKE3_BYTES',
+      'ChunkHashMismatchError', 'ConnectionClosedError', 'DEFAULT_ATTESTATION_LIFETIME_MS', 'DEFAULT_HANDSHAKE_TIMEOUT_MS',
+      'DEFAULT_MAX_CLOCK_SKEW_MS', 'DEFAULT_MAX_CONCURRENT_REQUESTS', 'DEFAULT_MAX_FRAME_BYTES', 'DEFAULT_MIN_FREE_BYTES',
+      'DEFAULT_REQUEST_TIMEOUT_MS', 'FILE_CHUNK_SIZE', 'FILE_WINDOW_CHUNKS', 'FRAME_HEADER_BYTES', 'FileHashMismatchError',
+      'FileRefusedError', 'FileTooLargeError', 'FilesNotEnabledError', 'FrameDecoder', 'FrameKind', 'FrameTooLargeError',
+      'FramedStream', 'HandshakeFailedError', 'HandshakeTimeoutError', 'HotkeyLoadError', 'InsufficientDiskSpaceError',
+      'InvalidAttestationError', 'InvalidConfigError', 'InvalidDestinationError', 'InvalidFrameError', 'InvalidManifestError',
+      'InvalidSignatureError', 'InvalidSs58Error', 'MAX_ANNOUNCED_ADDRS', 'MAX_ATTESTATION_LIFETIME_MS', 'MAX_FILE_CHUNKS',
+      'MAX_FILE_CHUNK_SIZE', 'MAX_FILE_NAME_BYTES', 'MAX_HANDSHAKE_FRAME_BYTES', 'MAX_NETUID', 'MAX_TYPE_LENGTH',
+      'MIN_FILE_CHUNK_SIZE', 'MemoryAddressBook', 'NotAuthenticatedError', 'NotStartedError', 'PROTOCOL_VERSION',
+      'PeerIdMismatchError', 'PeerUnreachableError', 'RemoteHandlerError', 'ReplyKindError', 'RequestTimeoutError', 'RpcClient',
+      'RpcServer', 'STREAM_REPLY_WINDOW', 'SecretKey', 'SourceChangedError', 'SubnetNotServedError', 'Subwire', 'SubwireError',
+      'TooManyRequestsError', 'TransferCancelledError', 'TruncatedFrameError', 'UnexpectedPeerError', 'UnknownDestinationError',
+      'UnknownRpcTypeError', 'WRITE_HIGH_WATER_MARK', 'WrongSs58PrefixError', 'asRecord', 'blake3', 'bytesField', 'bytesToHex',
+      'callbackSigner', 'chunkCount', 'chunkLength', 'createAttestation', 'createManifest', 'createSubwire', 'decodeAttestation',
+      'decodeSs58', 'decodeValue', 'encodeAttestation', 'encodeFrame', 'encodeSs58', 'encodeValue', 'errorClasses',
+      'errorFromWire', 'errorToWire', 'fileProtocol', 'fileRoot', 'initiateHandshake', 'isSs58', 'keypairSigner',
+      'manifestFromWire', 'manifestToWire', 'mergeAddrs', 'msgProtocol', 'receiveFileOverStream', 'refuseChannel',
+      'respondHandshake', 'rpcProtocol', 'sanitizeFileName', 'seedSigner', 'sendFileOverStream', 'stringField', 'throwIfAborted',
+      'toError', 'transferKey', 'uintField', 'uriSigner', 'verifyAttestation', 'verifyChunksOnDisk', 'verifyHotkeySignature',
+      'wrapBytes'
     ].sort())
   })
 })

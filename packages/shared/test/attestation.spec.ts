@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { before, describe, it } from 'node:test'
 import {
-  AttestationExpiredError, AttestationFromFutureError, createAttestation, cryptoReady, decodeAttestation, encodeAttestation,
+  AttestationExpiredError, AttestationFromFutureError, createAttestation, decodeAttestation, encodeAttestation,
   InvalidAttestationError, InvalidSignatureError, PeerIdMismatchError, uriSigner, verifyAttestation, WrongSs58PrefixError,
   encodeSs58, callbackSigner
 } from '@subwire/shared'
@@ -24,7 +24,6 @@ function vectorFromDocs (): Vector {
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
 
 describe('attestation', () => {
-  before(async () => { await cryptoReady() })
 
   it('encodes the documented test vector byte for byte and accepts its signature', () => {
     const v = vectorFromDocs()

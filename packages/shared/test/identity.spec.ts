@@ -3,15 +3,16 @@ import { before, describe, it } from 'node:test'
 import { Keyring } from '@polkadot/keyring'
 import { u8aWrapBytes } from '@polkadot/util'
 import {
-  cryptoReady, decodeSs58, encodeSs58, InvalidSignatureError, InvalidSs58Error, isSs58, keypairSigner, SecretKey,
+  decodeSs58, encodeSs58, InvalidSignatureError, InvalidSs58Error, isSs58, keypairSigner, SecretKey,
   seedSigner, uriSigner, verifyHotkeySignature, WrongSs58PrefixError, callbackSigner, HotkeyLoadError
 } from '@subwire/shared'
 import { inspect } from 'node:util'
+import { cryptoWaitReady, mnemonicGenerate, sr25519PairFromSeed, sr25519Sign, sr25519Verify } from '@polkadot/util-crypto'
 
 const ALICE = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'
 
 describe('identity', () => {
-  before(async () => { await cryptoReady() })
+  before(async () => { await cryptoWaitReady() })
 
   it('derives //Alice to the well-known SS58 address', () => {
     assert.equal(uriSigner('//Alice').ss58, ALICE)
@@ -83,6 +84,32 @@ describe('identity', () => {
     assert.equal((await honest.sign(new Uint8Array([1]))).byteLength, 64)
   })
 
+  it('derives the same keys as polkadot-js keyring for mnemonics, paths and passwords', () => {
+    const keyring = new Keyring({ type: 'sr25519' })
+    const m = mnemonicGenerate(12)
+    for (const uri of ['//Alice', '//Bob//stash', `${m}`, `${m}//hard/soft`, `${m}/soft//hard///pw`, `0x${'ab'.repeat(32)}//0`]) {
+      assert.equal(uriSigner(uri).ss58, keyring.addFromUri(uri).address, uri)
+    }
+  })
+
+  it('interoperates with polkadot-js sr25519 both ways (strict wrapped verification)', async () => {
+    const seed = new Uint8Array(32).fill(11)
+    const pair = sr25519PairFromSeed(seed)
+    const msg = new TextEncoder().encode('interop')
+    const ours = await seedSigner(seed).sign(msg)
+    assert.ok(sr25519Verify(u8aWrapBytes(msg), ours, pair.publicKey))
+    verifyHotkeySignature(msg, sr25519Sign(u8aWrapBytes(msg), pair), pair.publicKey)
+    // polkadot's 64-byte secret layout (btcli privateKey) signs the same key
+    const fromPair = keypairSigner(pair)
+    assert.ok(sr25519Verify(u8aWrapBytes(msg), await fromPair.sign(msg), pair.publicKey))
+  })
+
+  it('refuses a key pair whose secret is another key\'s', () => {
+    const a = sr25519PairFromSeed(new Uint8Array(32).fill(1))
+    const b = sr25519PairFromSeed(new Uint8Array(32).fill(2))
+    assert.throws(() => keypairSigner({ publicKey: b.publicKey, secretKey: a.secretKey }), (e: Error) => e.name === HotkeyLoadError.name)
+  })
+
   it('reports a bad secret URI as HotkeyLoadError', () => {
     assert.throws(() => uriSigner('not a mnemonic at all'), (e: Error) => e.name === HotkeyLoadError.name)
   })
@@ -92,7 +119,7 @@ describe('identity', () => {
     assert.equal(String(secret), 'SecretKey(..)')
     assert.equal(JSON.stringify({ secret }), '{"secret":"SecretKey(..)"}')
     assert.equal(inspect(secret), 'SecretKey(..)')
-    const signer = keypairSigner({ publicKey: new Uint8Array(32), secretKey: new Uint8Array(64).fill(9) })
+    const signer = seedSigner(new Uint8Array(32).fill(9))
     assert.ok(!inspect(signer, { depth: 5 }).includes('9, 9, 9'))
   })
 })
