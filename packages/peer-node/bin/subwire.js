@@ -38,7 +38,9 @@ if (process.env[CHILD_ENV] === '1') {
     process.stderr.write(`subwire: needs Node >= ${MIN_MAJOR} (this is ${process.version}); run "npm install" in the subwire repository to get it\n`)
     process.exit(1)
   }
-  const child = spawn(node, [...V8_FLAGS, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+  // SUBWIRE_NODE_FLAGS adds Node flags to the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const extra = (process.env.SUBWIRE_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f.length > 0)
+  const child = spawn(node, [...V8_FLAGS, ...extra, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, [CHILD_ENV]: '1' }
   })

@@ -206,6 +206,8 @@ export interface ReceivePolicy {
  */
 const COMMIT_EVERY_CHUNKS = 32
 const COMMIT_EVERY_MS = 1000
+/** Disk writes the receiver keeps in flight while it hashes the next chunks. */
+const MAX_PENDING_WRITES = 4
 
 /** Default free space kept on the receiver's disk. */
 export const DEFAULT_MIN_FREE_BYTES = 1024 * 1024 * 1024
@@ -478,10 +480,19 @@ export async function sendFileOverStream (framed: FramedStream, source: FileSour
   const started = performance.now()
   let lastReport = 0
   try {
+    // read one chunk ahead, so the disk works while we wait for credit
+    const readChunk = (i: number): Promise<Uint8Array> | undefined => {
+      if (i >= n) return undefined
+      const p = source.read(i * manifest.chunkSize, chunkLength(i, manifest.size, manifest.chunkSize), { signal })
+      p.catch(() => {}) // awaited below; this only keeps an early exit from leaving it unhandled
+      return p
+    }
+    let ahead = readChunk(from)
     for (let i = from; i < n; i++) {
-      await waitFor(() => credit > 0)
       const length = chunkLength(i, manifest.size, manifest.chunkSize)
-      const data = await source.read(i * manifest.chunkSize, length, { signal })
+      const data = await (ahead as Promise<Uint8Array>)
+      ahead = readChunk(i + 1)
+      await waitFor(() => credit > 0)
       credit--
       framed.send({ k: 'chunk', i, d: data })
       bytesSent += length
@@ -592,11 +603,20 @@ export async function receiveFileOverStream (framed: FramedStream, init: Receive
     let lastReport = 0
     let committed = next
     let lastCommit = started
+    let remoteCancelled = false
+    const writes: Array<Promise<void>> = []
+    const settleWrites = async (): Promise<void> => {
+      while (writes.length > 0) await writes.shift()
+    }
     try {
       while (next < n) {
         if (framed.pendingFrames > FILE_WINDOW_CHUNKS + 2) throw new InvalidFrameError('sender ignored the credit window')
+        if (init.signal?.aborted === true) throw init.signal.reason instanceof Error ? init.signal.reason : new AbortError()
         const frame = await read()
-        if (frame.k === 'cancel') throw cancelledBy('sender', frame)
+        if (frame.k === 'cancel') {
+          remoteCancelled = true
+          throw cancelledBy('sender', frame)
+        }
         if (frame.k !== 'chunk') throw new InvalidFrameError(`expected a chunk, got ${String(frame.k)}`)
         const i = uintField(frame, 'i', 'chunk', n)
         const length = chunkLength(next, manifest.size, manifest.chunkSize)
@@ -608,15 +628,20 @@ export async function receiveFileOverStream (framed: FramedStream, init: Receive
         if (!equalBytes(h.digest('binary'), expected)) {
           throw new ChunkHashMismatchError(`chunk ${i} does not match its BLAKE3 hash in the manifest; nothing of it was written`)
         }
-        await partial.write(i * manifest.chunkSize, data, { signal: init.signal })
+        // verified: write it, keeping a few writes in flight while the next chunk is hashed
+        const write = partial.write(i * manifest.chunkSize, data, { signal: init.signal })
+        write.catch(() => {}) // awaited through `writes`; this only keeps it from being unhandled
+        writes.push(write)
         next++
+        if (writes.length > MAX_PENDING_WRITES) await writes.shift()
+        framed.send({ k: 'credit', n: 1, at: next })
         const now0 = performance.now()
         if (next - committed >= COMMIT_EVERY_CHUNKS || now0 - lastCommit > COMMIT_EVERY_MS) {
+          await settleWrites()
           await partial.commit(next, { signal: init.signal })
           committed = next
           lastCommit = now0
         }
-        framed.send({ k: 'credit', n: 1, at: next })
         const now = performance.now()
         if (init.onProgress !== undefined && (now - lastReport > 200 || next === n)) {
           lastReport = now
@@ -626,14 +651,19 @@ export async function receiveFileOverStream (framed: FramedStream, init: Receive
       }
     } catch (err) {
       const e = toError(err)
-      if (next > committed) await partial.commit(next).catch(() => {})
-      if (e.name !== TransferCancelledError.name) {
+      // record what really reached the disk: the chunks whose writes all succeeded
+      const settled = await Promise.allSettled(writes.splice(0))
+      const firstFailed = settled.findIndex((r) => r.status === 'rejected')
+      const onDisk = firstFailed < 0 ? next : next - settled.length + firstFailed
+      if (onDisk > committed) await partial.commit(onDisk).catch(() => {})
+      if (!remoteCancelled) {
         try { framed.send(cancelFrame(e.name === AbortError.name ? new TransferCancelledError('The receiver cancelled the transfer') : e)); await framed.close() } catch {}
       }
       throw e
     } finally {
       releaseHasher(h)
     }
+    await settleWrites()
     const path = await partial.complete({ signal: init.signal })
     framed.send({ k: 'done', r: manifest.root })
     await framed.close().catch(() => {})

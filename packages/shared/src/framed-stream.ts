@@ -146,9 +146,25 @@ export class FramedStream {
     }
   }
 
-  /** Flushes queued frames and closes our writable side gracefully. */
+  /** Sends every queued frame (waiting for the transport to drain), then closes our writable side. */
   async close (options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
     this.#flush()
+    while (this.#queue.length > 0 && this.stream.writeStatus === 'writable') {
+      if (options.signal?.aborted === true) break
+      const { promise, resolve } = Promise.withResolvers<void>()
+      const onEvent = (): void => { resolve() }
+      this.stream.addEventListener('drain', onEvent, { once: true })
+      this.stream.addEventListener('close', onEvent, { once: true })
+      options.signal?.addEventListener('abort', onEvent, { once: true })
+      try {
+        await promise
+      } finally {
+        this.stream.removeEventListener('drain', onEvent)
+        this.stream.removeEventListener('close', onEvent)
+        options.signal?.removeEventListener('abort', onEvent)
+      }
+      this.#flush()
+    }
     try {
       await this.stream.close(options.signal === undefined ? {} : { signal: options.signal })
     } catch (err) {

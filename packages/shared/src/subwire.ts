@@ -202,6 +202,8 @@ interface PendingAuth {
 const REDIAL_TAG = 'keep-alive-subwire'
 /** Room in a file-stream frame for the MessagePack envelope around a chunk or a manifest. */
 const FILE_FRAME_OVERHEAD = 64 * 1024
+/** File streams keep a few chunks queued so the transport never waits for the disk; the credit window bounds the rest. */
+const FILE_HIGH_WATER_MARK = 4 * 1024 * 1024
 
 /** The subwire protocol engine. */
 export class Subwire {
@@ -403,7 +405,7 @@ export class Subwire {
       if (e.name === 'UnsupportedProtocolError') throw new FilesNotEnabledError(`${session.remote.ss58} does not receive files on subnet ${netuid}`)
       throw new ConnectionClosedError(`Could not open a file stream to ${session.remote.ss58}: ${e.message}`, { cause: e })
     }
-    const framed = new FramedStream(stream, { maxFrameBytes: this.#maxFrameBytes + FILE_FRAME_OVERHEAD, log: this.#log })
+    const framed = new FramedStream(stream, { maxFrameBytes: this.#maxFrameBytes + FILE_FRAME_OVERHEAD, log: this.#log, highWaterMark: FILE_HIGH_WATER_MARK })
     const result = await sendFileOverStream(framed, source, manifest, options)
     return { ...result, ms: Math.round((performance.now() - started) * 1000) / 1000 }
   }
@@ -729,7 +731,7 @@ export class Subwire {
   }
 
   async #receiveFile (stream: Stream, connection: Connection, netuid: number): Promise<void> {
-    const framed = new FramedStream(stream, { maxFrameBytes: this.#maxFrameBytes + FILE_FRAME_OVERHEAD, log: this.#log })
+    const framed = new FramedStream(stream, { maxFrameBytes: this.#maxFrameBytes + FILE_FRAME_OVERHEAD, log: this.#log, highWaterMark: FILE_HIGH_WATER_MARK })
     const session = this.#sessions.get(connection.id) ?? (connection.direction === 'outbound' ? await this.#authenticated(connection).catch(() => undefined) : undefined)
     const store = this.#files
     if (session === undefined || store === undefined) {
