@@ -462,7 +462,11 @@ export async function sendFileOverStream (framed: FramedStream, source: FileSour
     notify()
   })
   framed.onEnd((err) => {
-    if (doneRoot === undefined) failure ??= err ?? new ConnectionClosedError('The receiver closed the transfer stream')
+    if (doneRoot === undefined) {
+      failure ??= err === undefined
+        ? new ConnectionClosedError('The receiver closed the transfer stream')
+        : new ConnectionClosedError(`Lost the connection to the receiver (${err.message}); send again to resume`, { cause: err })
+    }
     notify()
   })
   const onAbort = (): void => { notify() }
@@ -540,6 +544,12 @@ export interface ReceiveFileInit extends AbortOptions {
   onProgress?: ((event: TransferProgressEvent) => void) | undefined
   /** Time to wait for the offer or for the next chunk before giving up (default 60 s). */
   idleTimeoutMs?: number
+  /**
+   * Takes the resume key before the partial file is opened, and returns its release.
+   * The engine uses it so that a new offer of the same file from the same sender (whose
+   * old process died unseen) supersedes the stale transfer instead of being refused.
+   */
+  claim?: (key: string) => Promise<() => void>
 }
 
 /**
@@ -581,6 +591,17 @@ export async function receiveFileOverStream (framed: FramedStream, init: Receive
     return await refuse(new FileRefusedError(toError(err).message))
   }
   const key = await transferKey(init.caller.ss58, manifest)
+  const release = await init.claim?.(key)
+  try {
+    return await receiveClaimed(framed, init, manifest, key, name, publicOffer, read, refuse)
+  } finally {
+    release?.()
+  }
+}
+
+async function receiveClaimed (framed: FramedStream, init: ReceiveFileInit, manifest: FileManifest, key: string, name: string, publicOffer: FileOffer,
+  read: () => Promise<Record<string, unknown>>, refuse: (err: Error) => Promise<never>): Promise<ReceivedFile> {
+  const { policy, store } = init
   let partial: PartialFile
   try {
     partial = await store.open(key, manifest, name, init.caller.ss58, { signal: init.signal })

@@ -227,6 +227,7 @@ export class Subwire {
   readonly #files: FileStore | undefined
   readonly #filePolicy: NonNullable<SubwireInit['files']>
   readonly #incoming = new Map<string, AbortController>()
+  readonly #claims = new Map<string, { controller: AbortController, released: Promise<void> }>()
   #attestation: SignedAttestation | undefined
   #attesting: Promise<SignedAttestation> | undefined
   #started = false
@@ -755,7 +756,8 @@ export class Subwire {
           this.#incoming.set(offer.id, controller)
           this.#emit('file:accepted', offer)
         },
-        onProgress: (event) => { this.#emit('file:progress', { ...event, from: caller.ss58 }) }
+        onProgress: (event) => { this.#emit('file:progress', { ...event, from: caller.ss58 }) },
+        claim: async (key) => await this.#claim(key, controller)
       })
       this.#log('received %s (%d bytes) from %s into %s', received.name, received.size, caller.ss58, received.path)
       this.#emit('file:received', received)
@@ -766,6 +768,20 @@ export class Subwire {
     } finally {
       connection.removeEventListener('close', onClose)
       if (id !== undefined) this.#incoming.delete(id)
+    }
+  }
+
+  /** Takes a transfer key; a transfer already holding it is superseded and waited for. */
+  async #claim (key: string, controller: AbortController): Promise<() => void> {
+    for (let held = this.#claims.get(key); held !== undefined; held = this.#claims.get(key)) {
+      held.controller.abort(new TransferCancelledError('Superseded by a new offer of the same file from the same sender'))
+      await held.released
+    }
+    const { promise, resolve } = Promise.withResolvers<void>()
+    this.#claims.set(key, { controller, released: promise })
+    return () => {
+      if (this.#claims.get(key)?.released === promise) this.#claims.delete(key)
+      resolve()
     }
   }
 
