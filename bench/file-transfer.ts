@@ -1,0 +1,129 @@
+// File-transfer benchmark: `npm run bench:files [-- --size-mib 2048 --transports quic,tcp --runs 1]`.
+// Two real `subwire` processes on 127.0.0.1 (a listener and a sender), a random file on
+// disk, disk to disk. Reports MB/s (hashing included, and the transfer alone) and both
+// sides' peak RSS (VmHWM of every process of each side, sampled from /proc). Writes
+// bench/results/files-<timestamp>.json and prints a table. Not a test: no thresholds.
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { mkdtemp, open, rm } from 'node:fs/promises'
+import { cpus, release, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { parseArgs } from 'node:util'
+
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '2048' }, transports: { type: 'string', default: 'quic,tcp' }, runs: { type: 'string', default: '1' } } })
+const sizeMiB = Number(values['size-mib'])
+const transports = (values.transports as string).split(',')
+const runs = Number(values.runs)
+const BIN = new URL('../packages/peer-node/bin/subwire.js', import.meta.url).pathname
+
+function descendants (pid: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)])
+    } catch {}
+  }
+  const out = [pid]
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i] as number) ?? []))
+  return out
+}
+
+/** Peak RSS (MiB) of the largest process in a tree, sampled until stopped. */
+function watchPeak (pid: number): { stop: () => number } {
+  let peak = 0
+  const sample = (): void => {
+    for (const p of descendants(pid)) {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))
+        if (m !== null) peak = Math.max(peak, Number(m[1]) / 1024)
+      } catch {}
+    }
+  }
+  const timer = setInterval(sample, 100)
+  return { stop: () => { sample(); clearInterval(timer); return Math.round(peak) } }
+}
+
+async function sha256 (path: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const c of createReadStream(path)) h.update(c as Buffer)
+  return h.digest('hex')
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'subwire-bench-'))
+const rows: Array<Record<string, unknown>> = []
+try {
+  for (const [n, uri] of [['alice', '//Alice'], ['bob', '//Bob']] as const) {
+    spawnSync(process.execPath, [BIN, '--home', join(dir, n), 'init', '--hotkey-uri', uri, '--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: 'ignore' })
+  }
+  const file = join(dir, 'src.bin')
+  const fh = await open(file, 'w')
+  for (let done = 0; done < sizeMiB;) { const n = Math.min(64, sizeMiB - done); await fh.write(randomBytes(n << 20)); done += n }
+  await fh.close()
+  const sourceSha = await sha256(file)
+  for (const transport of transports) {
+    for (let run = 0; run < runs; run++) {
+      await rm(join(dir, 'bob', 'files'), { recursive: true, force: true })
+      const bob = spawn(process.execPath, [BIN, '--home', join(dir, 'bob'), 'listen', '--json', '--min-free', '0'])
+      const bobExited = new Promise((resolve) => { bob.on('exit', resolve) })
+      const bobPeak = watchPeak(bob.pid as number)
+      const bobLines: Array<Record<string, unknown>> = []
+      createInterface({ input: bob.stdout }).on('line', (l) => { try { bobLines.push(JSON.parse(l)) } catch {} })
+      while (!bobLines.some((l) => l.event === 'listening')) await new Promise((r) => setTimeout(r, 50))
+      const addrs = bobLines.find((l) => l.event === 'listening')?.multiaddrs as string[]
+      const addr = addrs.find((a) => transport === 'quic' ? a.includes('/quic-v1/') : a.includes('/tcp/')) as string
+      const alice = spawn(process.execPath, [BIN, '--home', join(dir, 'alice'), 'send', addr, file, '--json'])
+      const alicePeak = watchPeak(alice.pid as number)
+      const aliceLines: Array<Record<string, unknown>> = []
+      createInterface({ input: alice.stdout }).on('line', (l) => { try { aliceLines.push(JSON.parse(l)) } catch {} })
+      const code = await new Promise<number | null>((resolve) => { alice.on('exit', resolve) })
+      const senderRss = alicePeak.stop()
+      while (!bobLines.some((l) => l.event === 'file') && code === 0) await new Promise((r) => setTimeout(r, 50))
+      const receiverRss = bobPeak.stop()
+      bob.kill('SIGINT')
+      const sent = aliceLines.find((l) => l.event === 'sent') as { ms: number, size: number } | undefined
+      const hashing = aliceLines.filter((l) => l.event === 'hashing').pop() as { rate: number } | undefined
+      const lastProgress = aliceLines.filter((l) => l.event === 'progress').pop() as { rate: number } | undefined
+      const received = bobLines.find((l) => l.event === 'file') as { path: string } | undefined
+      const row = {
+        transport,
+        run: run + 1,
+        sizeMiB,
+        ok: code === 0 && received !== undefined && await sha256(received.path) === sourceSha,
+        mbPerSecondTotal: sent === undefined ? null : Math.round(sent.size / 1e6 / (sent.ms / 1000)),
+        mbPerSecondTransfer: lastProgress === undefined ? null : Math.round(lastProgress.rate / 1e6),
+        hashingMBps: hashing === undefined ? null : Math.round(hashing.rate / 1e6),
+        senderPeakRssMiB: senderRss,
+        receiverPeakRssMiB: receiverRss
+      }
+      rows.push(row)
+      await bobExited
+    }
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true })
+}
+
+const result = {
+  benchmark: 'file-transfer',
+  date: new Date().toISOString(),
+  node: process.version,
+  cpu: cpus()[0]?.model,
+  cores: cpus().length,
+  kernel: release(),
+  note: 'two subwire CLI processes on 127.0.0.1, disk to disk, BLAKE3-verified chunks; MB = 10^6 bytes; total includes the sender hashing the file first',
+  rows
+}
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
+const out = new URL(`./results/files-${result.date.replace(/[:.]/g, '-')}.json`, import.meta.url)
+writeFileSync(out, JSON.stringify(result, null, 2) + '\n')
+process.stdout.write(`\nfile transfer, ${sizeMiB} MiB, ${result.cpu} x${result.cores}, Node ${result.node}\n`)
+process.stdout.write('transport run ok    total MB/s  transfer MB/s  hashing MB/s  sender peak RSS  receiver peak RSS\n')
+for (const r of rows) {
+  process.stdout.write(`${String(r.transport).padEnd(9)} ${String(r.run).padEnd(3)} ${String(r.ok).padEnd(5)} ${String(r.mbPerSecondTotal).padStart(10)}  ${String(r.mbPerSecondTransfer).padStart(13)}  ${String(r.hashingMBps).padStart(12)}  ${String(r.senderPeakRssMiB).padStart(12)} MiB  ${String(r.receiverPeakRssMiB).padStart(14)} MiB\n`)
+}
+process.stdout.write(`written to ${out.pathname}\n`)
