@@ -388,11 +388,14 @@ export class Subwire {
     const started = performance.now()
     const netuid = options.netuid ?? this.#netuids[0]
     if (netuid === undefined) throw new InvalidConfigError('No netuid given and this peer serves no subnet')
-    const manifest = await createManifest(source, options)
-    const session = await this.#session(dest, options)
-    if (!session.attestation.netuids.includes(netuid)) {
-      throw new SubnetNotServedError(`${session.remote.ss58} does not serve subnet ${netuid} (it serves ${session.attestation.netuids.join(', ') || 'none'})`, { netuid })
+    // reach and check the destination before spending a hashing pass over the file
+    const remote = await this.#session(dest, options)
+    if (!remote.attestation.netuids.includes(netuid)) {
+      throw new SubnetNotServedError(`${remote.remote.ss58} does not serve subnet ${netuid} (it serves ${remote.attestation.netuids.join(', ') || 'none'})`, { netuid })
     }
+    const manifest = await createManifest(source, options)
+    // the connection may have changed while a large file was hashed
+    const session = await this.#session(dest, options)
     let stream: Stream
     try {
       stream = await session.connection.newStream(fileProtocol(netuid), {
