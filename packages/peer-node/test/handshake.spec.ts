@@ -11,8 +11,9 @@ import {
   rpcProtocol, uriSigner, verifyAttestation, RpcClient, PeerIdMismatchError, AttestationExpiredError
 } from '@subwire/shared'
 import { addrOf, startPeer, tempDir, waitFor, loopback } from './helpers.ts'
-import type { NodeTransport } from '../src/index.ts'
-import type { Libp2p } from '@libp2p/interface'
+import type { NodePeer, NodeTransport } from '../src/index.ts'
+import type { TestPeerInit } from './helpers.ts'
+import type { Connection, Libp2p } from '@libp2p/interface'
 
 async function rawNode (transport: NodeTransport): Promise<Libp2p> {
   return await createLibp2p({
@@ -22,14 +23,24 @@ async function rawNode (transport: NodeTransport): Promise<Libp2p> {
   })
 }
 
+/** Runs `fn` with a started Bob and a raw libp2p node (no subwire) connected to him; stops both after. */
+async function withRawClient (transport: NodeTransport, fn: (ctx: { bob: NodePeer, raw: Libp2p, conn: Connection }) => Promise<void>, bobInit: Partial<TestPeerInit> = {}): Promise<void> {
+  const bob = await startPeer({ uri: '//Bob', transports: [transport], ...bobInit })
+  const raw = await rawNode(transport)
+  try {
+    const conn = await raw.dial(multiaddr(addrOf(bob, transport)))
+    await fn({ bob, raw, conn })
+  } finally {
+    await raw.stop()
+    await bob.stop()
+  }
+}
+
 for (const transport of ['quic', 'tcp'] as NodeTransport[]) {
   describe(`handshake over ${transport.toUpperCase()}`, () => {
     it('refuses a raw libp2p client that skips the handshake, then disconnects it at the deadline', async () => {
-      const bob = await startPeer({ uri: '//Bob', transports: [transport], protocol: { handshakeTimeoutMs: 1000 } })
-      const raw = await rawNode(transport)
-      try {
-        const started = Date.now()
-        const conn = await raw.dial(multiaddr(addrOf(bob, transport)))
+      const started = Date.now()
+      await withRawClient(transport, async ({ bob, raw, conn }) => {
         const stream = await conn.newStream(rpcProtocol(42))
         const client = new RpcClient(new FramedStream(stream, { maxFrameBytes: 1 << 20, log: raw.logger.forComponent('raw') }), { maxInFlight: 1, log: raw.logger.forComponent('raw') })
         await assert.rejects(client.request('echo', 'let me in'), (e: Error) => e.name === NotAuthenticatedError.name)
@@ -41,65 +52,42 @@ for (const transport of ['quic', 'tcp'] as NodeTransport[]) {
         const alice = await startPeer({ uri: '//Alice', transports: [transport], listen: [] })
         assert.equal(await alice.request(addrOf(bob, transport), 'echo', 'ok'), 'ok')
         await alice.stop()
-      } finally {
-        await raw.stop()
-        await bob.stop()
-      }
+      }, { protocol: { handshakeTimeoutMs: 1000 } })
     })
 
     it('refuses a hello whose attestation names another PeerId (a stolen attestation)', async () => {
-      const bob = await startPeer({ uri: '//Bob', transports: [transport] })
-      const raw = await rawNode(transport)
-      try {
-        const conn = await raw.dial(multiaddr(addrOf(bob, transport)))
-        const stream = await conn.newStream(AUTH_PROTOCOL)
-        const framed = new FramedStream(stream, { maxFrameBytes: 8192, log: raw.logger.forComponent('raw') })
+      await withRawClient(transport, async ({ bob, raw, conn }) => {
+        const framed = new FramedStream(await conn.newStream(AUTH_PROTOCOL), { maxFrameBytes: 8192, log: raw.logger.forComponent('raw') })
         // Alice's real attestation, but for Bob's PeerId instead of ours
         const stolen = await createAttestation(uriSigner('//Alice'), { peerId: bob.peerId, netuids: [42] })
-        const hello = { attestation: stolen, addrs: [], maxConcurrent: 10 }
-        const verify = (b: Uint8Array, s: Uint8Array) => verifyAttestation(b, s, { expectedPeerId: bob.peerId })
-        await assert.rejects(initiateHandshake(framed, hello, verify), (e: Error) => {
+        const verify = (b: Uint8Array, s: Uint8Array): ReturnType<typeof verifyAttestation> => verifyAttestation(b, s, { expectedPeerId: bob.peerId })
+        await assert.rejects(initiateHandshake(framed, { attestation: stolen, addrs: [], maxConcurrent: 10 }, verify), (e: Error) => {
           assert.equal(e.name, HandshakeFailedError.name)
           assert.match(e.message, new RegExp(PeerIdMismatchError.name))
           return true
         })
         await waitFor(() => conn.status !== 'open', 5000, 'the connection to close')
-      } finally {
-        await raw.stop()
-        await bob.stop()
-      }
+      })
     })
 
     it('refuses an expired attestation from a dialler', async () => {
-      const bob = await startPeer({ uri: '//Bob', transports: [transport] })
-      const raw = await rawNode(transport)
-      try {
-        const conn = await raw.dial(multiaddr(addrOf(bob, transport)))
+      await withRawClient(transport, async ({ bob, raw, conn }) => {
         const framed = new FramedStream(await conn.newStream(AUTH_PROTOCOL), { maxFrameBytes: 8192, log: raw.logger.forComponent('raw') })
         const old = await createAttestation(uriSigner('//Alice'), { peerId: raw.peerId.toString(), netuids: [42], now: Date.now() - 3_600_000, lifetimeMs: 60_000 })
         await assert.rejects(initiateHandshake(framed, { attestation: old, addrs: [], maxConcurrent: 1 }, (b, s) => verifyAttestation(b, s, { expectedPeerId: bob.peerId })),
           (e: Error) => e.name === HandshakeFailedError.name && e.message.includes(AttestationExpiredError.name))
-      } finally {
-        await raw.stop()
-        await bob.stop()
-      }
+      })
     })
 
     it('sends garbage on the auth stream: the connection is closed, the peer keeps serving', async () => {
-      const bob = await startPeer({ uri: '//Bob', transports: [transport] })
-      const raw = await rawNode(transport)
-      try {
-        const conn = await raw.dial(multiaddr(addrOf(bob, transport)))
+      await withRawClient(transport, async ({ bob, conn }) => {
         const stream = await conn.newStream(AUTH_PROTOCOL)
         stream.send(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4]))
         await waitFor(() => conn.status !== 'open', 5000, 'the connection to close')
         const alice = await startPeer({ uri: '//Alice', transports: [transport], listen: [] })
         assert.equal(await alice.request(addrOf(bob, transport), 'echo', 'still here'), 'still here')
         await alice.stop()
-      } finally {
-        await raw.stop()
-        await bob.stop()
-      }
+      })
     })
 
     it('keeps its PeerId across a restart, and the other side re-dials by itself', async () => {
