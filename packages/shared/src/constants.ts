@@ -94,7 +94,7 @@ export const MIN_FILE_CHUNK_SIZE = 64 * 1024
 export const MAX_FILE_CHUNK_SIZE = 4 * 1024 * 1024
 
 /** Chunks the receiver lets the sender have in flight: bounds both sides' memory to a few MiB. */
-export const FILE_WINDOW_CHUNKS = 16
+export const FILE_WINDOW_CHUNKS = 8
 
 /** Size of a BLAKE3 digest. */
 export const BLAKE3_BYTES = 32

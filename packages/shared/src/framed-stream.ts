@@ -60,10 +60,14 @@ export class FramedStream {
       this.#finishRead(evt.error === undefined ? undefined : toError(evt.error))
       this.#releaseWaiters()
     })
+    // On 'drain' the stream itself resends its own buffer in a microtask; flush after it so
+    // the capacity check sees the emptied buffer (checking synchronously once deadlocked a
+    // one-way bulk stream: waiters stayed parked and no further 'drain' came).
     stream.addEventListener('drain', () => {
       this.#needsDrain = false
-      this.#flush()
+      queueMicrotask(() => { this.#flush() })
     })
+    stream.addEventListener('idle', () => { this.#notifyCapacity() })
   }
 
   /** True once the readable side has ended (remote closed, reset or error). */
