@@ -18,11 +18,27 @@ export const DEFAULT_BITTENSOR_WALLET_PATH = join(homedir(), '.bittensor', 'wall
 /** Default port for QUIC (UDP) and TCP listeners: fixed so re-dials and address books stay valid across restarts. */
 export const DEFAULT_PORT = 4701
 
-/** Default listen addresses: QUIC first (primary), TCP as the fallback. */
+/** Default port for the browser-facing listeners: WebRTC-Direct (UDP) and WebSockets (TCP). */
+export const DEFAULT_BROWSER_PORT = 4702
+
+/**
+ * Default listen addresses: QUIC first (primary), TCP as the fallback, then the two a
+ * browser can dial without a relay: WebRTC-Direct and WebSockets. Node has no
+ * WebTransport listener.
+ */
 export const DEFAULT_LISTEN = [
   `/ip4/0.0.0.0/udp/${DEFAULT_PORT}/quic-v1`,
-  `/ip4/0.0.0.0/tcp/${DEFAULT_PORT}`
+  `/ip4/0.0.0.0/tcp/${DEFAULT_PORT}`,
+  `/ip4/0.0.0.0/udp/${DEFAULT_BROWSER_PORT}/webrtc-direct`,
+  `/ip4/0.0.0.0/tcp/${DEFAULT_BROWSER_PORT}/ws`
 ]
+
+/**
+ * libp2p datastore directory inside the home. It keeps the WebRTC-Direct TLS certificate
+ * (and its key, encrypted by the keychain) so the browser-dialable address, whose
+ * certhash is the certificate's hash, stays the same across restarts.
+ */
+export const DATASTORE_DIR = 'datastore'
 
 /** Config file name inside the home. */
 export const CONFIG_FILE = 'subwire.json'

@@ -16,6 +16,7 @@ import { createNodePeerImpl } from './node-peer.ts'
 import type { NodePeer, NodePeerInit } from './node-peer.ts'
 
 export { NodePeer } from './node-peer.ts'
+export { NODE_TRANSPORTS } from './node-peer.ts'
 export type { NodePeerInit, NodeTransport } from './node-peer.ts'
 export { FileAddressBook } from './address-book-file.ts'
 export { NodeFileStore, NodeFileSource } from './files.ts'

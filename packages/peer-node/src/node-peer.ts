@@ -4,6 +4,8 @@
  *
  * @packageDocumentation
  */
+import { createHash } from 'node:crypto'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { quic } from '@chainsafe/libp2p-quic'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -12,12 +14,17 @@ import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { keychain } from '@libp2p/keychain'
+import { webRTCDirect } from '@libp2p/webrtc'
+import { webSockets } from '@libp2p/websockets'
+import { FsDatastore } from 'datastore-fs'
 import { createSubwire, InvalidConfigError, MemoryAddressBook } from '@subwire/shared'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { FileAddressBook } from './address-book-file.ts'
 import {
   ADDRESS_BOOK_FILE,
+  DATASTORE_DIR,
   DEFAULT_LISTEN,
   INBOUND_CONNECTIONS_PER_SECOND,
   MAX_INCOMING_PENDING_CONNECTIONS,
@@ -45,8 +52,14 @@ import type {
 } from '@subwire/shared'
 import type { Address, ComponentLogger, Libp2p, PrivateKey } from '@libp2p/interface'
 
-/** Transports a Node peer can use. */
-export type NodeTransport = 'quic' | 'tcp'
+/**
+ * Transports a Node peer can use: QUIC and TCP between servers; WebRTC-Direct and
+ * WebSockets are listened on for browsers (Node cannot listen for WebTransport).
+ */
+export type NodeTransport = 'quic' | 'tcp' | 'webrtc-direct' | 'ws'
+
+/** Every transport, in order of preference. */
+export const NODE_TRANSPORTS: readonly NodeTransport[] = ['quic', 'tcp', 'webrtc-direct', 'ws']
 
 /** Configuration of a Node peer. */
 export interface NodePeerInit {
@@ -62,7 +75,7 @@ export interface NodePeerInit {
   privateKey?: PrivateKey
   /** Address book; overrides the one in the home. */
   addressBook?: AddressBook
-  /** Transports to enable (default both). */
+  /** Transports to enable (default all of {@link NODE_TRANSPORTS}). */
   transports?: NodeTransport[]
   /** Inbound connections accepted per second per IP (default 50). */
   inboundConnectionsPerSecond?: number
@@ -157,21 +170,40 @@ function quicFirst (a: Address, b: Address): -1 | 0 | 1 {
     reliableTransportsFirst(a.multiaddr, b.multiaddr)
 }
 
+async function openDatastore (dir: string): Promise<FsDatastore> {
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const store = new FsDatastore(dir)
+  await store.open()
+  return store
+}
+
+/** A keychain pass bound to this peer's key: the keychain holds only derived, local secrets. */
+function keychainPass (key: PrivateKey): string {
+  return createHash('sha256').update('subwire-keychain-v1').update(key.raw).digest('hex')
+}
+
 /** Creates (but does not start) a Node peer. */
 export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer> {
-  const transports = init.transports ?? ['quic', 'tcp']
+  const transports = init.transports ?? [...NODE_TRANSPORTS]
   if (transports.length === 0) throw new InvalidConfigError('At least one transport is needed')
   const listen = init.listen ?? DEFAULT_LISTEN
   const privateKey = init.privateKey ?? (init.home === undefined ? await generateKeyPair('Ed25519') : await loadOrCreatePeerKey(init.home))
   const addressBook = init.addressBook ?? (init.home === undefined ? new MemoryAddressBook() : new FileAddressBook(join(init.home, ADDRESS_BOOK_FILE)))
+  // With a home, a datastore on disk and a keychain keep the WebRTC-Direct certificate,
+  // so the certhash in the browser address is stable. The keychain's pass is derived from
+  // the peer key, which is already owner-only on disk.
+  const datastore = init.home === undefined ? undefined : await openDatastore(join(init.home, DATASTORE_DIR))
   const libp2p = await createLibp2p({
     start: false,
     privateKey,
+    ...(datastore === undefined ? {} : { datastore }),
     ...(init.logger === undefined ? {} : { logger: init.logger }),
     addresses: { listen },
     transports: [
       ...(transports.includes('quic') ? [quic()] : []),
-      ...(transports.includes('tcp') ? [tcp()] : [])
+      ...(transports.includes('tcp') ? [tcp()] : []),
+      ...(transports.includes('webrtc-direct') ? [webRTCDirect()] : []),
+      ...(transports.includes('ws') ? [webSockets()] : [])
     ],
     connectionEncrypters: [noise()],
     // yamux's default windows: a larger initialStreamWindowSize (tried: 4 MiB) gained
@@ -179,7 +211,8 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
     streamMuxers: [yamux()],
     services: {
       identify: identify(),
-      ping: ping()
+      ping: ping(),
+      ...(datastore === undefined ? {} : { keychain: keychain({ pass: keychainPass(privateKey) }) })
     },
     connectionManager: {
       inboundConnectionThreshold: init.inboundConnectionsPerSecond ?? INBOUND_CONNECTIONS_PER_SECOND,

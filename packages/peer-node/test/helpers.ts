@@ -6,7 +6,21 @@ import type { NodePeer, NodePeerInit, NodeTransport } from '../src/index.ts'
 
 /** Listen addresses on 127.0.0.1 with OS-chosen ports for the given transports. */
 export function loopback (transports: NodeTransport[] = ['quic', 'tcp'], port = 0): string[] {
-  return transports.map((t) => t === 'quic' ? `/ip4/127.0.0.1/udp/${port}/quic-v1` : `/ip4/127.0.0.1/tcp/${port}`)
+  const addr: Record<NodeTransport, string> = {
+    quic: `/ip4/127.0.0.1/udp/${port}/quic-v1`,
+    tcp: `/ip4/127.0.0.1/tcp/${port}`,
+    'webrtc-direct': `/ip4/127.0.0.1/udp/${port}/webrtc-direct`,
+    ws: `/ip4/127.0.0.1/tcp/${port}/ws`
+  }
+  return transports.map((t) => addr[t])
+}
+
+/** Which transport a multiaddr uses. */
+export function transportOf (addr: string): NodeTransport {
+  if (addr.includes('/webrtc-direct')) return 'webrtc-direct'
+  if (addr.includes('/quic-v1')) return 'quic'
+  if (addr.includes('/ws')) return 'ws'
+  return 'tcp'
 }
 
 export interface TestPeerInit extends Partial<Omit<NodePeerInit, 'signer'>> {
@@ -29,7 +43,7 @@ export async function startPeer (init: TestPeerInit): Promise<NodePeer> {
 
 /** The peer's address on one transport. */
 export function addrOf (peer: NodePeer, transport: NodeTransport): string {
-  const addr = peer.multiaddrs.find((a) => transport === 'quic' ? a.includes('/quic-v1/') : a.includes('/tcp/'))
+  const addr = peer.multiaddrs.find((a) => transportOf(a) === transport)
   if (addr === undefined) throw new Error(`peer has no ${transport} address`)
   return addr
 }
