@@ -1,22 +1,37 @@
-// `npm start`: sets up a development home (hotkey //Alice, subnet 42) in ./.subwire/dev
-// on first run, then runs a peer on 127.0.0.1:4701 (QUIC and TCP) until Ctrl-C.
+// `npm start`: builds the dashboard, sets up a development home (hotkey //Alice, subnet 42)
+// in ./.subwire/dev on first run, then runs a peer on 127.0.0.1 (QUIC and TCP on 4701 for
+// servers, WebRTC-Direct and WebSockets on 4702 for browsers) and serves the dashboard on
+// http://127.0.0.1:4780/ until Ctrl-C. Opening that URL connects to this peer.
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { build } from 'vite'
 import { main } from '../packages/peer-node/src/cli.ts'
 
 const home = fileURLToPath(new URL('../.subwire/dev', import.meta.url))
-const port = process.env.SUBWIRE_PORT ?? '4701'
+const dashboard = fileURLToPath(new URL('../apps/dashboard', import.meta.url))
+const port = Number(process.env.SUBWIRE_PORT ?? '4701')
+const listen = [
+  `/ip4/127.0.0.1/udp/${port}/quic-v1`,
+  `/ip4/127.0.0.1/tcp/${port}`,
+  `/ip4/127.0.0.1/udp/${port + 1}/webrtc-direct`,
+  `/ip4/127.0.0.1/tcp/${port + 1}/ws`
+].flatMap((a) => ['--listen', a])
+
+process.stdout.write('building the dashboard…\n')
+await build({ root: dashboard, configFile: `${dashboard}/vite.config.ts`, logLevel: 'warn' })
 if (!existsSync(`${home}/subwire.json`)) {
-  const code = await main(['--home', home, 'init', '--hotkey-uri', '//Alice', '--netuid', '42',
-    '--listen', `/ip4/127.0.0.1/udp/${port}/quic-v1`, '--listen', `/ip4/127.0.0.1/tcp/${port}`])
+  const code = await main(['--home', home, 'init', '--hotkey-uri', '//Alice', '--netuid', '42', ...listen])
   if (code !== 0) process.exit(code)
 }
 process.stdout.write(`
-Try it from another terminal:
+Open the dashboard URL printed below in Chromium, use a development key (or your wallet
+extension), and connect: the address of this peer is already filled in.
+
+From another terminal:
   npx subwire --home .subwire/bob init --hotkey-uri //Bob
-  npx subwire --home .subwire/bob query <a multiaddr printed below> echo '{"hello":"subwire"}'
-  npx subwire --home .subwire/bob message <a multiaddr printed below> hello '"from bob"'
-  npx subwire --home .subwire/bob query 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY echo 1   # by hotkey, once learned
+  npx subwire --home .subwire/bob query <a QUIC multiaddr printed below> echo '{"hello":"subwire"}'
+  npx subwire --home .subwire/bob send <a QUIC multiaddr printed below> ./some-file
 
 `)
-process.exit(await main(['--home', home, 'listen']))
+process.exit(await main(['--home', home, 'listen', ...listen, '--dashboard', `${dashboard}/dist`,
+  '--dashboard-port', process.env.SUBWIRE_DASHBOARD_PORT ?? '4780']))

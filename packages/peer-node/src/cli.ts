@@ -10,7 +10,8 @@ import { isSs58, MAX_NETUID, UnknownDestinationError } from '@subwire/shared'
 import { createNodePeer } from './index.ts'
 import { defaultConfig, readConfig, resolveHome, writeConfig, loadOrCreatePeerKey } from './home.ts'
 import { loadHotkey } from './keys.ts'
-import { ADDRESS_BOOK_FILE, DEFAULT_LISTEN } from './constants.ts'
+import { ADDRESS_BOOK_FILE, DEFAULT_DASHBOARD_PORT, DEFAULT_LISTEN } from './constants.ts'
+import { browserAddresses, serveDashboard } from './dashboard-server.ts'
 import { FileAddressBook } from './address-book-file.ts'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { HotkeySource } from './keys.ts'
@@ -193,7 +194,9 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     .option('--storage <dir>', 'where received files go: <dir>/inbox/<sender>/ (default <home>/files)')
     .option('--max-file-size <bytes>', 'refuse files larger than this', parseSize)
     .option('--min-free <bytes>', 'refuse files that would leave less free disk (default 1 GiB)', parseSize)
-    .action(async (opts: { listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number }) => {
+    .option('--dashboard <dir>', 'also serve this built dashboard (apps/dashboard/dist) over HTTP on 127.0.0.1')
+    .option('--dashboard-port <port>', 'port of the dashboard server (default 4780; 0: any)', (v) => collectInt(v)[0])
+    .action(async (opts: { listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number }) => {
       const config = await readConfig(home())
       const files = { dir: opts.storage ?? join(home(), 'files'), maxFileSize: opts.maxFileSize, minFreeBytes: opts.minFree }
       await withPeer(async (peer) => {
@@ -216,10 +219,23 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
         peer.on('peer:disconnected', (p) => {
           emit({ event: 'disconnected', ss58: p.ss58, peerId: p.peerId }, `disconnected ${p.ss58}`)
         })
-        emit({ event: 'listening', ss58: peer.ss58, peerId: peer.peerId, netuids: peer.subwire.netuids, multiaddrs: peer.multiaddrs },
-          `subwire listening as ${peer.ss58}\n  peer id ${peer.peerId}\n  subnets ${peer.subwire.netuids.join(', ')}\n${peer.multiaddrs.map((a) => `  ${a}`).join('\n')}\nCtrl-C to stop.`)
-        const signal = await io.shutdown()
-        emit({ event: 'stopping', signal }, `stopping (${signal})`)
+        const browser = browserAddresses(peer.multiaddrs)
+        const dashboard = opts.dashboard === undefined
+          ? undefined
+          : await serveDashboard({
+            dir: opts.dashboard,
+            port: opts.dashboardPort ?? DEFAULT_DASHBOARD_PORT,
+            config: () => ({ peer: browserAddresses(peer.multiaddrs), allowPrivateAddresses: true, netuids: peer.subwire.netuids })
+          })
+        emit({ event: 'listening', ss58: peer.ss58, peerId: peer.peerId, netuids: peer.subwire.netuids, multiaddrs: peer.multiaddrs, browserMultiaddrs: browser, ...(dashboard === undefined ? {} : { dashboard: dashboard.url }) },
+          `subwire listening as ${peer.ss58}\n  peer id ${peer.peerId}\n  subnets ${peer.subwire.netuids.join(', ')}\n${peer.multiaddrs.map((a) => `  ${a}`).join('\n')}` +
+          (dashboard === undefined ? '' : `\ndashboard ${dashboard.url}  (open it; it connects to ${browser[0] ?? 'this peer'})`) + '\nCtrl-C to stop.')
+        try {
+          const signal = await io.shutdown()
+          emit({ event: 'stopping', signal }, `stopping (${signal})`)
+        } finally {
+          await dashboard?.close()
+        }
       }, opts.listen ?? config.listen, opts.netuid, files)
     })
 

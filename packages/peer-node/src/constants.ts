@@ -40,6 +40,9 @@ export const DEFAULT_LISTEN = [
  */
 export const DATASTORE_DIR = 'datastore'
 
+/** Default port of the dashboard server started by `subwire listen --dashboard` (127.0.0.1 only). */
+export const DEFAULT_DASHBOARD_PORT = 4780
+
 /** Config file name inside the home. */
 export const CONFIG_FILE = 'subwire.json'
 

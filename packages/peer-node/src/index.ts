@@ -30,3 +30,5 @@ export * from './constants.ts'
 export async function createNodePeer (init: NodePeerInit): Promise<NodePeer> {
   return await createNodePeerImpl(init)
 }
+export { serveDashboard, browserAddresses } from './dashboard-server.ts'
+export type { DashboardServer, DashboardHostConfig } from './dashboard-server.ts'

@@ -18,7 +18,7 @@ import { keychain } from '@libp2p/keychain'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { FsDatastore } from 'datastore-fs'
-import { createSubwire, InvalidConfigError, MemoryAddressBook } from '@subwire/shared'
+import { createSubwire, InvalidConfigError, MemoryAddressBook, SubwirePeer } from '@subwire/shared'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { FileAddressBook } from './address-book-file.ts'
@@ -34,23 +34,8 @@ import {
 } from './constants.ts'
 import { loadOrCreatePeerKey } from './home.ts'
 import { NodeFileSource, NodeFileStore } from './files.ts'
-import type {
-  AbortOptions,
-  AddressBook,
-  FileSource,
-  HandleOptions,
-  SendFileResult,
-  SubwireSendFileOptions,
-  MessageOptions,
-  RemotePeer,
-  RpcHandler,
-  SendOptions,
-  Signer,
-  Subwire,
-  SubwireEvents,
-  SubwireInit
-} from '@subwire/shared'
-import type { Address, ComponentLogger, Libp2p, PrivateKey } from '@libp2p/interface'
+import type { AddressBook, FileSource, SendFileResult, Signer, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
+import type { Address, ComponentLogger, PrivateKey } from '@libp2p/interface'
 
 /**
  * Transports a Node peer can use: QUIC and TCP between servers; WebRTC-Direct and
@@ -87,77 +72,21 @@ export interface NodePeerInit {
   logger?: ComponentLogger
 }
 
-/** A running subwire peer on Node. */
-export class NodePeer {
-  /** The libp2p node. */
-  readonly libp2p: Libp2p
-  /** The protocol engine. */
-  readonly subwire: Subwire
-  /** The address book. */
-  readonly addressBook: AddressBook
-
-  constructor (libp2p: Libp2p, subwire: Subwire, addressBook: AddressBook) {
-    this.libp2p = libp2p
-    this.subwire = subwire
-    this.addressBook = addressBook
-  }
-
-  /** The hotkey (SS58). */
-  get ss58 (): string { return this.subwire.ss58 }
-  /** The PeerId. */
-  get peerId (): string { return this.libp2p.peerId.toString() }
-  /** Listening multiaddrs, each ending in /p2p/<PeerId>. */
-  get multiaddrs (): string[] { return this.libp2p.getMultiaddrs().map((ma) => ma.toString()) }
-
-  /** Starts libp2p and the protocol (signs the attestation). */
-  async start (options: AbortOptions = {}): Promise<void> {
-    await this.libp2p.start()
-    try {
-      await this.subwire.start(options)
-    } catch (err) {
-      await this.libp2p.stop()
-      throw err
-    }
-  }
-
-  /** Stops the protocol and libp2p, releasing every socket and timer. */
-  async stop (): Promise<void> {
-    await this.subwire.stop()
-    await this.libp2p.stop()
-  }
-
-  /** See {@link Subwire.handle}. */
-  handle (type: string, handler: RpcHandler, options?: HandleOptions): void { this.subwire.handle(type, handler, options) }
-  /** See {@link Subwire.unhandle}. */
-  unhandle (type: string, options?: HandleOptions): void { this.subwire.unhandle(type, options) }
-  /** See {@link Subwire.connect}. */
-  async connect (dest: string, options?: AbortOptions): Promise<RemotePeer> { return await this.subwire.connect(dest, options) }
-  /** See {@link Subwire.request}. */
-  async request (dest: string, type: string, body: unknown, options?: SendOptions): Promise<unknown> { return await this.subwire.request(dest, type, body, options) }
-  /** See {@link Subwire.requestStream}. */
-  requestStream (dest: string, type: string, body: unknown, options?: SendOptions): AsyncGenerator<unknown, void, undefined> { return this.subwire.requestStream(dest, type, body, options) }
-  /** See {@link Subwire.message}. */
-  async message (dest: string, action: string, payload: unknown, options?: MessageOptions): Promise<string> { return await this.subwire.message(dest, action, payload, options) }
+/** A running subwire peer on Node: {@link SubwirePeer} plus files sent from a path. */
+export class NodePeer extends SubwirePeer {
   /**
    * Sends a file (a path, or any {@link FileSource}); resolves once the receiver has
    * verified it and moved it into its inbox. See {@link Subwire.sendFile}.
    */
   async sendFile (dest: string, source: string | FileSource, options: SubwireSendFileOptions & { name?: string } = {}): Promise<SendFileResult> {
-    const src = typeof source === 'string' ? await NodeFileSource.open(source, options.name) : source
+    if (typeof source !== 'string') return await this.sendFileFrom(dest, source, options)
+    const src = await NodeFileSource.open(source, options.name)
     try {
-      return await this.subwire.sendFile(dest, src, options)
+      return await this.sendFileFrom(dest, src, options)
     } finally {
-      if (typeof source === 'string') await src.close?.()
+      await src.close()
     }
   }
-
-  /** See {@link Subwire.cancelTransfer}. */
-  cancelTransfer (id: string, reason?: string): boolean { return this.subwire.cancelTransfer(id, reason) }
-
-  /** See {@link Subwire.on}. */
-  on<K extends keyof SubwireEvents> (event: K, listener: (detail: SubwireEvents[K]) => void | Promise<void>): () => void { return this.subwire.on(event, listener) }
-  /** Peers with an authenticated connection now. */
-  peers (): RemotePeer[] { return this.subwire.peers() }
 }
 
 const isQuic = (a: Address): 0 | 1 => a.multiaddr.toString().includes('/quic-v1') ? 0 : 1

@@ -1,10 +1,31 @@
 /**
- * `@subwire/peer-web`: the subwire peer for browsers. It will run the same
- * `@subwire/shared` engine over WebRTC-Direct, WebTransport and WebSockets, with the
- * hotkey from a Polkadot wallet extension (the browser-peer issue). Today it re-exports
- * the protocol so the dashboard and the layering rules already have their package.
+ * `@subwire/peer-web`: the subwire peer for browsers. The same `@subwire/shared` engine
+ * as the Node peer (handshake, RPC, messages, files) over WebRTC-Direct, WebTransport
+ * and WebSockets, relay-less, with the hotkey from a Polkadot wallet extension.
+ *
+ * @example
+ * ```ts
+ * import { createWebPeer, walletAccounts, walletSigner } from '@subwire/peer-web'
+ * const [account] = await walletAccounts()
+ * const peer = await createWebPeer({ signer: await walletSigner(account.ss58), netuids: [42] })
+ * await peer.start() // the extension asks once, to sign the attestation
+ * await peer.sendFile('/ip4/…/udp/4702/webrtc-direct/certhash/…/p2p/12D3Koo…', file, { onProgress })
+ * ```
  *
  * @packageDocumentation
  */
-export { createSubwire, Subwire, callbackSigner, uriSigner } from '@subwire/shared'
-export type { Signer, SubwireInit, SubwireComponents } from '@subwire/shared'
+import { createWebPeerImpl } from './web-peer.ts'
+import type { WebPeer, WebPeerInit } from './web-peer.ts'
+
+export { WebPeer, WEB_TRANSPORTS } from './web-peer.ts'
+export type { WebPeerInit, WebTransportName } from './web-peer.ts'
+export { OpfsFileStore, BlobFileSource } from './files.ts'
+export type { InboxFile } from './files.ts'
+export { walletAccounts, walletSigner, devSigner } from './wallet.ts'
+export type { WalletAccount, WalletOptions, KeyValueStorage } from './wallet.ts'
+export * from './constants.ts'
+
+/** Creates a browser peer (not started). `start()` signs the attestation once. */
+export async function createWebPeer (init: WebPeerInit): Promise<WebPeer> {
+  return await createWebPeerImpl(init)
+}

@@ -34,6 +34,7 @@ export * from './rpc.ts'
 export * from './address-book.ts'
 export * from './file-transfer.ts'
 export { Subwire } from './subwire.ts'
+export { SubwirePeer } from './peer.ts'
 export type {
   SubwireComponents,
   SubwireInit,
