@@ -200,6 +200,7 @@ async function send (file: File): Promise<void> {
   $('send-progress').hidden = false
   $('send-result').hidden = true
   $('send-status').textContent = `starting ${file.name}`
+  $('send-bar').style.width = '0%'
   try {
     const result = await peer.sendFile(to, file, {
       signal: sending.signal,

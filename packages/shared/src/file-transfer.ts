@@ -187,7 +187,12 @@ export interface TransferProgressEvent {
 export interface SendFileOptions extends AbortOptions {
   /** Progress events. */
   onProgress?: ((event: TransferProgressEvent) => void) | undefined
+  /** Give up when the receiver sends nothing (no credit, no ack) for this long (default 30 s). */
+  stallTimeoutMs?: number | undefined
 }
+
+/** Default of {@link SendFileOptions.stallTimeoutMs}; the receiver sends keepalives at a quarter of it. */
+export const SENDER_STALL_MS = 30_000
 
 /** Receive limits and policy. */
 export interface ReceivePolicy {
@@ -446,10 +451,23 @@ export async function sendFileOverStream (framed: FramedStream, source: FileSour
 
   let credit = window
   let failure: Error | undefined
+  // a receiver that vanished without the transport noticing (e.g. a killed process behind
+  // WebRTC) would leave us waiting for credit forever: give up after a quiet spell
+  const stallMs = options.stallTimeoutMs ?? SENDER_STALL_MS
+  let stall: ReturnType<typeof setTimeout> | undefined
+  const armStall = (): void => {
+    clearTimeout(stall)
+    stall = setTimeout(() => {
+      failure ??= new ConnectionClosedError(`The receiver stopped answering for ${Math.round(stallMs / 1000)} s; send again to resume`)
+      framed.abort(failure)
+      notify()
+    }, stallMs)
+  }
   let doneRoot: Uint8Array | undefined
   let wake: (() => void) | undefined
   const notify = (): void => { const w = wake; wake = undefined; w?.() }
   framed.onFrame((frame) => {
+    armStall()
     try {
       const rec = asRecord(frame, 'receiver frame')
       if (rec.k === 'credit') credit += uintField(rec, 'n', 'credit', 1024)
@@ -483,6 +501,7 @@ export async function sendFileOverStream (framed: FramedStream, source: FileSour
   let bytesSent = 0
   const started = performance.now()
   let lastReport = 0
+  armStall()
   try {
     // read one chunk ahead, so the disk works while we wait for credit
     const readChunk = (i: number): Promise<Uint8Array> | undefined => {
@@ -521,6 +540,7 @@ export async function sendFileOverStream (framed: FramedStream, source: FileSour
     }
     throw e
   } finally {
+    clearTimeout(stall)
     signal?.removeEventListener('abort', onAbort)
   }
   if (doneRoot === undefined || !equalBytes(doneRoot, manifest.root)) {
@@ -685,7 +705,15 @@ async function receiveClaimed (framed: FramedStream, init: ReceiveFileInit, mani
       releaseHasher(h)
     }
     await settleWrites()
-    const path = await partial.complete({ signal: init.signal })
+    // moving a large file into the inbox can take a while (OPFS copies it): keep the
+    // sender's stall timer from firing with empty credits
+    const keepalive = setInterval(() => { try { framed.send({ k: 'credit', n: 0, at: n }) } catch {} }, SENDER_STALL_MS / 4)
+    let path: string
+    try {
+      path = await partial.complete({ signal: init.signal })
+    } finally {
+      clearInterval(keepalive)
+    }
     framed.send({ k: 'done', r: manifest.root })
     await framed.close().catch(() => {})
     return { id: manifest.id, from: init.caller.ss58, caller: init.caller, name, path, size: manifest.size, blake3: toHex(manifest.root), resumedFrom }

@@ -17,7 +17,7 @@ describe('public API', () => {
       'MAX_FILE_CHUNK_SIZE', 'MAX_FILE_NAME_BYTES', 'MAX_HANDSHAKE_FRAME_BYTES', 'MAX_NETUID', 'MAX_TYPE_LENGTH',
       'MIN_FILE_CHUNK_SIZE', 'MemoryAddressBook', 'NotAuthenticatedError', 'NotStartedError', 'PROTOCOL_VERSION',
       'PeerIdMismatchError', 'PeerUnreachableError', 'RemoteHandlerError', 'ReplyKindError', 'RequestTimeoutError', 'RpcClient',
-      'RpcServer', 'STREAM_REPLY_WINDOW', 'SecretKey', 'SourceChangedError', 'SubnetNotServedError', 'Subwire', 'SubwireError',
+      'RpcServer', 'SENDER_STALL_MS', 'STREAM_REPLY_WINDOW', 'SecretKey', 'SignatureRejectedError', 'SubwirePeer', 'WalletAccountNotFoundError', 'WalletUnavailableError', 'SourceChangedError', 'SubnetNotServedError', 'Subwire', 'SubwireError',
       'TooManyRequestsError', 'TransferCancelledError', 'TruncatedFrameError', 'UnexpectedPeerError', 'UnknownDestinationError',
       'UnknownRpcTypeError', 'WRITE_HIGH_WATER_MARK', 'WrongSs58PrefixError', 'asRecord', 'blake3', 'bytesField', 'bytesToHex',
       'callbackSigner', 'chunkCount', 'chunkLength', 'createAttestation', 'createManifest', 'createSubwire', 'decodeAttestation',

@@ -1,0 +1,176 @@
+// Shared pieces of the end-to-end tests: a real `subwire listen` process (the CLI) with the
+// dashboard, Chromium with the test wallet extension, and file helpers.
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { mkdir, open } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+import { build } from 'vite'
+import { buildTestWallet } from '../wallet/build.ts'
+import type { ChildProcess } from 'node:child_process'
+import type { BrowserContext, Page } from 'playwright-core'
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+export const BIN = join(ROOT, 'packages/peer-node/bin/subwire.js')
+export const DASHBOARD_DIST = join(ROOT, 'apps/dashboard/dist')
+/** Screenshots and other artifacts. */
+export const ARTIFACTS = join(ROOT, 'e2e/test-results')
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+let dashboardBuilt: Promise<unknown> | undefined
+/** Builds the dashboard once per run. */
+export async function buildDashboard (): Promise<void> {
+  dashboardBuilt ??= build({ root: join(ROOT, 'apps/dashboard'), configFile: join(ROOT, 'apps/dashboard/vite.config.ts'), logLevel: 'warn' })
+  await dashboardBuilt
+}
+
+/** A free TCP port that is also free on UDP (picked from the OS, then checked). */
+export async function freePort (): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer()
+      s.once('error', reject)
+      s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => { resolve(p) }) })
+    })
+    if (port < 60_000) return port
+  }
+}
+
+/** One JSON event line of `subwire --json listen`. */
+export type CliEvent = Record<string, unknown> & { event?: string }
+
+/** A running `subwire listen` (the real CLI, in its own process group). */
+export class CliPeer {
+  readonly proc: ChildProcess
+  readonly events: CliEvent[] = []
+  readonly #waiters: Array<{ pred: (e: CliEvent) => boolean, resolve: (e: CliEvent) => void }> = []
+  stderr = ''
+
+  private constructor (proc: ChildProcess) {
+    this.proc = proc
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      let e: CliEvent
+      try { e = JSON.parse(line) as CliEvent } catch { return }
+      this.events.push(e)
+      for (const w of [...this.#waiters]) {
+        if (w.pred(e)) { this.#waiters.splice(this.#waiters.indexOf(w), 1); w.resolve(e) }
+      }
+    })
+    proc.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString() })
+  }
+
+  /** `subwire init` a home (if `uri` is given) and starts `subwire listen --json` with the dashboard. */
+  static async start (home: string, init: { ports: { quic: number, browser: number, dashboard: number }, uri?: string }): Promise<CliPeer> {
+    const listen = [
+      `/ip4/127.0.0.1/udp/${init.ports.quic}/quic-v1`,
+      `/ip4/127.0.0.1/udp/${init.ports.browser}/webrtc-direct`,
+      `/ip4/127.0.0.1/tcp/${init.ports.browser}/ws`
+    ].flatMap((a) => ['--listen', a])
+    if (init.uri !== undefined) {
+      const r = spawnSync(process.execPath, [BIN, '--home', home, '--json', 'init', '--hotkey-uri', init.uri, ...listen], { encoding: 'utf8' })
+      if (r.status !== 0) throw new Error(`subwire init failed: ${r.stderr}`)
+    }
+    const proc = spawn(process.execPath, [BIN, '--home', home, '--json', 'listen', '--dashboard', DASHBOARD_DIST, '--dashboard-port', String(init.ports.dashboard), '--min-free', '0'],
+      { detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    const peer = new CliPeer(proc)
+    const exited = new Promise<never>((_resolve, reject) => { proc.once('exit', (code) => { reject(new Error(`subwire listen exited with ${code}: ${peer.stderr}`)) }) })
+    await Promise.race([peer.waitFor((e) => e.event === 'listening', 30_000), exited])
+    exited.catch(() => {})
+    return peer
+  }
+
+  /** The `listening` event. */
+  get listening (): CliEvent { return this.events.find((e) => e.event === 'listening') as CliEvent }
+  /** Browser-dialable addresses, WebRTC-Direct first. */
+  get browserAddrs (): string[] { return this.listening.browserMultiaddrs as string[] }
+  /** The dashboard URL. */
+  get dashboard (): string { return this.listening.dashboard as string }
+
+  /** Resolves with the first event (past or future) matching `pred`. */
+  async waitFor (pred: (e: CliEvent) => boolean, ms = 60_000): Promise<CliEvent> {
+    const seen = this.events.find(pred)
+    if (seen !== undefined) return seen
+    return await new Promise<CliEvent>((resolve, reject) => {
+      const t = setTimeout(() => { reject(new Error(`no matching CLI event within ${ms} ms; got ${JSON.stringify(this.events.map((e) => e.event))}; stderr ${this.stderr}`)) }, ms)
+      this.#waiters.push({ pred, resolve: (e) => { clearTimeout(t); resolve(e) } })
+    })
+  }
+
+  /** Kills the whole process group at once (the launcher and the peer): `kill -9`. */
+  async kill (): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return
+    const gone = new Promise((resolve) => { this.proc.once('exit', resolve) })
+    process.kill(-this.proc.pid!, 'SIGKILL')
+    await gone
+  }
+
+  /** Stops it with SIGINT, as Ctrl-C does. */
+  async stop (): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return
+    const gone = new Promise((resolve) => { this.proc.once('exit', resolve) })
+    process.kill(-this.proc.pid!, 'SIGINT')
+    await gone
+  }
+}
+
+/** Chromium with the test wallet extension (accounts signing as polkadot-js does). */
+export async function launchWithWallet (dir: string, wallet: { accounts: Array<{ uri: string, name: string }>, reject?: boolean }): Promise<{ context: BrowserContext, page: Page }> {
+  const ext = await buildTestWallet(join(dir, 'wallet'), wallet)
+  const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      '--no-sandbox',
+      `--disable-extensions-except=${ext}`,
+      `--load-extension=${ext}`,
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run'
+    ]
+  })
+  const page = context.pages()[0] ?? await context.newPage()
+  return { context, page }
+}
+
+/** Writes `size` random bytes to `path`, 4 MiB at a time; returns its SHA-256 (hex). */
+export async function randomFile (path: string, size: number): Promise<string> {
+  const h = createHash('sha256')
+  const f = await open(path, 'w')
+  try {
+    for (let done = 0; done < size;) {
+      const n = Math.min(4 << 20, size - done)
+      const b = randomBytes(n)
+      h.update(b)
+      await f.write(b)
+      done += n
+    }
+  } finally {
+    await f.close()
+  }
+  return h.digest('hex')
+}
+
+/** SHA-256 of a file on disk, streamed. */
+export async function sha256File (path: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
+  return h.digest('hex')
+}
+
+/** Saves a full-page screenshot as a test artifact. */
+export async function screenshot (page: Page, name: string): Promise<void> {
+  await mkdir(ARTIFACTS, { recursive: true })
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
+}
+
+/** The text of the dashboard's error box, or '' if it is hidden. */
+export async function errorText (page: Page): Promise<string> {
+  return await page.evaluate(() => { const e = document.getElementById('error'); return e === null || e.hidden ? '' : e.textContent ?? '' })
+}
