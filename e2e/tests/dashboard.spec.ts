@@ -145,10 +145,51 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
     }
   })
 
+  it('resumes a download into OPFS after the page is reloaded mid-transfer', async () => {
+    const eve = fork(join(import.meta.dirname, '..', 'fixtures', 'node-sender.ts'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    try {
+      const next = async (): Promise<{ addr?: string, result?: SendFileResult, error?: string }> => await new Promise((resolve) => { eve.once('message', resolve) })
+      const { addr } = await next()
+      await connectTo(page, addr ?? '', EVE)
+      const src = join(dir, 'reload-80m.bin')
+      const sha = await randomFile(src, 80 * MiB)
+      eve.send({ send: src, to: CHARLIE })
+      // reload once more than two 16 MiB OPFS segments have arrived
+      await page.waitForFunction(() => /receiving from .*: (\d+\.\d) MiB/.test(document.getElementById('receiving')?.textContent ?? '') &&
+        parseFloat(/: (\d+\.\d) MiB/.exec(document.getElementById('receiving')?.textContent ?? '')?.[1] ?? '0') >= 40, null, { timeout: 120_000, polling: 50 })
+      await page.reload()
+      const first = await next()
+      assert.match(first.error ?? '', /ConnectionClosedError|TransferCancelledError/, 'the sender learns the browser went away')
+      await page.waitForSelector('body[data-ready=true]')
+      await page.click('[data-testid=connect-wallet]')
+      await page.waitForSelector('#accounts:not([hidden])')
+      await page.selectOption('[data-testid=account]', CHARLIE)
+      await page.click('[data-testid=sign-in]')
+      await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
+      await connectTo(page, addr ?? '', EVE)
+      eve.send({ send: src, to: CHARLIE })
+      const { result, error } = await next()
+      assert.equal(error, undefined)
+      assert.ok((result?.resumedFrom ?? 0) >= 32 * MiB, `resumed from ${String(result?.resumedFrom)}`)
+      const row = `#inbox-list tr[data-blake3="${result?.blake3 ?? ''}"]`
+      await page.waitForSelector(row, { timeout: 30_000 })
+      const inBrowser = await page.evaluate(async (p) => {
+        const peer = (globalThis as unknown as { subwirePeer: { files: { file: (p: string) => Promise<File> } } }).subwirePeer
+        const file = await peer.files.file(p)
+        const digest = await crypto.subtle.digest('SHA-256', await file.arrayBuffer())
+        return { size: file.size, sha: Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('') }
+      }, `inbox/${EVE}/reload-80m.bin`)
+      assert.deepEqual(inBrowser, { size: 80 * MiB, sha })
+    } finally {
+      eve.disconnect()
+    }
+  })
+
   it('shows a clear error when the peer stops mid-transfer, then resumes after it restarts', async () => {
     const src = join(dir, 'resume-64m.bin')
     const sha = await randomFile(src, 64 * MiB)
     const addrBefore = cli.browserAddrs[0]
+    await connectTo(page, addrBefore ?? '', BOB)
     await sendViaDashboard(page, src, BOB)
     await page.waitForFunction(() => parseFloat(document.getElementById('send-bar')?.style.width ?? '0') >= 30, null, { timeout: 120_000, polling: 50 })
     await cli.kill()

@@ -1,0 +1,106 @@
+// Browser benchmark: `npm run bench:browser [-- --size-mib 256]`. Real Chromium (Debian's,
+// headless) running the dashboard with a development key, against a real `subwire listen`
+// process on 127.0.0.1: browser→Node file throughput over WebRTC-Direct and WebSockets,
+// Node→browser (into OPFS) over WebRTC-Direct, and RPC round trips from the page.
+// Writes bench/results/browser-<timestamp>.json and prints a table. Not a test.
+import { fork } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { cpus, release, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { chromium } from 'playwright-core'
+import { buildDashboard, CHROMIUM, CliPeer, freePort, randomFile } from '../e2e/tests/helpers.ts'
+import type { Page } from 'playwright-core'
+
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '256' }, rpc: { type: 'string', default: '500' } } })
+const sizeMiB = Number(values['size-mib'])
+const rpcCalls = Number(values.rpc)
+const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
+const EVE = '5HGjWAeFDfFCWPsjFQdVV2Msvz2XtMktvgocEZcCj68kUMaw'
+
+interface PageResult { ms: number, size: number, resumedFrom: number }
+type Peer = { connect: (a: string) => Promise<unknown>, libp2p: { hangUp: (p: unknown) => Promise<void>, getConnections: () => Array<{ remotePeer: { toString: () => string }, remoteAddr: { toString: () => string } }> }, transportTo: (p: string) => string, sendFile: (to: string, f: File) => Promise<PageResult>, request: (to: string, t: string, b: unknown) => Promise<unknown> }
+
+async function connectOnly (page: Page, addr: string): Promise<string> {
+  return await page.evaluate(async (a) => {
+    const peer = (globalThis as unknown as { subwirePeer: Peer }).subwirePeer
+    const id = a.slice(a.lastIndexOf('/p2p/') + 5)
+    for (const c of peer.libp2p.getConnections()) if (c.remotePeer.toString() === id) await peer.libp2p.hangUp(c.remotePeer)
+    await peer.connect(a)
+    return peer.transportTo(id)
+  }, addr)
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'subwire-bench-browser-'))
+const rows: Array<Record<string, unknown>> = []
+let cli: CliPeer | undefined
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+try {
+  await buildDashboard()
+  const ports = { quic: await freePort(), browser: await freePort(), dashboard: await freePort() }
+  cli = await CliPeer.start(join(dir, 'bob'), { ports, uri: '//Bob' })
+  const page = await browser.newPage()
+  await page.goto(cli.dashboard)
+  await page.click('[data-testid=use-dev-key]')
+  await page.waitForSelector('body[data-signed-in=true]')
+  const src = join(dir, 'bench.bin')
+  await randomFile(src, sizeMiB * 1024 * 1024)
+  await page.setInputFiles('[data-testid=file-input]', [])
+  for (const addr of cli.browserAddrs) {
+    const transport = await connectOnly(page, addr)
+    // hand the file to the page without starting the dashboard's own send
+    await page.evaluate(() => { (document.getElementById('file-input') as HTMLInputElement).id = 'bench-file' })
+    await page.setInputFiles('#bench-file', src)
+    const r = await page.evaluate(async (to) => {
+      const peer = (globalThis as unknown as { subwirePeer: Peer }).subwirePeer
+      const file = (document.getElementById('bench-file') as HTMLInputElement).files?.[0] as File
+      return await peer.sendFile(to, file)
+    }, BOB)
+    await page.evaluate(() => { (document.getElementById('bench-file') as HTMLInputElement).id = 'file-input' })
+    rows.push({ case: 'browser → Node file', transport, mib: sizeMiB, seconds: r.ms / 1000, mbPerS: (sizeMiB * 1048576) / 1e6 / (r.ms / 1000) })
+    const lat = await page.evaluate(async ({ to, n }) => {
+      const peer = (globalThis as unknown as { subwirePeer: Peer }).subwirePeer
+      const body = { pad: 'x'.repeat(1000) }
+      const ms: number[] = []
+      for (let i = 0; i < n; i++) { const t = performance.now(); await peer.request(to, 'echo', body); ms.push(performance.now() - t) }
+      ms.sort((a, b) => a - b)
+      return { p50: ms[Math.floor(n * 0.5)] ?? 0, p99: ms[Math.floor(n * 0.99)] ?? 0 }
+    }, { to: BOB, n: rpcCalls })
+    rows.push({ case: 'RPC 1 KiB echo, sequential', transport, calls: rpcCalls, p50Ms: lat.p50, p99Ms: lat.p99 })
+  }
+  // Node → browser over WebRTC-Direct, into OPFS
+  const eve = fork(join(import.meta.dirname, '..', 'e2e', 'fixtures', 'node-sender.ts'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  try {
+    const next = async (): Promise<{ addr?: string, result?: PageResult, error?: string }> => await new Promise((resolve) => { eve.once('message', resolve) })
+    const { addr } = await next()
+    const transport = await connectOnly(page, addr ?? '')
+    const me = await page.textContent('#my-ss58') ?? ''
+    eve.send({ send: src, to: me })
+    const { result, error } = await next()
+    if (error !== undefined || result === undefined) throw new Error(`Node → browser failed: ${error}`)
+    rows.push({ case: 'Node → browser file (OPFS)', transport, mib: sizeMiB, seconds: result.ms / 1000, mbPerS: (sizeMiB * 1048576) / 1e6 / (result.ms / 1000), from: EVE })
+  } finally {
+    eve.disconnect()
+  }
+} finally {
+  await browser.close()
+  await cli?.kill()
+  await rm(dir, { recursive: true, force: true })
+}
+
+const out = {
+  kind: 'browser',
+  date: new Date().toISOString(),
+  machine: { node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, kernel: release(), chromium: browser.version() },
+  note: 'headless Chromium and the Node peer on one 2-core machine over 127.0.0.1; file MB/s include BLAKE3 hashing of the source',
+  rows
+}
+mkdirSync(new URL('./results', import.meta.url), { recursive: true })
+const path = new URL(`./results/browser-${out.date.replace(/[:.]/g, '-')}.json`, import.meta.url)
+writeFileSync(path, JSON.stringify(out, null, 2) + '\n')
+for (const r of rows) {
+  const what = r.mbPerS !== undefined ? `${(r.mbPerS as number).toFixed(1)} MB/s (${r.mib as number} MiB in ${(r.seconds as number).toFixed(1)} s)` : `p50 ${(r.p50Ms as number).toFixed(2)} ms, p99 ${(r.p99Ms as number).toFixed(2)} ms over ${r.calls as number} calls`
+  process.stdout.write(`${String(r.case).padEnd(30)} ${String(r.transport).padEnd(14)} ${what}\n`)
+}
+process.stdout.write(`\nwrote ${path.pathname}\n`)
