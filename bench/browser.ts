@@ -83,6 +83,9 @@ try {
   } finally {
     eve.disconnect()
   }
+} catch (err) {
+  process.stderr.write(`failed: ${(err as Error).message}\nlistener events: ${JSON.stringify(cli?.events.filter((e) => e.event !== 'listening'))}\n`)
+  process.exitCode = 1
 } finally {
   await browser.close()
   await cli?.kill()

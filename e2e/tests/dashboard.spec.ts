@@ -29,6 +29,16 @@ async function connectTo (page: Page, addr: string, ss58: string): Promise<void>
     .catch(async (err: Error) => { throw new Error(`${err.message}; error box: ${await errorText(page)}`) })
 }
 
+/** Size and SHA-256 of a received file, read back from OPFS inside the page. */
+async function opfsFile (page: Page, path: string): Promise<{ size: number, sha: string }> {
+  return await page.evaluate(async (p) => {
+    const peer = (globalThis as unknown as { subwirePeer: { files: { file: (p: string) => Promise<File> } } }).subwirePeer
+    const file = await peer.files.file(p)
+    const digest = await crypto.subtle.digest('SHA-256', await file.arrayBuffer())
+    return { size: file.size, sha: Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('') }
+  }, path)
+}
+
 async function sendViaDashboard (page: Page, path: string, to: string): Promise<void> {
   await page.evaluate(() => { const r = document.getElementById('send-result'); if (r !== null) r.hidden = true })
   await page.selectOption('[data-testid=send-to]', to)
@@ -132,12 +142,7 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
       assert.equal(await page.textContent(`${row} td:nth-child(1)`), 'checkpoint-24m.bin')
       const path = await page.getAttribute(row, 'data-path') ?? ''
       assert.equal(path, `inbox/${EVE}/checkpoint-24m.bin`)
-      const inBrowser = await page.evaluate(async (p) => {
-        const peer = (globalThis as unknown as { subwirePeer: { files: { file: (p: string) => Promise<File> } } }).subwirePeer
-        const file = await peer.files.file(p)
-        const digest = await crypto.subtle.digest('SHA-256', await file.arrayBuffer())
-        return { size: file.size, sha: Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('') }
-      }, path)
+      const inBrowser = await opfsFile(page, path)
       assert.deepEqual(inBrowser, { size: 24 * MiB, sha })
       await screenshot(page, '05-inbox')
     } finally {
@@ -173,12 +178,7 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
       assert.ok((result?.resumedFrom ?? 0) >= 32 * MiB, `resumed from ${String(result?.resumedFrom)}`)
       const row = `#inbox-list tr[data-blake3="${result?.blake3 ?? ''}"]`
       await page.waitForSelector(row, { timeout: 30_000 })
-      const inBrowser = await page.evaluate(async (p) => {
-        const peer = (globalThis as unknown as { subwirePeer: { files: { file: (p: string) => Promise<File> } } }).subwirePeer
-        const file = await peer.files.file(p)
-        const digest = await crypto.subtle.digest('SHA-256', await file.arrayBuffer())
-        return { size: file.size, sha: Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('') }
-      }, `inbox/${EVE}/reload-80m.bin`)
+      const inBrowser = await opfsFile(page, `inbox/${EVE}/reload-80m.bin`)
       assert.deepEqual(inBrowser, { size: 80 * MiB, sha })
     } finally {
       eve.disconnect()

@@ -170,14 +170,16 @@ function renderPeers (): void {
   }
 }
 
+// latency as libp2p's connection monitor measures it (it pings every connection)
 setInterval(() => {
   if (peer === undefined) return
+  let changed = false
   for (const r of peer.peers()) {
-    peer.ping(r.peerId, { signal: AbortSignal.timeout(5000) })
-      .then((ms) => { latency.set(r.peerId, ms); renderPeers() })
-      .catch(() => {})
+    const ms = peer.rtt(r.peerId)
+    if (ms !== undefined && ms !== latency.get(r.peerId)) { latency.set(r.peerId, ms); changed = true }
   }
-}, 3000)
+  if (changed) renderPeers()
+}, 1000)
 
 $('add-peer').addEventListener('submit', (ev) => {
   ev.preventDefault()

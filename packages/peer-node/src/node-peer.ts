@@ -18,7 +18,7 @@ import { keychain } from '@libp2p/keychain'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { FsDatastore } from 'datastore-fs'
-import { createSubwire, InvalidConfigError, MemoryAddressBook, SubwirePeer } from '@subwire/shared'
+import { CONNECTION_MONITOR, createSubwire, InvalidConfigError, MemoryAddressBook, SubwirePeer } from '@subwire/shared'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { FileAddressBook } from './address-book-file.ts'
@@ -143,6 +143,7 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       ping: ping(),
       ...(datastore === undefined ? {} : { keychain: keychain({ pass: keychainPass(privateKey) }) })
     },
+    connectionMonitor: { ...CONNECTION_MONITOR },
     connectionManager: {
       inboundConnectionThreshold: init.inboundConnectionsPerSecond ?? INBOUND_CONNECTIONS_PER_SECOND,
       maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,

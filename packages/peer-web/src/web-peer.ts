@@ -13,7 +13,7 @@ import { ping } from '@libp2p/ping'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { webTransport } from '@libp2p/webtransport'
-import { createSubwire, MemoryAddressBook, SubwirePeer } from '@subwire/shared'
+import { CONNECTION_MONITOR, createSubwire, MemoryAddressBook, SubwirePeer } from '@subwire/shared'
 import { createLibp2p } from 'libp2p'
 import { BlobFileSource, OpfsFileStore } from './files.ts'
 import type { AddressBook, FileSource, FileStore, SendFileResult, Signer, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
@@ -96,6 +96,7 @@ export async function createWebPeerImpl (init: WebPeerInit): Promise<WebPeer> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(g === undefined ? {} : { connectionGater: g }),
+    connectionMonitor: { ...CONNECTION_MONITOR },
     services: { identify: identify(), ping: ping() }
   })
   const files = init.files === null ? undefined : (init.files ?? new OpfsFileStore())

@@ -104,3 +104,13 @@ export const MAX_FILE_CHUNKS = 512 * 1024
 
 /** Largest file name kept, in UTF-8 bytes (common file systems allow 255). */
 export const MAX_FILE_NAME_BYTES = 200
+
+/**
+ * libp2p's connection monitor, as both peers configure it: ping every 10 s for the RTT,
+ * but never abort a connection because one ping was slow. Under a saturating file transfer
+ * (WebRTC-Direct in particular, where each ping opens a data channel) a ping can miss its
+ * adaptive deadline and libp2p would kill the very connection carrying the file. Dead
+ * peers are still found: by the transport, by request timeouts and by the file sender's
+ * stall timer.
+ */
+export const CONNECTION_MONITOR = { pingInterval: 10_000, abortConnectionOnPingFailure: false } as const

@@ -82,6 +82,11 @@ export class SubwirePeer {
   /** Peers with an authenticated connection now. */
   peers (): RemotePeer[] { return this.subwire.peers() }
 
+  /** The last round-trip time libp2p's connection monitor measured to a connected peer (ms), if any. */
+  rtt (peerId: string): number | undefined {
+    return this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)?.rtt
+  }
+
   /** Round-trip time to a connected peer in ms (libp2p ping), or throws if it is unreachable. */
   async ping (peerId: string | PeerId, options: AbortOptions = {}): Promise<number> {
     const ping = (this.libp2p.services as { ping?: { ping: (p: PeerId, o?: AbortOptions) => Promise<number> } }).ping

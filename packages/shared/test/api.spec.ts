@@ -6,7 +6,7 @@ describe('public API', () => {
     const names = Object.keys(await import('@subwire/shared')).sort()
     assert.deepEqual(names, [
       'ATTESTATION_DOMAIN', 'ATTESTATION_NONCE_BYTES', 'ATTESTATION_RENEW_FRACTION', 'ATTESTATION_VERSION', 'AUTH_PROTOCOL',
-      'AbortError', 'AttestationExpiredError', 'AttestationFromFutureError', 'BITTENSOR_SS58_PREFIX', 'BLAKE3_BYTES',
+      'AbortError', 'AttestationExpiredError', 'AttestationFromFutureError', 'BITTENSOR_SS58_PREFIX', 'BLAKE3_BYTES', 'CONNECTION_MONITOR',
       'ChunkHashMismatchError', 'ConnectionClosedError', 'DEFAULT_ATTESTATION_LIFETIME_MS', 'DEFAULT_HANDSHAKE_TIMEOUT_MS',
       'DEFAULT_MAX_CLOCK_SKEW_MS', 'DEFAULT_MAX_CONCURRENT_REQUESTS', 'DEFAULT_MAX_FRAME_BYTES', 'DEFAULT_MIN_FREE_BYTES',
       'DEFAULT_REQUEST_TIMEOUT_MS', 'FILE_CHUNK_SIZE', 'FILE_WINDOW_CHUNKS', 'FRAME_HEADER_BYTES', 'FileHashMismatchError',
