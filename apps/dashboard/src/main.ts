@@ -203,6 +203,7 @@ async function send (file: File): Promise<void> {
   $('send-result').hidden = true
   $('send-status').textContent = `starting ${file.name}`
   $('send-bar').style.width = '0%'
+  $('send-cancel').hidden = false
   try {
     const result = await peer.sendFile(to, file, {
       signal: sending.signal,
@@ -219,6 +220,7 @@ async function send (file: File): Promise<void> {
     $('send-status').textContent = 'done'
   } finally {
     sending = undefined
+    $('send-cancel').hidden = true
   }
 }
 
