@@ -3,14 +3,13 @@
 // process on 127.0.0.1: browser→Node file throughput over WebRTC-Direct and WebSockets,
 // Node→browser (into OPFS) over WebRTC-Direct, and RPC round trips from the page.
 // Writes bench/results/browser-<timestamp>.json and prints a table. Not a test.
-import { fork } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, release, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { chromium } from 'playwright-core'
-import { buildDashboard, CHROMIUM, CliPeer, freePort, randomFile } from '../e2e/tests/helpers.ts'
+import { buildDashboard, CHROMIUM, CliPeer, freePort, NodeSender, randomFile } from '../e2e/tests/helpers.ts'
 import type { Page } from 'playwright-core'
 
 const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '256' }, rpc: { type: 'string', default: '500' } } })
@@ -70,18 +69,15 @@ try {
     rows.push({ case: 'RPC 1 KiB echo, sequential', transport, calls: rpcCalls, p50Ms: lat.p50, p99Ms: lat.p99 })
   }
   // Node → browser over WebRTC-Direct, into OPFS
-  const eve = fork(join(import.meta.dirname, '..', 'e2e', 'fixtures', 'node-sender.ts'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  const { sender: eve, addr } = await NodeSender.start()
   try {
-    const next = async (): Promise<{ addr?: string, result?: PageResult, error?: string }> => await new Promise((resolve) => { eve.once('message', resolve) })
-    const { addr } = await next()
-    const transport = await connectOnly(page, addr ?? '')
+    const transport = await connectOnly(page, addr)
     const me = await page.textContent('#my-ss58') ?? ''
-    eve.send({ send: src, to: me })
-    const { result, error } = await next()
+    const { result, error } = await eve.send(src, me)
     if (error !== undefined || result === undefined) throw new Error(`Node → browser failed: ${error}`)
     rows.push({ case: 'Node → browser file (OPFS)', transport, mib: sizeMiB, seconds: result.ms / 1000, mbPerS: (sizeMiB * 1048576) / 1e6 / (result.ms / 1000), from: EVE })
   } finally {
-    eve.disconnect()
+    eve.stop()
   }
 } catch (err) {
   process.stderr.write(`failed: ${(err as Error).message}\nlistener events: ${JSON.stringify(cli?.events.filter((e) => e.event !== 'listening'))}\n`)

@@ -1,17 +1,15 @@
 // End to end: the dashboard in real Chromium, signed in through a wallet extension, against
 // a real `subwire listen` process (and a library Node peer for Node→browser files).
 import assert from 'node:assert/strict'
-import { fork } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { chromium } from 'playwright-core'
 import {
-  buildDashboard, CHROMIUM, CliPeer, errorText, freePort, launchWithWallet, randomFile, screenshot, sha256File
+  buildDashboard, CHROMIUM, CliPeer, errorText, freePort, launchWithWallet, NodeSender, randomFile, screenshot, sha256File
 } from './helpers.ts'
 import type { BrowserContext, Page } from 'playwright-core'
-import type { SendFileResult } from '@subwire/shared'
 
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
 const CHARLIE = '5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y'
@@ -126,15 +124,12 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
   })
 
   it('receives a file from a Node peer into the OPFS inbox with the right hash', async () => {
-    const eve = fork(join(import.meta.dirname, '..', 'fixtures', 'node-sender.ts'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    const { sender: eve, addr } = await NodeSender.start()
     try {
-      const next = async (): Promise<{ addr?: string, result?: SendFileResult, error?: string }> => await new Promise((resolve) => { eve.once('message', resolve) })
-      const { addr } = await next()
-      await connectTo(page, addr ?? '', EVE)
+      await connectTo(page, addr, EVE)
       const src = join(dir, 'checkpoint-24m.bin')
       const sha = await randomFile(src, 24 * MiB)
-      eve.send({ send: src, to: CHARLIE })
-      const { result, error } = await next()
+      const { result, error } = await eve.send(src, CHARLIE)
       assert.equal(error, undefined)
       assert.equal(result?.size, 24 * MiB)
       const row = `#inbox-list tr[data-blake3="${result?.blake3 ?? ''}"]`
@@ -146,24 +141,22 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
       assert.deepEqual(inBrowser, { size: 24 * MiB, sha })
       await screenshot(page, '05-inbox')
     } finally {
-      eve.disconnect()
+      eve.stop()
     }
   })
 
   it('resumes a download into OPFS after the page is reloaded mid-transfer', async () => {
-    const eve = fork(join(import.meta.dirname, '..', 'fixtures', 'node-sender.ts'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    const { sender: eve, addr } = await NodeSender.start()
     try {
-      const next = async (): Promise<{ addr?: string, result?: SendFileResult, error?: string }> => await new Promise((resolve) => { eve.once('message', resolve) })
-      const { addr } = await next()
-      await connectTo(page, addr ?? '', EVE)
+      await connectTo(page, addr, EVE)
       const src = join(dir, 'reload-80m.bin')
       const sha = await randomFile(src, 80 * MiB)
-      eve.send({ send: src, to: CHARLIE })
+      eve.sendLater(src, CHARLIE)
       // reload once more than two 16 MiB OPFS segments have arrived
       await page.waitForFunction(() => /receiving from .*: (\d+\.\d) MiB/.test(document.getElementById('receiving')?.textContent ?? '') &&
         parseFloat(/: (\d+\.\d) MiB/.exec(document.getElementById('receiving')?.textContent ?? '')?.[1] ?? '0') >= 40, null, { timeout: 120_000, polling: 50 })
       await page.reload()
-      const first = await next()
+      const first = await eve.next()
       assert.match(first.error ?? '', /ConnectionClosedError|TransferCancelledError/, 'the sender learns the browser went away')
       await page.waitForSelector('body[data-ready=true]')
       await page.click('[data-testid=connect-wallet]')
@@ -171,9 +164,8 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
       await page.selectOption('[data-testid=account]', CHARLIE)
       await page.click('[data-testid=sign-in]')
       await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
-      await connectTo(page, addr ?? '', EVE)
-      eve.send({ send: src, to: CHARLIE })
-      const { result, error } = await next()
+      await connectTo(page, addr, EVE)
+      const { result, error } = await eve.send(src, CHARLIE)
       assert.equal(error, undefined)
       assert.ok((result?.resumedFrom ?? 0) >= 32 * MiB, `resumed from ${String(result?.resumedFrom)}`)
       const row = `#inbox-list tr[data-blake3="${result?.blake3 ?? ''}"]`
@@ -181,7 +173,7 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
       const inBrowser = await opfsFile(page, `inbox/${EVE}/reload-80m.bin`)
       assert.deepEqual(inBrowser, { size: 80 * MiB, sha })
     } finally {
-      eve.disconnect()
+      eve.stop()
     }
   })
 

@@ -1,6 +1,6 @@
 // Shared pieces of the end-to-end tests: a real `subwire listen` process (the CLI) with the
 // dashboard, Chromium with the test wallet extension, and file helpers.
-import { spawn, spawnSync } from 'node:child_process'
+import { fork, spawn, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, open } from 'node:fs/promises'
@@ -13,6 +13,7 @@ import { build } from 'vite'
 import { buildTestWallet } from '../wallet/build.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { BrowserContext, Page } from 'playwright-core'
+import type { SendFileResult } from '@subwire/shared'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = join(ROOT, 'packages/peer-node/bin/subwire.js')
@@ -173,4 +174,40 @@ export async function screenshot (page: Page, name: string): Promise<void> {
 /** The text of the dashboard's error box, or '' if it is hidden. */
 export async function errorText (page: Page): Promise<string> {
   return await page.evaluate(() => { const e = document.getElementById('error'); return e === null || e.hidden ? '' : e.textContent ?? '' })
+}
+
+/** What the Node sender process reports. */
+export interface SenderReport { addr?: string, result?: SendFileResult, error?: string }
+
+/** A Node peer (//Eve) in its own process that sends files into the browser on request. */
+export class NodeSender {
+  readonly #proc: ChildProcess
+
+  private constructor (proc: ChildProcess) { this.#proc = proc }
+
+  /** Starts it; resolves with it and its WebRTC-Direct address. */
+  static async start (): Promise<{ sender: NodeSender, addr: string }> {
+    const sender = new NodeSender(fork(join(ROOT, 'e2e', 'fixtures', 'node-sender.ts'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }))
+    const { addr } = await sender.next()
+    if (addr === undefined) throw new Error('the Node sender reported no address')
+    return { sender, addr }
+  }
+
+  /** The next report. */
+  async next (): Promise<SenderReport> {
+    return await new Promise((resolve) => { this.#proc.once('message', resolve) })
+  }
+
+  /** Sends `path` to `to`; resolves with the outcome. */
+  async send (path: string, to: string): Promise<SenderReport> {
+    const outcome = this.next()
+    this.#proc.send({ send: path, to })
+    return await outcome
+  }
+
+  /** Asks it to send without waiting; read the outcome with {@link NodeSender.next}. */
+  sendLater (path: string, to: string): void { this.#proc.send({ send: path, to }) }
+
+  /** Stops it. */
+  stop (): void { this.#proc.disconnect() }
 }
