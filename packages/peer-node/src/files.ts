@@ -8,22 +8,12 @@ import { link, mkdir, open, readFile, stat, statfs, unlink } from 'node:fs/promi
 import { basename, extname, join } from 'node:path'
 import { bytesToHex, chunkCount, FileRefusedError, isSs58, SourceChangedError, verifyChunksOnDisk } from '@subwire/shared'
 import { writeFileAtomic } from './home.ts'
-import type { AbortOptions, FileManifest, FileSource, FileStore, PartialFile } from '@subwire/shared'
+import type { AbortOptions, FileManifest, FileSource, FileStore, PartialFile, PartialProgress } from '@subwire/shared'
 import type { FileHandle } from 'node:fs/promises'
 
-interface Progress {
-  v: 1
-  root: string
-  size: number
-  chunkSize: number
-  name: string
-  sender: string
-  verifiedChunks: number
-}
-
-async function readProgress (path: string): Promise<Progress | undefined> {
+async function readProgress (path: string): Promise<PartialProgress | undefined> {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as Progress
+    return JSON.parse(await readFile(path, 'utf8')) as PartialProgress
   } catch {
     return undefined
   }
@@ -81,7 +71,7 @@ export class NodeFileStore implements FileStore {
     } else {
       handle = await open(partPath, 'w+', 0o600)
     }
-    const progress: Progress = { v: 1, root, size: manifest.size, chunkSize: manifest.chunkSize, name, sender, verifiedChunks: verified }
+    const progress: PartialProgress = { v: 1, root, size: manifest.size, chunkSize: manifest.chunkSize, name, sender, verifiedChunks: verified }
     await writeFileAtomic(progressPath, JSON.stringify(progress))
     this.#open.add(key)
     const inbox = join(this.inbox, sender)

@@ -13,17 +13,7 @@
  */
 import { bytesToHex, chunkCount, FileRefusedError, isSs58, SourceChangedError, verifyChunksOnDisk } from '@subwire/shared'
 import { OPFS_ROOT, OPFS_SEGMENT_BYTES } from './constants.ts'
-import type { AbortOptions, FileManifest, FileSource, FileStore, PartialFile } from '@subwire/shared'
-
-interface Meta {
-  v: 1
-  root: string
-  size: number
-  chunkSize: number
-  name: string
-  sender: string
-  verifiedChunks: number
-}
+import type { AbortOptions, FileManifest, FileSource, FileStore, PartialFile, PartialProgress } from '@subwire/shared'
 
 /** A received file in the inbox. */
 export interface InboxFile {
@@ -102,7 +92,7 @@ export class OpfsFileStore implements FileStore {
     const partials = await this.#dir('partial')
     const root = bytesToHex(manifest.root)
     let dir = await partials.getDirectoryHandle(key, { create: true })
-    const old = await readJson<Meta>(dir, 'meta.json')
+    const old = await readJson<PartialProgress>(dir, 'meta.json')
     let verified = 0
     if (old !== undefined && old.root === root && old.size === size && old.chunkSize === chunkSize) {
       // the verified prefix: complete segments (full length) in order, re-hashed past the record
@@ -125,7 +115,7 @@ export class OpfsFileStore implements FileStore {
       await partials.removeEntry(key, { recursive: true })
       dir = await partials.getDirectoryHandle(key, { create: true })
     }
-    const meta: Meta = { v: 1, root, size, chunkSize, name, sender, verifiedChunks: verified }
+    const meta: PartialProgress = { v: 1, root, size, chunkSize, name, sender, verifiedChunks: verified }
     await writeWhole(dir, 'meta.json', JSON.stringify(meta))
 
     // open writables by segment, with the chunks written into each

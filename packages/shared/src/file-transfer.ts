@@ -104,6 +104,20 @@ export interface PartialFile {
   close(): Promise<void>
 }
 
+/** What a {@link FileStore} records next to a partial file, so a later attempt can resume it. */
+export interface PartialProgress {
+  v: 1
+  /** Root hash, hex. */
+  root: string
+  size: number
+  chunkSize: number
+  name: string
+  /** The sender's verified SS58. */
+  sender: string
+  /** Chunks recorded as verified and written. */
+  verifiedChunks: number
+}
+
 /** Where received files go: a directory on Node, OPFS in the browser. */
 export interface FileStore {
   /** Free bytes where partial files are written, if known. */
