@@ -110,7 +110,8 @@ export class OpfsFileStore implements FileStore {
         const at = offset % segBytes
         return new Uint8Array(await file.slice(at, at + length).arrayBuffer())
       })
-      verified -= verified % segChunks === 0 || verified === total ? 0 : verified % segChunks
+      // resume on a segment boundary: a segment is written (and committed) whole
+      if (verified !== total) verified -= verified % segChunks
     } else {
       await partials.removeEntry(key, { recursive: true })
       dir = await partials.getDirectoryHandle(key, { create: true })
@@ -158,8 +159,7 @@ export class OpfsFileStore implements FileStore {
         const finalName = await uniqueName(inbox, name)
         const out = await (await inbox.getFileHandle(finalName, { create: true })).createWritable()
         try {
-          for (let s = 0; s < segments; s++) {
-            if (size === 0) break
+          for (let s = 0; s < (size === 0 ? 0 : segments); s++) {
             const file = await (await dir.getFileHandle(segName(s))).getFile()
             await file.stream().pipeTo(out, { preventClose: true })
           }
