@@ -6,17 +6,19 @@
  */
 import { join } from 'node:path'
 import { Command, CommanderError } from 'commander'
-import { isSs58, MAX_NETUID, UnknownDestinationError } from '@subwire/shared'
+import { isSs58, MAX_NETUID, parseAclEntry, UnknownDestinationError } from '@subwire/shared'
 import { createNodePeer } from './index.ts'
 import { defaultConfig, readConfig, resolveHome, writeConfig, loadOrCreatePeerKey } from './home.ts'
 import { loadHotkey } from './keys.ts'
 import { ADDRESS_BOOK_FILE, DEFAULT_DASHBOARD_PORT, DEFAULT_LISTEN } from './constants.ts'
 import { browserAddresses, serveDashboard } from './dashboard-server.ts'
 import { FileAddressBook } from './address-book-file.ts'
+import { readAclFile, writeAclFile } from './acl-file.ts'
+import type { AclFile } from './acl-file.ts'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { HotkeySource } from './keys.ts'
 import type { AddressBook } from '@subwire/shared'
-import type { NodePeer } from './node-peer.ts'
+import type { NodePeer, NodePeerInit } from './node-peer.ts'
 import type { SubwireConfig } from './home.ts'
 
 interface GlobalOptions {
@@ -114,7 +116,7 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     else if (human !== undefined) io.stdout(human)
   }
 
-  async function withPeer<T> (fn: (peer: NodePeer, config: SubwireConfig) => Promise<T>, listen: string[] = [], netuids?: number[], files?: { dir: string, maxFileSize?: number | undefined, minFreeBytes?: number | undefined }): Promise<T> {
+  async function withPeer<T> (fn: (peer: NodePeer, config: SubwireConfig) => Promise<T>, listen: string[] = [], netuids?: number[], files?: { dir: string, maxFileSize?: number | undefined, minFreeBytes?: number | undefined }, extra: Partial<NodePeerInit> = {}): Promise<T> {
     const config = await readConfig(home())
     const signer = await loadHotkey(config.hotkey, config.ss58Prefix)
     const peer = await createNodePeer({
@@ -123,7 +125,8 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
       listen,
       home: home(),
       filesDir: files?.dir,
-      protocol: { ss58Prefix: config.ss58Prefix, files: { maxFileSize: files?.maxFileSize, minFreeBytes: files?.minFreeBytes } }
+      protocol: { ss58Prefix: config.ss58Prefix, files: { maxFileSize: files?.maxFileSize, minFreeBytes: files?.minFreeBytes }, ...extra.protocol },
+      ...(extra.onAclReload === undefined ? {} : { onAclReload: extra.onAclReload })
     })
     await peer.start()
     try {
@@ -196,7 +199,8 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     .option('--min-free <bytes>', 'refuse files that would leave less free disk (default 1 GiB)', parseSize)
     .option('--dashboard <dir>', 'also serve this built dashboard (apps/dashboard/dist) over HTTP on 127.0.0.1')
     .option('--dashboard-port <port>', 'port of the dashboard server (default 4780; 0: any)', (v) => collectInt(v)[0])
-    .action(async (opts: { listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number }) => {
+    .option('--require-encryption', 'refuse plaintext messages, requests and files')
+    .action(async (opts: { listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean }) => {
       const config = await readConfig(home())
       const files = { dir: opts.storage ?? join(home(), 'files'), maxFileSize: opts.maxFileSize, minFreeBytes: opts.minFree }
       await withPeer(async (peer) => {
@@ -236,7 +240,13 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
         } finally {
           await dashboard?.close()
         }
-      }, opts.listen ?? config.listen, opts.netuid, files)
+      }, opts.listen ?? config.listen, opts.netuid, files, {
+        protocol: { encryption: { require: opts.requireEncryption === true } },
+        onAclReload: (r) => {
+          if (r instanceof Error) emit({ event: 'acl-error', error: r.name, message: r.message }, `acl.json not applied (old rules kept): ${r.message}`)
+          else emit({ event: 'acl-reloaded', allow: r.acl.allow.length, block: r.acl.block.length, firewall: r.acl.firewall.netuids, closed: r.closed }, `acl.json reloaded: ${r.acl.allow.length} allowed, ${r.acl.block.length} blocked, firewall on ${r.acl.firewall.netuids.join(', ') || 'no subnet'}; ${r.closed} connection(s) closed`)
+        }
+      })
     })
 
   program.command('send')
@@ -245,12 +255,14 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     .argument('<file>', 'path of the file')
     .option('--netuid <n>', 'subnet (default the first in the config)', (v) => collectInt(v)[0])
     .option('--name <name>', 'name to offer (default the file\'s base name)')
-    .action(async (dest: string, file: string, opts: { netuid?: number, name?: string }) => {
+    .option('--no-encrypt', 'send without end-to-end encryption (a trusted link)')
+    .action(async (dest: string, file: string, opts: { netuid?: number, name?: string, encrypt: boolean }) => {
       const tty = globals().json !== true && process.stderr.isTTY
       let lastJson = 0
       await withPeer(async (peer) => {
         const result = await peer.sendFile(dest, file, {
           netuid: opts.netuid,
+          encrypt: opts.encrypt,
           ...(opts.name === undefined ? {} : { name: opts.name }),
           onProgress: (event) => {
             const { bytes, total, rate } = event.detail
@@ -278,7 +290,8 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     .argument('[json_body]', 'request body as JSON', 'null')
     .option('--netuid <n>', 'subnet (default the first in the config)', (v) => collectInt(v)[0])
     .option('--timeout <ms>', 'reply deadline in ms', parseTimeout)
-    .action(async (dest: string, type: string, jsonBody: string, opts: { netuid?: number, timeout?: number }) => {
+    .option('--encrypt', 'encrypt the request and its reply end to end')
+    .action(async (dest: string, type: string, jsonBody: string, opts: { netuid?: number, timeout?: number, encrypt?: boolean }) => {
       let body: unknown
       try {
         body = JSON.parse(jsonBody)
@@ -288,7 +301,7 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
       await withPeer(async (peer) => {
         const started = performance.now()
         const remote = await peer.connect(dest)
-        const reply = await peer.request(dest, type, body, { netuid: opts.netuid, timeout: opts.timeout })
+        const reply = await peer.request(dest, type, body, { netuid: opts.netuid, timeout: opts.timeout, encrypt: opts.encrypt === true })
         const ms = Math.round((performance.now() - started) * 1000) / 1000
         emit({ from: remote.ss58, body: reply, ms }, JSON.stringify(jsonSafe(reply), null, 2))
       })
@@ -301,7 +314,8 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     .argument('[payload]', 'payload: JSON, or else taken as a string')
     .option('--netuid <n>', 'subnet (default the first in the config)', (v) => collectInt(v)[0])
     .option('--timeout <ms>', 'ack deadline in ms', parseTimeout)
-    .action(async (dest: string, action: string, payloadArg: string | undefined, opts: { netuid?: number, timeout?: number }) => {
+    .option('--no-encrypt', 'send without end-to-end encryption (a trusted link)')
+    .action(async (dest: string, action: string, payloadArg: string | undefined, opts: { netuid?: number, timeout?: number, encrypt: boolean }) => {
       let payload: unknown = null
       if (payloadArg !== undefined) {
         try { payload = JSON.parse(payloadArg) } catch { payload = payloadArg }
@@ -309,7 +323,7 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
       await withPeer(async (peer) => {
         const started = performance.now()
         const remote = await peer.connect(dest)
-        const id = await peer.message(dest, action, payload, { netuid: opts.netuid, timeout: opts.timeout })
+        const id = await peer.message(dest, action, payload, { netuid: opts.netuid, timeout: opts.timeout, encrypt: opts.encrypt })
         const ms = Math.round((performance.now() - started) * 1000) / 1000
         emit({ event: 'acked', to: remote.ss58, id, action, ms }, `delivered "${action}" to ${remote.ss58} (${ms} ms)`)
       })
@@ -353,6 +367,86 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
         if (!(await book.delete(ss58))) throw new UnknownDestinationError(`${ss58} is not in the address book`)
         emit({ event: 'removed', ss58 }, `removed ${ss58}`)
       })
+    })
+
+  const acl = program.command('acl')
+    .description('access control: allow/block lists (SS58, PeerId, IP or CIDR) and the subnet firewall, in <home>/acl.json; a running listener applies changes at once')
+  const editAcl = async (change: (file: AclFile) => string): Promise<void> => {
+    await readConfig(home())
+    const file = await readAclFile(home())
+    const what = change(file)
+    await writeAclFile(home(), file)
+    emit({ event: 'acl', change: what, allow: file.allow, block: file.block, firewall: file.firewall }, what)
+  }
+  const entries = (list: string[]): string[] => list.map((e) => parseAclEntry(e).text)
+  acl.command('allow')
+    .description('admit these (when the allow list is non-empty, only matching peers connect in); with --netuid, admit SS58s through that subnet\'s firewall')
+    .argument('<entry...>', 'SS58, PeerId, IP or CIDR')
+    .option('--netuid <n>', 'admit to this subnet\'s firewall list instead', (v) => collectInt(v)[0])
+    .action(async (list: string[], opts: { netuid?: number }) => {
+      await editAcl((f) => {
+        if (opts.netuid !== undefined) {
+          for (const e of list) if (!isSs58(e)) throw new UsageError(`the firewall admits hotkeys: "${e}" is not an SS58 address`)
+          const key = String(opts.netuid)
+          f.firewall.admitted[key] = [...new Set([...(f.firewall.admitted[key] ?? []), ...list])]
+          return `admitted ${list.join(', ')} to subnet ${opts.netuid}${f.firewall.netuids.includes(opts.netuid) ? '' : ' (the firewall is off there: subwire acl firewall on ' + opts.netuid + ')'}`
+        }
+        f.allow = [...new Set([...f.allow, ...entries(list)])]
+        return `allowed ${list.join(', ')}`
+      })
+    })
+  acl.command('block')
+    .description('refuse these, in and out; the block list wins over every allow')
+    .argument('<entry...>', 'SS58, PeerId, IP or CIDR')
+    .action(async (list: string[]) => {
+      await editAcl((f) => {
+        f.block = [...new Set([...f.block, ...entries(list)])]
+        return `blocked ${list.join(', ')}`
+      })
+    })
+  acl.command('remove')
+    .description('remove entries from the allow and block lists (and from every firewall list)')
+    .argument('<entry...>', 'as listed')
+    .action(async (list: string[]) => {
+      await editAcl((f) => {
+        const drop = new Set(list.map((e) => e.trim()))
+        const before = f.allow.length + f.block.length + Object.values(f.firewall.admitted).reduce((n, l) => n + l.length, 0)
+        f.allow = f.allow.filter((e) => !drop.has(e))
+        f.block = f.block.filter((e) => !drop.has(e))
+        for (const k of Object.keys(f.firewall.admitted)) f.firewall.admitted[k] = (f.firewall.admitted[k] ?? []).filter((e) => !drop.has(e))
+        const after = f.allow.length + f.block.length + Object.values(f.firewall.admitted).reduce((n, l) => n + l.length, 0)
+        if (before === after) throw new UsageError(`none of ${list.join(', ')} is in acl.json`)
+        return `removed ${before - after} entr${before - after === 1 ? 'y' : 'ies'}`
+      })
+    })
+  acl.command('firewall')
+    .description('turn the fail-closed subnet firewall on or off for a subnet (on with nobody admitted: nobody gets in)')
+    .argument('<state>', 'on or off')
+    .argument('<netuid>', 'subnet', (v) => collectInt(v)[0])
+    .action(async (state: string, netuid: number) => {
+      if (state !== 'on' && state !== 'off') throw new UsageError('state must be "on" or "off"')
+      await editAcl((f) => {
+        f.firewall.netuids = state === 'on' ? [...new Set([...f.firewall.netuids, netuid])] : f.firewall.netuids.filter((n) => n !== netuid)
+        const admitted = f.firewall.admitted[String(netuid)]?.length ?? 0
+        return `firewall ${state} for subnet ${netuid}` + (state === 'on' ? ` (${admitted} hotkey(s) admitted${admitted === 0 ? ': nobody gets in' : ''})` : '')
+      })
+    })
+  acl.command('list')
+    .description('show the allow and block lists and the firewall')
+    .action(async () => {
+      await readConfig(home())
+      const f = await readAclFile(home())
+      if (globals().json === true) {
+        emit({ allow: f.allow, block: f.block, firewall: f.firewall })
+        return
+      }
+      const lines = [
+        `allow (${f.allow.length === 0 ? 'empty: everyone not blocked may connect' : 'only these may connect in'}):`, ...f.allow.map((e) => `  ${e}`),
+        `block (${f.block.length}):`, ...f.block.map((e) => `  ${e}`),
+        `firewall: ${f.firewall.netuids.length === 0 ? 'off' : `on for subnet(s) ${f.firewall.netuids.join(', ')}`}`,
+        ...Object.entries(f.firewall.admitted).map(([n, l]) => `  subnet ${n}: ${l.length === 0 ? '(nobody)' : l.join(', ')}`)
+      ]
+      io.stdout(lines.join('\n'))
     })
 
   async function withBook (fn: (book: AddressBook) => Promise<void>): Promise<void> {

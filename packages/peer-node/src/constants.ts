@@ -69,3 +69,9 @@ export const REDIAL_INTERVAL_MS = 500
 
 /** Re-dial backoff factor. */
 export const REDIAL_BACKOFF_FACTOR = 2
+
+/** Access-control lists and the subnet firewall, in the home; the listener reloads it when it changes. */
+export const ACL_FILE = 'acl.json'
+
+/** A burst of edits to `acl.json` (editors write twice) is reloaded once, after this quiet time. */
+export const ACL_RELOAD_DEBOUNCE_MS = 100

@@ -18,7 +18,7 @@ import { keychain } from '@libp2p/keychain'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { FsDatastore } from 'datastore-fs'
-import { CONNECTION_MONITOR, createSubwire, InvalidConfigError, MemoryAddressBook, SubwirePeer } from '@subwire/shared'
+import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createSubwire, InvalidConfigError, MemoryAddressBook, SubwirePeer } from '@subwire/shared'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { FileAddressBook } from './address-book-file.ts'
@@ -33,8 +33,11 @@ import {
   REDIAL_RETRIES
 } from './constants.ts'
 import { loadOrCreatePeerKey } from './home.ts'
+import { firewallFromAclFile, readAclFile, watchAclFile } from './acl-file.ts'
+import type { AclFile } from './acl-file.ts'
 import { NodeFileSource, NodeFileStore } from './files.ts'
-import type { AddressBook, FileSource, SendFileResult, Signer, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
+import type { AbortOptions, AclRules, AddressBook, FileSource, SendFileResult, Signer, Subwire, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
+import type { Libp2p } from '@libp2p/interface'
 import type { Address, ComponentLogger, PrivateKey } from '@libp2p/interface'
 
 /**
@@ -70,10 +73,70 @@ export interface NodePeerInit {
   filesDir?: string | undefined
   /** Logger factory (default libp2p's debug logger). */
   logger?: ComponentLogger
+  /**
+   * Allow/block lists. Default: `<home>/acl.json` (reloaded live when it changes), or
+   * allow-all without a home. An {@link AccessControl} given here can be updated by the caller.
+   */
+  acl?: AclRules | AccessControl
+  /** Watch `<home>/acl.json` and apply changes without a restart (default true with a home). */
+  watchAcl?: boolean
+  /** Called after each live reload of `acl.json` (or with the error that kept the old rules). */
+  onAclReload?: (result: { acl: AclFile, closed: number } | Error) => void
 }
 
 /** A running subwire peer on Node: {@link SubwirePeer} plus files sent from a path. */
 export class NodePeer extends SubwirePeer {
+  readonly #home: string | undefined
+  readonly #watch: boolean
+  readonly #onAclReload: NodePeerInit['onAclReload']
+  #unwatch: (() => void) | undefined
+
+  /** Use {@link createNodePeer}. */
+  constructor (libp2p: Libp2p, subwire: Subwire, addressBook: AddressBook, init: Pick<NodePeerInit, 'home' | 'watchAcl' | 'onAclReload'> = {}) {
+    super(libp2p, subwire, addressBook)
+    this.#home = init.home
+    this.#watch = init.home !== undefined && (init.watchAcl ?? true)
+    this.#onAclReload = init.onAclReload
+  }
+
+  /** Starts libp2p and the protocol, then watches `acl.json` for live changes. */
+  override async start (options: AbortOptions = {}): Promise<void> {
+    await super.start(options)
+    if (this.#watch && this.#home !== undefined && this.#unwatch === undefined) {
+      this.#unwatch = watchAclFile(this.#home, (acl) => { void this.#applyAcl(acl) })
+    }
+  }
+
+  /** Stops watching, then stops the protocol and libp2p. */
+  override async stop (): Promise<void> {
+    this.#unwatch?.()
+    this.#unwatch = undefined
+    await super.stop()
+  }
+
+  /**
+   * Applies an ACL file now: new rules for the gater and the handshake, the new firewall,
+   * and every live connection re-checked (blocked peers are disconnected).
+   */
+  async applyAcl (acl: AclFile): Promise<number> {
+    this.subwire.acl.update(acl)
+    await this.subwire.setFirewall(firewallFromAclFile(acl, this.subwire.netuids))
+    return await this.subwire.recheckAccess()
+  }
+
+  async #applyAcl (acl: AclFile | Error): Promise<void> {
+    if (acl instanceof Error) {
+      this.#onAclReload?.(acl)
+      return
+    }
+    try {
+      const closed = await this.applyAcl(acl)
+      this.#onAclReload?.({ acl, closed })
+    } catch (err) {
+      this.#onAclReload?.(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
   /**
    * Sends a file (a path, or any {@link FileSource}); resolves once the receiver has
    * verified it and moved it into its inbox. See {@link Subwire.sendFile}.
@@ -122,12 +185,15 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
   // so the certhash in the browser address is stable. The keychain's pass is derived from
   // the peer key, which is already owner-only on disk.
   const datastore = init.home === undefined ? undefined : await openDatastore(join(init.home, DATASTORE_DIR))
+  const aclFile = init.acl === undefined && init.home !== undefined ? await readAclFile(init.home) : undefined
+  const acl = init.acl instanceof AccessControl ? init.acl : new AccessControl(init.acl ?? aclFile)
   const libp2p = await createLibp2p({
     start: false,
     privateKey,
     ...(datastore === undefined ? {} : { datastore }),
     ...(init.logger === undefined ? {} : { logger: init.logger }),
     addresses: { listen },
+    connectionGater: aclConnectionGater(acl),
     transports: [
       ...(transports.includes('quic') ? [quic()] : []),
       ...(transports.includes('tcp') ? [tcp()] : []),
@@ -154,6 +220,7 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
     }
   })
   const files = init.filesDir === undefined ? undefined : new NodeFileStore(init.filesDir)
-  const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger, files }, { ...init.protocol, netuids: init.netuids })
-  return new NodePeer(libp2p, subwire, addressBook)
+  const firewall = init.protocol?.firewall ?? (aclFile === undefined ? undefined : firewallFromAclFile(aclFile, init.netuids))
+  const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger, files, acl }, { ...init.protocol, netuids: init.netuids, firewall })
+  return new NodePeer(libp2p, subwire, addressBook, init)
 }

@@ -329,8 +329,56 @@ export class SignatureRejectedError extends SubwireError {
   static defaultMessage = 'The signature request was rejected in the wallet'
 }
 
+/** A ciphertext did not open: wrong key, tampered, truncated, reordered or spliced. Nothing of it was used. */
+export class DecryptionFailedError extends SubwireError {
+  static override name = 'DecryptionFailedError'
+  static override code = 'ERR_DECRYPTION_FAILED'
+  static defaultMessage = 'The ciphertext could not be decrypted and authenticated; nothing of it was used'
+}
+
+/** End-to-end encryption was asked for, but the remote publishes no encryption key. */
+export class EncryptionUnavailableError extends SubwireError {
+  static override name = 'EncryptionUnavailableError'
+  static override code = 'ERR_ENCRYPTION_UNAVAILABLE'
+  static defaultMessage = 'The remote peer publishes no encryption key in its attestation'
+}
+
+/** This peer requires end-to-end encryption and the remote sent plaintext. */
+export class EncryptionRequiredError extends SubwireError {
+  static override name = 'EncryptionRequiredError'
+  static override code = 'ERR_ENCRYPTION_REQUIRED'
+  static defaultMessage = 'This peer accepts only end-to-end encrypted payloads'
+}
+
+/** The access-control list blocks this SS58, PeerId or IP address. */
+export class AccessDeniedError extends SubwireError {
+  static override name = 'AccessDeniedError'
+  static override code = 'ERR_ACCESS_DENIED'
+  static defaultMessage = 'Access denied by the access-control list'
+}
+
+/** The subnet firewall does not admit this hotkey to the subnet (fail-closed). */
+export class SubnetFirewallError extends SubwireError {
+  static override name = 'SubnetFirewallError'
+  static override code = 'ERR_SUBNET_FIREWALL'
+  static defaultMessage = 'The subnet firewall does not admit this hotkey'
+}
+
+/** A rate limit or a resource cap refused the connection, handshake or stream. */
+export class RateLimitedError extends SubwireError {
+  static override name = 'RateLimitedError'
+  static override code = 'ERR_RATE_LIMITED'
+  static defaultMessage = 'Too many connections, handshakes or streams; try again later'
+}
+
 /** Every exported error class, by name. Used to rebuild errors from the wire. */
 export const errorClasses = {
+  DecryptionFailedError,
+  EncryptionUnavailableError,
+  EncryptionRequiredError,
+  AccessDeniedError,
+  SubnetFirewallError,
+  RateLimitedError,
   WalletUnavailableError,
   WalletAccountNotFoundError,
   SignatureRejectedError,

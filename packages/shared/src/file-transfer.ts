@@ -13,9 +13,10 @@
  *   reach its disk; the sender never has more than the window in flight.
  *
  * Frames (MessagePack maps, `k` is the kind):
- * - S→R `{ k: 'offer', m: { id, name, size, cs, h: chunk hashes, r: root } }`
- * - R→S `{ k: 'accept', from: verified chunks, w: window }` | `{ k: 'refuse', e }`
- * - S→R `{ k: 'chunk', i, d }`
+ * - S→R `{ k: 'offer', m: { id, name, size, cs, h: chunk hashes, r: root } }`, or
+ *   encrypted `{ k: 'offer', id, x: envelope of the MessagePack manifest }`
+ * - R→S `{ k: 'accept', from: verified chunks, w: window, ek?: receiver's ephemeral key }` | `{ k: 'refuse', e }`
+ * - S→R `{ k: 'chunk', i, d }` (`d` sealed under the file-data key when encrypted)
  * - R→S `{ k: 'credit', n, at: verified chunks }`
  * - R→S `{ k: 'done', r: root }` after the file is in the inbox
  * - either way `{ k: 'cancel', e }`
@@ -23,7 +24,7 @@
  * @packageDocumentation
  */
 import { createBLAKE3 } from 'hash-wasm'
-import { asRecord, bytesField, stringField, uintField } from './codec.ts'
+import { asRecord, bytesField, decodeValue, encodeValue, stringField, uintField } from './codec.ts'
 import {
   BLAKE3_BYTES,
   FILE_CHUNK_SIZE,
@@ -37,6 +38,8 @@ import {
   AbortError,
   ChunkHashMismatchError,
   ConnectionClosedError,
+  EncryptionRequiredError,
+  EncryptionUnavailableError,
   errorFromWire,
   errorToWire,
   FileRefusedError,
@@ -48,6 +51,8 @@ import {
   TransferCancelledError
 } from './errors.ts'
 import { throwIfAborted } from './identity.ts'
+import { E2E_TAG_BYTES, X25519_BYTES } from './e2e.ts'
+import type { StreamCipher } from './e2e.ts'
 import type { FramedStream } from './framed-stream.ts'
 import type { AbortOptions } from './identity.ts'
 import type { Caller } from './rpc.ts'
@@ -203,6 +208,18 @@ export interface SendFileOptions extends AbortOptions {
   onProgress?: ((event: TransferProgressEvent) => void) | undefined
   /** Give up when the receiver sends nothing (no credit, no ack) for this long (default 30 s). */
   stallTimeoutMs?: number | undefined
+}
+
+/** The sender's end-to-end encryption of one transfer (built by the engine for the verified receiver). */
+export interface FileSealer {
+  /** Seals the encoded manifest; returns the envelope and how to make the data cipher from the receiver's ephemeral key. */
+  sealOffer(manifest: Uint8Array): Promise<{ x: unknown, dataCipher: (receiverEphemeral: Uint8Array) => Promise<StreamCipher> }>
+}
+
+/** The receiver's end-to-end decryption of one transfer. */
+export interface FileOpener {
+  /** Opens the sealed manifest of transfer `id`; `accept()` makes our ephemeral key and the data cipher. */
+  openOffer(x: unknown, id: string): Promise<{ manifest: Uint8Array, accept: () => Promise<{ ek: Uint8Array, cipher: StreamCipher }> }>
 }
 
 /** Default of {@link SendFileOptions.stallTimeoutMs}; the receiver sends keepalives at a quarter of it. */
@@ -445,10 +462,16 @@ function cancelledBy (side: string, rec: Record<string, unknown>): Error {
  * Sends a file over a freshly opened file stream. Resolves only after the receiver
  * acknowledged the file in its inbox with the same root.
  */
-export async function sendFileOverStream (framed: FramedStream, source: FileSource, manifest: FileManifest, options: SendFileOptions = {}): Promise<Omit<SendFileResult, 'ms'>> {
+export async function sendFileOverStream (framed: FramedStream, source: FileSource, manifest: FileManifest, options: SendFileOptions & { e2e?: FileSealer | undefined } = {}): Promise<Omit<SendFileResult, 'ms'>> {
   const { signal } = options
   throwIfAborted(signal)
-  framed.send({ k: 'offer', m: manifestToWire(manifest) })
+  let sealed: Awaited<ReturnType<FileSealer['sealOffer']>> | undefined
+  if (options.e2e !== undefined) {
+    sealed = await options.e2e.sealOffer(encodeValue(manifestToWire(manifest)))
+    framed.send({ k: 'offer', id: manifest.id, x: sealed.x })
+  } else {
+    framed.send({ k: 'offer', m: manifestToWire(manifest) })
+  }
   const reply = asRecord(await framed.readFrame({ signal }), 'offer reply')
   if (reply.k === 'refuse') {
     const reason = errorFromWire(asRecord(reply.e, 'refusal') as { name: string, message: string })
@@ -462,6 +485,11 @@ export async function sendFileOverStream (framed: FramedStream, source: FileSour
   const from = uintField(reply, 'from', 'accept', n)
   const window = Math.max(1, Math.min(uintField(reply, 'w', 'accept', 1024), 64))
   const resumedFrom = Math.min(manifest.size, from * manifest.chunkSize)
+  let cipher: StreamCipher | undefined
+  if (sealed !== undefined) {
+    const ek = bytesField(reply, 'ek', 'accept', X25519_BYTES)
+    cipher = await sealed.dataCipher(ek)
+  }
 
   let credit = window
   let failure: Error | undefined
@@ -520,7 +548,8 @@ export async function sendFileOverStream (framed: FramedStream, source: FileSour
     // read one chunk ahead, so the disk works while we wait for credit
     const readChunk = (i: number): Promise<Uint8Array> | undefined => {
       if (i >= n) return undefined
-      const p = source.read(i * manifest.chunkSize, chunkLength(i, manifest.size, manifest.chunkSize), { signal })
+      const read = source.read(i * manifest.chunkSize, chunkLength(i, manifest.size, manifest.chunkSize), { signal })
+      const p = cipher === undefined ? read : read.then(async (d) => await (cipher as StreamCipher).seal(i, d, i === n - 1))
       p.catch(() => {}) // awaited below; this only keeps an early exit from leaving it unhandled
       return p
     }
@@ -576,6 +605,10 @@ export interface ReceiveFileInit extends AbortOptions {
   onAccepted?: (offer: FileOffer) => void
   /** Progress events. */
   onProgress?: ((event: TransferProgressEvent) => void) | undefined
+  /** Opens encrypted offers; without it an encrypted offer is refused with `EncryptionUnavailableError`. */
+  e2e?: FileOpener | undefined
+  /** Refuse plaintext offers with `EncryptionRequiredError`. */
+  requireEncryption?: boolean | undefined
   /** Time to wait for the offer or for the next chunk before giving up (default 60 s). */
   idleTimeoutMs?: number
   /**
@@ -608,8 +641,18 @@ export async function receiveFileOverStream (framed: FramedStream, init: Receive
   const offer = await read()
   if (offer.k !== 'offer') throw new InvalidFrameError(`expected an offer, got ${String(offer.k)}`)
   let manifest: FileManifest
+  let opened: Awaited<ReturnType<FileOpener['openOffer']>> | undefined
   try {
-    manifest = await manifestFromWire(offer.m)
+    if (offer.x !== undefined) {
+      if (init.e2e === undefined) throw new EncryptionUnavailableError('This peer has end-to-end encryption turned off')
+      const id = stringField(offer, 'id', 'offer', 64)
+      opened = await init.e2e.openOffer(offer.x, id)
+      manifest = await manifestFromWire(decodeValue(opened.manifest))
+      if (manifest.id !== id) throw new InvalidManifestError('the sealed manifest names another transfer id than the offer')
+    } else {
+      if (init.requireEncryption === true) throw new EncryptionRequiredError('This peer accepts only end-to-end encrypted files')
+      manifest = await manifestFromWire(offer.m)
+    }
   } catch (err) {
     return await refuse(toError(err))
   }
@@ -627,14 +670,15 @@ export async function receiveFileOverStream (framed: FramedStream, init: Receive
   const key = await transferKey(init.caller.ss58, manifest)
   const release = await init.claim?.(key)
   try {
-    return await receiveClaimed(framed, init, manifest, key, name, publicOffer, read, refuse)
+    return await receiveClaimed(framed, init, manifest, key, name, publicOffer, read, refuse, opened?.accept)
   } finally {
     release?.()
   }
 }
 
 async function receiveClaimed (framed: FramedStream, init: ReceiveFileInit, manifest: FileManifest, key: string, name: string, publicOffer: FileOffer,
-  read: () => Promise<Record<string, unknown>>, refuse: (err: Error) => Promise<never>): Promise<ReceivedFile> {
+  read: () => Promise<Record<string, unknown>>, refuse: (err: Error) => Promise<never>,
+  acceptEncrypted: (() => Promise<{ ek: Uint8Array, cipher: StreamCipher }>) | undefined): Promise<ReceivedFile> {
   const { policy, store } = init
   let partial: PartialFile
   try {
@@ -651,7 +695,14 @@ async function receiveClaimed (framed: FramedStream, init: ReceiveFileInit, mani
     if (free !== undefined && free - (manifest.size - resumedFrom) < minFree) {
       return await refuse(new InsufficientDiskSpaceError(`${manifest.size - resumedFrom} more bytes would leave less than ${minFree} bytes free (${free} free)`))
     }
-    framed.send({ k: 'accept', from: next, w: FILE_WINDOW_CHUNKS })
+    let cipher: StreamCipher | undefined
+    if (acceptEncrypted !== undefined) {
+      const a = await acceptEncrypted()
+      cipher = a.cipher
+      framed.send({ k: 'accept', from: next, w: FILE_WINDOW_CHUNKS, ek: a.ek })
+    } else {
+      framed.send({ k: 'accept', from: next, w: FILE_WINDOW_CHUNKS })
+    }
     init.onAccepted?.(publicOffer)
     const h = await takeHasher()
     const started = performance.now()
@@ -675,7 +726,8 @@ async function receiveClaimed (framed: FramedStream, init: ReceiveFileInit, mani
         if (frame.k !== 'chunk') throw new InvalidFrameError(`expected a chunk, got ${String(frame.k)}`)
         const i = uintField(frame, 'i', 'chunk', n)
         const length = chunkLength(next, manifest.size, manifest.chunkSize)
-        const data = bytesField(frame, 'd', 'chunk', manifest.chunkSize)
+        let data = bytesField(frame, 'd', 'chunk', manifest.chunkSize + (cipher === undefined ? 0 : E2E_TAG_BYTES))
+        if (i === next && cipher !== undefined) data = await cipher.open(i, data, i === n - 1)
         if (i !== next || data.byteLength !== length) throw new InvalidFrameError(`expected chunk ${next} of ${length} bytes, got chunk ${i} of ${data.byteLength}`)
         h.init()
         h.update(data)

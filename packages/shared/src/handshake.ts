@@ -36,8 +36,11 @@ export interface HandshakeResult {
   maxConcurrent: number
 }
 
-/** Verifies a remote attestation (bytes, signature); throws a typed error. */
-export type AttestationVerifier = (bytes: Uint8Array, signature: Uint8Array) => Attestation
+/**
+ * Verifies a remote attestation (bytes, signature) and decides whether the hotkey may
+ * connect (access control, subnet firewall); throws a typed error.
+ */
+export type AttestationVerifier = (bytes: Uint8Array, signature: Uint8Array) => Attestation | Promise<Attestation>
 
 function helloFrame (hello: Hello): Record<string, unknown> {
   return {
@@ -49,7 +52,7 @@ function helloFrame (hello: Hello): Record<string, unknown> {
   }
 }
 
-function parseHello (frame: Record<string, unknown>, verify: AttestationVerifier): HandshakeResult {
+async function parseHello (frame: Record<string, unknown>, verify: AttestationVerifier): Promise<HandshakeResult> {
   const v = uintField(frame, 'v', 'hello', 255)
   if (v !== PROTOCOL_VERSION) throw new HandshakeFailedError(`Unsupported subwire protocol version ${v}`)
   const bytes = bytesField(frame, 'a', 'hello', 4096)
@@ -57,7 +60,7 @@ function parseHello (frame: Record<string, unknown>, verify: AttestationVerifier
   const maxConcurrent = uintField(frame, 'mc', 'hello', 1_000_000)
   const rawAddrs = Array.isArray(frame.addrs) ? frame.addrs : []
   const addrs = rawAddrs.filter((a): a is string => typeof a === 'string' && a.startsWith('/') && a.length < 512).slice(0, MAX_ANNOUNCED_ADDRS)
-  const attestation = verify(bytes, signature)
+  const attestation = await verify(bytes, signature)
   return { attestation, addrs, maxConcurrent: Math.max(1, maxConcurrent) }
 }
 
@@ -72,7 +75,7 @@ export async function initiateHandshake (framed: FramedStream, hello: Hello, ver
     }
     throw new InvalidFrameError('handshake reply without "ok"')
   }
-  const result = parseHello(reply, verify)
+  const result = await parseHello(reply, verify)
   await framed.close(options)
   return result
 }
@@ -84,7 +87,7 @@ export async function initiateHandshake (framed: FramedStream, hello: Hello, ver
 export async function respondHandshake (framed: FramedStream, hello: Hello | (() => Promise<Hello>), verify: AttestationVerifier, options: AbortOptions = {}): Promise<HandshakeResult> {
   let result: HandshakeResult
   try {
-    result = parseHello(asRecord(await framed.readFrame(options), 'hello'), verify)
+    result = await parseHello(asRecord(await framed.readFrame(options), 'hello'), verify)
   } catch (err) {
     try {
       framed.send({ ok: false, e: errorToWire(err) })

@@ -33,6 +33,8 @@ export * from './framed-stream.ts'
 export * from './rpc.ts'
 export * from './address-book.ts'
 export * from './file-transfer.ts'
+export * from './e2e.ts'
+export * from './acl.ts'
 export { Subwire } from './subwire.ts'
 export { SubwirePeer } from './peer.ts'
 export type {
@@ -44,7 +46,9 @@ export type {
   SendOptions,
   MessageOptions,
   HandleOptions,
-  SubwireSendFileOptions
+  SubwireSendFileOptions,
+  EncryptionInit,
+  FloodLimits
 } from './subwire.ts'
 
 /** Creates the protocol engine on a libp2p node. Call `start()` after libp2p has started. */

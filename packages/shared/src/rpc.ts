@@ -17,13 +17,20 @@
  * The control-message protocol uses the same channel: a message is a request whose
  * type is the action and whose reply (empty) is the ack.
  *
+ * End-to-end encryption: an encrypted request carries `x` (an envelope) instead of `b`;
+ * its replies, chunks and end carry `x` (ciphertext of chunk 0, 1, … sealed under the
+ * reply key, the last one flagged) instead of `b`. Error replies stay plaintext.
+ *
  * @packageDocumentation
  */
-import { asRecord, stringField, uintField } from './codec.ts'
+import { asRecord, bytesField, stringField, uintField } from './codec.ts'
 import { MAX_TYPE_LENGTH, STREAM_REPLY_WINDOW } from './constants.ts'
 import {
   AbortError,
   ConnectionClosedError,
+  DecryptionFailedError,
+  EncryptionRequiredError,
+  EncryptionUnavailableError,
   errorFromWire,
   errorToWire,
   InvalidFrameError,
@@ -87,13 +94,38 @@ export interface RequestOptions {
   timeout?: number | undefined
   /** Message id carried to the handler (control messages). */
   messageId?: string | undefined
+  /** Encrypts this request end to end (and expects an encrypted reply). */
+  e2e?: RequestSealer | undefined
 }
+
+/** Seals one request body; what it returns opens the reply chunks. */
+export type RequestSealer = (body: unknown) => Promise<{
+  /** The envelope sent as the request's `x`. */
+  x: unknown
+  /** Opens reply chunk `index` (`last` on the single reply or the end). */
+  openReply: (ciphertext: Uint8Array, index: number, last: boolean) => Promise<unknown>
+}>
+
+/** Opens an encrypted request on the server; what it returns seals the replies. */
+export type RequestOpener = (x: unknown, type: string, messageId: string | undefined) => Promise<{
+  /** The decrypted body. */
+  body: unknown
+  /** Seals reply chunk `index`. */
+  sealReply: (body: unknown, index: number, last: boolean) => Promise<Uint8Array>
+}>
+
+/** Largest sealed reply chunk accepted (the frame limit applies first). */
+const MAX_SEALED_BYTES = 2 ** 31
 
 interface PendingCall {
   resolve: (body: unknown) => void
   reject: (err: Error) => void
   onChunk?: (body: unknown) => void
   onEnd?: () => void
+  /** Set on encrypted calls: opens reply chunks in order. */
+  openReply?: (ciphertext: Uint8Array, index: number, last: boolean) => Promise<unknown>
+  nextIndex: number
+  chain: Promise<void>
 }
 
 function isAsyncIterable (value: unknown): value is AsyncIterable<unknown> {
@@ -252,6 +284,8 @@ export class RpcClient {
     }
     const onAbort = (): void => { cancel(new AbortError()) }
     const call: PendingCall = {
+      nextIndex: 0,
+      chain: Promise.resolve(),
       resolve: (b) => { cleanup(); resolve(b) },
       reject: (err) => {
         if (err.name === AbortError.name || err.name === RequestTimeoutError.name) {
@@ -266,9 +300,21 @@ export class RpcClient {
       call.onChunk = streaming.onChunk
       call.onEnd = () => { cleanup(); streaming.onEnd(); resolve(undefined) }
     }
+    const frame: Record<string, unknown> = { k: FrameKind.Request, id, t: type }
+    if (options.e2e !== undefined) {
+      try {
+        const sealed = await options.e2e(body)
+        frame.x = sealed.x
+        call.openReply = sealed.openReply
+      } catch (err) {
+        this.#release()
+        throw err
+      }
+    } else {
+      frame.b = body
+    }
     this.#pending.set(id, call)
     options.signal?.addEventListener('abort', onAbort, { once: true })
-    const frame: Record<string, unknown> = { k: FrameKind.Request, id, t: type, b: body }
     if (options.timeout !== undefined) {
       frame.to = Math.max(1, Math.ceil(options.timeout))
       timer = setTimeout(() => { cancel(new RequestTimeoutError(`No reply to "${type}" within ${options.timeout} ms`)) }, options.timeout)
@@ -298,6 +344,10 @@ export class RpcClient {
       const id = uintField(rec, 'id', 'rpc frame', MAX_REQUEST_ID)
       const call = this.#pending.get(id)
       if (call === undefined) return // cancelled or timed out: a late reply is dropped
+      if (call.openReply !== undefined) {
+        this.#onSealedFrame(call, k, rec)
+        return
+      }
       switch (k) {
         case FrameKind.Reply:
           if (call.onEnd !== undefined) {
@@ -326,6 +376,31 @@ export class RpcClient {
       this.#fail(err as Error)
       this.#framed.abort(err as Error)
     }
+  }
+
+  /** Replies to an encrypted request: opened strictly in order, each chunk with its index. */
+  #onSealedFrame (call: PendingCall, k: number, rec: Record<string, unknown>): void {
+    const open = call.openReply as NonNullable<PendingCall['openReply']>
+    if (k === FrameKind.Error) {
+      const err = errorFromWire(wireErrorOf(rec))
+      call.chain = call.chain.then(() => { call.reject(err) })
+      return
+    }
+    if (k !== FrameKind.Reply && k !== FrameKind.Chunk && k !== FrameKind.End) throw new InvalidFrameError(`unexpected frame kind ${k} from the server`)
+    if (k !== FrameKind.Reply && call.onChunk === undefined) throw new InvalidFrameError('chunk or end for a plain request')
+    const index = call.nextIndex++
+    const last = k !== FrameKind.Chunk
+    const c = rec.x
+    call.chain = call.chain.then(async () => {
+      if (!(c instanceof Uint8Array)) throw new DecryptionFailedError('the reply to an encrypted request was not encrypted')
+      const body = await open(bytesField(rec, 'x', 'sealed reply', MAX_SEALED_BYTES), index, last)
+      if (k === FrameKind.Chunk) call.onChunk?.(body)
+      else if (k === FrameKind.End) call.onEnd?.()
+      else if (call.onEnd !== undefined) { call.onChunk?.(body); call.onEnd() } else call.resolve(body)
+    }).catch((err: unknown) => {
+      call.chain = new Promise(() => {}) // nothing after a failed chunk is delivered
+      call.reject(err instanceof Error ? err : new DecryptionFailedError())
+    })
   }
 
   #fail (err: Error): void {
@@ -359,6 +434,10 @@ export interface RpcServerInit {
   limiter: RequestLimiter
   /** Logger. */
   log: Logger
+  /** Opens encrypted requests; without it an encrypted request gets `EncryptionUnavailableError`. */
+  e2e?: RequestOpener | undefined
+  /** Refuse plaintext requests with `EncryptionRequiredError`. */
+  requireEncryption?: boolean | undefined
 }
 
 interface Running {
@@ -466,7 +545,18 @@ export class RpcServer {
     try {
       const context: HandlerContext = { caller: this.#init.caller, type, signal }
       if (typeof rec.m === 'string') context.messageId = rec.m
-      const result = await handler(rec.b, context)
+      let body = rec.b
+      let sealReply: ((body: unknown, index: number, last: boolean) => Promise<Uint8Array>) | undefined
+      if (rec.x !== undefined) {
+        if (this.#init.e2e === undefined) throw new EncryptionUnavailableError('This peer has end-to-end encryption turned off')
+        const opened = await this.#init.e2e(rec.x, type, context.messageId)
+        body = opened.body
+        sealReply = opened.sealReply
+      } else if (this.#init.requireEncryption === true) {
+        throw new EncryptionRequiredError(`"${type}" arrived in plaintext; this peer accepts only end-to-end encrypted requests and messages`)
+      }
+      const result = await handler(body, context)
+      let index = 0
       if (isAsyncIterable(result)) {
         if (!streamed) throw new ReplyKindError()
         for await (const chunk of result) {
@@ -478,11 +568,11 @@ export class RpcServer {
           await this.#framed.waitWritable({ signal })
           if (signal.aborted) throw signal.reason
           running.credit--
-          this.#framed.send({ k: FrameKind.Chunk, id, b: chunk })
+          this.#framed.send(sealReply === undefined ? { k: FrameKind.Chunk, id, b: chunk } : { k: FrameKind.Chunk, id, x: await sealReply(chunk, index++, false) })
         }
-        this.#reply(id, { k: FrameKind.End, id })
+        this.#reply(id, sealReply === undefined ? { k: FrameKind.End, id } : { k: FrameKind.End, id, x: await sealReply(null, index, true) })
       } else {
-        this.#reply(id, { k: FrameKind.Reply, id, b: result })
+        this.#reply(id, sealReply === undefined ? { k: FrameKind.Reply, id, b: result } : { k: FrameKind.Reply, id, x: await sealReply(result, 0, true) })
       }
     } catch (err) {
       if (!signal.aborted || (signal.reason as Error | undefined)?.name === RequestTimeoutError.name) {

@@ -27,7 +27,9 @@ import {
 } from './constants.ts'
 import {
   AbortError,
+  AccessDeniedError,
   ConnectionClosedError,
+  EncryptionUnavailableError,
   FilesNotEnabledError,
   HandshakeFailedError,
   HandshakeTimeoutError,
@@ -36,6 +38,8 @@ import {
   NotAuthenticatedError,
   NotStartedError,
   PeerUnreachableError,
+  RateLimitedError,
+  SubnetFirewallError,
   SubnetNotServedError,
   toError,
   TransferCancelledError,
@@ -48,12 +52,17 @@ import { decodeSs58, isSs58, throwIfAborted } from './identity.ts'
 import { refuseChannel, RpcClient, RpcServer } from './rpc.ts'
 import { mergeAddrs } from './address-book.ts'
 import { createManifest, receiveFileOverStream, sendFileOverStream } from './file-transfer.ts'
-import type { FileOffer, FileSource, FileStore, ReceivedFile, ReceivePolicy, SendFileOptions, SendFileResult, TransferProgressEvent } from './file-transfer.ts'
+import { decodeValue, encodeValue } from './codec.ts'
+import { defaultE2eBackend, E2ePurpose, EncryptionKeyring, envelopeFromWire, fileDataCipher, openEnvelope, replyCipher, sealEnvelope } from './e2e.ts'
+import type { E2eBackend, E2ePurposeValue } from './e2e.ts'
+import { AccessControl, ipOfMultiaddr } from './acl.ts'
+import type { SubnetFirewallInit } from './acl.ts'
+import type { FileOpener, FileSealer, FileOffer, FileSource, FileStore, ReceivedFile, ReceivePolicy, SendFileOptions, SendFileResult, TransferProgressEvent } from './file-transfer.ts'
 import type { AddressBook } from './address-book.ts'
 import type { Attestation, SignedAttestation } from './attestation.ts'
 import type { Hello, HandshakeResult } from './handshake.ts'
 import type { AbortOptions, Signer } from './identity.ts'
-import type { Caller, HandlerContext, RequestLimiter, RpcHandler } from './rpc.ts'
+import type { Caller, HandlerContext, RequestLimiter, RequestOpener, RequestSealer, RpcHandler } from './rpc.ts'
 import type { ComponentLogger, Connection, Libp2p, Logger, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -69,6 +78,35 @@ export interface SubwireComponents {
   logger?: ComponentLogger | undefined
   /** Where received files go; none: this peer does not receive files. */
   files?: FileStore | undefined
+  /** Body of the encryption primitives; default WebCrypto where it has X25519, else noble. */
+  e2eBackend?: E2eBackend | undefined
+  /**
+   * Allow/block lists, shared with the libp2p connection gater (see `aclConnectionGater`).
+   * Update it at any time, then call {@link Subwire.recheckAccess}. Default: allow all.
+   */
+  acl?: AccessControl | undefined
+}
+
+/** Flood and abuse limits of the engine (libp2p's connection manager adds its own per-IP connection rate and caps). */
+export interface FloodLimits {
+  /** Inbound connections waiting for their handshake at once; more are closed at once (default 256). */
+  maxPendingHandshakes?: number
+  /** Handshakes started per second by one IP address (default 50, burst twice that). */
+  handshakesPerSecondPerIp?: number
+  /** Inbound streams per connection and protocol (default 64). */
+  maxInboundStreamsPerProtocol?: number
+}
+
+/** End-to-end encryption defaults. Per call, `encrypt` overrides them. */
+export interface EncryptionInit {
+  /** Encrypt control messages (default true). */
+  messages?: boolean
+  /** Encrypt files (default true). */
+  files?: boolean
+  /** Encrypt RPC bodies (default false: most RPC is small and latency-bound; ask per call). */
+  requests?: boolean
+  /** Refuse plaintext messages, requests and files from others with `EncryptionRequiredError` (default false). */
+  require?: boolean
 }
 
 /** Configuration of the engine. */
@@ -93,6 +131,12 @@ export interface SubwireInit {
   echo?: boolean
   /** Ask libp2p to re-dial peers we connected to when their connection drops (default true). */
   redial?: boolean
+  /** End-to-end encryption defaults. */
+  encryption?: EncryptionInit
+  /** The fail-closed subnet firewall: on these subnets, only admitted hotkeys may open protocols. */
+  firewall?: SubnetFirewallInit | undefined
+  /** Flood limits. */
+  limits?: FloodLimits
   /** Limits and policy for received files. */
   files?: ReceivePolicy & {
     /** Give up an incoming transfer after this long without data (default 60 s). */
@@ -158,6 +202,8 @@ export interface SubwireSendFileOptions extends SendFileOptions {
   netuid?: number | undefined
   /** Chunk size (default 1 MiB). */
   chunkSize?: number | undefined
+  /** Encrypt end to end (default from `encryption.files`, true). */
+  encrypt?: boolean | undefined
 }
 
 /** Options of requests and messages. */
@@ -166,6 +212,8 @@ export interface SendOptions extends AbortOptions {
   netuid?: number | undefined
   /** Reply/ack deadline in ms (default from config). */
   timeout?: number | undefined
+  /** Encrypt end to end (default from `encryption.messages` / `encryption.requests`). */
+  encrypt?: boolean | undefined
 }
 
 /** Options of a control message. */
@@ -184,6 +232,8 @@ type Listener<T> = (detail: T) => void | Promise<void>
 
 interface Session {
   connection: Connection
+  /** Subnets whose protocols this remote may open here (firewall). */
+  admitted: ReadonlySet<number>
   remote: RemotePeer
   attestation: Attestation
   maxConcurrent: number
@@ -228,6 +278,17 @@ export class Subwire {
   readonly #filePolicy: NonNullable<SubwireInit['files']>
   readonly #incoming = new Map<string, AbortController>()
   readonly #claims = new Map<string, { controller: AbortController, released: Promise<void> }>()
+  readonly #encryption: Required<EncryptionInit>
+  readonly #e2eBackend: E2eBackend | undefined
+  #keyring: EncryptionKeyring | undefined
+  readonly #acl: AccessControl
+  #firewall: SubnetFirewallInit | undefined
+  readonly #membership = new Map<number, { at: number, set: Promise<ReadonlySet<string>> }>()
+  readonly #admittedFor = new Map<string, ReadonlySet<number>>()
+  readonly #maxPendingHandshakes: number
+  readonly #handshakeRate: number
+  readonly #maxInboundStreams: number
+  readonly #handshakeBuckets = new Map<string, { tokens: number, at: number }>()
   #attestation: SignedAttestation | undefined
   #attesting: Promise<SignedAttestation> | undefined
   #started = false
@@ -250,6 +311,13 @@ export class Subwire {
     this.#redial = init.redial ?? true
     this.#files = components.files
     this.#filePolicy = { ...init.files }
+    this.#encryption = { messages: true, files: true, requests: false, require: false, ...init.encryption }
+    this.#e2eBackend = components.e2eBackend
+    this.#acl = components.acl ?? new AccessControl()
+    this.#firewall = validateFirewall(init.firewall, this.#netuids)
+    this.#maxPendingHandshakes = positive(init.limits?.maxPendingHandshakes, 256, 'limits.maxPendingHandshakes')
+    this.#handshakeRate = positive(init.limits?.handshakesPerSecondPerIp, 50, 'limits.handshakesPerSecondPerIp')
+    this.#maxInboundStreams = positive(init.limits?.maxInboundStreamsPerProtocol, 64, 'limits.maxInboundStreamsPerProtocol')
     decodeSs58(this.#signer.ss58, this.#prefix)
     if (init.echo ?? true) this.handle('echo', (body) => body)
   }
@@ -280,8 +348,10 @@ export class Subwire {
    */
   async start (options: AbortOptions = {}): Promise<void> {
     if (this.#started) return
+    this.#keyring = new EncryptionKeyring(this.#e2eBackend ?? await defaultE2eBackend())
+    this.#attestation = undefined
     await this.#hello(options)
-    const handlerOptions = { maxInboundStreams: 64, maxOutboundStreams: 64, runOnLimitedConnection: false }
+    const handlerOptions = { maxInboundStreams: this.#maxInboundStreams, maxOutboundStreams: 64, runOnLimitedConnection: false }
     await this.#libp2p.handle(AUTH_PROTOCOL, (stream, connection) => { void this.#respond(stream, connection) }, { ...handlerOptions, maxInboundStreams: 4 })
     for (const netuid of this.#netuids) {
       await this.#libp2p.handle(rpcProtocol(netuid), (stream, connection) => { void this.#serve(stream, connection, netuid, 'rpc') }, handlerOptions)
@@ -316,6 +386,53 @@ export class Subwire {
     }
     this.#sessions.clear()
     await Promise.allSettled(closing)
+    this.#keyring?.clear()
+    this.#attestation = undefined
+  }
+
+  /** The access-control lists this engine enforces (shared with the connection gater). */
+  get acl (): AccessControl {
+    return this.#acl
+  }
+
+  /**
+   * Replaces the subnet firewall (or turns it off with `undefined`) and re-checks every
+   * live connection against it.
+   */
+  async setFirewall (firewall: SubnetFirewallInit | undefined): Promise<void> {
+    this.#firewall = validateFirewall(firewall, this.#netuids)
+    this.#membership.clear()
+    await this.recheckAccess()
+  }
+
+  /**
+   * Re-checks every authenticated connection against the current ACL and firewall (call
+   * after changing them): a now-blocked peer is disconnected with `AccessDeniedError`; one
+   * that lost a subnet it had is disconnected so its next connection gets the new set.
+   * Returns how many connections were closed.
+   */
+  async recheckAccess (): Promise<number> {
+    this.#membership.clear()
+    let closed = 0
+    for (const s of [...this.#sessions.values()]) {
+      const inbound = s.connection.direction === 'inbound'
+      const d = this.#acl.check({ ip: ipOfMultiaddr(s.connection.remoteAddr), peerId: s.remote.peerId, ss58: s.remote.ss58 }, inbound)
+      let reason: Error | undefined
+      if (!d.allowed) {
+        reason = new AccessDeniedError(d.reason)
+      } else {
+        const admitted = await this.#admitted(s.remote.ss58)
+        if ([...s.admitted].some((n) => !admitted.has(n))) {
+          reason = new SubnetFirewallError(`${s.remote.ss58} is no longer admitted to subnet(s) ${[...s.admitted].filter((n) => !admitted.has(n)).join(', ')}`)
+        }
+      }
+      if (reason !== undefined && s.connection.status === 'open') {
+        this.#log('closing connection %s to %s: %s', s.connection.id, s.remote.ss58, reason.message)
+        s.connection.abort(reason)
+        closed++
+      }
+    }
+    return closed
   }
 
   /** Registers an RPC handler for `type` on one subnet or on every configured one. */
@@ -361,21 +478,24 @@ export class Subwire {
 
   /** Sends a request and resolves with the reply body. */
   async request (dest: string, type: string, body: unknown, options: SendOptions = {}): Promise<unknown> {
-    const client = await this.#client(dest, 'rpc', options)
-    return await client.request(type, body, { signal: options.signal, timeout: options.timeout ?? this.#requestTimeoutMs })
+    const { client, session } = await this.#client(dest, 'rpc', options)
+    const e2e = (options.encrypt ?? this.#encryption.requests) ? this.#requestSealer(session, E2ePurpose.Request, type) : undefined
+    return await client.request(type, body, { signal: options.signal, timeout: options.timeout ?? this.#requestTimeoutMs, e2e })
   }
 
   /** Sends a request whose handler streams its reply; yields each chunk. */
   async * requestStream (dest: string, type: string, body: unknown, options: SendOptions = {}): AsyncGenerator<unknown, void, undefined> {
-    const client = await this.#client(dest, 'rpc', options)
-    yield * client.requestStream(type, body, { signal: options.signal, timeout: options.timeout ?? this.#requestTimeoutMs })
+    const { client, session } = await this.#client(dest, 'rpc', options)
+    const e2e = (options.encrypt ?? this.#encryption.requests) ? this.#requestSealer(session, E2ePurpose.Request, type) : undefined
+    yield * client.requestStream(type, body, { signal: options.signal, timeout: options.timeout ?? this.#requestTimeoutMs, e2e })
   }
 
   /** Sends a control message; resolves once the receiver's listeners have taken it (ack). Returns the message id. */
   async message (dest: string, action: string, payload: unknown, options: MessageOptions = {}): Promise<string> {
     const id = options.id ?? crypto.randomUUID()
-    const client = await this.#client(dest, 'msg', options)
-    await client.request(action, payload, { signal: options.signal, timeout: options.timeout ?? this.#requestTimeoutMs, messageId: id })
+    const { client, session } = await this.#client(dest, 'msg', options)
+    const e2e = (options.encrypt ?? this.#encryption.messages) ? this.#requestSealer(session, E2ePurpose.Message, id) : undefined
+    await client.request(action, payload, { signal: options.signal, timeout: options.timeout ?? this.#requestTimeoutMs, messageId: id, e2e })
     return id
   }
 
@@ -392,6 +512,10 @@ export class Subwire {
     const remote = await this.#session(dest, options)
     if (!remote.attestation.netuids.includes(netuid)) {
       throw new SubnetNotServedError(`${remote.remote.ss58} does not serve subnet ${netuid} (it serves ${remote.attestation.netuids.join(', ') || 'none'})`, { netuid })
+    }
+    const encrypt = options.encrypt ?? this.#encryption.files
+    if (encrypt && remote.attestation.encryptionKey === undefined) {
+      throw new EncryptionUnavailableError(`${remote.remote.ss58} publishes no encryption key; send with encryption off to use this link`)
     }
     const manifest = await createManifest(source, options)
     // the connection may have changed while a large file was hashed
@@ -410,7 +534,7 @@ export class Subwire {
       throw new ConnectionClosedError(`Could not open a file stream to ${session.remote.ss58}: ${e.message}`, { cause: e })
     }
     const framed = new FramedStream(stream, { maxFrameBytes: this.#maxFrameBytes + FILE_FRAME_OVERHEAD, log: this.#log, highWaterMark: FILE_HIGH_WATER_MARK })
-    const result = await sendFileOverStream(framed, source, manifest, options)
+    const result = await sendFileOverStream(framed, source, manifest, { ...options, e2e: encrypt ? this.#fileSealer(session, manifest.id) : undefined })
     return { ...result, ms: Math.round((performance.now() - started) * 1000) / 1000 }
   }
 
@@ -488,7 +612,7 @@ export class Subwire {
     return undefined
   }
 
-  async #client (dest: string, kind: 'rpc' | 'msg', options: SendOptions): Promise<RpcClient> {
+  async #client (dest: string, kind: 'rpc' | 'msg', options: SendOptions): Promise<{ client: RpcClient, session: Session }> {
     const netuid = options.netuid ?? this.#netuids[0]
     if (netuid === undefined) throw new InvalidConfigError('No netuid given and this peer serves no subnet')
     const session = await this.#session(dest, options)
@@ -499,14 +623,79 @@ export class Subwire {
     const existing = session.clients.get(protocol)
     if (existing !== undefined) {
       const client = await existing
-      if (!client.closed) return client
+      if (!client.closed) return { client, session }
       if (session.clients.get(protocol) === existing) session.clients.delete(protocol)
       return await this.#client(dest, kind, options)
     }
     const opening = this.#openClient(session, protocol, netuid)
     session.clients.set(protocol, opening)
     opening.catch(() => { if (session.clients.get(protocol) === opening) session.clients.delete(protocol) })
-    return await opening
+    return { client: await opening, session }
+  }
+
+  // --- end-to-end encryption ------------------------------------------------
+
+  #keys (): EncryptionKeyring {
+    if (this.#keyring === undefined) throw new NotStartedError()
+    return this.#keyring
+  }
+
+  #requestSealer (session: Session, purpose: E2ePurposeValue, id: string): RequestSealer {
+    const backend = this.#keys().backend
+    const context = { purpose, sender: this.ss58, recipient: session.remote.ss58, id }
+    return async (body) => {
+      const { envelope, state } = await sealEnvelope(backend, session.attestation.encryptionKey, context, encodeValue(body))
+      const reply = await replyCipher(backend, state.ikm, context, envelope.ek, envelope.rk)
+      return { x: envelope, openReply: async (c, index, last) => decodeValue(await reply.open(index, c, last)) }
+    }
+  }
+
+  #requestOpener (caller: Caller, kind: 'rpc' | 'msg'): RequestOpener {
+    const keyring = this.#keys()
+    return async (x, type, messageId) => {
+      const envelope = envelopeFromWire(x)
+      const context = { purpose: kind === 'msg' ? E2ePurpose.Message : E2ePurpose.Request, sender: caller.ss58, recipient: this.ss58, id: kind === 'msg' ? messageId ?? '' : type }
+      const { plaintext, ikm } = await openEnvelope(keyring.backend, keyring.lookup, context, envelope)
+      const reply = await replyCipher(keyring.backend, ikm, context, envelope.ek, envelope.rk)
+      return { body: decodeValue(plaintext), sealReply: async (body, index, last) => await reply.seal(index, encodeValue(body), last) }
+    }
+  }
+
+  #fileSealer (session: Session, id: string): FileSealer {
+    const backend = this.#keys().backend
+    const parties = { sender: this.ss58, recipient: session.remote.ss58, id }
+    return {
+      sealOffer: async (manifest) => {
+        const { envelope, state } = await sealEnvelope(backend, session.attestation.encryptionKey, { ...parties, purpose: E2ePurpose.FileManifest }, manifest)
+        return {
+          x: envelope,
+          dataCipher: async (receiverEphemeral) => {
+            const ephemeralIkm = await backend.sharedSecret(state.ephemeral.privateKey, receiverEphemeral)
+            return await fileDataCipher(backend, state.ikm, ephemeralIkm, parties, envelope.ek, envelope.rk, receiverEphemeral)
+          }
+        }
+      }
+    }
+  }
+
+  #fileOpener (caller: Caller): FileOpener {
+    const keyring = this.#keys()
+    const backend = keyring.backend
+    return {
+      openOffer: async (x, id) => {
+        const envelope = envelopeFromWire(x)
+        const parties = { sender: caller.ss58, recipient: this.ss58, id }
+        const { plaintext, ikm } = await openEnvelope(backend, keyring.lookup, { ...parties, purpose: E2ePurpose.FileManifest }, envelope)
+        return {
+          manifest: plaintext,
+          accept: async () => {
+            const ours = await backend.generateKeyPair()
+            const ephemeralIkm = await backend.sharedSecret(ours.privateKey, envelope.ek)
+            return { ek: ours.publicKey, cipher: await fileDataCipher(backend, ikm, ephemeralIkm, parties, envelope.ek, envelope.rk, ours.publicKey) }
+          }
+        }
+      }
+    }
   }
 
   async #openClient (session: Session, protocol: string, netuid: number): Promise<RpcClient> {
@@ -534,11 +723,16 @@ export class Subwire {
     const now = Date.now()
     const a = this.#attestation?.attestation
     if (a === undefined || a.expiresAt - now < (a.expiresAt - a.issuedAt) * ATTESTATION_RENEW_FRACTION) {
-      this.#attesting ??= createAttestation(this.#signer, {
-        peerId: this.peerId,
-        netuids: this.#netuids,
-        lifetimeMs: this.#lifetimeMs
-      }, options).finally(() => { this.#attesting = undefined })
+      this.#attesting ??= (async () => {
+        // a fresh encryption key with every attestation; the old one opens what was sealed to it until its attestation expires
+        const key = await this.#keys().rotate((a?.expiresAt ?? now) + this.#skewMs)
+        return await createAttestation(this.#signer, {
+          peerId: this.peerId,
+          netuids: this.#netuids,
+          lifetimeMs: this.#lifetimeMs,
+          encryptionKey: key.publicKey
+        }, options)
+      })().finally(() => { this.#attesting = undefined })
       const fresh = await this.#attesting
       this.#attestation = fresh
       this.#log('signed attestation for %s as %s, valid until %s', this.peerId, this.ss58, new Date(fresh.attestation.expiresAt).toISOString())
@@ -547,12 +741,80 @@ export class Subwire {
     return { attestation: this.#attestation as SignedAttestation, addrs, maxConcurrent: this.#maxConcurrent }
   }
 
-  #verifier (connection: Connection): (bytes: Uint8Array, signature: Uint8Array) => Attestation {
-    return (bytes, signature) => verifyAttestation(bytes, signature, {
-      expectedPeerId: connection.remotePeer.toString(),
-      ss58Prefix: this.#prefix,
-      maxClockSkewMs: this.#skewMs
-    })
+  /**
+   * Verifies the remote's attestation, then applies the SS58 rules and the subnet
+   * firewall before anything is served: an inbound peer that is blocked, or admitted to
+   * none of our subnets, is refused in the handshake.
+   */
+  #verifier (connection: Connection): (bytes: Uint8Array, signature: Uint8Array) => Promise<Attestation> {
+    return async (bytes, signature) => {
+      const a = verifyAttestation(bytes, signature, {
+        expectedPeerId: connection.remotePeer.toString(),
+        ss58Prefix: this.#prefix,
+        maxClockSkewMs: this.#skewMs
+      })
+      const inbound = connection.direction === 'inbound'
+      const d = this.#acl.check({ ip: ipOfMultiaddr(connection.remoteAddr), peerId: a.peerId, ss58: a.ss58 }, inbound)
+      if (!d.allowed) throw new AccessDeniedError(d.reason)
+      const admitted = await this.#admitted(a.ss58)
+      if (inbound && admitted.size === 0 && this.#netuids.length > 0) {
+        throw new SubnetFirewallError(`${a.ss58} is not admitted to any subnet this peer serves (${this.#netuids.join(', ')})`)
+      }
+      this.#admittedFor.set(connection.id, admitted)
+      return a
+    }
+  }
+
+  /** The subnets whose protocols `ss58` may open here. */
+  async #admitted (ss58: string): Promise<ReadonlySet<number>> {
+    const firewall = this.#firewall
+    const out = new Set<number>()
+    for (const n of this.#netuids) {
+      if (firewall === undefined || !firewall.netuids.includes(n)) {
+        out.add(n)
+        continue
+      }
+      const members = await this.#members(firewall, n)
+      if (members.has(ss58)) out.add(n)
+    }
+    return out
+  }
+
+  /** The firewall's admitted set for a subnet, cached; a failing or empty source denies everyone (logged). */
+  async #members (firewall: SubnetFirewallInit, netuid: number): Promise<ReadonlySet<string>> {
+    const now = Date.now()
+    let cached = this.#membership.get(netuid)
+    if (cached === undefined || now - cached.at > (firewall.cacheMs ?? 60_000)) {
+      const set = (async (): Promise<ReadonlySet<string>> => {
+        try {
+          const members = await firewall.source.allowed(netuid, { signal: AbortSignal.timeout(this.#handshakeTimeoutMs) })
+          if (members.size === 0) this.#log.error('subnet firewall: the admitted set of subnet %d is empty: every hotkey is denied', netuid)
+          return members
+        } catch (err) {
+          this.#log.error('subnet firewall: the source failed for subnet %d (%s): every hotkey is denied', netuid, toError(err).message)
+          this.#membership.delete(netuid) // retry on the next handshake
+          return new Set()
+        }
+      })()
+      cached = { at: now, set }
+      this.#membership.set(netuid, cached)
+    }
+    return await cached.set
+  }
+
+  /** Per-IP token bucket on inbound handshakes. */
+  #handshakeAllowed (connection: Connection): boolean {
+    const ip = ipOfMultiaddr(connection.remoteAddr) ?? connection.remoteAddr.toString()
+    const now = performance.now()
+    const burst = this.#handshakeRate * 2
+    const b = this.#handshakeBuckets.get(ip) ?? { tokens: burst, at: now }
+    b.tokens = Math.min(burst, b.tokens + (now - b.at) / 1000 * this.#handshakeRate)
+    b.at = now
+    if (this.#handshakeBuckets.size > 10_000) this.#handshakeBuckets.clear()
+    this.#handshakeBuckets.set(ip, b)
+    if (b.tokens < 1) return false
+    b.tokens--
+    return true
   }
 
   #pendingFor (connection: Connection): PendingAuth {
@@ -571,6 +833,17 @@ export class Subwire {
 
   #connectionOpened (connection: Connection): void {
     if (!this.#started || this.#sessions.has(connection.id)) return
+    if (connection.direction === 'inbound' && !this.#pending.has(connection.id)) {
+      let refusal: Error | undefined
+      if (this.#pending.size >= this.#maxPendingHandshakes) refusal = new RateLimitedError(`${this.#pending.size} handshakes are already pending`)
+      else if (!this.#handshakeAllowed(connection)) refusal = new RateLimitedError(`more than ${this.#handshakeRate} handshakes per second from ${ipOfMultiaddr(connection.remoteAddr) ?? 'this address'}`)
+      if (refusal !== undefined) {
+        this.#log('refusing connection %s from %s: %s', connection.id, connection.remoteAddr.toString(), refusal.message)
+        this.#emit('handshake:failed', { peerId: connection.remotePeer.toString(), direction: connection.direction, error: refusal })
+        connection.abort(refusal)
+        return
+      }
+    }
     this.#pendingFor(connection)
     if (connection.direction === 'outbound') void this.#initiate(connection)
   }
@@ -582,6 +855,7 @@ export class Subwire {
       this.#pending.delete(connection.id)
       p.reject(new ConnectionClosedError('Connection closed before the handshake completed'))
     }
+    this.#admittedFor.delete(connection.id)
     const s = this.#sessions.get(connection.id)
     if (s !== undefined) {
       this.#sessions.delete(connection.id)
@@ -649,8 +923,11 @@ export class Subwire {
       return
     }
     const a = result.attestation
+    const admitted = this.#admittedFor.get(connection.id) ?? new Set<number>()
+    this.#admittedFor.delete(connection.id)
     const session: Session = {
       connection,
+      admitted,
       attestation: a,
       maxConcurrent: Math.min(result.maxConcurrent, this.#maxConcurrent * 16),
       inFlight: 0,
@@ -723,11 +1000,17 @@ export class Subwire {
       await refuseChannel(framed, new NotAuthenticatedError(`${stream.protocol} refused: the connection has not completed the subwire handshake`))
       return
     }
+    if (!session.admitted.has(netuid)) {
+      await refuseChannel(framed, new SubnetFirewallError(`${session.remote.ss58} is not admitted to subnet ${netuid} on this peer`))
+      return
+    }
     const caller: Caller = { ss58: session.remote.ss58, peerId: session.remote.peerId, netuid }
     new RpcServer(framed, { // eslint-disable-line no-new
       caller,
       limiter: session.limiter,
       log: this.#log,
+      e2e: this.#requestOpener(caller, kind),
+      requireEncryption: this.#encryption.require,
       resolve: kind === 'rpc'
         ? (type) => this.#handlers.get(netuid)?.get(type) ?? this.#handlers.get('*')?.get(type)
         : () => this.#onMessage
@@ -742,6 +1025,10 @@ export class Subwire {
       await refuseChannel(framed, session === undefined ? new NotAuthenticatedError() : new FilesNotEnabledError())
       return
     }
+    if (!session.admitted.has(netuid)) {
+      await refuseChannel(framed, new SubnetFirewallError(`${session.remote.ss58} is not admitted to subnet ${netuid} on this peer`))
+      return
+    }
     const caller: Caller = { ss58: session.remote.ss58, peerId: session.remote.peerId, netuid }
     const controller = new AbortController()
     const onClose = (): void => { controller.abort(new ConnectionClosedError()) }
@@ -753,6 +1040,8 @@ export class Subwire {
         store,
         policy: this.#filePolicy,
         signal: controller.signal,
+        e2e: this.#fileOpener(caller),
+        requireEncryption: this.#encryption.require,
         ...(this.#filePolicy.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: this.#filePolicy.idleTimeoutMs }),
         onAccepted: (offer) => {
           id = offer.id
@@ -831,6 +1120,18 @@ function validateNetuids (netuids: number[]): number[] {
     if (!Number.isInteger(n) || n < 0 || n > MAX_NETUID) throw new InvalidConfigError(`netuid ${String(n)} is not an integer from 0 to ${MAX_NETUID}`)
   }
   return [...new Set(netuids)]
+}
+
+function validateFirewall (firewall: SubnetFirewallInit | undefined, served: number[]): SubnetFirewallInit | undefined {
+  if (firewall === undefined) return undefined
+  if (!Array.isArray(firewall.netuids) || typeof firewall.source?.allowed !== 'function') {
+    throw new InvalidConfigError('firewall needs netuids: number[] and a source with allowed(netuid)')
+  }
+  for (const n of firewall.netuids) {
+    if (!served.includes(n)) throw new InvalidConfigError(`firewall: subnet ${n} is not served by this peer (it serves ${served.join(', ') || 'none'})`)
+  }
+  if (firewall.cacheMs !== undefined) positive(firewall.cacheMs, 1, 'firewall.cacheMs')
+  return { ...firewall, netuids: [...firewall.netuids] }
 }
 
 function positive (value: number | undefined, fallback: number, name: string): number {
