@@ -36,6 +36,7 @@ import {
   InvalidFrameError,
   ReplyKindError,
   RequestTimeoutError,
+  errorClasses,
   TooManyRequestsError,
   UnknownRpcTypeError
 } from './errors.ts'
@@ -175,7 +176,12 @@ export class RpcClient {
     this.#maxInFlight = Math.max(1, init.maxInFlight)
     this.#log = init.log
     framed.onFrame((f) => { this.#onFrame(f) })
-    framed.onEnd((err) => { this.#fail(err ?? new ConnectionClosedError('RPC stream closed')) })
+    framed.onEnd((err) => {
+      // the transport's own errors (e.g. QUIC's plain `Error('connection closed')`) become typed
+      this.#fail(err === undefined
+        ? new ConnectionClosedError('RPC stream closed')
+        : Object.hasOwn(errorClasses, err.name) ? err : new ConnectionClosedError(`RPC stream closed: ${err.message}`, { cause: err }))
+    })
   }
 
   /** True once the channel can no longer be used. */
