@@ -26,7 +26,9 @@ describe('public API', () => {
       'manifestFromWire', 'manifestToWire', 'mergeAddrs', 'msgProtocol', 'receiveFileOverStream', 'refuseChannel',
       'respondHandshake', 'rpcProtocol', 'sanitizeFileName', 'seedSigner', 'sendFileOverStream', 'stringField', 'throwIfAborted',
       'toError', 'transferKey', 'uintField', 'uriSigner', 'verifyAttestation', 'verifyChunksOnDisk', 'verifyHotkeySignature',
-      'wrapBytes'
+      'wrapBytes',
+      // security (issue 5)
+      'AccessControl', 'AccessDeniedError', 'DecryptionFailedError', 'E2E_DOMAIN', 'E2E_TAG_BYTES', 'E2ePurpose', 'EncryptionKeyring', 'EncryptionRequiredError', 'EncryptionUnavailableError', 'RateLimitedError', 'StaticSubnetMembership', 'StreamCipher', 'SubnetFirewallError', 'X25519_BYTES', 'aclConnectionGater', 'defaultE2eBackend', 'deriveStreamCipher', 'e2eInfo', 'envelopeFromWire', 'fileDataCipher', 'ipOfMultiaddr', 'nobleBackend', 'openEnvelope', 'parseAclEntry', 'parseIp', 'replyCipher', 'sealEnvelope', 'validateAclRules', 'webCryptoBackend'
     ].sort())
   })
 })
