@@ -1,4 +1,4 @@
-// File-transfer benchmark: `npm run bench:files [-- --size-mib 2048 --transports quic,tcp --runs 1]`.
+// File-transfer benchmark: `npm run bench:files [-- --size-mib 2048 --transports quic,tcp --encrypt on,off --runs 1]`.
 // Two real `subwire` processes on 127.0.0.1 (a listener and a sender), a random file on
 // disk, disk to disk. Reports MB/s (hashing included, and the transfer alone) and both
 // sides' peak RSS (VmHWM of every process of each side, sampled from /proc). Writes
@@ -12,10 +12,11 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '2048' }, transports: { type: 'string', default: 'quic,tcp' }, runs: { type: 'string', default: '1' } } })
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '2048' }, transports: { type: 'string', default: 'quic,tcp' }, runs: { type: 'string', default: '1' }, encrypt: { type: 'string', default: 'on,off' } } })
 const sizeMiB = Number(values['size-mib'])
 const transports = (values.transports as string).split(',')
 const runs = Number(values.runs)
+const encryptModes = (values.encrypt as string).split(',').map((m) => m === 'on')
 const BIN = new URL('../packages/peer-node/bin/subwire.js', import.meta.url).pathname
 
 function descendants (pid: number): number[] {
@@ -66,6 +67,7 @@ try {
   await fh.close()
   const sourceSha = await sha256(file)
   for (const transport of transports) {
+    for (const encrypted of encryptModes) {
     for (let run = 0; run < runs; run++) {
       await rm(join(dir, 'bob', 'files'), { recursive: true, force: true })
       const bob = spawn(process.execPath, [BIN, '--home', join(dir, 'bob'), 'listen', '--json', '--min-free', '0'])
@@ -76,7 +78,7 @@ try {
       while (!bobLines.some((l) => l.event === 'listening')) await new Promise((r) => setTimeout(r, 50))
       const addrs = bobLines.find((l) => l.event === 'listening')?.multiaddrs as string[]
       const addr = addrs.find((a) => transport === 'quic' ? a.includes('/quic-v1/') : a.includes('/tcp/')) as string
-      const alice = spawn(process.execPath, [BIN, '--home', join(dir, 'alice'), 'send', addr, file, '--json'])
+      const alice = spawn(process.execPath, [BIN, '--home', join(dir, 'alice'), 'send', addr, file, '--json', ...(encrypted ? [] : ['--no-encrypt'])])
       const alicePeak = watchPeak(alice.pid as number)
       const aliceLines: Array<Record<string, unknown>> = []
       createInterface({ input: alice.stdout }).on('line', (l) => { try { aliceLines.push(JSON.parse(l)) } catch {} })
@@ -91,6 +93,7 @@ try {
       const received = bobLines.find((l) => l.event === 'file') as { path: string } | undefined
       const row = {
         transport,
+        encrypted,
         run: run + 1,
         sizeMiB,
         ok: code === 0 && received !== undefined && await sha256(received.path) === sourceSha,
@@ -102,6 +105,7 @@ try {
       }
       rows.push(row)
       await bobExited
+    }
     }
   }
 } finally {
@@ -115,15 +119,15 @@ const result = {
   cpu: cpus()[0]?.model,
   cores: cpus().length,
   kernel: release(),
-  note: 'two subwire CLI processes on 127.0.0.1, disk to disk, BLAKE3-verified chunks; MB = 10^6 bytes; total includes the sender hashing the file first',
+  note: 'two subwire CLI processes on 127.0.0.1, disk to disk, BLAKE3-verified chunks, end-to-end encryption on (AES-256-GCM) or off; MB = 10^6 bytes; total includes the sender hashing the file first',
   rows
 }
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
 const out = new URL(`./results/files-${result.date.replace(/[:.]/g, '-')}.json`, import.meta.url)
 writeFileSync(out, JSON.stringify(result, null, 2) + '\n')
 process.stdout.write(`\nfile transfer, ${sizeMiB} MiB, ${result.cpu} x${result.cores}, Node ${result.node}\n`)
-process.stdout.write('transport run ok    total MB/s  transfer MB/s  hashing MB/s  sender peak RSS  receiver peak RSS\n')
+process.stdout.write('transport e2e run ok    total MB/s  transfer MB/s  hashing MB/s  sender peak RSS  receiver peak RSS\n')
 for (const r of rows) {
-  process.stdout.write(`${String(r.transport).padEnd(9)} ${String(r.run).padEnd(3)} ${String(r.ok).padEnd(5)} ${String(r.mbPerSecondTotal).padStart(10)}  ${String(r.mbPerSecondTransfer).padStart(13)}  ${String(r.hashingMBps).padStart(12)}  ${String(r.senderPeakRssMiB).padStart(12)} MiB  ${String(r.receiverPeakRssMiB).padStart(14)} MiB\n`)
+  process.stdout.write(`${String(r.transport).padEnd(9)} ${(r.encrypted === true ? 'on' : 'off').padEnd(3)} ${String(r.run).padEnd(3)} ${String(r.ok).padEnd(5)} ${String(r.mbPerSecondTotal).padStart(10)}  ${String(r.mbPerSecondTransfer).padStart(13)}  ${String(r.hashingMBps).padStart(12)}  ${String(r.senderPeakRssMiB).padStart(12)} MiB  ${String(r.receiverPeakRssMiB).padStart(14)} MiB\n`)
 }
 process.stdout.write(`written to ${out.pathname}\n`)

@@ -205,7 +205,8 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
     // nothing for files and deadlocked a one-way bulk stream in a test here
     streamMuxers: [yamux()],
     services: {
-      identify: identify(),
+      // identify is not run on every new connection: an unauthenticated flood would make us do its work (subwire's handshake carries the addresses)
+      identify: identify({ runOnConnectionOpen: false }),
       ping: ping(),
       ...(datastore === undefined ? {} : { keychain: keychain({ pass: keychainPass(privateKey) }) })
     },
