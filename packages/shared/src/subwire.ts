@@ -968,7 +968,9 @@ export class Subwire {
     }
     this.#log('closing %s connection %s from %s: %s: %s', connection.direction, connection.id, connection.remotePeer.toString(), err.name, err.message)
     this.#emit('handshake:failed', { peerId: connection.remotePeer.toString(), direction: connection.direction, error: err })
-    connection.abort(err)
+    // a graceful close lets a refusal already written reach the remote (an abort may drop
+    // it, and the remote would only see a closed connection instead of the reason)
+    connection.close({ signal: AbortSignal.timeout(1000) }).catch(() => { connection.abort(err) })
   }
 
   async #remember (connection: Connection, result: HandshakeResult): Promise<void> {
