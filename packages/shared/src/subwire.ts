@@ -250,6 +250,8 @@ interface PendingAuth {
 }
 
 const REDIAL_TAG = 'keep-alive-subwire'
+/** How long a refused inbound connection may stay open for its refusal to reach the remote. */
+const REFUSAL_GRACE_MS = 250
 /** Room in a file-stream frame for the MessagePack envelope around a chunk or a manifest. */
 const FILE_FRAME_OVERHEAD = 64 * 1024
 /** File streams keep a few chunks queued so the transport never waits for the disk; the credit window bounds the rest. */
@@ -968,9 +970,15 @@ export class Subwire {
     }
     this.#log('closing %s connection %s from %s: %s: %s', connection.direction, connection.id, connection.remotePeer.toString(), err.name, err.message)
     this.#emit('handshake:failed', { peerId: connection.remotePeer.toString(), direction: connection.direction, error: err })
-    // a graceful close lets a refusal already written reach the remote (an abort may drop
-    // it, and the remote would only see a closed connection instead of the reason)
-    connection.close({ signal: AbortSignal.timeout(1000) }).catch(() => { connection.abort(err) })
+    if (connection.direction === 'outbound') {
+      connection.abort(err)
+      return
+    }
+    // inbound: our refusal frame is on its way; aborting at once may drop it and the remote
+    // would see only a closed connection. It closes on reading the refusal; if not, we do
+    // shortly (the connection serves nothing meanwhile: it has no session).
+    const timer = setTimeout(() => { if (connection.status === 'open') connection.abort(err) }, REFUSAL_GRACE_MS)
+    ;(timer as { unref?: () => void }).unref?.()
   }
 
   async #remember (connection: Connection, result: HandshakeResult): Promise<void> {
