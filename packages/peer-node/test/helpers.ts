@@ -51,7 +51,7 @@ export function addrOf (peer: NodePeer, transport: NodeTransport): string {
 /** A temporary directory removed by the returned cleanup. */
 export async function tempDir (prefix = 'subwire-test-'): Promise<{ dir: string, cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
-  return { dir, cleanup: async () => { await rm(dir, { recursive: true, force: true }) } }
+  return { dir, cleanup: async () => { await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }) } }
 }
 
 /** Waits until `predicate` is true, polling; fails after `ms`. */
