@@ -277,14 +277,8 @@ function lengthPrefixed (bytes: Uint8Array): Uint8Array {
  * public keys (32 bytes each, in protocol order)`, where `lp` is a u16 BE length then UTF-8.
  */
 export function e2eInfo (context: E2eContext, publicKeys: readonly Uint8Array[]): Uint8Array {
-  const parts = [DOMAIN, Uint8Array.of(context.purpose), lengthPrefixed(encoder.encode(context.sender)),
-    lengthPrefixed(encoder.encode(context.recipient)), lengthPrefixed(encoder.encode(context.id)), ...publicKeys]
-  let length = 0
-  for (const p of parts) length += p.byteLength
-  const out = new Uint8Array(length)
-  let o = 0
-  for (const p of parts) { out.set(p, o); o += p.byteLength }
-  return out
+  return concat(DOMAIN, Uint8Array.of(context.purpose), lengthPrefixed(encoder.encode(context.sender)),
+    lengthPrefixed(encoder.encode(context.recipient)), lengthPrefixed(encoder.encode(context.id)), ...publicKeys)
 }
 
 function concat (...parts: Uint8Array[]): Uint8Array {
