@@ -10,11 +10,10 @@
  * @packageDocumentation
  */
 import { watch } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidConfigError, isSs58, MAX_NETUID, StaticSubnetMembership, validateAclRules } from '@subwire/shared'
 import { ACL_FILE, ACL_RELOAD_DEBOUNCE_MS } from './constants.ts'
-import { writeFileAtomic } from './home.ts'
+import { readJsonFile, writeFileAtomic } from './home.ts'
 import type { AclRules, SubnetFirewallInit } from '@subwire/shared'
 
 /** Contents of `acl.json`. */
@@ -61,20 +60,8 @@ export function validateAclFile (raw: unknown, where = ACL_FILE): AclFile {
 /** Reads `<home>/acl.json`; a missing file is the empty one. */
 export async function readAclFile (home: string): Promise<AclFile> {
   const path = join(home, ACL_FILE)
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyAclFile()
-    throw err
-  }
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch (err) {
-    throw new InvalidConfigError(`${path}: not valid JSON (${(err as Error).message})`)
-  }
-  return validateAclFile(raw, path)
+  const raw = await readJsonFile(path)
+  return raw === undefined ? emptyAclFile() : validateAclFile(raw, path)
 }
 
 /** Writes `<home>/acl.json` atomically (a watching listener never sees half a file). */

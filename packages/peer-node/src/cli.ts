@@ -410,13 +410,13 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     .action(async (list: string[]) => {
       await editAcl((f) => {
         const drop = new Set(list.map((e) => e.trim()))
-        const before = f.allow.length + f.block.length + Object.values(f.firewall.admitted).reduce((n, l) => n + l.length, 0)
-        f.allow = f.allow.filter((e) => !drop.has(e))
-        f.block = f.block.filter((e) => !drop.has(e))
-        for (const k of Object.keys(f.firewall.admitted)) f.firewall.admitted[k] = (f.firewall.admitted[k] ?? []).filter((e) => !drop.has(e))
-        const after = f.allow.length + f.block.length + Object.values(f.firewall.admitted).reduce((n, l) => n + l.length, 0)
-        if (before === after) throw new UsageError(`none of ${list.join(', ')} is in acl.json`)
-        return `removed ${before - after} entr${before - after === 1 ? 'y' : 'ies'}`
+        let removed = 0
+        const keep = (l: string[]): string[] => l.filter((e) => drop.has(e) ? (removed++, false) : true)
+        f.allow = keep(f.allow)
+        f.block = keep(f.block)
+        for (const [k, l] of Object.entries(f.firewall.admitted)) f.firewall.admitted[k] = keep(l)
+        if (removed === 0) throw new UsageError(`none of ${list.join(', ')} is in acl.json`)
+        return `removed ${removed} entr${removed === 1 ? 'y' : 'ies'}`
       })
     })
   acl.command('firewall')

@@ -55,24 +55,30 @@ function validateConfig (raw: unknown, path: string): SubwireConfig {
   }
 }
 
-/** Reads `subwire.json`; a clear error if the home was never initialised. */
-export async function readConfig (home: string): Promise<SubwireConfig> {
-  const path = join(home, CONFIG_FILE)
+/**
+ * Reads and parses a JSON file of the home: `undefined` if it does not exist, an
+ * {@link InvalidConfigError} naming the file if it is not JSON.
+ */
+export async function readJsonFile (path: string): Promise<unknown> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new InvalidConfigError(`No subwire home at ${home}: run "subwire init" first (or pass --home)`)
-    }
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
-  let raw: unknown
   try {
-    raw = JSON.parse(text)
+    return JSON.parse(text) as unknown
   } catch (err) {
     throw new InvalidConfigError(`${path} is not valid JSON: ${(err as Error).message}`)
   }
+}
+
+/** Reads `subwire.json`; a clear error if the home was never initialised. */
+export async function readConfig (home: string): Promise<SubwireConfig> {
+  const path = join(home, CONFIG_FILE)
+  const raw = await readJsonFile(path)
+  if (raw === undefined) throw new InvalidConfigError(`No subwire home at ${home}: run "subwire init" first (or pass --home)`)
   return validateConfig(raw, path)
 }
 

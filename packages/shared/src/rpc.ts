@@ -23,7 +23,7 @@
  *
  * @packageDocumentation
  */
-import { asRecord, bytesField, stringField, uintField } from './codec.ts'
+import { asRecord, stringField, uintField } from './codec.ts'
 import { MAX_TYPE_LENGTH, STREAM_REPLY_WINDOW } from './constants.ts'
 import {
   AbortError,
@@ -114,9 +114,6 @@ export type RequestOpener = (x: unknown, type: string, messageId: string | undef
   /** Seals reply chunk `index`. */
   sealReply: (body: unknown, index: number, last: boolean) => Promise<Uint8Array>
 }>
-
-/** Largest sealed reply chunk accepted (the frame limit applies first). */
-const MAX_SEALED_BYTES = 2 ** 31
 
 interface PendingCall {
   resolve: (body: unknown) => void
@@ -399,7 +396,7 @@ export class RpcClient {
     const c = rec.x
     call.chain = call.chain.then(async () => {
       if (!(c instanceof Uint8Array)) throw new DecryptionFailedError('the reply to an encrypted request was not encrypted')
-      const body = await open(bytesField(rec, 'x', 'sealed reply', MAX_SEALED_BYTES), index, last)
+      const body = await open(c, index, last)
       if (k === FrameKind.Chunk) call.onChunk?.(body)
       else if (k === FrameKind.End) call.onEnd?.()
       else if (call.onEnd !== undefined) { call.onChunk?.(body); call.onEnd() } else call.resolve(body)

@@ -403,7 +403,6 @@ export class Subwire {
    */
   async setFirewall (firewall: SubnetFirewallInit | undefined): Promise<void> {
     this.#firewall = validateFirewall(firewall, this.#netuids)
-    this.#membership.clear()
     await this.recheckAccess()
   }
 
