@@ -75,3 +75,9 @@ export const ACL_FILE = 'acl.json'
 
 /** A burst of edits to `acl.json` (editors write twice) is reloaded once, after this quiet time. */
 export const ACL_RELOAD_DEBOUNCE_MS = 100
+
+/** The outbox (durable queue and the receiver's delivery log) in the home: SQLite, WAL. */
+export const OUTBOX_DB_FILE = 'outbox.db'
+
+/** The control socket in the home through which `subwire send`/`message`/`queue` reach a running listener (owner-only). */
+export const CONTROL_SOCKET_FILE = 'control.sock'

@@ -129,15 +129,17 @@ async function linkUnique (from: string, dir: string, name: string): Promise<str
 export class NodeFileSource implements FileSource {
   readonly name: string
   readonly size: number
-  readonly #path: string
+  /** The path it was opened from. */
+  readonly path: string
+  /** Its modification time when opened (ms). */
+  readonly mtimeMs: number
   readonly #handle: FileHandle
-  readonly #mtimeMs: number
 
   private constructor (path: string, handle: FileHandle, size: number, mtimeMs: number, name: string) {
-    this.#path = path
+    this.path = path
     this.#handle = handle
     this.size = size
-    this.#mtimeMs = mtimeMs
+    this.mtimeMs = mtimeMs
     this.name = name
   }
 
@@ -160,15 +162,15 @@ export class NodeFileSource implements FileSource {
     while (done < length) {
       if (options.signal?.aborted === true) throw options.signal.reason as Error
       const { bytesRead } = await this.#handle.read(buf, done, length - done, offset + done)
-      if (bytesRead === 0) throw new SourceChangedError(`${this.#path} is shorter than when it was opened`)
+      if (bytesRead === 0) throw new SourceChangedError(`${this.path} is shorter than when it was opened`)
       done += bytesRead
     }
     return buf
   }
 
   async check (): Promise<void> {
-    const s = await stat(this.#path)
-    if (s.size !== this.size || s.mtimeMs !== this.#mtimeMs) throw new SourceChangedError(`${this.#path} changed while it was being sent`)
+    const s = await stat(this.path)
+    if (s.size !== this.size || s.mtimeMs !== this.mtimeMs) throw new SourceChangedError(`${this.path} changed while it was being sent`)
   }
 
   async close (): Promise<void> {

@@ -18,7 +18,7 @@ import { keychain } from '@libp2p/keychain'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { FsDatastore } from 'datastore-fs'
-import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createSubwire, InvalidConfigError, MemoryAddressBook, SubwirePeer } from '@subwire/shared'
+import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createOutboxCipher, createSubwire, InvalidConfigError, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer } from '@subwire/shared'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { FileAddressBook } from './address-book-file.ts'
@@ -28,6 +28,7 @@ import {
   DEFAULT_LISTEN,
   INBOUND_CONNECTIONS_PER_SECOND,
   MAX_INCOMING_PENDING_CONNECTIONS,
+  OUTBOX_DB_FILE,
   REDIAL_BACKOFF_FACTOR,
   REDIAL_INTERVAL_MS,
   REDIAL_RETRIES
@@ -36,7 +37,8 @@ import { loadOrCreatePeerKey } from './home.ts'
 import { firewallFromAclFile, readAclFile, watchAclFile } from './acl-file.ts'
 import type { AclFile } from './acl-file.ts'
 import { NodeFileSource, NodeFileStore } from './files.ts'
-import type { AbortOptions, AclRules, AddressBook, FileSource, SendFileResult, Signer, Subwire, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
+import { nodeFileReferencer, SqliteQueueStore } from './queue-store.ts'
+import type { AbortOptions, AclRules, AddressBook, FileSource, OutboxInit, QueuedItem, QueueStore, SendFileResult, Signer, Subwire, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
 import type { Libp2p } from '@libp2p/interface'
 import type { Address, ComponentLogger, PrivateKey } from '@libp2p/interface'
 
@@ -82,6 +84,13 @@ export interface NodePeerInit {
   watchAcl?: boolean
   /** Called after each live reload of `acl.json` (or with the error that kept the old rules). */
   onAclReload?: (result: { acl: AclFile, closed: number } | Error) => void
+  /**
+   * The outbox store: default `<home>/outbox.db` (SQLite), or in memory without a home.
+   * It is also the receiver's delivery log (ids already delivered). `false`: no outbox.
+   */
+  queue?: QueueStore | false
+  /** Outbox backoff, attempts and expiry. */
+  outbox?: OutboxInit
 }
 
 /** A running subwire peer on Node: {@link SubwirePeer} plus files sent from a path. */
@@ -91,9 +100,12 @@ export class NodePeer extends SubwirePeer {
   readonly #onAclReload: NodePeerInit['onAclReload']
   #unwatch: (() => void) | undefined
 
+  readonly #ownedStore: QueueStore | undefined
+
   /** Use {@link createNodePeer}. */
-  constructor (libp2p: Libp2p, subwire: Subwire, addressBook: AddressBook, init: Pick<NodePeerInit, 'home' | 'watchAcl' | 'onAclReload'> = {}) {
-    super(libp2p, subwire, addressBook)
+  constructor (libp2p: Libp2p, subwire: Subwire, addressBook: AddressBook, init: Pick<NodePeerInit, 'home' | 'watchAcl' | 'onAclReload'> = {}, outbox?: Outbox, ownedStore?: QueueStore) {
+    super(libp2p, subwire, addressBook, outbox)
+    this.#ownedStore = ownedStore
     this.#home = init.home
     this.#watch = init.home !== undefined && (init.watchAcl ?? true)
     this.#onAclReload = init.onAclReload
@@ -112,6 +124,7 @@ export class NodePeer extends SubwirePeer {
     this.#unwatch?.()
     this.#unwatch = undefined
     await super.stop()
+    await this.#ownedStore?.close()
   }
 
   /**
@@ -139,9 +152,13 @@ export class NodePeer extends SubwirePeer {
 
   /**
    * Sends a file (a path, or any {@link FileSource}); resolves once the receiver has
-   * verified it and moved it into its inbox. See {@link Subwire.sendFile}.
+   * verified it and moved it into its inbox. See {@link Subwire.sendFile}. With
+   * `queue: true` it is queued (a path is referenced, not copied) and the id returned.
    */
-  async sendFile (dest: string, source: string | FileSource, options: SubwireSendFileOptions & { name?: string } = {}): Promise<SendFileResult> {
+  async sendFile (dest: string, source: string | FileSource, options: SubwireSendFileOptions & { name?: string, queue: true }): Promise<QueuedItem>
+  async sendFile (dest: string, source: string | FileSource, options?: SubwireSendFileOptions & { name?: string, queue?: false }): Promise<SendFileResult>
+  async sendFile (dest: string, source: string | FileSource, options?: SubwireSendFileOptions & { name?: string, queue?: boolean }): Promise<SendFileResult | QueuedItem>
+  async sendFile (dest: string, source: string | FileSource, options: SubwireSendFileOptions & { name?: string, queue?: boolean } = {}): Promise<SendFileResult | QueuedItem> {
     if (typeof source !== 'string') return await this.sendFileFrom(dest, source, options)
     const src = await NodeFileSource.open(source, options.name)
     try {
@@ -167,6 +184,11 @@ async function openDatastore (dir: string): Promise<FsDatastore> {
   const store = new FsDatastore(dir)
   await store.open()
   return store
+}
+
+/** The outbox's at-rest key, bound to this peer's key (owner-only in the home): a copied outbox.db alone reveals nothing. */
+function outboxKey (key: PrivateKey): Uint8Array {
+  return new Uint8Array(createHash('sha256').update('subwire-outbox-v1').update(key.raw).digest())
 }
 
 /** A keychain pass bound to this peer's key: the keychain holds only derived, local secrets. */
@@ -222,6 +244,13 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
   })
   const files = init.filesDir === undefined ? undefined : new NodeFileStore(init.filesDir)
   const firewall = init.protocol?.firewall ?? (aclFile === undefined ? undefined : firewallFromAclFile(aclFile, init.netuids))
-  const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger, files, acl }, { ...init.protocol, netuids: init.netuids, firewall })
-  return new NodePeer(libp2p, subwire, addressBook, init)
+  const ownedStore = init.queue === undefined
+    ? (init.home === undefined ? new MemoryQueueStore() : await SqliteQueueStore.open(join(init.home, OUTBOX_DB_FILE)))
+    : undefined
+  const store = init.queue === false ? undefined : init.queue ?? ownedStore
+  const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger, files, acl, deliveries: store }, { ...init.protocol, netuids: init.netuids, firewall })
+  const outbox = store === undefined
+    ? undefined
+    : new Outbox({ store, cipher: await createOutboxCipher(outboxKey(privateKey)), transport: subwire, files: nodeFileReferencer, log: libp2p.logger.forComponent('subwire:outbox') }, init.outbox)
+  return new NodePeer(libp2p, subwire, addressBook, init, outbox, ownedStore)
 }

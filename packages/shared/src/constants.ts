@@ -114,3 +114,20 @@ export const MAX_FILE_NAME_BYTES = 200
  * stall timer.
  */
 export const CONNECTION_MONITOR = { pingInterval: 10_000, abortConnectionOnPingFailure: false } as const
+
+/** First retry delay of the outbox: a peer that restarts is usually back within seconds. */
+export const DEFAULT_QUEUE_BACKOFF_BASE_MS = 1_000
+/** Longest delay between two attempts: an offline peer is still tried every few minutes. */
+export const DEFAULT_QUEUE_BACKOFF_CAP_MS = 5 * 60_000
+/** Attempts before an item is dead-lettered (with the 5 min cap, about three days of trying). */
+export const DEFAULT_QUEUE_MAX_ATTEMPTS = 1_000
+/** How long an item may wait in the outbox before it is dead-lettered. */
+export const DEFAULT_QUEUE_EXPIRY_MS = 72 * 60 * 60_000
+/** Destinations delivered to at once by one outbox worker. */
+export const DEFAULT_QUEUE_CONCURRENCY = 8
+/** How long the receiver remembers a delivered message or transfer id: longer than any sender keeps retrying. */
+export const DELIVERY_LOG_RETENTION_MS = 7 * 24 * 60 * 60_000
+/** Lifetime of the outbox worker lease; a killed worker's lease lapses after this, so another can take over. */
+export const QUEUE_LEASE_TTL_MS = 15_000
+/** Longest queued message (its MessagePack payload), checked when it is queued. */
+export const MAX_QUEUED_MESSAGE_BYTES = 16 * 1024 * 1024 - 64 * 1024

@@ -18,7 +18,8 @@
  * - R→S `{ k: 'accept', from: verified chunks, w: window, ek?: receiver's ephemeral key }` | `{ k: 'refuse', e }`
  * - S→R `{ k: 'chunk', i, d }` (`d` sealed under the file-data key when encrypted)
  * - R→S `{ k: 'credit', n, at: verified chunks }`
- * - R→S `{ k: 'done', r: root }` after the file is in the inbox
+ * - R→S `{ k: 'done', r: root }` after the file is in the inbox; also in answer to an offer
+ *   whose transfer id this receiver already delivered (`dup: true`: a retry after a lost ack)
  * - either way `{ k: 'cancel', e }`
  *
  * @packageDocumentation
@@ -480,7 +481,13 @@ export async function sendFileOverStream (framed: FramedStream, source: FileSour
       ? reason
       : new FileRefusedError(`${reason.name}: ${reason.message}`, { cause: reason })
   }
-  if (reply.k !== 'accept') throw new InvalidFrameError(`expected accept or refuse, got ${String(reply.k)}`)
+  if (reply.k === 'done') {
+    // the receiver already has this transfer (a retry after a lost ack)
+    if (!equalBytes(bytesField(reply, 'r', 'done', BLAKE3_BYTES), manifest.root)) throw new InvalidFrameError('The receiver acknowledged another root than the one offered')
+    await framed.close().catch(() => {})
+    return { id: manifest.id, name: manifest.name, size: manifest.size, blake3: toHex(manifest.root), bytesSent: 0, resumedFrom: manifest.size }
+  }
+  if (reply.k !== 'accept') throw new InvalidFrameError(`expected accept, refuse or done, got ${String(reply.k)}`)
   const n = chunkCount(manifest.size, manifest.chunkSize)
   const from = uintField(reply, 'from', 'accept', n)
   const window = Math.max(1, Math.min(uintField(reply, 'w', 'accept', 1024), 64))
@@ -617,14 +624,24 @@ export interface ReceiveFileInit extends AbortOptions {
    * old process died unseen) supersedes the stale transfer instead of being refused.
    */
   claim?: (key: string) => Promise<() => void>
+  /**
+   * The receiver's delivery log for transfer ids: an offer of a transfer already delivered
+   * is answered `done` at once (nothing is written or announced again), and a completed one
+   * is recorded before its `done` is sent.
+   */
+  delivered?: {
+    was: (transferId: string) => Promise<boolean>
+    mark: (transferId: string) => Promise<void>
+  } | undefined
 }
 
 /**
  * Receives one file on an inbound file stream: checks the offer against the policy,
  * resumes from the verified offset, verifies each chunk before writing, grants credit,
- * moves the complete file into the inbox and acknowledges it.
+ * moves the complete file into the inbox and acknowledges it. Resolves `undefined` for a
+ * retry of a transfer already delivered (acknowledged again, not received again).
  */
-export async function receiveFileOverStream (framed: FramedStream, init: ReceiveFileInit): Promise<ReceivedFile> {
+export async function receiveFileOverStream (framed: FramedStream, init: ReceiveFileInit): Promise<ReceivedFile | undefined> {
   const idle = init.idleTimeoutMs ?? 60_000
   const read = async (): Promise<Record<string, unknown>> => {
     const signals = [AbortSignal.timeout(idle), ...(init.signal === undefined ? [] : [init.signal])]
@@ -655,6 +672,11 @@ export async function receiveFileOverStream (framed: FramedStream, init: Receive
     }
   } catch (err) {
     return await refuse(toError(err))
+  }
+  if (await init.delivered?.was(manifest.id) === true) {
+    framed.send({ k: 'done', r: manifest.root, dup: true })
+    await framed.close().catch(() => {})
+    return undefined
   }
   const name = sanitizeFileName(manifest.name)
   const publicOffer: FileOffer = { id: manifest.id, from: init.caller, name, size: manifest.size, root: toHex(manifest.root) }
@@ -780,6 +802,7 @@ async function receiveClaimed (framed: FramedStream, init: ReceiveFileInit, mani
     } finally {
       clearInterval(keepalive)
     }
+    await init.delivered?.mark(manifest.id)
     framed.send({ k: 'done', r: manifest.root })
     await framed.close().catch(() => {})
     return { id: manifest.id, from: init.caller.ss58, caller: init.caller, name, path, size: manifest.size, blake3: toHex(manifest.root), resumedFrom }

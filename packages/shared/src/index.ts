@@ -35,8 +35,11 @@ export * from './address-book.ts'
 export * from './file-transfer.ts'
 export * from './e2e.ts'
 export * from './acl.ts'
+export * from './queue.ts'
+export * from './outbox.ts'
 export { Subwire } from './subwire.ts'
 export { SubwirePeer } from './peer.ts'
+export type { QueuedItem } from './peer.ts'
 export type {
   SubwireComponents,
   SubwireInit,

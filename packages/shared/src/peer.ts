@@ -4,7 +4,9 @@
  *
  * @packageDocumentation
  */
+import { QueueNotEnabledError } from './errors.ts'
 import type { AddressBook } from './address-book.ts'
+import type { Outbox, QueueFileOptions } from './outbox.ts'
 import type { FileSource, SendFileResult } from './file-transfer.ts'
 import type { AbortOptions } from './identity.ts'
 import type { RpcHandler } from './rpc.ts'
@@ -19,7 +21,15 @@ import type {
 } from './subwire.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
-/** A subwire peer: a libp2p node carrying the protocol engine. */
+/** What a queued send returns at once. */
+export interface QueuedItem {
+  /** Message or transfer id; follow it with `outbox.waitFor(id)`. */
+  id: string
+  /** Always true. */
+  queued: true
+}
+
+/** A subwire peer: a libp2p node carrying the protocol engine (and, if given, its outbox). */
 export class SubwirePeer {
   /** The libp2p node. */
   readonly libp2p: Libp2p
@@ -27,11 +37,14 @@ export class SubwirePeer {
   readonly subwire: Subwire
   /** The address book. */
   readonly addressBook: AddressBook
+  /** The durable outbox, if this peer has one: `{ queue: true }` sends go there. */
+  readonly outbox: Outbox | undefined
 
-  constructor (libp2p: Libp2p, subwire: Subwire, addressBook: AddressBook) {
+  constructor (libp2p: Libp2p, subwire: Subwire, addressBook: AddressBook, outbox?: Outbox) {
     this.libp2p = libp2p
     this.subwire = subwire
     this.addressBook = addressBook
+    this.outbox = outbox
   }
 
   /** The hotkey (SS58). */
@@ -41,19 +54,22 @@ export class SubwirePeer {
   /** Listening multiaddrs, each ending in /p2p/<PeerId> (none for a browser). */
   get multiaddrs (): string[] { return this.libp2p.getMultiaddrs().map((ma) => ma.toString()) }
 
-  /** Starts libp2p and the protocol (signs the attestation once). */
+  /** Starts libp2p and the protocol (signs the attestation once), then the outbox worker. */
   async start (options: AbortOptions = {}): Promise<void> {
     await this.libp2p.start()
     try {
       await this.subwire.start(options)
+      await this.outbox?.start(options)
     } catch (err) {
+      await this.subwire.stop()
       await this.libp2p.stop()
       throw err
     }
   }
 
-  /** Stops the protocol and libp2p, releasing every socket and timer. */
+  /** Stops the outbox worker (queued items stay queued), the protocol and libp2p, releasing every socket and timer. */
   async stop (): Promise<void> {
+    await this.outbox?.stop()
     await this.subwire.stop()
     await this.libp2p.stop()
   }
@@ -68,11 +84,34 @@ export class SubwirePeer {
   async request (dest: string, type: string, body: unknown, options?: SendOptions): Promise<unknown> { return await this.subwire.request(dest, type, body, options) }
   /** See {@link Subwire.requestStream}. */
   requestStream (dest: string, type: string, body: unknown, options?: SendOptions): AsyncGenerator<unknown, void, undefined> { return this.subwire.requestStream(dest, type, body, options) }
-  /** See {@link Subwire.message}. */
-  async message (dest: string, action: string, payload: unknown, options?: MessageOptions): Promise<string> { return await this.subwire.message(dest, action, payload, options) }
-  /** Sends a file from any {@link FileSource}. See {@link Subwire.sendFile}. */
-  async sendFileFrom (dest: string, source: FileSource, options: SubwireSendFileOptions = {}): Promise<SendFileResult> {
-    return await this.subwire.sendFile(dest, source, options)
+  /**
+   * Sends a control message (see {@link Subwire.message}). With `queue: true` it goes into
+   * the durable outbox instead and the id is returned once it is stored; delivery follows
+   * whenever the destination is reachable (see {@link Outbox}).
+   */
+  async message (dest: string, action: string, payload: unknown, options: MessageOptions & { queue?: boolean } = {}): Promise<string> {
+    if (options.queue !== true) return await this.subwire.message(dest, action, payload, options)
+    return await this.#outbox().enqueueMessage(dest, action, payload, options)
+  }
+
+  /**
+   * Sends a file from any {@link FileSource} (see {@link Subwire.sendFile}). With
+   * `queue: true` it is queued instead (hashed now, then referenced or copied) and the
+   * transfer id is returned.
+   */
+  async sendFileFrom (dest: string, source: FileSource, options: SubwireSendFileOptions & { queue: true }): Promise<QueuedItem>
+  async sendFileFrom (dest: string, source: FileSource, options?: SubwireSendFileOptions & { queue?: false }): Promise<SendFileResult>
+  async sendFileFrom (dest: string, source: FileSource, options?: SubwireSendFileOptions & { queue?: boolean }): Promise<SendFileResult | QueuedItem>
+  async sendFileFrom (dest: string, source: FileSource, options: SubwireSendFileOptions & { queue?: boolean } = {}): Promise<SendFileResult | QueuedItem> {
+    if (options.queue !== true) return await this.subwire.sendFile(dest, source, options)
+    const { queue: _q, manifest: _m, stallTimeoutMs: _s, ...rest } = options
+    const id = await this.#outbox().enqueueFile(dest, source, rest as QueueFileOptions)
+    return { id, queued: true }
+  }
+
+  #outbox (): Outbox {
+    if (this.outbox === undefined) throw new QueueNotEnabledError('This peer was created without an outbox store')
+    return this.outbox
   }
 
   /** See {@link Subwire.cancelTransfer}. */

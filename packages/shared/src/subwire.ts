@@ -57,7 +57,9 @@ import { defaultE2eBackend, E2ePurpose, EncryptionKeyring, envelopeFromWire, fil
 import type { E2eBackend, E2ePurposeValue } from './e2e.ts'
 import { AccessControl, ipOfMultiaddr } from './acl.ts'
 import type { SubnetFirewallInit } from './acl.ts'
-import type { FileOpener, FileSealer, FileOffer, FileSource, FileStore, ReceivedFile, ReceivePolicy, SendFileOptions, SendFileResult, TransferProgressEvent } from './file-transfer.ts'
+import { MemoryDeliveryLog } from './queue.ts'
+import type { DeliveryLog } from './queue.ts'
+import type { FileManifest, FileOpener, FileSealer, FileOffer, FileSource, FileStore, ReceivedFile, ReceivePolicy, SendFileOptions, SendFileResult, TransferProgressEvent } from './file-transfer.ts'
 import type { AddressBook } from './address-book.ts'
 import type { Attestation, SignedAttestation } from './attestation.ts'
 import type { Hello, HandshakeResult } from './handshake.ts'
@@ -85,6 +87,12 @@ export interface SubwireComponents {
    * Update it at any time, then call {@link Subwire.recheckAccess}. Default: allow all.
    */
   acl?: AccessControl | undefined
+  /**
+   * Which message and transfer ids were already delivered here, so a sender's retry after
+   * a lost ack is acked without reaching the application twice. Default: in memory (the
+   * Node peer uses its durable outbox store).
+   */
+  deliveries?: DeliveryLog | undefined
 }
 
 /** Flood and abuse limits of the engine (libp2p's connection manager adds its own per-IP connection rate and caps). */
@@ -204,6 +212,10 @@ export interface SubwireSendFileOptions extends SendFileOptions {
   chunkSize?: number | undefined
   /** Encrypt end to end (default from `encryption.files`, true). */
   encrypt?: boolean | undefined
+  /** Transfer id; default a random UUID. Keep it across retries so the receiver can de-duplicate. */
+  id?: string | undefined
+  /** A manifest made earlier of this very source (the outbox keeps one): skips the hashing pass. */
+  manifest?: FileManifest | undefined
 }
 
 /** Options of requests and messages. */
@@ -291,6 +303,8 @@ export class Subwire {
   readonly #handshakeRate: number
   readonly #maxInboundStreams: number
   readonly #handshakeBuckets = new Map<string, { tokens: number, at: number }>()
+  readonly #deliveries: DeliveryLog
+  readonly #delivering = new Map<string, Promise<void>>()
   #attestation: SignedAttestation | undefined
   #attesting: Promise<SignedAttestation> | undefined
   #started = false
@@ -316,6 +330,7 @@ export class Subwire {
     this.#encryption = { messages: true, files: true, requests: false, require: false, ...init.encryption }
     this.#e2eBackend = components.e2eBackend
     this.#acl = components.acl ?? new AccessControl()
+    this.#deliveries = components.deliveries ?? new MemoryDeliveryLog()
     this.#firewall = validateFirewall(init.firewall, this.#netuids)
     this.#maxPendingHandshakes = positive(init.limits?.maxPendingHandshakes, 256, 'limits.maxPendingHandshakes')
     this.#handshakeRate = positive(init.limits?.handshakesPerSecondPerIp, 50, 'limits.handshakesPerSecondPerIp')
@@ -518,7 +533,10 @@ export class Subwire {
     if (encrypt && remote.attestation.encryptionKey === undefined) {
       throw new EncryptionUnavailableError(`${remote.remote.ss58} publishes no encryption key; send with encryption off to use this link`)
     }
-    const manifest = await createManifest(source, options)
+    if (options.manifest !== undefined && (options.manifest.size !== source.size || (options.id !== undefined && options.id !== options.manifest.id))) {
+      throw new InvalidConfigError('The manifest given does not describe this source (size or id differ)')
+    }
+    const manifest = options.manifest ?? await createManifest(source, options)
     // the connection may have changed while a large file was hashed
     const session = await this.#session(dest, options)
     let stream: Stream
@@ -1058,8 +1076,13 @@ export class Subwire {
           this.#emit('file:accepted', offer)
         },
         onProgress: (event) => { this.#emit('file:progress', { ...event, from: caller.ss58 }) },
-        claim: async (key) => await this.#claim(key, controller)
+        claim: async (key) => await this.#claim(key, controller),
+        delivered: {
+          was: async (transferId) => await this.#deliveries.wasDelivered(caller.ss58, `f:${transferId}`),
+          mark: async (transferId) => { await this.#deliveries.markDelivered(caller.ss58, `f:${transferId}`, Date.now()) }
+        }
       })
+      if (received === undefined) return
       this.#log('received %s (%d bytes) from %s into %s', received.name, received.size, caller.ss58, received.path)
       this.#emit('file:received', received)
     } catch (err) {
@@ -1088,8 +1111,37 @@ export class Subwire {
 
   readonly #onMessage = async (payload: unknown, context: HandlerContext): Promise<null> => {
     const message: SubwireMessage = { id: context.messageId, from: context.caller.ss58, caller: context.caller, action: context.type, payload }
-    const listeners = [...(this.#listeners.get('message') ?? [])] as Array<Listener<SubwireMessage>>
-    await Promise.all(listeners.map(async (l) => { await l(message) }))
+    const deliver = async (): Promise<void> => {
+      const listeners = [...(this.#listeners.get('message') ?? [])] as Array<Listener<SubwireMessage>>
+      await Promise.all(listeners.map(async (l) => { await l(message) }))
+    }
+    if (message.id === undefined) {
+      await deliver()
+      return null
+    }
+    // at-least-once senders retry with the same id: a retry whose first delivery is still
+    // running waits for it; one that was delivered before is acked without redelivery
+    const key = `m:${message.from} ${message.id}`
+    const running = this.#delivering.get(key)
+    if (running !== undefined) {
+      await running
+      return null
+    }
+    const id = `m:${message.id}`
+    const delivering = (async () => {
+      if (await this.#deliveries.wasDelivered(message.from, id)) {
+        this.#log('message %s from %s was already delivered: acked again, not redelivered', message.id, message.from)
+        return
+      }
+      await deliver()
+      await this.#deliveries.markDelivered(message.from, id, Date.now())
+    })()
+    this.#delivering.set(key, delivering)
+    try {
+      await delivering
+    } finally {
+      this.#delivering.delete(key)
+    }
     return null
   }
 

@@ -28,7 +28,12 @@ describe('public API', () => {
       'toError', 'transferKey', 'uintField', 'uriSigner', 'verifyAttestation', 'verifyChunksOnDisk', 'verifyHotkeySignature',
       'wrapBytes',
       // security (issue 5)
-      'AccessControl', 'AccessDeniedError', 'DecryptionFailedError', 'E2E_DOMAIN', 'E2E_TAG_BYTES', 'E2ePurpose', 'EncryptionKeyring', 'EncryptionRequiredError', 'EncryptionUnavailableError', 'RateLimitedError', 'StaticSubnetMembership', 'StreamCipher', 'SubnetFirewallError', 'X25519_BYTES', 'aclConnectionGater', 'defaultE2eBackend', 'deriveStreamCipher', 'e2eInfo', 'envelopeFromWire', 'fileDataCipher', 'ipOfMultiaddr', 'nobleBackend', 'openEnvelope', 'parseAclEntry', 'parseIp', 'replyCipher', 'sealEnvelope', 'validateAclRules', 'webCryptoBackend'
+      'AccessControl', 'AccessDeniedError', 'DecryptionFailedError', 'E2E_DOMAIN', 'E2E_TAG_BYTES', 'E2ePurpose', 'EncryptionKeyring', 'EncryptionRequiredError', 'EncryptionUnavailableError', 'RateLimitedError', 'StaticSubnetMembership', 'StreamCipher', 'SubnetFirewallError', 'X25519_BYTES', 'aclConnectionGater', 'defaultE2eBackend', 'deriveStreamCipher', 'e2eInfo', 'envelopeFromWire', 'fileDataCipher', 'ipOfMultiaddr', 'nobleBackend', 'openEnvelope', 'parseAclEntry', 'parseIp', 'replyCipher', 'sealEnvelope', 'validateAclRules', 'webCryptoBackend',
+      // durable outbox (issue 6)
+      'DEFAULT_QUEUE_BACKOFF_BASE_MS', 'DEFAULT_QUEUE_BACKOFF_CAP_MS', 'DEFAULT_QUEUE_CONCURRENCY', 'DEFAULT_QUEUE_EXPIRY_MS', 'DEFAULT_QUEUE_MAX_ATTEMPTS',
+      'DELIVERY_LOG_RETENTION_MS', 'MAX_QUEUED_MESSAGE_BYTES', 'QUEUE_LEASE_TTL_MS', 'DeadLetterError', 'MaxAttemptsError', 'MemoryDeliveryLog', 'MemoryQueueStore',
+      'Outbox', 'QueueCorruptError', 'QueueExpiredError', 'QueueItemExistsError', 'QueueItemNotFoundError', 'QueueNotEnabledError', 'backoffDelay',
+      'createOutboxCipher', 'deliveryKey', 'systemClock', 'validateBackoff', 'verifyingSource'
     ].sort())
   })
 })
