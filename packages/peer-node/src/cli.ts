@@ -4,9 +4,9 @@
  *
  * @packageDocumentation
  */
-import { join } from 'node:path'
+import { join, resolve as resolvePath } from 'node:path'
 import { Command, CommanderError } from 'commander'
-import { isSs58, MAX_NETUID, parseAclEntry, UnknownDestinationError } from '@subwire/shared'
+import { DeadLetterError, errorFromWire, isSs58, MAX_NETUID, parseAclEntry, UnknownDestinationError } from '@subwire/shared'
 import { createNodePeer } from './index.ts'
 import { defaultConfig, readConfig, resolveHome, writeConfig, loadOrCreatePeerKey } from './home.ts'
 import { loadHotkey } from './keys.ts'
@@ -14,6 +14,8 @@ import { ADDRESS_BOOK_FILE, DEFAULT_DASHBOARD_PORT, DEFAULT_LISTEN } from './con
 import { browserAddresses, serveDashboard } from './dashboard-server.ts'
 import { FileAddressBook } from './address-book-file.ts'
 import { readAclFile, writeAclFile } from './acl-file.ts'
+import { controlRequest, serveControl, viewToJson, watchItem } from './control.ts'
+import type { ControlEvent } from './control.ts'
 import type { AclFile } from './acl-file.ts'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { HotkeySource } from './keys.ts'
@@ -116,7 +118,7 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     else if (human !== undefined) io.stdout(human)
   }
 
-  async function withPeer<T> (fn: (peer: NodePeer, config: SubwireConfig) => Promise<T>, listen: string[] = [], netuids?: number[], files?: { dir: string, maxFileSize?: number | undefined, minFreeBytes?: number | undefined }, extra: Partial<NodePeerInit> = {}): Promise<T> {
+  async function withPeer<T> (fn: (peer: NodePeer, config: SubwireConfig) => Promise<T>, listen: string[] = [], netuids?: number[], files?: { dir: string, maxFileSize?: number | undefined, minFreeBytes?: number | undefined }, extra: Partial<NodePeerInit> & { start?: boolean } = {}): Promise<T> {
     const config = await readConfig(home())
     const signer = await loadHotkey(config.hotkey, config.ss58Prefix)
     const peer = await createNodePeer({
@@ -128,12 +130,84 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
       protocol: { ss58Prefix: config.ss58Prefix, files: { maxFileSize: files?.maxFileSize, minFreeBytes: files?.minFreeBytes }, ...extra.protocol },
       ...(extra.onAclReload === undefined ? {} : { onAclReload: extra.onAclReload })
     })
-    await peer.start()
+    if (extra.start !== false) await peer.start()
     try {
       return await fn(peer, config)
     } finally {
       await peer.stop()
     }
+  }
+
+  /**
+   * A queued send: handed to the running listener over the control socket, or else queued
+   * here and (unless detached) delivered by a transient peer while this command runs.
+   * Prints the item's events; the last one is `acked`/`sent`, or an error.
+   */
+  async function queuedSend (request: Record<string, unknown>, local: (peer: NodePeer) => Promise<string>, opts: { detach: boolean, netuids?: number[] | undefined }, done: (e: ControlEvent) => void): Promise<void> {
+    const tty = globals().json !== true && process.stderr.isTTY
+    let lastJson = 0
+    let final: ControlEvent | undefined
+    let id: string | undefined
+    const onEvent = (e: ControlEvent): void => {
+      if (e.event === 'hashing' || e.event === 'progress') {
+        const { bytes, total, rate } = e as unknown as { bytes: number, total: number, rate: number }
+        if (globals().json === true) {
+          const now = Date.now()
+          if (now - lastJson >= 250 || bytes === total) { lastJson = now; io.stdout(JSON.stringify(e)) }
+        } else if (tty) {
+          process.stderr.write(`\r${progressLine(e.event === 'hashing' ? 'hashing' : 'sending', bytes, total, rate)}\x1b[K`)
+        }
+        return
+      }
+      if (tty) process.stderr.write('\r\x1b[K')
+      if (e.event === 'queued') {
+        id = e.id as string
+        emit(e)
+        if (globals().json !== true) io.stderr(`queued ${String(e.id)}`)
+      } else if (e.event === 'attempt') {
+        emit(e)
+      } else if (e.event === 'retry') {
+        emit(e, undefined)
+        if (globals().json !== true) io.stderr(`attempt ${String(e.attempt)} failed: ${String(e.error)}: ${String(e.message)}; next in ${((e.delayMs as number) / 1000).toFixed(1)} s`)
+      } else {
+        final = e
+      }
+    }
+    const stop = new AbortController()
+    const interrupted = io.shutdown().then(() => { stop.abort() })
+    void interrupted
+    const viaListener = await controlRequest(home(), { ...request, watch: !opts.detach }, onEvent, { signal: stop.signal })
+      .catch((err: unknown) => { if (stop.signal.aborted) return true; throw err })
+    if (!viaListener) {
+      await withPeer(async (peer) => {
+        const outbox = peer.outbox
+        if (outbox === undefined) throw new Error('this peer has no outbox')
+        if (opts.detach) {
+          onEvent({ event: 'queued', id: await local(peer) })
+          return
+        }
+        await peer.start()
+        const itemId = local(peer).then((i) => { onEvent({ event: 'queued', id: i }); return i })
+        await watchItem(peer, outbox, itemId, onEvent, { signal: stop.signal }).catch((err: unknown) => { if (!stop.signal.aborted) throw err })
+      }, [], opts.netuids, undefined, { start: false })
+    }
+    if (opts.detach) {
+      if (globals().json !== true) io.stdout(`queued ${id ?? ''}${viaListener ? ' (the listener delivers it)' : ' (no listener running: `subwire listen` delivers it)'}`)
+      return
+    }
+    if (final === undefined) {
+      if (stop.signal.aborted) {
+        emit({ event: 'interrupted', id }, `interrupted: ${id ?? 'the item'} stays queued; ${viaListener ? 'the listener keeps delivering it' : '`subwire listen` delivers it'} (subwire queue list)`)
+        code = 3
+        return
+      }
+      throw new Error('the listener closed the control connection without an answer')
+    }
+    if (final.event === 'error') throw errorFromWire({ name: String(final.error), message: String(final.message) })
+    if (final.event === 'dead') {
+      throw new DeadLetterError(`not delivered, moved to the dead-letter list (subwire queue dead): ${String(final.error)}: ${String(final.message)}`)
+    }
+    done(final)
   }
 
   program
@@ -223,6 +297,12 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
         peer.on('peer:disconnected', (p) => {
           emit({ event: 'disconnected', ss58: p.ss58, peerId: p.peerId }, `disconnected ${p.ss58}`)
         })
+        const outbox = peer.outbox
+        outbox?.on('queue:added', (i) => { emit({ event: 'queued', ...viewToJson(i) }, `queued ${i.kind} ${i.id} "${i.label}" for ${i.dest}`) })
+        outbox?.on('queue:delivered', ({ item }) => { emit({ event: 'delivered', id: item.id, kind: item.kind, dest: item.dest, attempts: item.attempts }, `delivered ${item.kind} ${item.id} to ${item.dest} (attempt ${item.attempts})`) })
+        outbox?.on('queue:retry', ({ item, error, delayMs }) => { emit({ event: 'retry', id: item.id, dest: item.dest, attempt: item.attempts, error: error.name, message: error.message, delayMs }, `${item.kind} ${item.id} to ${item.dest}: attempt ${item.attempts} failed (${error.name}: ${error.message}); next in ${(delayMs / 1000).toFixed(1)} s`) })
+        outbox?.on('queue:dead', ({ item, error }) => { emit({ event: 'dead', id: item.id, dest: item.dest, error: error.name, message: error.message }, `${item.kind} ${item.id} to ${item.dest} dead-lettered: ${error.name}: ${error.message}`) })
+        const control = await serveControl(home(), peer)
         const browser = browserAddresses(peer.multiaddrs)
         const dashboard = opts.dashboard === undefined
           ? undefined
@@ -238,6 +318,7 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
           const signal = await io.shutdown()
           emit({ event: 'stopping', signal }, `stopping (${signal})`)
         } finally {
+          await control.close()
           await dashboard?.close()
         }
       }, opts.listen ?? config.listen, opts.netuid, files, {
@@ -250,13 +331,27 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     })
 
   program.command('send')
-    .description('send a file; resumes where the receiver left off')
+    .description('send a file through the durable outbox (resumes where the receiver left off); waits for the receiver\'s hash ack')
     .argument('<dest>', 'multiaddr ending in /p2p/<PeerId>, or an SS58 in the address book')
     .argument('<file>', 'path of the file')
     .option('--netuid <n>', 'subnet (default the first in the config)', (v) => collectInt(v)[0])
     .option('--name <name>', 'name to offer (default the file\'s base name)')
     .option('--no-encrypt', 'send without end-to-end encryption (a trusted link)')
-    .action(async (dest: string, file: string, opts: { netuid?: number, name?: string, encrypt: boolean }) => {
+    .option('--no-queue', 'send directly and fail fast if the receiver is not reachable (nothing is queued)')
+    .option('--detach', 'queue it and return at once; the listener (or the next `subwire listen`) delivers it')
+    .action(async (dest: string, file: string, opts: { netuid?: number, name?: string, encrypt: boolean, queue: boolean, detach?: boolean }) => {
+      const printSent = (r: Record<string, unknown>): void => {
+        const result = r as { name: string, size: number, blake3: string, bytesSent: number, resumedFrom: number, ms: number }
+        emit({ event: 'sent', id: r.id, name: result.name, size: result.size, blake3: result.blake3, bytesSent: result.bytesSent, resumedFrom: result.resumedFrom, ms: result.ms },
+          `sent ${result.name} (${formatBytes(result.size)}) in ${(result.ms / 1000).toFixed(1)} s` + (result.resumedFrom > 0 ? `, resumed from ${formatBytes(result.resumedFrom)}` : '') + `\nblake3 root ${result.blake3}`)
+      }
+      if (opts.queue) {
+        const path = resolvePath(file)
+        await queuedSend({ op: 'file', dest, path, netuid: opts.netuid, encrypt: opts.encrypt, ...(opts.name === undefined ? {} : { name: opts.name }) },
+          async (peer) => (await peer.sendFile(dest, path, { queue: true, netuid: opts.netuid, encrypt: opts.encrypt, ...(opts.name === undefined ? {} : { name: opts.name }) })).id,
+          { detach: opts.detach === true }, printSent)
+        return
+      }
       const tty = globals().json !== true && process.stderr.isTTY
       let lastJson = 0
       await withPeer(async (peer) => {
@@ -278,8 +373,7 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
           }
         })
         if (tty) process.stderr.write('\n')
-        emit({ event: 'sent', name: result.name, size: result.size, blake3: result.blake3, bytesSent: result.bytesSent, resumedFrom: result.resumedFrom, ms: result.ms },
-          `sent ${result.name} (${formatBytes(result.size)}) in ${(result.ms / 1000).toFixed(1)} s` + (result.resumedFrom > 0 ? `, resumed from ${formatBytes(result.resumedFrom)}` : '') + `\nblake3 root ${result.blake3}`)
+        printSent({ ...result })
       })
     })
 
@@ -308,25 +402,96 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     })
 
   program.command('message')
-    .description('send a control message and wait for its ack')
+    .description('send a control message through the durable outbox and wait for its ack')
     .argument('<dest>', 'multiaddr ending in /p2p/<PeerId>, or an SS58 in the address book')
     .argument('<action>', 'what the message asks for')
     .argument('[payload]', 'payload: JSON, or else taken as a string')
     .option('--netuid <n>', 'subnet (default the first in the config)', (v) => collectInt(v)[0])
-    .option('--timeout <ms>', 'ack deadline in ms', parseTimeout)
+    .option('--timeout <ms>', 'ack deadline of each attempt in ms', parseTimeout)
     .option('--no-encrypt', 'send without end-to-end encryption (a trusted link)')
-    .action(async (dest: string, action: string, payloadArg: string | undefined, opts: { netuid?: number, timeout?: number, encrypt: boolean }) => {
+    .option('--no-queue', 'send directly and fail fast if the receiver is not reachable (nothing is queued)')
+    .option('--detach', 'queue it and return at once; the listener (or the next `subwire listen`) delivers it')
+    .action(async (dest: string, action: string, payloadArg: string | undefined, opts: { netuid?: number, timeout?: number, encrypt: boolean, queue: boolean, detach?: boolean }) => {
       let payload: unknown = null
       if (payloadArg !== undefined) {
         try { payload = JSON.parse(payloadArg) } catch { payload = payloadArg }
       }
+      const started = performance.now()
+      if (opts.queue) {
+        await queuedSend({ op: 'message', dest, action, payload, netuid: opts.netuid, timeout: opts.timeout, encrypt: opts.encrypt },
+          async (peer) => await peer.message(dest, action, payload, { queue: true, netuid: opts.netuid, timeout: opts.timeout, encrypt: opts.encrypt }),
+          { detach: opts.detach === true }, (e) => {
+            const ms = Math.round((performance.now() - started) * 1000) / 1000
+            const to = typeof e.to === 'string' ? e.to : dest
+            emit({ event: 'acked', to, id: e.id, action, ms }, `delivered "${action}" to ${to} (${ms} ms)`)
+          })
+        return
+      }
       await withPeer(async (peer) => {
-        const started = performance.now()
         const remote = await peer.connect(dest)
         const id = await peer.message(dest, action, payload, { netuid: opts.netuid, timeout: opts.timeout, encrypt: opts.encrypt })
         const ms = Math.round((performance.now() - started) * 1000) / 1000
         emit({ event: 'acked', to: remote.ss58, id, action, ms }, `delivered "${action}" to ${remote.ss58} (${ms} ms)`)
       })
+    })
+
+  const queue = program.command('queue')
+    .description('the durable outbox: what waits for delivery, and the dead-letter list')
+  const queueOp = async (request: Record<string, unknown>, local: (peer: NodePeer) => Promise<ControlEvent>): Promise<ControlEvent> => {
+    await readConfig(home())
+    let answer: ControlEvent | undefined
+    const viaListener = await controlRequest(home(), request, (e) => { answer = e })
+    if (!viaListener) await withPeer(async (peer) => { answer = await local(peer) }, [], undefined, undefined, { start: false })
+    if (answer === undefined) throw new Error('the listener closed the control connection without an answer')
+    if (answer.event === 'error') throw errorFromWire({ name: String(answer.error), message: String(answer.message) })
+    return answer
+  }
+  const printItems = (items: Array<Record<string, unknown>>, dead: boolean): void => {
+    if (globals().json === true) {
+      for (const i of items) io.stdout(JSON.stringify(i))
+      return
+    }
+    if (items.length === 0) {
+      io.stdout(dead ? 'the dead-letter list is empty' : 'the outbox is empty')
+      return
+    }
+    const when = (t: number): string => t <= Date.now() ? 'now' : `in ${Math.ceil((t - Date.now()) / 1000)} s`
+    for (const i of items) {
+      const err = i.lastError as { name: string, message: string } | undefined
+      io.stdout(`${String(i.id)}  ${String(i.kind)} "${String(i.label)}"  ${formatBytes(i.size as number)}  to ${String(i.dest)}\n` +
+        `    attempts ${String(i.attempts)}` + (dead ? '' : `, next ${when(i.nextAttemptAt as number)}`) +
+        (i.kind === 'file' && (i.progress as number) > 0 ? `, ${formatBytes(i.progress as number)} acknowledged` : '') +
+        (err === undefined ? '' : `\n    last error ${err.name}: ${err.message}`))
+    }
+  }
+  queue.command('list')
+    .description('items waiting for delivery: destination, kind, size, attempts, next attempt, last error')
+    .action(async () => {
+      const a = await queueOp({ op: 'list' }, async (peer) => ({ event: 'list', items: (await (peer.outbox as NonNullable<NodePeer['outbox']>).list()).map(viewToJson) }))
+      printItems(a.items as Array<Record<string, unknown>>, false)
+    })
+  queue.command('dead')
+    .description('the dead-letter list: items given up, with their last error')
+    .action(async () => {
+      const a = await queueOp({ op: 'dead' }, async (peer) => ({ event: 'dead', items: (await (peer.outbox as NonNullable<NodePeer['outbox']>).dead()).map(viewToJson) }))
+      printItems(a.items as Array<Record<string, unknown>>, true)
+    })
+  queue.command('retry')
+    .description('retry an item now (a dead one returns to the outbox with fresh attempts), or every item with --all')
+    .argument('[id]', 'item id')
+    .option('--all', 'every pending and dead item')
+    .action(async (id: string | undefined, opts: { all?: boolean }) => {
+      if ((id === undefined) === (opts.all !== true)) throw new UsageError('give an item id or --all')
+      const target = opts.all === true ? 'all' : id as string
+      const a = await queueOp({ op: 'retry', id: target }, async (peer) => ({ event: 'retried', count: await (peer.outbox as NonNullable<NodePeer['outbox']>).retry(target) }))
+      emit(a, `retrying ${String(a.count)} item(s)`)
+    })
+  queue.command('drop')
+    .description('remove an item without delivering it')
+    .argument('<id>', 'item id')
+    .action(async (id: string) => {
+      const a = await queueOp({ op: 'drop', id }, async (peer) => { await (peer.outbox as NonNullable<NodePeer['outbox']>).drop(id); return { event: 'dropped', id } })
+      emit(a, `dropped ${id}`)
     })
 
   const peers = program.command('peers')

@@ -88,13 +88,13 @@ describe('subwire send, with kill -9 on either side', () => {
       return { proc, addr: (l.multiaddrs as string[])[0] as string }
     }
     bob = await relisten()
-    const first = start(['--home', home('alice'), 'send', bob.addr, file, '--json'])
+    const first = start(['--home', home('alice'), 'send', bob.addr, file, '--json', '--no-queue'])
     procs.push(first)
     await until(() => first.lines.find((l) => l.event === 'progress' && (l.bytes as number) >= SIZE / 2), 60_000, 'half of the file')
     kill9(bob.proc)
     assert.notEqual(await first.exited, 0, 'the send fails when the receiver dies')
     bob = await relisten()
-    const second = start(['--home', home('alice'), 'send', bob.addr, file, '--json'])
+    const second = start(['--home', home('alice'), 'send', bob.addr, file, '--json', '--no-queue'])
     procs.push(second)
     assert.equal(await second.exited, 0)
     const sent = second.lines.find((l) => l.event === 'sent') as { resumedFrom: number, bytesSent: number, size: number, blake3: string }
@@ -108,12 +108,12 @@ describe('subwire send, with kill -9 on either side', () => {
 
   it('resumes after the sender is killed half way', async () => {
     const bob = await listen()
-    const first = start(['--home', home('alice'), 'send', bob.addr, file, '--json', '--name', 'second.bin'])
+    const first = start(['--home', home('alice'), 'send', bob.addr, file, '--json', '--no-queue', '--name', 'second.bin'])
     procs.push(first)
     await until(() => first.lines.find((l) => l.event === 'progress' && (l.bytes as number) >= SIZE / 2), 60_000, 'half of the file')
     kill9(first)
     await first.exited
-    const second = start(['--home', home('alice'), 'send', bob.addr, file, '--json', '--name', 'second.bin'])
+    const second = start(['--home', home('alice'), 'send', bob.addr, file, '--json', '--no-queue', '--name', 'second.bin'])
     procs.push(second)
     assert.equal(await second.exited, 0)
     const sent = second.lines.find((l) => l.event === 'sent') as { resumedFrom: number, bytesSent: number }

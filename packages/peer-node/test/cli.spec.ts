@@ -76,8 +76,10 @@ describe('subwire CLI', () => {
   it('message reaches the listener\'s stdout with Alice as the verified sender', async () => {
     const r = run(['--home', home('alice'), 'message', bobAddr, 'weights:ready', '{"epoch":3}', '--json'])
     assert.equal(r.code, 0, r.stderr)
-    const acked = JSON.parse(r.stdout) as { event: string, to: string, id: string }
-    assert.equal(acked.event, 'acked')
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string, to: string, id: string })
+    assert.deepEqual(lines.map((l) => l.event), ['queued', 'attempt', 'acked'], 'one JSON object per line: queued, its attempt, the ack')
+    const acked = lines[2] as { event: string, to: string, id: string }
+    assert.equal(acked.id, lines[0]?.id, 'the ack is for the queued id')
     assert.equal(acked.to, BOB)
     const deadline = Date.now() + 5000
     let seen: Record<string, unknown> | undefined

@@ -21,6 +21,12 @@ import {
 } from './constants.ts'
 import {
   AbortError,
+  AccessDeniedError,
+  EncryptionRequiredError,
+  EncryptionUnavailableError,
+  FilesNotEnabledError,
+  SubnetFirewallError,
+  SubnetNotServedError,
   DeadLetterError,
   errorFromWire,
   errorToWire,
@@ -154,13 +160,25 @@ export interface OutboxEvents {
 export interface OutboxDelivered {
   /** The item id. */
   id: string
+  /** Its destination. */
+  dest: string
   /** The file result, for files. */
   result?: SendFileResult | undefined
 }
 
-/** Errors retrying cannot fix: the item is dead-lettered at once. */
+/**
+ * Errors retrying cannot fix, dead-lettered at once: a changed source, a bad destination or
+ * payload, and the receiver's explicit policy refusals (blocked, not admitted, wants
+ * encryption, does not serve the subnet or take files). `subwire queue retry` revives them.
+ */
 const PERMANENT = new Set([
   SourceChangedError.name,
+  AccessDeniedError.name,
+  SubnetFirewallError.name,
+  EncryptionRequiredError.name,
+  EncryptionUnavailableError.name,
+  FilesNotEnabledError.name,
+  SubnetNotServedError.name,
   InvalidDestinationError.name,
   InvalidConfigError.name,
   InvalidManifestError.name,
@@ -375,7 +393,7 @@ export class Outbox {
     throwIfAborted(options.signal)
     const { promise, resolve, reject } = Promise.withResolvers<OutboxDelivered>()
     const offs = [
-      this.on('queue:delivered', ({ item, result }) => { if (item.id === id) resolve({ id, result }) }),
+      this.on('queue:delivered', ({ item, result }) => { if (item.id === id) resolve({ id, dest: item.dest, result }) }),
       this.on('queue:dead', ({ item, error }) => { if (item.id === id) reject(new DeadLetterError(`${id} was dead-lettered: ${error.name}: ${error.message}`, { cause: error })) }),
       this.on('queue:dropped', (d) => { if (d.id === id) reject(new QueueItemNotFoundError(`${id} was dropped from the outbox`)) })
     ]
@@ -495,8 +513,10 @@ export class Outbox {
     } catch (err) {
       const e = toError(err)
       if (signal.aborted) return // stopped or dropped: it stays as it is
-      if (PERMANENT.has(e.name)) {
-        await this.#bury({ ...record, attempts }, e)
+      // a refusal may come wrapped (the handshake reports the remote's reason as its cause)
+      const permanent = PERMANENT.has(e.name) ? e : e.cause instanceof Error && PERMANENT.has(e.cause.name) ? e.cause : undefined
+      if (permanent !== undefined) {
+        await this.#bury({ ...record, attempts }, permanent)
       } else if (attempts >= this.#maxAttempts) {
         await this.#bury({ ...record, attempts }, new MaxAttemptsError(`Gave up after ${attempts} attempts; last: ${e.name}: ${e.message}`, { cause: e }))
       } else {
@@ -511,7 +531,7 @@ export class Outbox {
       return
     }
     await this.#store.remove(id)
-    const delivered: OutboxDelivered = { id, result }
+    const delivered: OutboxDelivered = { id, dest: record.dest, result }
     this.#remember(delivered)
     this.#labels.delete(id)
     this.#log?.('%s delivered to %s after %d attempt(s)', id, record.dest, attempts)

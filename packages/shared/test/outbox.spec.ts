@@ -85,7 +85,7 @@ class FakeTransport implements OutboxTransport {
     const bytes = await source.read(0, source.size)
     this.files.push({ dest, bytes, options })
     this.delivered.push(call)
-    return { id, name: source.name, size: source.size, blake3: '', bytesSent: source.size, resumedFrom: 0 }
+    return { id, name: source.name, size: source.size, blake3: '', bytesSent: source.size, resumedFrom: 0, ms: 1 }
   }
 
   on (_event: 'peer:authenticated', listener: (p: RemotePeer) => void): () => void {

@@ -1,0 +1,251 @@
+/**
+ * The control socket: `<home>/control.sock`, a Unix socket (owner-only, in the owner-only
+ * home) through which `subwire send`, `message` and `queue` hand work to the running
+ * listener, which is the delivery worker of its home's outbox.
+ *
+ * One request per connection, newline-delimited JSON both ways:
+ * - `{ op: 'message', dest, action, payload, netuid?, encrypt?, timeout?, id?, watch? }`
+ * - `{ op: 'file', dest, path, name?, netuid?, encrypt?, watch? }` (hashing progress lines first)
+ * - `{ op: 'watch', id }`, `{ op: 'list' }`, `{ op: 'dead' }`, `{ op: 'retry', id }` (`id: 'all'`), `{ op: 'drop', id }`
+ *
+ * Answers are lines `{ event: … }`; the last one of a watch is `delivered` or `dead`,
+ * and any failure is `{ event: 'error', error, message }`.
+ *
+ * @packageDocumentation
+ */
+import { chmod, unlink } from 'node:fs/promises'
+import { createConnection, createServer } from 'node:net'
+import { isAbsolute, join } from 'node:path'
+import { errorToWire, InvalidConfigError, toError } from '@subwire/shared'
+import { CONTROL_SOCKET_FILE } from './constants.ts'
+import { NodeFileSource } from './files.ts'
+import type { Outbox, OutboxView } from '@subwire/shared'
+import type { NodePeer } from './node-peer.ts'
+import type { Server, Socket } from 'node:net'
+
+/** A line of the control protocol (and of the CLI's `--json` output for queued sends). */
+export type ControlEvent = Record<string, unknown> & { event: string }
+
+/** Longest request line accepted. */
+const MAX_REQUEST_BYTES = 1024 * 1024
+
+/** The item as a line. */
+export function viewToJson (v: OutboxView): Record<string, unknown> {
+  return {
+    id: v.id,
+    dest: v.dest,
+    kind: v.kind,
+    label: v.label,
+    netuid: v.netuid,
+    size: v.size,
+    attempts: v.attempts,
+    nextAttemptAt: v.nextAttemptAt,
+    createdAt: v.createdAt,
+    expiresAt: v.expiresAt,
+    progress: v.progress,
+    state: v.state,
+    ...(v.lastError === undefined ? {} : { lastError: v.lastError })
+  }
+}
+
+/**
+ * Follows one item: calls `send` for its attempts, retries, progress and its end
+ * (`delivered` with the file result, or `dead` with the error). Resolves at the end.
+ * `id` may be a promise (the item being queued): events are listened for from the start,
+ * so an attempt that begins before the id is known is not missed.
+ */
+export async function watchItem (peer: NodePeer, outbox: Outbox, id: string | Promise<string>, send: (e: ControlEvent) => void, options: { signal?: AbortSignal } = {}): Promise<'delivered' | 'dead'> {
+  let known: string | undefined
+  const early: Array<{ id: string, e: ControlEvent }> = []
+  const forward = (itemId: string, e: ControlEvent): void => {
+    if (known === undefined) early.push({ id: itemId, e })
+    else if (itemId === known) send(e)
+  }
+  const offs = [
+    outbox.on('queue:attempt', (item) => { forward(item.id, { event: 'attempt', id: item.id, attempt: item.attempts }) }),
+    outbox.on('queue:retry', ({ item, error, delayMs }) => {
+      forward(item.id, { event: 'retry', id: item.id, attempt: item.attempts, error: error.name, message: error.message, delayMs, nextAttemptAt: item.nextAttemptAt })
+    }),
+    outbox.on('queue:progress', (p) => { forward(p.id, { event: 'progress', id: p.id, bytes: p.bytes, total: p.total, rate: Math.round(p.rate) }) })
+  ]
+  try {
+    known = await id
+    for (const x of early.splice(0)) if (x.id === known) send(x.e)
+    const done = await outbox.waitFor(known, options)
+    const r = done.result
+    const to = peer.peers().find((p) => p.ss58 === done.dest || done.dest.endsWith(`/p2p/${p.peerId}`))?.ss58
+    send({ event: 'delivered', id: known, ...(to === undefined ? {} : { to }), ...(r === undefined ? {} : { name: r.name, size: r.size, blake3: r.blake3, bytesSent: r.bytesSent, resumedFrom: r.resumedFrom, ms: r.ms }) })
+    return 'delivered'
+  } catch (err) {
+    const e = toError(err)
+    if (e.name === 'AbortError') throw e
+    const cause = e.cause instanceof Error ? e.cause : e
+    send({ event: 'dead', id: known, error: cause.name, message: cause.message })
+    return 'dead'
+  } finally {
+    for (const off of offs) off()
+  }
+}
+
+/** The listener's end of the control socket. */
+export interface ControlServer {
+  /** The socket path. */
+  readonly path: string
+  /** Stops accepting, ends open connections and removes the socket. */
+  close(): Promise<void>
+}
+
+/**
+ * Serves the control socket of `home` for `peer`. Refuses to start if another listener
+ * answers on it; removes a stale socket a killed listener left.
+ */
+export async function serveControl (home: string, peer: NodePeer): Promise<ControlServer> {
+  const outbox = peer.outbox
+  if (outbox === undefined) throw new InvalidConfigError('The control socket needs a peer with an outbox')
+  const path = join(home, CONTROL_SOCKET_FILE)
+  if (await isAlive(path)) throw new InvalidConfigError(`Another subwire listener is running in ${home} (it answers on ${path})`)
+  await unlink(path).catch(() => {})
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {})
+    void handle(socket, peer, outbox)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(path, () => { server.off('error', reject); resolve() })
+  })
+  await chmod(path, 0o600)
+  return {
+    path,
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+      await unlink(path).catch(() => {})
+    }
+  }
+}
+
+async function readRequest (socket: Socket): Promise<Record<string, unknown>> {
+  let buf = ''
+  for await (const chunk of socket) {
+    buf += (chunk as Buffer).toString('utf8')
+    if (buf.length > MAX_REQUEST_BYTES) throw new InvalidConfigError('control request too long')
+    const nl = buf.indexOf('\n')
+    if (nl >= 0) {
+      const value = JSON.parse(buf.slice(0, nl)) as unknown
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('control request must be a JSON object')
+      return value as Record<string, unknown>
+    }
+  }
+  throw new InvalidConfigError('control connection closed before a request')
+}
+
+const str = (v: unknown, name: string): string => {
+  if (typeof v !== 'string' || v.length === 0) throw new InvalidConfigError(`control request: ${name} must be a non-empty string`)
+  return v
+}
+const optNum = (v: unknown): number | undefined => typeof v === 'number' ? v : undefined
+const optBool = (v: unknown): boolean | undefined => typeof v === 'boolean' ? v : undefined
+
+async function handle (socket: Socket, peer: NodePeer, outbox: Outbox): Promise<void> {
+  const send = (e: ControlEvent): void => { if (!socket.destroyed) socket.write(JSON.stringify(e) + '\n') }
+  const controller = new AbortController()
+  socket.on('close', () => { controller.abort() })
+  try {
+    const req = await readRequest(socket)
+    const op = req.op
+    if (op === 'message' || op === 'file') {
+      const common = { netuid: optNum(req.netuid), encrypt: optBool(req.encrypt), ...(typeof req.id === 'string' ? { id: req.id } : {}) }
+      let id: string
+      if (op === 'message') {
+        id = await outbox.enqueueMessage(str(req.dest, 'dest'), str(req.action, 'action'), req.payload, { ...common, timeout: optNum(req.timeout) })
+      } else {
+        const path = str(req.path, 'path')
+        if (!isAbsolute(path)) throw new InvalidConfigError('control request: path must be absolute')
+        const source = await NodeFileSource.open(path, typeof req.name === 'string' ? req.name : undefined)
+        try {
+          let last = 0
+          id = await outbox.enqueueFile(str(req.dest, 'dest'), source, {
+            ...common,
+            signal: controller.signal,
+            onProgress: (p) => {
+              const now = Date.now()
+              if (now - last < 250 && p.detail.bytes !== p.detail.total) return
+              last = now
+              send({ event: 'hashing', bytes: p.detail.bytes, total: p.detail.total, rate: Math.round(p.detail.rate) })
+            }
+          })
+        } finally {
+          await source.close()
+        }
+      }
+      send({ event: 'queued', id })
+      if (req.watch === true) await watchItem(peer, outbox, id, send, { signal: controller.signal })
+    } else if (op === 'watch') {
+      await watchItem(peer, outbox, str(req.id, 'id'), send, { signal: controller.signal })
+    } else if (op === 'list' || op === 'dead') {
+      const items = op === 'list' ? await outbox.list() : await outbox.dead()
+      send({ event: op, items: items.map(viewToJson) })
+    } else if (op === 'retry') {
+      send({ event: 'retried', count: await outbox.retry(str(req.id, 'id')) })
+    } else if (op === 'drop') {
+      await outbox.drop(str(req.id, 'id'))
+      send({ event: 'dropped', id: req.id })
+    } else {
+      throw new InvalidConfigError(`control request: unknown op ${String(op)}`)
+    }
+  } catch (err) {
+    const e = toError(err, () => new Error(String(err)))
+    if (e.name !== 'AbortError') send({ event: 'error', ...errorToWire(e), error: e.name })
+  } finally {
+    socket.end()
+  }
+}
+
+async function isAlive (path: string): Promise<boolean> {
+  return await new Promise<boolean>((resolve) => {
+    const s = createConnection(path)
+    s.once('connect', () => { s.destroy(); resolve(true) })
+    s.once('error', () => { resolve(false) })
+  })
+}
+
+/**
+ * Sends one request to the listener of `home`; `onEvent` gets every answer line. Resolves
+ * `false` at once if no listener answers (no socket, or a stale one), `true` once the
+ * listener closed the connection.
+ */
+export async function controlRequest (home: string, request: Record<string, unknown>, onEvent: (e: ControlEvent) => void, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+  const path = join(home, CONTROL_SOCKET_FILE)
+  return await new Promise<boolean>((resolve, reject) => {
+    const s = createConnection(path)
+    let connected = false
+    let buf = ''
+    const onAbort = (): void => { s.destroy() }
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    s.once('connect', () => {
+      connected = true
+      s.write(JSON.stringify(request) + '\n')
+    })
+    s.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8')
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        if (line.trim() === '') continue
+        try { onEvent(JSON.parse(line) as ControlEvent) } catch (err) { reject(err) }
+      }
+    })
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      options.signal?.removeEventListener('abort', onAbort)
+      if (!connected && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK')) resolve(false)
+      else reject(err)
+    })
+    s.once('close', () => {
+      options.signal?.removeEventListener('abort', onAbort)
+      if (connected) resolve(true)
+    })
+  })
+}
