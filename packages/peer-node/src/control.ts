@@ -128,18 +128,36 @@ export async function serveControl (home: string, peer: NodePeer): Promise<Contr
 }
 
 async function readRequest (socket: Socket): Promise<Record<string, unknown>> {
-  let buf = ''
-  for await (const chunk of socket) {
-    buf += (chunk as Buffer).toString('utf8')
-    if (buf.length > MAX_REQUEST_BYTES) throw new InvalidConfigError('control request too long')
-    const nl = buf.indexOf('\n')
-    if (nl >= 0) {
-      const value = JSON.parse(buf.slice(0, nl)) as unknown
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('control request must be a JSON object')
-      return value as Record<string, unknown>
+  // not `for await`: leaving that loop would destroy the socket we answer on
+  return await new Promise((resolve, reject) => {
+    let buf = ''
+    const onData = (chunk: Buffer): void => {
+      buf += chunk.toString('utf8')
+      const nl = buf.indexOf('\n')
+      if (nl < 0) {
+        if (buf.length > MAX_REQUEST_BYTES) finish(new InvalidConfigError('control request too long'))
+        return
+      }
+      try {
+        const value = JSON.parse(buf.slice(0, nl)) as unknown
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError('control request must be a JSON object')
+        finish(undefined, value as Record<string, unknown>)
+      } catch (err) {
+        finish(err instanceof Error ? err : new InvalidConfigError(String(err)))
+      }
     }
-  }
-  throw new InvalidConfigError('control connection closed before a request')
+    const onEnd = (): void => { finish(new InvalidConfigError('control connection closed before a request')) }
+    const finish = (err: Error | undefined, value?: Record<string, unknown>): void => {
+      socket.off('data', onData)
+      socket.off('end', onEnd)
+      socket.off('close', onEnd)
+      if (err !== undefined) reject(err)
+      else resolve(value as Record<string, unknown>)
+    }
+    socket.on('data', onData)
+    socket.once('end', onEnd)
+    socket.once('close', onEnd)
+  })
 }
 
 const str = (v: unknown, name: string): string => {

@@ -37,7 +37,7 @@ import { loadOrCreatePeerKey } from './home.ts'
 import { firewallFromAclFile, readAclFile, watchAclFile } from './acl-file.ts'
 import type { AclFile } from './acl-file.ts'
 import { NodeFileSource, NodeFileStore } from './files.ts'
-import { nodeFileReferencer, SqliteQueueStore } from './queue-store.ts'
+import { nodeFileReferencer, processLeaseOwner, SqliteQueueStore } from './queue-store.ts'
 import type { AbortOptions, AclRules, AddressBook, FileSource, OutboxInit, QueuedItem, QueueStore, SendFileResult, Signer, Subwire, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
 import type { Libp2p } from '@libp2p/interface'
 import type { Address, ComponentLogger, PrivateKey } from '@libp2p/interface'
@@ -251,6 +251,6 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
   const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger, files, acl, deliveries: store }, { ...init.protocol, netuids: init.netuids, firewall })
   const outbox = store === undefined
     ? undefined
-    : new Outbox({ store, cipher: await createOutboxCipher(outboxKey(privateKey)), transport: subwire, files: nodeFileReferencer, log: libp2p.logger.forComponent('subwire:outbox') }, init.outbox)
+    : new Outbox({ store, cipher: await createOutboxCipher(outboxKey(privateKey)), transport: subwire, files: nodeFileReferencer, log: libp2p.logger.forComponent('subwire:outbox') }, { owner: processLeaseOwner(), ...init.outbox })
   return new NodePeer(libp2p, subwire, addressBook, init, outbox, ownedStore)
 }

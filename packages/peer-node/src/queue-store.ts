@@ -176,7 +176,7 @@ export class SqliteQueueStore implements QueueStore {
   async lease (owner: string, ttlMs: number, now: number): Promise<boolean> {
     return this.#transaction(() => {
       const row = this.#db.prepare('SELECT owner, until FROM lease WHERE k = 1').get() as Row | undefined
-      if (row !== undefined && row.owner !== owner && Number(row.until) > now) return false
+      if (row !== undefined && row.owner !== owner && Number(row.until) > now && ownerAlive(String(row.owner))) return false
       this.#db.prepare('INSERT OR REPLACE INTO lease (k, owner, until) VALUES (1, ?, ?)').run(owner, now + ttlMs)
       return true
     })
@@ -216,6 +216,23 @@ export class SqliteQueueStore implements QueueStore {
       throw err
     }
   }
+}
+
+/** Lease owners named `pid:<n>:…` on this host are checked: a killed worker's lease is taken at once. */
+function ownerAlive (owner: string): boolean {
+  const m = /^pid:(\d+):/.exec(owner)
+  if (m === null) return true
+  try {
+    process.kill(Number(m[1]), 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** A lease owner id naming this process, so another process on the host can tell when it died. */
+export function processLeaseOwner (): string {
+  return `pid:${process.pid}:${crypto.randomUUID()}`
 }
 
 /**

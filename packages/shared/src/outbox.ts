@@ -104,6 +104,8 @@ export interface OutboxInit {
   leaseTtlMs?: number
   /** How long the delivery log remembers received ids (default 7 days). */
   deliveryRetentionMs?: number
+  /** This worker's lease owner id (default a random UUID; the Node peer prefixes its pid so a dead owner is recognised). */
+  owner?: string
 }
 
 /** Options of queueing one item. */
@@ -209,7 +211,7 @@ export class Outbox {
   readonly #concurrency: number
   readonly #leaseTtl: number
   readonly #retention: number
-  readonly #owner = crypto.randomUUID()
+  readonly #owner: string
   readonly #listeners = new Map<keyof OutboxEvents, Set<Listener<never>>>()
   readonly #busy = new Set<string>()
   readonly #inflight = new Map<string, { controller: AbortController, done: Promise<void> }>()
@@ -237,6 +239,7 @@ export class Outbox {
     this.#concurrency = positiveInt(init.concurrency, DEFAULT_QUEUE_CONCURRENCY, 'concurrency')
     this.#leaseTtl = positiveInt(init.leaseTtlMs, QUEUE_LEASE_TTL_MS, 'leaseTtlMs')
     this.#retention = positiveInt(init.deliveryRetentionMs, DELIVERY_LOG_RETENTION_MS, 'deliveryRetentionMs')
+    this.#owner = init.owner ?? crypto.randomUUID()
   }
 
   /** The store (also the receiver's delivery log). */
@@ -263,6 +266,11 @@ export class Outbox {
       await this.#store.remove(e.id, options)
     }
     await this.#store.pruneDelivered(this.#clock.now() - this.#retention, options)
+    // a (re)start is a fresh look: what waited out a long backoff is tried now
+    const now = this.#clock.now()
+    for (const e of await this.#store.list({ state: 'pending' }, options)) {
+      if (e.nextAttemptAt > now) await this.#store.update(e.id, { nextAttemptAt: now, backoffStep: 0 }, options)
+    }
     this.#running = true
     this.#unsubscribe = this.#transport.on('peer:authenticated', (peer) => { void this.#destinationBack(peer) })
     await this.#renewLease()
