@@ -205,6 +205,49 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
     await screenshot(page, '07-resumed')
   })
 
+  it('delivers a file queued for an offline peer after a page reload, once the peer is up', async () => {
+    const FERDIE = '5CiPPseXPECbkjWCa6MnjNokrgYjMqmKndv2rSnekmSK2DjL'
+    const fPorts = { quic: await freePort(), browser: await freePort(), dashboard: await freePort() }
+    let ferdie = await CliPeer.start(join(dir, 'ferdie'), { ports: fPorts, uri: '//Ferdie' })
+    const addr = ferdie.browserAddrs[0] ?? ''
+    await ferdie.kill()
+    const src = join(dir, 'queued-24m.bin')
+    const sha = await randomFile(src, 24 * MiB)
+    await page.fill('[data-testid=queue-dest]', addr)
+    await page.setInputFiles('[data-testid=queue-file]', src)
+    await page.waitForFunction(() => /queued queued-24m\.bin/.test(document.getElementById('queue-status')?.textContent ?? ''), null, { timeout: 60_000 })
+    // Ferdie is offline: the item waits with its attempts and last error
+    await page.waitForSelector('#outbox-list tr[data-state=pending]:not([data-attempts="0"])', { timeout: 90_000 })
+    const row = await page.textContent('#outbox-list tr') ?? ''
+    assert.match(row, /queued-24m\.bin/)
+    assert.match(row, /24\.0 MiB/)
+    await screenshot(page, '08-outbox-offline')
+
+    await page.reload()
+    await page.waitForSelector('body[data-ready=true]')
+    await page.click('[data-testid=connect-wallet]')
+    await page.waitForSelector('#accounts:not([hidden])')
+    await page.selectOption('[data-testid=account]', CHARLIE)
+    await page.click('[data-testid=sign-in]')
+    await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
+    await page.waitForSelector('#outbox-list tr[data-state=pending]', { timeout: 10_000 })
+    assert.match(await page.textContent('#outbox-list') ?? '', /queued-24m\.bin/, 'the queued file survived the reload')
+
+    ferdie = await CliPeer.start(join(dir, 'ferdie'), { ports: fPorts })
+    try {
+      assert.equal(ferdie.browserAddrs[0], addr, 'Ferdie is back at the same address')
+      const got = await ferdie.waitFor((e) => e.event === 'file' && e.name === 'queued-24m.bin', 180_000)
+      assert.equal(got.from, CHARLIE)
+      assert.equal(await sha256File(String(got.path)), sha)
+      await page.waitForSelector('body[data-outbox="0"]', { timeout: 30_000 })
+      assert.match(await page.textContent('#queue-status') ?? '', /delivered queued-24m\.bin/)
+      await screenshot(page, '09-outbox-delivered')
+      assert.equal(ferdie.events.filter((e) => e.event === 'file').length, 1, 'delivered once')
+    } finally {
+      await ferdie.kill()
+    }
+  })
+
   it('tells the user when they reject the signature in the wallet', async () => {
     const other = await launchWithWallet(join(dir, 'chromium-reject'), { accounts: ACCOUNTS, reject: true })
     try {

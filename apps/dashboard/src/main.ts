@@ -115,8 +115,16 @@ async function startPeer (signer: Signer, source: string): Promise<void> {
     receiving(f.id, undefined)
     await renderInbox()
   })
+  for (const ev of ['queue:added', 'queue:attempt', 'queue:retry', 'queue:delivered', 'queue:dead', 'queue:dropped', 'queue:progress'] as const) {
+    p.outbox?.on(ev, () => { scheduleOutbox() })
+  }
+  p.outbox?.on('queue:progress', (e) => { outboxProgress.set(e.id, e.bytes) })
+  p.outbox?.on('queue:delivered', ({ item, result }) => {
+    $('queue-status').textContent = `delivered ${item.label} to ${short(item.dest)}${result === undefined ? '' : ` (BLAKE3 ${result.blake3})`}`
+  })
   document.body.dataset['signedIn'] = 'true'
   renderPeers()
+  await renderOutbox()
   await renderInbox()
   const first = host.peer?.[0]
   if (first !== undefined && ($('peer-addr') as HTMLInputElement).value === '') ($('peer-addr') as HTMLInputElement).value = first
@@ -297,6 +305,70 @@ $('rpc-form').addEventListener('submit', (ev) => {
     const reply = await peer.request(to, ($('rpc-type') as HTMLInputElement).value.trim(), body)
     const ms = performance.now() - started
     $('rpc-reply').textContent = `${JSON.stringify(reply, null, 2)}\n\n(${ms.toFixed(1)} ms)`
+  })
+})
+
+// --- outbox -----------------------------------------------------------------
+
+let outboxTimer: ReturnType<typeof setTimeout> | undefined
+const outboxProgress = new Map<string, number>()
+
+function scheduleOutbox (): void {
+  outboxTimer ??= setTimeout(() => { outboxTimer = undefined; void renderOutbox() }, 100)
+}
+
+async function renderOutbox (): Promise<void> {
+  const outbox = peer?.outbox
+  if (outbox === undefined) return
+  const items = [...await outbox.list(), ...await outbox.dead()]
+  const now = Date.now()
+  const rows = items.map((i) => {
+    const tr = document.createElement('tr')
+    tr.dataset['id'] = i.id
+    tr.dataset['state'] = i.state
+    tr.dataset['attempts'] = String(i.attempts)
+    const next = i.state === 'dead' ? 'dead-lettered' : i.nextAttemptAt <= now ? 'now' : `in ${Math.ceil((i.nextAttemptAt - now) / 1000)} s`
+    const progress = outboxProgress.get(i.id)
+    const cells = [short(i.dest), i.kind, i.label, `${bytes(i.size)}${progress === undefined ? '' : ` (${bytes(progress)} sent)`}`, String(i.attempts), next, i.lastError === undefined ? '' : `${i.lastError.name}: ${i.lastError.message}`]
+    for (const text of cells) {
+      const td = document.createElement('td')
+      td.textContent = text
+      tr.append(td)
+    }
+    const td = document.createElement('td')
+    for (const [label, action] of [['Retry', async () => { await outbox.retry(i.id) }], ['Drop', async () => { await outbox.drop(i.id) }]] as const) {
+      const b = document.createElement('button')
+      b.className = 'secondary'
+      b.textContent = label
+      b.dataset['testid'] = `outbox-${label.toLowerCase()}`
+      b.addEventListener('click', () => { void guarded(async () => { await action(); await renderOutbox() }) })
+      td.append(b)
+    }
+    tr.append(td)
+    return tr
+  })
+  $('outbox-list').replaceChildren(...rows)
+  document.body.dataset['outbox'] = String(items.length)
+}
+
+setInterval(() => { if (peer?.outbox !== undefined) scheduleOutbox() }, 1000)
+$('queue-form').addEventListener('submit', (ev) => { ev.preventDefault() })
+
+$('queue-file').addEventListener('change', () => {
+  const input = $('queue-file') as HTMLInputElement
+  const file = input.files?.[0]
+  input.value = ''
+  if (file === undefined) return
+  void guarded(async () => {
+    if (peer === undefined) throw Object.assign(new Error('Sign in first'), { name: 'NotStartedError' })
+    const dest = ($('queue-dest') as HTMLInputElement).value.trim()
+    $('queue-status').textContent = `queueing ${file.name}: hashing and storing it in this browser…`
+    const { id } = await peer.sendFile(dest, file, {
+      queue: true,
+      onProgress: (e) => { $('queue-status').textContent = `queueing ${file.name}: ${progressText(e)}` }
+    })
+    $('queue-status').textContent = `queued ${file.name} (${id})`
+    await renderOutbox()
   })
 })
 

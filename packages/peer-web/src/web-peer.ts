@@ -13,10 +13,11 @@ import { ping } from '@libp2p/ping'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { webTransport } from '@libp2p/webtransport'
-import { CONNECTION_MONITOR, createSubwire, MemoryAddressBook, SubwirePeer } from '@subwire/shared'
+import { CONNECTION_MONITOR, createOutboxCipher, createSubwire, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer } from '@subwire/shared'
 import { createLibp2p } from 'libp2p'
 import { BlobFileSource, OpfsFileStore } from './files.ts'
-import type { AddressBook, FileSource, FileStore, SendFileResult, Signer, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
+import { IdbQueueStore } from './queue-store.ts'
+import type { AddressBook, FileSource, FileStore, OutboxInit, QueuedItem, QueueStore, SendFileResult, Signer, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
 import type { ComponentLogger, ConnectionGater, PrivateKey } from '@libp2p/interface'
 
 /** Transports a browser peer can dial. */
@@ -45,6 +46,13 @@ export interface WebPeerInit {
   protocol?: Omit<SubwireInit, 'netuids'>
   /** Logger factory (default libp2p's debug logger). */
   logger?: ComponentLogger
+  /**
+   * The outbox store: default IndexedDB, one database per hotkey (items survive a reload
+   * or a closed tab), or memory where IndexedDB is missing. Also the delivery log. `false`: no outbox.
+   */
+  queue?: QueueStore | false
+  /** Outbox backoff, attempts and expiry. */
+  outbox?: OutboxInit
 }
 
 /** The default order: WebTransport is fastest where the remote listens on it. */
@@ -54,14 +62,28 @@ export const WEB_TRANSPORTS: readonly WebTransportName[] = ['webtransport', 'web
 export class WebPeer extends SubwirePeer {
   /** Received files (OPFS), if this peer receives files. */
   readonly files: FileStore | undefined
+  readonly #ownedStore: QueueStore | undefined
 
-  constructor (peer: SubwirePeer, files: FileStore | undefined) {
-    super(peer.libp2p, peer.subwire, peer.addressBook)
+  constructor (peer: SubwirePeer, files: FileStore | undefined, ownedStore?: QueueStore) {
+    super(peer.libp2p, peer.subwire, peer.addressBook, peer.outbox)
     this.files = files
+    this.#ownedStore = ownedStore
   }
 
-  /** Sends a `File` or `Blob` (read slice by slice) or any {@link FileSource}. */
-  async sendFile (dest: string, source: Blob | FileSource, options: SubwireSendFileOptions & { name?: string } = {}): Promise<SendFileResult> {
+  /** Stops the peer and closes the outbox store it opened. */
+  override async stop (): Promise<void> {
+    await super.stop()
+    await this.#ownedStore?.close()
+  }
+
+  /**
+   * Sends a `File` or `Blob` (read slice by slice) or any {@link FileSource}. With
+   * `queue: true` it is copied into the outbox (sealed) and delivered when the peer is
+   * reachable, across reloads.
+   */
+  async sendFile (dest: string, source: Blob | FileSource, options: SubwireSendFileOptions & { name?: string, queue: true }): Promise<QueuedItem>
+  async sendFile (dest: string, source: Blob | FileSource, options?: SubwireSendFileOptions & { name?: string, queue?: false }): Promise<SendFileResult>
+  async sendFile (dest: string, source: Blob | FileSource, options: SubwireSendFileOptions & { name?: string, queue?: boolean } = {}): Promise<SendFileResult | QueuedItem> {
     const src = source instanceof Blob ? new BlobFileSource(source, options.name) : source
     return await this.sendFileFrom(dest, src, options)
   }
@@ -101,6 +123,15 @@ export async function createWebPeerImpl (init: WebPeerInit): Promise<WebPeer> {
   })
   const files = init.files === null ? undefined : (init.files ?? new OpfsFileStore())
   const addressBook = init.addressBook ?? new MemoryAddressBook()
-  const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger, files }, { ...init.protocol, netuids: init.netuids })
-  return new WebPeer(new SubwirePeer(libp2p, subwire, addressBook), files)
+  const ownedStore = init.queue === undefined
+    ? (typeof indexedDB === 'undefined' ? new MemoryQueueStore() : await IdbQueueStore.open(init.signer.ss58))
+    : undefined
+  const store = init.queue === false ? undefined : init.queue ?? ownedStore
+  const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger, files, deliveries: store }, { ...init.protocol, netuids: init.netuids })
+  let outbox: Outbox | undefined
+  if (store !== undefined) {
+    const key = store instanceof IdbQueueStore ? await store.atRestKey() : crypto.getRandomValues(new Uint8Array(32))
+    outbox = new Outbox({ store, cipher: await createOutboxCipher(key), transport: subwire, log: libp2p.logger.forComponent('subwire:outbox') }, init.outbox)
+  }
+  return new WebPeer(new SubwirePeer(libp2p, subwire, addressBook, outbox), files, ownedStore)
 }
