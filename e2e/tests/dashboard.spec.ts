@@ -221,7 +221,7 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
     const row = await page.textContent('#outbox-list tr') ?? ''
     assert.match(row, /queued-24m\.bin/)
     assert.match(row, /24\.0 MiB/)
-    await screenshot(page, '08-outbox-offline')
+    await screenshot(page, '10-outbox-offline')
 
     await page.reload()
     await page.waitForSelector('body[data-ready=true]')
@@ -241,7 +241,7 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
       assert.equal(await sha256File(String(got.path)), sha)
       await page.waitForSelector('body[data-outbox="0"]', { timeout: 30_000 })
       assert.match(await page.textContent('#queue-status') ?? '', /delivered queued-24m\.bin/)
-      await screenshot(page, '09-outbox-delivered')
+      await screenshot(page, '11-outbox-delivered')
       assert.equal(ferdie.events.filter((e) => e.event === 'file').length, 1, 'delivered once')
     } finally {
       await ferdie.kill()
