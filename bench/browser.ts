@@ -12,7 +12,7 @@ import { chromium } from 'playwright-core'
 import { buildDashboard, CHROMIUM, CliPeer, freePort, NodeSender, randomFile } from '../e2e/tests/helpers.ts'
 import type { Page } from 'playwright-core'
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '256' }, rpc: { type: 'string', default: '500' } } })
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '256' }, rpc: { type: 'string', default: '500' }, out: { type: 'string' } } })
 const sizeMiB = Number(values['size-mib'])
 const rpcCalls = Number(values.rpc)
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
@@ -98,6 +98,7 @@ const out = {
 mkdirSync(new URL('./results', import.meta.url), { recursive: true })
 const path = new URL(`./results/browser-${out.date.replace(/[:.]/g, '-')}.json`, import.meta.url)
 writeFileSync(path, JSON.stringify(out, null, 2) + '\n')
+if (values.out !== undefined) writeFileSync(values.out, JSON.stringify(out, null, 2) + '\n')
 for (const r of rows) {
   const what = r.mbPerS !== undefined ? `${(r.mbPerS as number).toFixed(1)} MB/s (${r.mib as number} MiB in ${(r.seconds as number).toFixed(1)} s)` : `p50 ${(r.p50Ms as number).toFixed(2)} ms, p99 ${(r.p99Ms as number).toFixed(2)} ms over ${r.calls as number} calls`
   process.stdout.write(`${String(r.case).padEnd(30)} ${String(r.transport).padEnd(14)} ${what}\n`)

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '2048' }, transports: { type: 'string', default: 'quic,tcp' }, runs: { type: 'string', default: '1' }, encrypt: { type: 'string', default: 'on,off' } } })
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '2048' }, transports: { type: 'string', default: 'quic,tcp' }, runs: { type: 'string', default: '1' }, encrypt: { type: 'string', default: 'on,off' }, out: { type: 'string' } } })
 const sizeMiB = Number(values['size-mib'])
 const transports = (values.transports as string).split(',')
 const runs = Number(values.runs)
@@ -125,6 +125,7 @@ const result = {
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
 const out = new URL(`./results/files-${result.date.replace(/[:.]/g, '-')}.json`, import.meta.url)
 writeFileSync(out, JSON.stringify(result, null, 2) + '\n')
+if (values.out !== undefined) writeFileSync(values.out, JSON.stringify(result, null, 2) + '\n')
 process.stdout.write(`\nfile transfer, ${sizeMiB} MiB, ${result.cpu} x${result.cores}, Node ${result.node}\n`)
 process.stdout.write('transport e2e run ok    total MB/s  transfer MB/s  hashing MB/s  sender peak RSS  receiver peak RSS\n')
 for (const r of rows) {

@@ -1,0 +1,87 @@
+// Renders a bench/run.ts result as a readable table (also used for docs/PERFORMANCE.md).
+// `node bench/table.ts bench/results/<file>.json` prints it again.
+import { readFileSync } from 'node:fs'
+
+interface Stat { median: number, min: number, max: number }
+type Any = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const isStat = (v: unknown): v is Stat => typeof v === 'object' && v !== null && 'median' in v
+const num = (v: unknown): number => isStat(v) ? v.median : Number(v)
+const fmt = (v: unknown, digits = 0): string => {
+  const n = num(v)
+  if (!Number.isFinite(n)) return '—'
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+}
+const range = (v: unknown, digits = 0): string => isStat(v) && v.min !== v.max ? `${fmt(v, digits)} [${fmt(v.min, digits)}–${fmt(v.max, digits)}]` : fmt(v, digits)
+const size = (n: number): string => n >= 1 << 20 ? `${n / (1 << 20)} MiB` : n >= 1024 ? `${n / 1024} KiB` : `${n} B`
+
+function table (head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]): string => '| ' + cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ') + ' |'
+  return [line(head), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...rows.map(line)].join('\n')
+}
+
+/** The whole result as Markdown tables. */
+export function renderTable (r: Any): string {
+  const m = r.machine
+  const out: string[] = [`## subwire benchmark, ${String(m.date).slice(0, 16).replace('T', ' ')} UTC${m.quick === true ? ' (--quick)' : ''}`, '',
+    `${m.cpu} × ${m.cores} cores, Linux ${m.kernel}, Node ${m.node}. Medians of ${r.runs} run(s), [min–max] where they differ. 127.0.0.1, both ends on this machine.`, '']
+  const rpc = r.sections?.rpc as Any | undefined
+  if (rpc !== undefined) {
+    out.push('### RPC: echo, one connection (btlightning\'s method)', '')
+    const inflight: number[] = r.plan.inflight
+    const rows: string[][] = []
+    const missing: string[] = []
+    for (const [name, t] of Object.entries(rpc) as Array<[string, Any]>) {
+      if (t.missing !== undefined) { missing.push(`- **${name}**: missing: ${t.missing}`); continue }
+      for (const row of t.rows as Any[]) {
+        rows.push([name, size(num(row.size)), `${fmt(t.cold.p50, 2)} / ${fmt(t.cold.p99, 1)}`, `${fmt(row.sequential.p50, 3)} / ${fmt(row.sequential.p99, 2)}`,
+          ...inflight.map((n) => range(row[`load${n}`]?.reqPerSec)),
+          `${fmt(row[`load${inflight[inflight.length > 1 ? 1 : 0]}`]?.latency.p50, 2)} / ${fmt(row[`load${inflight[inflight.length > 1 ? 1 : 0]}`]?.latency.p99, 2)}`,
+          fmt(row[`load${inflight[0]}`]?.wireBytesPerReq), fmt(row[`load${inflight[inflight.length > 1 ? 1 : 0]}`]?.cpuUsPerReq), `${fmt(t.peakRssMiB.client)} / ${fmt(t.peakRssMiB.server)}`])
+      }
+    }
+    const mid = inflight[inflight.length > 1 ? 1 : 0]
+    out.push(table(['target', 'payload', 'setup+auth+1st reply p50 / p99 ms', 'sequential p50 / p99 ms', ...inflight.map((n) => `req/s @${n}`), `latency @${mid} p50 / p99 ms`, 'wire B/req', `CPU µs/req @${mid}`, 'peak RSS client / server MiB'], rows))
+    if (missing.length > 0) out.push('', ...missing)
+    out.push('', ...Object.entries(rpc).map(([name, t]) => `- ${name}: ${String((t as Any).what)}`), '')
+  }
+  const c = r.sections?.ceilings as Any | undefined
+  if (c !== undefined) {
+    out.push('### Machine ceilings', '', table(['what', 'MB/s'], Object.values(c).map((x: Any) => [x.what, x.missing === undefined ? range(x.mbPerSecond) : `missing: ${x.missing}`])), '')
+  }
+  const f = r.sections?.files as Any | undefined
+  if (f !== undefined) {
+    out.push('### Files, disk to disk, BLAKE3-verified', '', `Page cache dropped before runs: ${f.pageCacheDropped === true ? 'yes' : 'no (not permitted here)'}.`, '')
+    const rows: string[][] = []
+    for (const [name, v] of Object.entries(f) as Array<[string, Any]>) {
+      if (name === 'pageCacheDropped' || name === 'resumeAfterKill') continue
+      if (v.missing !== undefined) { rows.push([name, `missing: ${v.missing}`, '', '', '']); continue }
+      if (v.mbPerSecond !== undefined) { rows.push([name, range(v.mbPerSecond), '', '', v.what]); continue }
+      for (const [k, g] of Object.entries(v) as Array<[string, Any]>) {
+        rows.push([`${name}, ${k}`, range(g.transferMBps), range(g.totalMBps), `${fmt(g.senderPeakRssMiB)} / ${fmt(g.receiverPeakRssMiB)}`, g.ok === true ? 'hash equal' : 'FAILED'])
+      }
+    }
+    out.push(table(['case', 'transfer MB/s', 'with hashing MB/s', 'peak RSS sender / receiver MiB', 'note'], rows))
+    if (f.resumeAfterKill?.missing !== undefined) out.push('', `- resume after a kill at 50 %: ${f.resumeAfterKill.missing}`)
+    out.push('')
+  }
+  const b = r.sections?.browser as Any | undefined
+  if (b !== undefined) {
+    out.push('### Browser (headless Chromium, same machine)', '')
+    if (b.missing !== undefined) out.push(`missing: ${b.missing}`)
+    else out.push(table(['case', 'transport', 'result'], (b.rows as Any[]).map((x) => [x.case, x.transport, x.mbPerS !== undefined ? `${fmt(x.mbPerS, 1)} MB/s (${x.mib} MiB)` : `p50 ${fmt(x.p50Ms, 2)} / p99 ${fmt(x.p99Ms, 2)} ms (${x.calls} calls)`])))
+    out.push('')
+  }
+  const a = r.anchors as Any | undefined
+  if (a !== undefined) out.push('### Published anchors (NOT measured here)', '', `- btlightning: ${fmt(a.btlightning.rpc1KiB.reqPerSec)} req/s and ${a.btlightning.rpc1KiB.p50Ms} ms p50 at 1 KiB (${a.btlightning.source}).`, '')
+  const tg = r.targets as Any | undefined
+  if (tg !== undefined) out.push('### Targets (issue 7)', '', `RPC 1 KiB ≥ ${fmt(tg.rpc1KiBAt32ReqPerSec)} req/s @32 and sequential p50 ≤ ${tg.sequentialP50Ms} ms; setup + auth + first reply p50 ≤ ${tg.setupP50Ms} ms; encrypted verified files ≥ ${fmt(tg.encryptedFileMBps)} MB/s with peak RSS ≤ ${tg.fileRssMiB} MiB.`, '')
+  return out.join('\n')
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const file = process.argv[2]
+  if (file === undefined) { process.stderr.write('usage: node bench/table.ts bench/results/<file>.json\n'); process.exit(2) }
+  process.stdout.write(renderTable(JSON.parse(readFileSync(file, 'utf8')) as Any) + '\n')
+}
