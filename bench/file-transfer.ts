@@ -78,7 +78,7 @@ try {
       while (!bobLines.some((l) => l.event === 'listening')) await new Promise((r) => setTimeout(r, 50))
       const addrs = bobLines.find((l) => l.event === 'listening')?.multiaddrs as string[]
       const addr = addrs.find((a) => transport === 'quic' ? a.includes('/quic-v1/') : a.includes('/tcp/')) as string
-      const alice = spawn(process.execPath, [BIN, '--home', join(dir, 'alice'), 'send', addr, file, '--json', ...(encrypted ? [] : ['--no-encrypt'])])
+      const alice = spawn(process.execPath, [BIN, '--home', join(dir, 'alice'), 'send', addr, file, '--json', '--no-queue', ...(encrypted ? [] : ['--no-encrypt'])])
       const alicePeak = watchPeak(alice.pid as number)
       const aliceLines: Array<Record<string, unknown>> = []
       createInterface({ input: alice.stdout }).on('line', (l) => { try { aliceLines.push(JSON.parse(l)) } catch {} })

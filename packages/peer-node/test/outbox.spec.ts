@@ -131,6 +131,31 @@ describe('outbox, library', () => {
     }
   })
 
+  it('does not carry re-dial tags across restarts (a restarted peer would dial stale addresses first)', async () => {
+    const { dir, cleanup } = await tempDir()
+    const bob = await bobAt(dir)
+    const bobPeer = await bob.start()
+    try {
+      const home = join(dir, 'alice')
+      const first = await startPeer({ uri: '//Alice', home, transports: ['quic'] })
+      await first.message(bob.addr, 'hi', 1)
+      const tagged = await first.libp2p.peerStore.get(bobPeer.libp2p.peerId)
+      assert.ok(tagged.tags.has('keep-alive-subwire'), 'during the session the peer is tagged for re-dial')
+      await first.stop()
+      const again = await createNodePeer({ signer: await loadHotkey({ uri: '//Alice' }), netuids: [42], listen: loopback(['quic']), home, transports: ['quic'] })
+      await again.start()
+      try {
+        const after = await again.libp2p.peerStore.get(bobPeer.libp2p.peerId)
+        assert.equal(after.tags.has('keep-alive-subwire'), false, 'the tag is gone after a restart')
+      } finally {
+        await again.stop()
+      }
+    } finally {
+      await bobPeer.stop()
+      await cleanup()
+    }
+  })
+
   it('refuses a source file modified after it was queued, and dead-letters after the maximum attempts', async () => {
     const { dir, cleanup } = await tempDir()
     const bob = await bobAt(dir)

@@ -56,6 +56,7 @@ export class SubwirePeer {
 
   /** Starts libp2p and the protocol (signs the attestation once), then the outbox worker. */
   async start (options: AbortOptions = {}): Promise<void> {
+    await this.subwire.clearRedialTags()
     await this.libp2p.start()
     try {
       await this.subwire.start(options)

@@ -407,6 +407,19 @@ export class Subwire {
     this.#attestation = undefined
   }
 
+  /**
+   * Forgets the re-dial tags a previous run left in a persistent peer store. Re-dialling is
+   * for this session's dropped connections; left in place, the tags would make libp2p dial
+   * every peer ever talked to at its old addresses on start, and a dial to one of them at a
+   * new address would wait behind those (seen: 10 s per stale QUIC address). Call before
+   * libp2p starts ({@link SubwirePeer.start} does).
+   */
+  async clearRedialTags (): Promise<number> {
+    const tagged = await this.#libp2p.peerStore.all({ filters: [(p) => p.tags.has(REDIAL_TAG)] })
+    for (const p of tagged) await this.#libp2p.peerStore.merge(p.id, { tags: { [REDIAL_TAG]: undefined } })
+    return tagged.length
+  }
+
   /** The access-control lists this engine enforces (shared with the connection gater). */
   get acl (): AccessControl {
     return this.#acl
