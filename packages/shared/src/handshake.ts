@@ -76,7 +76,8 @@ export async function initiateHandshake (framed: FramedStream, hello: Hello, ver
     throw new InvalidFrameError('handshake reply without "ok"')
   }
   const result = await parseHello(reply, verify)
-  await framed.close(options)
+  // closing needs no answer from the remote: the session starts now, the close completes on its own
+  framed.close(options).catch(() => {})
   return result
 }
 
@@ -97,6 +98,7 @@ export async function respondHandshake (framed: FramedStream, hello: Hello | (()
   }
   const ours = typeof hello === 'function' ? await hello() : hello
   framed.send({ ok: true, ...helloFrame(ours) })
-  await framed.close(options)
+  // established before the close completes, so the dialler's first stream never races it
+  framed.close(options).catch(() => {})
   return result
 }

@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { createAttestation, verifyAttestation } from './attestation.ts'
+import { createAttestation, SignatureCache, verifyAttestation } from './attestation.ts'
 import {
   ATTESTATION_RENEW_FRACTION,
   AUTH_PROTOCOL,
@@ -304,6 +304,7 @@ export class Subwire {
   readonly #maxInboundStreams: number
   readonly #handshakeBuckets = new Map<string, { tokens: number, at: number }>()
   readonly #deliveries: DeliveryLog
+  readonly #verifiedSignatures = new SignatureCache()
   readonly #delivering = new Map<string, Promise<void>>()
   #attestation: SignedAttestation | undefined
   #attesting: Promise<SignedAttestation> | undefined
@@ -733,9 +734,11 @@ export class Subwire {
   async #openClient (session: Session, protocol: string, netuid: number): Promise<RpcClient> {
     let stream: Stream
     try {
+      // optimistic protocol selection (the id goes out with the first request, saving a round
+      // trip): the remote's attestation already said it serves this subnet
       stream = await session.connection.newStream(protocol, {
         signal: AbortSignal.timeout(this.#handshakeTimeoutMs * 2),
-        negotiateFully: true,
+        negotiateFully: false,
         runOnLimitedConnection: false
       })
     } catch (err) {
@@ -783,7 +786,8 @@ export class Subwire {
       const a = verifyAttestation(bytes, signature, {
         expectedPeerId: connection.remotePeer.toString(),
         ss58Prefix: this.#prefix,
-        maxClockSkewMs: this.#skewMs
+        maxClockSkewMs: this.#skewMs,
+        verified: this.#verifiedSignatures
       })
       const inbound = connection.direction === 'inbound'
       const d = this.#acl.check({ ip: ipOfMultiaddr(connection.remoteAddr), peerId: a.peerId, ss58: a.ss58 }, inbound)
@@ -916,7 +920,8 @@ export class Subwire {
   async #initiate (connection: Connection): Promise<void> {
     const signal = AbortSignal.timeout(this.#handshakeTimeoutMs)
     try {
-      const stream = await connection.newStream(AUTH_PROTOCOL, { signal, runOnLimitedConnection: false })
+      // optimistic protocol selection: the protocol id goes out with the hello, saving a round trip
+      const stream = await connection.newStream(AUTH_PROTOCOL, { signal, runOnLimitedConnection: false, negotiateFully: false })
       const framed = new FramedStream(stream, { maxFrameBytes: MAX_HANDSHAKE_FRAME_BYTES, log: this.#log })
       const result = await initiateHandshake(framed, await this.#hello({ signal }), this.#verifier(connection), { signal })
       this.#established(connection, result)
