@@ -14,17 +14,18 @@ import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } })
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'file-sizes': { type: 'string' }, targets: { type: 'string' } } })
 const quick = values.quick === true
 const only = values.only === undefined ? undefined : new Set(values.only.split(','))
 const want = (section: string): boolean => only === undefined || only.has(section)
 const ROOT = new URL('..', import.meta.url).pathname
 const PY = '/usr/bin/python3'
+const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx'
 const runs = quick ? 1 : 3
 const plan = quick
   ? { payloads: [1024, 102_400], cold: 10, sequential: 200, inflight: [1, 32], durationMs: 1000 }
   : { payloads: [256, 1024, 10_240, 102_400, 1_048_576], cold: 100, sequential: 1000, inflight: [1, 32, 128], durationMs: 3000 }
-const fileSizes = quick ? [128] : [1024, 10_240]
+const fileSizes = values['file-sizes'] !== undefined ? values['file-sizes'].split(',').map(Number) : quick ? [128] : [1024, 10_240]
 
 interface Stat { median: number, min: number, max: number }
 type Missing = { missing: string }
@@ -104,7 +105,8 @@ const RPC_TARGETS: Array<{ name: string, kind: string, transport: string, server
 
 if (want('rpc')) {
   const rpc: Record<string, unknown> = {}
-  for (const t of RPC_TARGETS) {
+  const pick = values.targets === undefined ? undefined : values.targets.split(',').map((x) => x.trim().toLowerCase())
+  for (const t of RPC_TARGETS.filter((x) => pick === undefined || pick.some((p) => x.name.toLowerCase().includes(p)))) {
     log(`rpc: ${t.name}…`)
     const outs: unknown[] = []
     try {
@@ -165,7 +167,7 @@ if (want('ceilings')) {
     ceilings.iperf3 = { what: 'iperf3 TCP on loopback', missing: `iperf3 could not run (${(err as Error).message.split('\n')[0]}); apt-get install iperf3` }
   }
   const node: number[] = []
-  for (let i = 0; i < runs; i++) node.push(await nodeTcpCeiling(quick ? 1 << 30 : 4 << 30))
+  for (let i = 0; i < runs; i++) node.push(await nodeTcpCeiling(quick ? 2 ** 30 : 4 * 2 ** 30))
   ceilings.nodeTcp = { what: 'one node:net socket, 1 MiB writes, receiver discards', mbPerSecond: stat(node) }
   sections.ceilings = ceilings
 }
@@ -183,7 +185,7 @@ async function dropCaches (): Promise<boolean> {
 }
 
 async function nginxCurl (dir: string, sizeMiB: number): Promise<Record<string, unknown>> {
-  if (spawnSync('nginx', ['-v']).error !== undefined) return { missing: 'nginx is not installed (apt-get install nginx)' }
+  if (spawnSync(NGINX, ['-v']).error !== undefined) return { missing: 'nginx is not installed (apt-get install nginx)' }
   if (spawnSync('curl', ['--version']).error !== undefined) return { missing: 'curl is not installed' }
   const www = join(dir, 'www')
   mkdirSync(www, { recursive: true })
@@ -198,7 +200,7 @@ events { worker_connections 64; }
 http { access_log off; sendfile on; tcp_nopush on; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
   server { listen 127.0.0.1:${port}; root ${www}; } }
 `)
-  const nginx = spawn('nginx', ['-c', conf, '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const nginx = spawn(NGINX, ['-c', conf, '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
   nginx.stderr.on('data', (d: Buffer) => { err += d.toString() })
   await new Promise((resolve) => setTimeout(resolve, 700))

@@ -48,7 +48,7 @@ async function subwireImpl (): Promise<Impl> {
 async function perfImpl (): Promise<Impl> {
   const node = await createLibp2p({ transports: transport === 'quic' ? [quic()] : [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
   const perfOnce = async (conn: Connection, p: Uint8Array): Promise<void> => {
-    const stream = await conn.newStream('/perf/1.0.0', { runOnLimitedConnection: false })
+    const stream = await conn.newStream('/perf/1.0.0', { runOnLimitedConnection: false, maxOutboundStreams: 1024 })
     const { promise, resolve, reject } = Promise.withResolvers<void>()
     let got = 0
     stream.addEventListener('message', (evt) => { got += evt.data.byteLength; if (got >= p.byteLength) resolve() })
