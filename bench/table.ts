@@ -63,7 +63,9 @@ export function renderTable (r: Any): string {
       }
     }
     out.push(table(['case', 'transfer MB/s', 'with hashing MB/s', 'peak RSS sender / receiver MiB', 'note'], rows))
-    if (f.resumeAfterKill?.missing !== undefined) out.push('', `- resume after a kill at 50 %: ${f.resumeAfterKill.missing}`)
+    const rk = f.resumeAfterKill
+    if (rk?.missing !== undefined) out.push('', `- resume after a kill at 50 %: missing: ${rk.missing}`)
+    else if (rk !== undefined) out.push('', `- resume after a kill at 50 % (${rk.what}): the second send resumed from ${rk.resumedFromMiB} MiB and re-sent ${rk.resentMiB} of ${rk.sizeMiB} MiB in ${rk.secondSendSeconds} s (hashing the file again included)`)
     out.push('')
   }
   const b = r.sections?.browser as Any | undefined
