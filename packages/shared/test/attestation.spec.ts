@@ -4,7 +4,7 @@ import { before, describe, it } from 'node:test'
 import {
   AttestationExpiredError, AttestationFromFutureError, createAttestation, decodeAttestation, encodeAttestation,
   InvalidAttestationError, InvalidSignatureError, PeerIdMismatchError, uriSigner, verifyAttestation, WrongSs58PrefixError,
-  encodeSs58, callbackSigner
+  encodeSs58, callbackSigner, SignatureCache
 } from '@subwire/shared'
 import type { Attestation } from '@subwire/shared'
 
@@ -113,5 +113,28 @@ describe('attestation', () => {
     const fields = { version: 1, ss58Prefix: 42, publicKey: alice.publicKey, peerId: PEER, netuids: [0, 7, 65535], issuedAt: NOW, expiresAt: NOW + 1, nonce: new Uint8Array(16).fill(3), encryptionKey: new Uint8Array(32).fill(5) }
     const back = decodeAttestation(encodeAttestation(fields))
     assert.deepEqual({ ...back, ss58: undefined }, { ...fields, ss58: undefined })
+  })
+
+  it('remembers a verified signature, but still checks the PeerId, the expiry, and a signature it has not seen', async () => {
+    const alice = uriSigner('//Alice')
+    const { bytes, signature } = await createAttestation(alice, { peerId: PEER, netuids: [1], now: NOW })
+    let verifications = 0
+    const cache = new SignatureCache(2)
+    const counting = { has: (k: string) => cache.has(k), add: (k: string) => { verifications++; cache.add(k) } }
+    verifyAttestation(bytes, signature, { expectedPeerId: PEER, now: NOW, verified: counting })
+    verifyAttestation(bytes, signature, { expectedPeerId: PEER, now: NOW, verified: counting })
+    assert.equal(verifications, 1, 'the second connection with the same attestation skips the sr25519 verification')
+    assert.throws(() => verifyAttestation(bytes, signature, { expectedPeerId: OTHER_PEER, now: NOW, verified: counting }), (e: Error) => e.name === PeerIdMismatchError.name)
+    assert.throws(() => verifyAttestation(bytes, signature, { expectedPeerId: PEER, now: NOW + 48 * 3600_000, verified: counting }), (e: Error) => e.name === AttestationExpiredError.name)
+    const forged = signature.slice()
+    forged[10] = (forged[10] as number) ^ 1
+    assert.throws(() => verifyAttestation(bytes, forged, { expectedPeerId: PEER, now: NOW, verified: counting }), (e: Error) => e.name === InvalidSignatureError.name)
+    const tampered = bytes.slice()
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 1
+    assert.throws(() => verifyAttestation(tampered, signature, { expectedPeerId: PEER, now: NOW, verified: counting }))
+    // bounded: two newer entries push the first one out
+    cache.add('x')
+    cache.add('y')
+    assert.equal(cache.has(SignatureCache.key(bytes, signature)), false)
   })
 })
