@@ -106,7 +106,7 @@ export interface VerifyAttestationOptions {
    * a peer reconnecting with the same attestation skips the sr25519 verification (1.6 ms
    * in pure JS). Every other check still runs on every connection.
    */
-  verified?: SignatureCache | undefined
+  verified?: Pick<SignatureCache, 'has' | 'add'> | undefined
 }
 
 /** A bounded memory of attestation signatures that verified. */
