@@ -37,6 +37,16 @@ async function opfsFile (page: Page, path: string): Promise<{ size: number, sha:
   }, path)
 }
 
+/** After a reload: connect the wallet again and sign in as Charlie (one more signature). */
+async function signInAgain (page: Page): Promise<void> {
+  await page.waitForSelector('body[data-ready=true]')
+  await page.click('[data-testid=connect-wallet]')
+  await page.waitForSelector('#accounts:not([hidden])')
+  await page.selectOption('[data-testid=account]', CHARLIE)
+  await page.click('[data-testid=sign-in]')
+  await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
+}
+
 async function sendViaDashboard (page: Page, path: string, to: string): Promise<void> {
   await page.evaluate(() => { const r = document.getElementById('send-result'); if (r !== null) r.hidden = true })
   await page.selectOption('[data-testid=send-to]', to)
@@ -158,12 +168,7 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
       await page.reload()
       const first = await eve.next()
       assert.match(first.error ?? '', /ConnectionClosedError|TransferCancelledError/, 'the sender learns the browser went away')
-      await page.waitForSelector('body[data-ready=true]')
-      await page.click('[data-testid=connect-wallet]')
-      await page.waitForSelector('#accounts:not([hidden])')
-      await page.selectOption('[data-testid=account]', CHARLIE)
-      await page.click('[data-testid=sign-in]')
-      await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
+      await signInAgain(page)
       await connectTo(page, addr, EVE)
       const { result, error } = await eve.send(src, CHARLIE)
       assert.equal(error, undefined)
@@ -224,12 +229,7 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
     await screenshot(page, '10-outbox-offline')
 
     await page.reload()
-    await page.waitForSelector('body[data-ready=true]')
-    await page.click('[data-testid=connect-wallet]')
-    await page.waitForSelector('#accounts:not([hidden])')
-    await page.selectOption('[data-testid=account]', CHARLIE)
-    await page.click('[data-testid=sign-in]')
-    await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
+    await signInAgain(page)
     await page.waitForSelector('#outbox-list tr[data-state=pending]', { timeout: 10_000 })
     assert.match(await page.textContent('#outbox-list') ?? '', /queued-24m\.bin/, 'the queued file survived the reload')
 

@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { tempDir } from './helpers.ts'
-import type { ChildProcessWithoutNullStreams } from 'node:child_process'
+import { BIN, kill9, startCli, tempDir, until } from './helpers.ts'
+import type { Proc } from './helpers.ts'
 
-const BIN = fileURLToPath(new URL('../bin/subwire.js', import.meta.url))
 const SIZE = 192 * 1024 * 1024
 
 async function sha256 (path: string): Promise<string> {
@@ -19,30 +16,6 @@ async function sha256 (path: string): Promise<string> {
   return h.digest('hex')
 }
 
-interface Proc { child: ChildProcessWithoutNullStreams, lines: Array<Record<string, unknown>>, exited: Promise<number | null> }
-
-function start (args: string[]): Proc {
-  // detached: a kill -9 of the group takes the launcher and the peer process it runs
-  const child = spawn(process.execPath, [BIN, ...args], { detached: true })
-  const lines: Array<Record<string, unknown>> = []
-  createInterface({ input: child.stdout }).on('line', (l) => { try { lines.push(JSON.parse(l) as Record<string, unknown>) } catch {} })
-  const exited = new Promise<number | null>((resolve) => { child.on('exit', (code) => { resolve(code) }) })
-  return { child, lines, exited }
-}
-
-function kill9 (p: Proc): void {
-  process.kill(-(p.child.pid as number), 'SIGKILL')
-}
-
-async function until<T> (fn: () => T | undefined, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = fn()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 describe('subwire send, with kill -9 on either side', () => {
   let dir: string
@@ -52,7 +25,7 @@ describe('subwire send, with kill -9 on either side', () => {
   const home = (n: string): string => join(dir, n)
 
   const listen = async (): Promise<{ proc: Proc, addr: string }> => {
-    const proc = start(['--home', home('bob'), 'listen', '--json', '--min-free', '0'])
+    const proc = startCli(['--home', home('bob'), 'listen', '--json', '--min-free', '0'])
     procs.push(proc)
     const l = await until(() => proc.lines.find((x) => x.event === 'listening'), 20_000, 'the listener')
     return { proc, addr: (l.multiaddrs as string[]).find((a) => a.includes('/quic-v1/')) as string }
@@ -82,19 +55,19 @@ describe('subwire send, with kill -9 on either side', () => {
     kill9(bob.proc); await bob.proc.exited
     const fixed = ['--listen', `/ip4/127.0.0.1/udp/${port}/quic-v1`]
     const relisten = async (): Promise<{ proc: Proc, addr: string }> => {
-      const proc = start(['--home', home('bob'), 'listen', '--json', '--min-free', '0', ...fixed])
+      const proc = startCli(['--home', home('bob'), 'listen', '--json', '--min-free', '0', ...fixed])
       procs.push(proc)
       const l = await until(() => proc.lines.find((x) => x.event === 'listening'), 20_000, 'the listener')
       return { proc, addr: (l.multiaddrs as string[])[0] as string }
     }
     bob = await relisten()
-    const first = start(['--home', home('alice'), 'send', bob.addr, file, '--json', '--no-queue'])
+    const first = startCli(['--home', home('alice'), 'send', bob.addr, file, '--json', '--no-queue'])
     procs.push(first)
     await until(() => first.lines.find((l) => l.event === 'progress' && (l.bytes as number) >= SIZE / 2), 60_000, 'half of the file')
     kill9(bob.proc)
     assert.notEqual(await first.exited, 0, 'the send fails when the receiver dies')
     bob = await relisten()
-    const second = start(['--home', home('alice'), 'send', bob.addr, file, '--json', '--no-queue'])
+    const second = startCli(['--home', home('alice'), 'send', bob.addr, file, '--json', '--no-queue'])
     procs.push(second)
     assert.equal(await second.exited, 0)
     const sent = second.lines.find((l) => l.event === 'sent') as { resumedFrom: number, bytesSent: number, size: number, blake3: string }
@@ -108,12 +81,12 @@ describe('subwire send, with kill -9 on either side', () => {
 
   it('resumes after the sender is killed half way', async () => {
     const bob = await listen()
-    const first = start(['--home', home('alice'), 'send', bob.addr, file, '--json', '--no-queue', '--name', 'second.bin'])
+    const first = startCli(['--home', home('alice'), 'send', bob.addr, file, '--json', '--no-queue', '--name', 'second.bin'])
     procs.push(first)
     await until(() => first.lines.find((l) => l.event === 'progress' && (l.bytes as number) >= SIZE / 2), 60_000, 'half of the file')
     kill9(first)
     await first.exited
-    const second = start(['--home', home('alice'), 'send', bob.addr, file, '--json', '--no-queue', '--name', 'second.bin'])
+    const second = startCli(['--home', home('alice'), 'send', bob.addr, file, '--json', '--no-queue', '--name', 'second.bin'])
     procs.push(second)
     assert.equal(await second.exited, 0)
     const sent = second.lines.find((l) => l.event === 'sent') as { resumedFrom: number, bytesSent: number }

@@ -1,8 +1,12 @@
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { createNodePeer, loadHotkey } from '../src/index.ts'
 import type { NodePeer, NodePeerInit, NodeTransport } from '../src/index.ts'
+import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 
 /** Listen addresses on 127.0.0.1 with OS-chosen ports for the given transports. */
 export function loopback (transports: NodeTransport[] = ['quic', 'tcp'], port = 0): string[] {
@@ -62,4 +66,35 @@ export async function waitFor (predicate: () => boolean | Promise<boolean>, ms =
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+}
+
+/** The `subwire` launcher. */
+export const BIN = fileURLToPath(new URL('../bin/subwire.js', import.meta.url))
+
+/** A `subwire` process with its `--json` lines. */
+export interface Proc { child: ChildProcessWithoutNullStreams, lines: Array<Record<string, unknown>>, exited: Promise<number | null> }
+
+/** Starts `subwire ARGS` in its own process group (a kill -9 of the group takes the launcher and the peer it runs). */
+export function startCli (args: string[]): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { detached: true })
+  const lines: Array<Record<string, unknown>> = []
+  createInterface({ input: child.stdout }).on('line', (l) => { try { lines.push(JSON.parse(l) as Record<string, unknown>) } catch {} })
+  const exited = new Promise<number | null>((resolve) => { child.on('exit', (code) => { resolve(code) }) })
+  return { child, lines, exited }
+}
+
+/** `kill -9` of a CLI process group. */
+export function kill9 (p: Proc): void {
+  try { process.kill(-(p.child.pid as number), 'SIGKILL') } catch {}
+}
+
+/** Polls `fn` until it returns a value; fails after `ms`. */
+export async function until<T> (fn: () => T | undefined, ms: number, what: string): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = fn()
+    if (v !== undefined) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }

@@ -4,22 +4,19 @@
  * with `kill -9` while items are queued and while a file is mid-transfer.
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
 import { createReadStream } from 'node:fs'
 import { open, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { createNodePeer, loadHotkey } from '../src/index.ts'
-import { loopback, startPeer, tempDir, waitFor } from './helpers.ts'
-import type { ChildProcessWithoutNullStreams } from 'node:child_process'
+import { BIN, kill9, loopback, startCli, startPeer, tempDir, until, waitFor } from './helpers.ts'
+import type { Proc } from './helpers.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { SubwireMessage } from '@subwire/shared'
 
-const BIN = fileURLToPath(new URL('../bin/subwire.js', import.meta.url))
 const ALICE = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'
 
 async function freeUdpPort (): Promise<number> {
@@ -188,29 +185,6 @@ describe('outbox, library', () => {
   })
 })
 
-interface Proc { child: ChildProcessWithoutNullStreams, lines: Array<Record<string, unknown>>, exited: Promise<number | null> }
-
-function start (args: string[]): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { detached: true })
-  const lines: Array<Record<string, unknown>> = []
-  createInterface({ input: child.stdout }).on('line', (l) => { try { lines.push(JSON.parse(l) as Record<string, unknown>) } catch {} })
-  const exited = new Promise<number | null>((resolve) => { child.on('exit', (code) => { resolve(code) }) })
-  return { child, lines, exited }
-}
-
-function kill9 (p: Proc): void {
-  try { process.kill(-(p.child.pid as number), 'SIGKILL') } catch {}
-}
-
-async function until<T> (fn: () => T | undefined, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = fn()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 function cli (args: string[]): { code: number | null, stdout: string, stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 })
@@ -248,7 +222,7 @@ describe('outbox through the CLI, with kill -9', () => {
   })
 
   const listen = async (who: string): Promise<Proc> => {
-    const proc = start(['--home', home(who), 'listen', '--json', '--min-free', '0'])
+    const proc = startCli(['--home', home(who), 'listen', '--json', '--min-free', '0'])
     procs.push(proc)
     await until(() => proc.lines.find((x) => x.event === 'listening'), 20_000, `${who} listening`)
     return proc
@@ -289,7 +263,7 @@ describe('outbox through the CLI, with kill -9', () => {
   it('a file mid-transfer when the sending listener is killed resumes from the receiver\'s verified offset', async () => {
     const bob = await listen('bob')
     let alice = await listen('alice')
-    const send = start(['--home', home('alice'), '--json', 'send', bobAddr, file, '--name', 'mid.bin'])
+    const send = startCli(['--home', home('alice'), '--json', 'send', bobAddr, file, '--name', 'mid.bin'])
     procs.push(send)
     await until(() => send.lines.find((l) => l.event === 'progress' && (l.bytes as number) >= SIZE / 3), 60_000, 'a third of the file')
     kill9(alice)
