@@ -68,16 +68,18 @@ try {
     }, { to: BOB, n: rpcCalls })
     rows.push({ case: 'RPC 1 KiB echo, sequential', transport, calls: rpcCalls, p50Ms: lat.p50, p99Ms: lat.p99 })
   }
-  // Node → browser over WebRTC-Direct, into OPFS
-  const { sender: eve, addr } = await NodeSender.start()
-  try {
-    const transport = await connectOnly(page, addr)
-    const me = await page.textContent('#my-ss58') ?? ''
-    const { result, error } = await eve.send(src, me)
-    if (error !== undefined || result === undefined) throw new Error(`Node → browser failed: ${error}`)
-    rows.push({ case: 'Node → browser file (OPFS)', transport, mib: sizeMiB, seconds: result.ms / 1000, mbPerS: (sizeMiB * 1048576) / 1e6 / (result.ms / 1000), from: EVE })
-  } finally {
-    eve.stop()
+  // Node → browser over WebRTC-Direct and WebSockets, into OPFS
+  for (const t of ['webrtc-direct', 'ws'] as const) {
+    const { sender: eve, addr } = await NodeSender.start(t)
+    try {
+      const transport = await connectOnly(page, addr)
+      const me = await page.textContent('#my-ss58') ?? ''
+      const { result, error } = await eve.send(src, me)
+      if (error !== undefined || result === undefined) throw new Error(`Node → browser over ${t} failed: ${error}`)
+      rows.push({ case: 'Node → browser file (OPFS)', transport, mib: sizeMiB, seconds: result.ms / 1000, mbPerS: (sizeMiB * 1048576) / 1e6 / (result.ms / 1000), from: EVE })
+    } finally {
+      eve.stop()
+    }
   }
 } catch (err) {
   process.stderr.write(`failed: ${(err as Error).message}\nlistener events: ${JSON.stringify(cli?.events.filter((e) => e.event !== 'listening'))}\n`)

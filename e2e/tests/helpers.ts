@@ -185,9 +185,9 @@ export class NodeSender {
 
   private constructor (proc: ChildProcess) { this.#proc = proc }
 
-  /** Starts it; resolves with it and its WebRTC-Direct address. */
-  static async start (): Promise<{ sender: NodeSender, addr: string }> {
-    const sender = new NodeSender(fork(join(ROOT, 'e2e', 'fixtures', 'node-sender.ts'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }))
+  /** Starts it; resolves with it and its WebRTC-Direct (or WebSockets) address. */
+  static async start (transport: 'webrtc-direct' | 'ws' = 'webrtc-direct'): Promise<{ sender: NodeSender, addr: string }> {
+    const sender = new NodeSender(fork(join(ROOT, 'e2e', 'fixtures', 'node-sender.ts'), transport === 'ws' ? ['ws'] : [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }))
     const { addr } = await sender.next()
     if (addr === undefined) throw new Error('the Node sender reported no address')
     return { sender, addr }
