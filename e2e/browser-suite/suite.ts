@@ -2,7 +2,8 @@
  * Runs the shared storage compliance suites in the browser, against the browser bodies
  * (IndexedDB). The e2e test opens this page in Chromium and reports each case.
  */
-import { IdbQueueStore } from '@subwire/peer-web'
+import { IdbQueueStore, OpfsFileStore } from '@subwire/peer-web'
+import { createManifest } from '@subwire/shared'
 import { queueStoreSuite } from '@subwire/shared/testing'
 
 interface Case { name: string, fn: () => Promise<void> }
@@ -28,6 +29,25 @@ queueStoreSuite('indexeddb', {
     }
   }
 }, runner)
+
+// The OPFS inbox: chunks written at once into the same new segment must all land (a
+// writable per write would start the segment empty each time and lose chunks).
+runner.describe('OpfsFileStore', () => {
+  runner.it('keeps every chunk when several are written into one segment at once', async () => {
+    const chunk = 64 * 1024
+    const bytes = new Uint8Array(8 * chunk).map((_, i) => (i * 31 + (i >> 16)) & 0xff)
+    const manifest = await createManifest({ name: 'x.bin', size: bytes.byteLength, read: async (o, l) => bytes.slice(o, o + l) }, { chunkSize: chunk })
+    const store = new OpfsFileStore({ root: `compliance-${Date.now()}`, segmentBytes: 4 * chunk })
+    const partial = await store.open('ab'.repeat(32), manifest, 'x.bin', '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY')
+    await Promise.all(Array.from({ length: 8 }, async (_, i) => { await partial.write(i * chunk, bytes.slice(i * chunk, (i + 1) * chunk)) }))
+    const path = await partial.complete()
+    const got = new Uint8Array(await (await store.file(path)).arrayBuffer())
+    if (got.byteLength !== bytes.byteLength) throw new Error(`size ${got.byteLength}, expected ${bytes.byteLength}`)
+    for (let i = 0; i < bytes.byteLength; i++) {
+      if (got[i] !== bytes[i]) throw new Error(`byte ${i} differs: a concurrently written chunk was lost`)
+    }
+  })
+})
 
 async function run (): Promise<Result[]> {
   const results: Result[] = []

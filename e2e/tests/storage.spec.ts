@@ -32,7 +32,7 @@ describe('storage compliance in Chromium', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('the IndexedDB outbox store passes the QueueStore compliance suite', async (t) => {
+  it('the IndexedDB outbox store passes the QueueStore compliance suite, and the OPFS inbox keeps concurrent writes', async (t) => {
     const page = await browser.newPage()
     page.on('pageerror', (e) => { process.stderr.write(`page error: ${e.message}\n`) })
     await page.goto(server.url)

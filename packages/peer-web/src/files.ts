@@ -120,7 +120,10 @@ export class OpfsFileStore implements FileStore {
     await writeWhole(dir, 'meta.json', JSON.stringify(meta))
 
     // open writables by segment, with the chunks written into each
-    const writing = new Map<number, { w: FileSystemWritableFileStream, chunks: number, closing?: Promise<void> }>()
+    // the writable is stored as a promise at once: concurrent writes to a new segment must
+    // share one writable (two would each start the segment empty, and the last one closed
+    // would lose the other's chunks)
+    const writing = new Map<number, { w: Promise<FileSystemWritableFileStream>, chunks: number, closing?: Promise<void> }>()
     let closedUpTo = Math.floor(verified / segChunks) // segments [0, closedUpTo) are complete on disk
     const closed = new Set<number>()
     const advance = (): void => { while (closed.has(closedUpTo)) closedUpTo++ }
@@ -134,14 +137,16 @@ export class OpfsFileStore implements FileStore {
         const s = Math.floor(offset / segBytes)
         let entry = writing.get(s)
         if (entry === undefined) {
-          const w = await (await dir.getFileHandle(segName(s), { create: true })).createWritable({ keepExistingData: false })
+          const w = dir.getFileHandle(segName(s), { create: true }).then(async (h) => await h.createWritable({ keepExistingData: false }))
+          w.catch(() => {}) // awaited below
           entry = { w, chunks: 0 }
           writing.set(s, entry)
         }
-        await entry.w.write({ type: 'write', position: offset - s * segBytes, data: bytes as Uint8Array<ArrayBuffer> })
+        const w = await entry.w
+        await w.write({ type: 'write', position: offset - s * segBytes, data: bytes as Uint8Array<ArrayBuffer> })
         entry.chunks++
         if (entry.chunks === segChunkCount(s)) {
-          entry.closing = entry.w.close()
+          entry.closing = w.close()
           await entry.closing
           writing.delete(s)
           closed.add(s)
@@ -153,7 +158,7 @@ export class OpfsFileStore implements FileStore {
         await writeWhole(dir, 'meta.json', JSON.stringify(meta))
       },
       complete: async () => {
-        for (const e of writing.values()) await (e.closing ?? e.w.close())
+        for (const e of writing.values()) await (e.closing ?? (await e.w).close())
         writing.clear()
         const inbox = await this.#dir('inbox', sender)
         const finalName = await uniqueName(inbox, name)
@@ -178,7 +183,7 @@ export class OpfsFileStore implements FileStore {
         if (done) return
         done = true
         // unfinished segments are discarded, not committed: a segment on disk is always whole
-        for (const e of writing.values()) await e.w.abort().catch(() => {})
+        for (const e of writing.values()) await e.w.then(async (w) => { await w.abort() }).catch(() => {})
         writing.clear()
         release()
       }
