@@ -160,22 +160,21 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
         return
       }
       if (tty) process.stderr.write('\r\x1b[K')
-      if (e.event === 'queued') {
-        id = e.id as string
+      // queued/attempt/retry are JSON lines for scripts; a person sees queued and retry on stderr
+      if (e.event === 'queued' || e.event === 'attempt' || e.event === 'retry') {
         emit(e)
-        if (globals().json !== true) io.stderr(`queued ${String(e.id)}`)
-      } else if (e.event === 'attempt') {
-        emit(e)
-      } else if (e.event === 'retry') {
-        emit(e, undefined)
-        if (globals().json !== true) io.stderr(`attempt ${String(e.attempt)} failed: ${String(e.error)}: ${String(e.message)}; next in ${((e.delayMs as number) / 1000).toFixed(1)} s`)
+        if (e.event === 'queued') id = e.id as string
+        if (globals().json === true || e.event === 'attempt') return
+        io.stderr(e.event === 'queued'
+          ? `queued ${String(e.id)}`
+          : `attempt ${String(e.attempt)} failed: ${String(e.error)}: ${String(e.message)}; next in ${((e.delayMs as number) / 1000).toFixed(1)} s`)
       } else {
         final = e
       }
     }
     const stop = new AbortController()
-    const interrupted = io.shutdown().then(() => { stop.abort() })
-    void interrupted
+    // Ctrl-C stops waiting; the item stays queued
+    void io.shutdown().then(() => { stop.abort() })
     const viaListener = await controlRequest(home(), { ...request, watch: !opts.detach }, onEvent, { signal: stop.signal })
       .catch((err: unknown) => { if (stop.signal.aborted) return true; throw err })
     if (!viaListener) {

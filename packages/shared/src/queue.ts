@@ -123,7 +123,7 @@ const entryOf = (r: OutboxRecord): OutboxEntry => {
 export class MemoryQueueStore implements QueueStore {
   readonly #items = new Map<string, OutboxRecord>()
   readonly #chunks = new Map<string, Map<number, Uint8Array>>()
-  readonly #delivered = new Map<string, number>()
+  readonly #delivered = new MemoryDeliveryLog()
   #seq = 0
   #lease: { owner: string, until: number } | undefined
 
@@ -179,19 +179,15 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   async wasDelivered (from: string, id: string): Promise<boolean> {
-    return this.#delivered.has(deliveryKey(from, id))
+    return await this.#delivered.wasDelivered(from, id)
   }
 
   async markDelivered (from: string, id: string, at: number): Promise<void> {
-    this.#delivered.set(deliveryKey(from, id), at)
+    await this.#delivered.markDelivered(from, id, at)
   }
 
   async pruneDelivered (before: number): Promise<number> {
-    let n = 0
-    for (const [k, at] of this.#delivered) {
-      if (at < before) { this.#delivered.delete(k); n++ }
-    }
-    return n
+    return await this.#delivered.pruneDelivered(before)
   }
 
   async close (): Promise<void> {}
