@@ -30,7 +30,7 @@ import {
   PeerIdMismatchError,
   WrongSs58PrefixError
 } from './errors.ts'
-import { decodeSs58, encodeSs58, throwIfAborted, verifyHotkeySignature } from './identity.ts'
+import { decodeSs58, encodeSs58, isSs58Prefix, throwIfAborted, verifyHotkeySignature } from './identity.ts'
 import type { AbortOptions, Signer } from './identity.ts'
 
 const DOMAIN_BYTES = new TextEncoder().encode(ATTESTATION_DOMAIN)
@@ -158,7 +158,7 @@ export function encodeAttestation (a: Omit<Attestation, 'ss58'>): Uint8Array {
   if (a.encryptionKey !== undefined && a.encryptionKey.byteLength !== ENCRYPTION_KEY_BYTES) {
     throw new InvalidAttestationError(`encryption key must be ${ENCRYPTION_KEY_BYTES} bytes`)
   }
-  if (!Number.isInteger(a.ss58Prefix) || a.ss58Prefix < 0 || a.ss58Prefix > 16383) throw new InvalidAttestationError('bad SS58 prefix')
+  if (!isSs58Prefix(a.ss58Prefix)) throw new InvalidAttestationError('bad SS58 prefix')
   let peerIdBytes: Uint8Array
   try {
     peerIdBytes = base58Decode(a.peerId)
@@ -211,7 +211,7 @@ export function decodeAttestation (bytes: Uint8Array): Attestation {
   const version = view.getUint8(o); o += 1
   if (version !== ATTESTATION_VERSION) throw new InvalidAttestationError(`unsupported attestation version ${version}`)
   const ss58Prefix = view.getUint16(o); o += 2
-  if (ss58Prefix > 16383) throw new InvalidAttestationError('bad SS58 prefix')
+  if (!isSs58Prefix(ss58Prefix)) throw new InvalidAttestationError(`bad SS58 prefix ${ss58Prefix}`)
   const publicKey = bytes.slice(o, o + 32); o += 32
   const peerIdLength = view.getUint8(o); o += 1
   if (peerIdLength === 0 || peerIdLength > MAX_PEER_ID_BYTES) throw new InvalidAttestationError('bad PeerId length')

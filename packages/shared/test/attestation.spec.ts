@@ -108,6 +108,21 @@ describe('attestation', () => {
     assert.throws(() => decodeAttestation(wrongTag), (e: Error) => e.name === InvalidAttestationError.name)
   })
 
+  it('rejects the reserved SS58 prefixes 46 and 47 and prefixes over 16383 with InvalidAttestationError', async () => {
+    const s = await createAttestation(uriSigner('//Alice'), { peerId: PEER, netuids: [42], now: NOW })
+    // the prefix is the u16 right after the 19-byte domain tag and the version byte
+    for (const prefix of [46, 47, 16384, 65535]) {
+      const bad = s.bytes.slice()
+      new DataView(bad.buffer).setUint16(20, prefix)
+      assert.throws(() => decodeAttestation(bad), (e: Error) => e.name === InvalidAttestationError.name && e.message.includes(String(prefix)), String(prefix))
+    }
+    const alice = uriSigner('//Alice')
+    for (const ss58Prefix of [46, 47, -1, 1.5]) {
+      assert.throws(() => encodeAttestation({ version: 1, ss58Prefix, publicKey: alice.publicKey, peerId: PEER, netuids: [], issuedAt: NOW, expiresAt: NOW + 1, nonce: new Uint8Array(16) }),
+        (e: Error) => e.name === InvalidAttestationError.name, String(ss58Prefix))
+    }
+  })
+
   it('decodes what it encodes, including an encryption key slot', () => {
     const alice = uriSigner('//Alice')
     const fields = { version: 1, ss58Prefix: 42, publicKey: alice.publicKey, peerId: PEER, netuids: [0, 7, 65535], issuedAt: NOW, expiresAt: NOW + 1, nonce: new Uint8Array(16).fill(3), encryptionKey: new Uint8Array(32).fill(5) }

@@ -33,6 +33,20 @@ describe('identity', () => {
     assert.throws(() => decodeSs58(polkadot, 42), (e: Error) => e.name === WrongSs58PrefixError.name)
   })
 
+  it('refuses the reserved prefixes 46 and 47 and out-of-range prefixes with InvalidSs58Error, both ways', async () => {
+    const { publicKey } = decodeSs58(ALICE, 42)
+    for (const prefix of [46, 47, 16384, -1, 2.5]) {
+      assert.throws(() => encodeSs58(publicKey, prefix), (e: Error) => e.name === InvalidSs58Error.name, String(prefix))
+    }
+    // hand-build an address with prefix 46 (a valid checksum over a reserved prefix)
+    const { base58Encode, blake2AsU8a } = await import('@polkadot/util-crypto')
+    const body = Uint8Array.from([46, ...publicKey])
+    const hash = blake2AsU8a(Uint8Array.from([...new TextEncoder().encode('SS58PRE'), ...body]), 512)
+    const reserved = base58Encode(Uint8Array.from([...body, ...hash.subarray(0, 2)]))
+    assert.throws(() => decodeSs58(reserved), (e: Error) => e.name === InvalidSs58Error.name && /reserved/.test(e.message))
+    assert.equal(isSs58(reserved), false)
+  })
+
   it('rejects a bad checksum, bad base58 and wrong lengths', () => {
     const broken = ALICE.slice(0, -1) + (ALICE.endsWith('Y') ? 'Z' : 'Y')
     for (const bad of [broken, 'not-base58-0OIl', '5Grwva', '']) {

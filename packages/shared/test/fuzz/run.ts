@@ -10,16 +10,21 @@
 //
 // A finding is an input for which a target throws anything but a typed subwire error, or
 // takes longer than 1 s. Findings are written to packages/shared/test/fuzz/findings/<target>-<sha>.bin and the
-// run exits 1. Bounded in time per target; CI runs `npm run test:fuzz` (10 s per target).
+// run exits 1 after every target had its time (a finding ends only its own target). Bounded in time
+// per target; CI runs `npm run test:fuzz` (10 s per target). The run prints its seed; `--seed N`
+// replays the same mutations. Once a finding is fixed, its input goes to regressions/ (same
+// name): every run executes those first, so it cannot come back unnoticed.
 import { createHash } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { parseArgs } from 'node:util'
 import { isTypedError, targets } from './targets.ts'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' }, target: { type: 'string' }, seed: { type: 'string' } } })
 const seconds = Number(values.seconds)
-let rngState = BigInt(values.seed ?? Date.now()) & 0xffffffffn
+const seed = values.seed === undefined ? Date.now() & 0xffffffff : Number(values.seed)
+let rngState = BigInt(seed) & 0xffffffffn
+process.stdout.write(`fuzz seed ${seed} (replay with --seed ${seed})\n`)
 function rand (n: number): number {
   // xorshift32: reproducible with --seed
   let x = Number(rngState) | 0
@@ -74,10 +79,18 @@ async function newFeatures (): Promise<number> {
 const findings: string[] = []
 const rows: Array<Record<string, unknown>> = []
 mkdirSync(new URL('./findings/', import.meta.url), { recursive: true })
+const regressionsDir = new URL('./regressions/', import.meta.url)
+/** Inputs that once were findings, for `target`. */
+function regressions (target: string): Uint8Array[] {
+  if (!existsSync(regressionsDir)) return []
+  return readdirSync(regressionsDir).filter((f) => f.startsWith(`${target}-`) && f.endsWith('.bin'))
+    .map((f) => new Uint8Array(readFileSync(new URL(f, regressionsDir))))
+}
 for (const target of targets.filter((t) => values.target === undefined || t.name === values.target)) {
   const corpus: Uint8Array[] = []
   let execs = 0
   let typedErrors = 0
+  const findingsBefore = findings.length
   const exec = async (input: Uint8Array): Promise<boolean> => {
     execs++
     const t = performance.now()
@@ -94,9 +107,9 @@ for (const target of targets.filter((t) => values.target === undefined || t.name
     return (await newFeatures()) > 0
   }
   await newFeatures() // drop what loading did
-  for (const s of await target.seeds()) { await exec(s); corpus.push(s) }
+  for (const s of [...await target.seeds(), ...regressions(target.name)]) { await exec(s); corpus.push(s) }
   const deadline = performance.now() + seconds * 1000
-  while (performance.now() < deadline && findings.length === 0) {
+  while (performance.now() < deadline && findings.length === findingsBefore) {
     const parent = corpus[rand(corpus.length)] as Uint8Array
     const child = mutate(parent, corpus)
     if (await exec(child)) corpus.push(child)
