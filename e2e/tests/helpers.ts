@@ -65,7 +65,7 @@ export class CliPeer {
   }
 
   /** `subwire init` a home (if `uri` is given) and starts `subwire listen --json` with the dashboard. */
-  static async start (home: string, init: { ports: { quic: number, browser: number, dashboard: number }, uri?: string }): Promise<CliPeer> {
+  static async start (home: string, init: { ports: { quic: number, browser: number, dashboard: number, webtransport?: number }, uri?: string }): Promise<CliPeer> {
     const listen = [
       `/ip4/127.0.0.1/udp/${init.ports.quic}/quic-v1`,
       `/ip4/127.0.0.1/udp/${init.ports.browser}/webrtc-direct`,
@@ -75,7 +75,9 @@ export class CliPeer {
       const r = spawnSync(process.execPath, [BIN, '--home', home, '--json', 'init', '--hotkey-uri', init.uri, ...listen], { encoding: 'utf8' })
       if (r.status !== 0) throw new Error(`subwire init failed: ${r.stderr}`)
     }
-    const proc = spawn(process.execPath, [BIN, '--home', home, '--json', 'listen', '--dashboard', DASHBOARD_DIST, '--dashboard-port', String(init.ports.dashboard), '--min-free', '0'],
+    // with a WebTransport port the launcher runs the peer under Deno
+    const webtransport = init.ports.webtransport === undefined ? [] : [`--webtransport=/ip4/127.0.0.1/udp/${init.ports.webtransport}/quic-v1/webtransport`]
+    const proc = spawn(process.execPath, [BIN, '--home', home, '--json', 'listen', '--dashboard', DASHBOARD_DIST, '--dashboard-port', String(init.ports.dashboard), '--min-free', '0', ...webtransport],
       { detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     const peer = new CliPeer(proc)
     const exited = new Promise<never>((_resolve, reject) => { proc.once('exit', (code) => { reject(new Error(`subwire listen exited with ${code}: ${peer.stderr}`)) }) })
@@ -86,7 +88,7 @@ export class CliPeer {
 
   /** The `listening` event. */
   get listening (): CliEvent { return this.events.find((e) => e.event === 'listening') as CliEvent }
-  /** Browser-dialable addresses, WebRTC-Direct first. */
+  /** Browser-dialable addresses: WebTransport (when on), then WebRTC-Direct, then WebSockets. */
   get browserAddrs (): string[] { return this.listening.browserMultiaddrs as string[] }
   /** The dashboard URL. */
   get dashboard (): string { return this.listening.dashboard as string }

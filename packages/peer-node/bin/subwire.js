@@ -5,6 +5,9 @@
 // - The CLI runs in a child Node with a small V8 young generation: on big machines V8
 //   sizes it for throughput and an idle peer would sit at ~220 MiB instead of ~160 MiB,
 //   while file transfer keeps its data outside the V8 heap anyway.
+// - `subwire listen --webtransport` runs under Deno instead (brought as the `deno` npm
+//   package): Deno has the HTTP/3 server WebTransport needs, Node has none. The same
+//   peer, with every other transport, runs there.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -15,10 +18,10 @@ const V8_FLAGS = ['--max-semi-space-size=4']
 const CHILD_ENV = 'SUBWIRE_LAUNCHED'
 const here = dirname(fileURLToPath(import.meta.url))
 
-function findBundledNode () {
+function findInNodeModules (...path) {
   let dir = here
   for (;;) {
-    const candidate = join(dir, 'node_modules', 'node', 'bin', 'node')
+    const candidate = join(dir, 'node_modules', ...path)
     if (existsSync(candidate)) return candidate
     const parent = dirname(dir)
     if (parent === dir) return undefined
@@ -26,24 +29,23 @@ function findBundledNode () {
   }
 }
 
-if (process.env[CHILD_ENV] === '1') {
-  delete process.env[CHILD_ENV]
-  const { main } = await import(pathToFileURL(join(here, '..', 'src', 'cli.ts')).href)
-  const code = await main(process.argv.slice(2))
-  process.exit(code)
-} else {
-  const major = Number(process.versions.node.split('.')[0])
-  const node = major >= MIN_MAJOR ? process.execPath : findBundledNode()
-  if (node === undefined) {
-    process.stderr.write(`subwire: needs Node >= ${MIN_MAJOR} (this is ${process.version}); run "npm install" in the subwire repository to get it\n`)
-    process.exit(1)
-  }
-  // SUBWIRE_NODE_FLAGS adds Node flags to the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-  const extra = (process.env.SUBWIRE_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f.length > 0)
-  const child = spawn(node, [...V8_FLAGS, ...extra, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, [CHILD_ENV]: '1' }
-  })
+const findBundledNode = () => findInNodeModules('node', 'bin', 'node')
+
+/** The Deno binary: $SUBWIRE_DENO, or the one the `deno` npm package installed. */
+function findDeno () {
+  if (process.env.SUBWIRE_DENO) return process.env.SUBWIRE_DENO
+  const platform = `${process.platform === 'win32' ? 'win32' : process.platform}-${process.arch === 'x64' ? 'x64' : 'arm64'}${process.platform === 'linux' ? '-glibc' : ''}`
+  return findInNodeModules('deno', process.platform === 'win32' ? 'deno.exe' : 'deno') ?? findInNodeModules('@deno', platform, process.platform === 'win32' ? 'deno.exe' : 'deno')
+}
+
+/** `listen --webtransport` (with or without a value) runs under Deno. */
+function wantsDeno (args) {
+  return args.includes('listen') && args.some((a) => a === '--webtransport' || a.startsWith('--webtransport='))
+}
+
+/** Runs `cmd args` with our signals passed on, and exits as it exits. */
+function runChild (cmd, args) {
+  const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, [CHILD_ENV]: '1' } })
   // the child handles SIGINT/SIGTERM itself (clean shutdown); we only pass them on
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { child.kill(sig) })
   child.on('exit', (code, signal) => {
@@ -54,4 +56,30 @@ if (process.env[CHILD_ENV] === '1') {
       process.exit(code ?? 1)
     }
   })
+}
+
+if (process.env[CHILD_ENV] === '1') {
+  delete process.env[CHILD_ENV]
+  const { main } = await import(pathToFileURL(join(here, '..', 'src', 'cli.ts')).href)
+  const code = await main(process.argv.slice(2))
+  process.exit(code)
+} else if (wantsDeno(process.argv.slice(2))) {
+  const deno = findDeno()
+  if (deno === undefined) {
+    process.stderr.write('subwire: --webtransport runs the peer under Deno; run "npm install" in the subwire repository to get it (or set SUBWIRE_DENO)\n')
+    process.exit(1)
+  }
+  // --unstable-net: Deno.QuicEndpoint and Deno.upgradeWebTransport; the peer reads its home,
+  // binds sockets and loads the QUIC and WebRTC native modules, hence --allow-all
+  runChild(deno, ['run', '--allow-all', '--unstable-net', '--no-prompt', '--quiet', `--v8-flags=${V8_FLAGS.join(',')}`, join(here, '..', 'src', 'deno-main.ts'), ...process.argv.slice(2)])
+} else {
+  const major = Number(process.versions.node.split('.')[0])
+  const node = major >= MIN_MAJOR ? process.execPath : findBundledNode()
+  if (node === undefined) {
+    process.stderr.write(`subwire: needs Node >= ${MIN_MAJOR} (this is ${process.version}); run "npm install" in the subwire repository to get it\n`)
+    process.exit(1)
+  }
+  // SUBWIRE_NODE_FLAGS adds Node flags to the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const extra = (process.env.SUBWIRE_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f.length > 0)
+  runChild(node, [...V8_FLAGS, ...extra, fileURLToPath(import.meta.url), ...process.argv.slice(2)])
 }

@@ -7,10 +7,10 @@
 import { join, resolve as resolvePath } from 'node:path'
 import { Command, CommanderError } from 'commander'
 import { DeadLetterError, errorFromWire, isSs58, MAX_NETUID, parseAclEntry, UnknownDestinationError } from '@subwire/shared'
-import { createNodePeer } from './index.ts'
+import { createNodePeer, NODE_TRANSPORTS } from './index.ts'
 import { defaultConfig, readConfig, resolveHome, writeConfig, loadOrCreatePeerKey } from './home.ts'
 import { loadHotkey } from './keys.ts'
-import { ADDRESS_BOOK_FILE, DEFAULT_DASHBOARD_PORT, DEFAULT_LISTEN } from './constants.ts'
+import { ADDRESS_BOOK_FILE, DEFAULT_DASHBOARD_PORT, DEFAULT_LISTEN, DEFAULT_WEBTRANSPORT_LISTEN } from './constants.ts'
 import { browserAddresses, serveDashboard } from './dashboard-server.ts'
 import { FileAddressBook } from './address-book-file.ts'
 import { readAclFile, writeAclFile } from './acl-file.ts'
@@ -128,6 +128,7 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
       home: home(),
       filesDir: files?.dir,
       protocol: { ss58Prefix: config.ss58Prefix, files: { maxFileSize: files?.maxFileSize, minFreeBytes: files?.minFreeBytes }, ...extra.protocol },
+      ...(extra.transports === undefined ? {} : { transports: extra.transports }),
       ...(extra.onAclReload === undefined ? {} : { onAclReload: extra.onAclReload })
     })
     if (extra.start !== false) await peer.start()
@@ -273,8 +274,16 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     .option('--dashboard <dir>', 'also serve this built dashboard (apps/dashboard/dist) over HTTP on 127.0.0.1')
     .option('--dashboard-port <port>', 'port of the dashboard server (default 4780; 0: any)', (v) => collectInt(v)[0])
     .option('--require-encryption', 'refuse plaintext messages, requests and files')
-    .action(async (opts: { listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean }) => {
+    .option('--webtransport [multiaddr]', `also listen for browsers over WebTransport (runs the peer under Deno; default ${DEFAULT_WEBTRANSPORT_LISTEN})`)
+    .action(async (opts: { listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean, webtransport?: string | boolean }) => {
       const config = await readConfig(home())
+      const listen = opts.listen ?? config.listen
+      const webtransport = opts.webtransport === undefined || opts.webtransport === false
+        ? {}
+        : {
+            transports: [...NODE_TRANSPORTS, 'webtransport' as const],
+            listen: [...listen.filter((a) => !a.includes('/webtransport')), typeof opts.webtransport === 'string' ? opts.webtransport : DEFAULT_WEBTRANSPORT_LISTEN]
+          }
       const files = { dir: opts.storage ?? join(home(), 'files'), maxFileSize: opts.maxFileSize, minFreeBytes: opts.minFree }
       await withPeer(async (peer) => {
         peer.on('file:received', (f) => {
@@ -320,7 +329,8 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
           await control.close()
           await dashboard?.close()
         }
-      }, opts.listen ?? config.listen, opts.netuid, files, {
+      }, webtransport.listen ?? listen, opts.netuid, files, {
+        ...(webtransport.transports === undefined ? {} : { transports: webtransport.transports }),
         protocol: { encryption: { require: opts.requireEncryption === true } },
         onAclReload: (r) => {
           if (r instanceof Error) emit({ event: 'acl-error', error: r.name, message: r.message }, `acl.json not applied (old rules kept): ${r.message}`)

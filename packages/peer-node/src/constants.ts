@@ -81,3 +81,33 @@ export const OUTBOX_DB_FILE = 'outbox.db'
 
 /** The control socket in the home through which `subwire send`/`message`/`queue` reach a running listener (owner-only). */
 export const CONTROL_SOCKET_FILE = 'control.sock'
+
+/** Default UDP port of the WebTransport listener (Deno only): its own QUIC stack, so not the QUIC port. */
+export const DEFAULT_WEBTRANSPORT_PORT = 4703
+
+/** The WebTransport listen address added by `subwire listen --webtransport`. */
+export const DEFAULT_WEBTRANSPORT_LISTEN = `/ip4/0.0.0.0/udp/${DEFAULT_WEBTRANSPORT_PORT}/quic-v1/webtransport`
+
+/** WebTransport certificates (and keys) in the home, owner-only: stable certhashes across restarts. */
+export const WEBTRANSPORT_CERTS_FILE = 'webtransport-certs.json'
+
+/** Validity of one WebTransport certificate: browsers refuse `serverCertificateHashes` certificates valid for 14 days or more. */
+export const CERT_VALIDITY_MS = 12 * 24 * 3600_000
+
+/** A new WebTransport certificate starts this often; its hash is announced one period ahead. */
+export const CERT_ROTATE_MS = 6 * 24 * 3600_000
+
+/** Certificates start this much before they are needed, for peers whose clocks are behind. */
+export const CERT_CLOCK_SKEW_MS = 3600_000
+
+/** The path and query a libp2p WebTransport dialer asks for (libp2p WebTransport spec). */
+export const WEBTRANSPORT_PATH = '/.well-known/libp2p-webtransport'
+
+/**
+ * Incoming bidirectional streams a WebTransport session may have open at once. Deno's
+ * default (100) is what a libp2p connection with many short streams runs into.
+ */
+export const WEBTRANSPORT_MAX_STREAMS = 1024
+
+/** Time for a new WebTransport session to finish HTTP/3 and Noise before it is dropped. */
+export const WEBTRANSPORT_HANDSHAKE_TIMEOUT_MS = 10_000

@@ -35,3 +35,4 @@ export async function createNodePeer (init: NodePeerInit): Promise<NodePeer> {
 }
 export { serveDashboard, browserAddresses } from './dashboard-server.ts'
 export type { DashboardServer, DashboardHostConfig } from './dashboard-server.ts'
+export * from './webtransport/index.ts'

@@ -18,7 +18,7 @@ import { keychain } from '@libp2p/keychain'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { FsDatastore } from 'datastore-fs'
-import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createOutboxCipher, createSubwire, InvalidConfigError, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer } from '@subwire/shared'
+import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createOutboxCipher, createSubwire, InvalidConfigError, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer, WebTransportUnavailableError } from '@subwire/shared'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { FileAddressBook } from './address-book-file.ts'
@@ -26,13 +26,17 @@ import {
   ADDRESS_BOOK_FILE,
   DATASTORE_DIR,
   DEFAULT_LISTEN,
+  DEFAULT_WEBTRANSPORT_LISTEN,
   INBOUND_CONNECTIONS_PER_SECOND,
   MAX_INCOMING_PENDING_CONNECTIONS,
   OUTBOX_DB_FILE,
   REDIAL_BACKOFF_FACTOR,
   REDIAL_INTERVAL_MS,
-  REDIAL_RETRIES
+  REDIAL_RETRIES,
+  WEBTRANSPORT_CERTS_FILE
 } from './constants.ts'
+import { denoQuic, fileCertificateStore, memoryCertificateStore, webTransportListener } from './webtransport/index.ts'
+import type { WebTransportListenerInit } from './webtransport/index.ts'
 import { loadOrCreatePeerKey } from './home.ts'
 import { firewallFromAclFile, readAclFile, watchAclFile } from './acl-file.ts'
 import type { AclFile } from './acl-file.ts'
@@ -44,11 +48,12 @@ import type { Address, ComponentLogger, PrivateKey } from '@libp2p/interface'
 
 /**
  * Transports a Node peer can use: QUIC and TCP between servers; WebRTC-Direct and
- * WebSockets are listened on for browsers (Node cannot listen for WebTransport).
+ * WebSockets are listened on for browsers. `webtransport` listens for browsers too, but
+ * only when the peer runs under Deno (Node has no HTTP/3 server).
  */
-export type NodeTransport = 'quic' | 'tcp' | 'webrtc-direct' | 'ws'
+export type NodeTransport = 'quic' | 'tcp' | 'webrtc-direct' | 'ws' | 'webtransport'
 
-/** Every transport, in order of preference. */
+/** The transports on by default, in order of preference (WebTransport is asked for explicitly). */
 export const NODE_TRANSPORTS: readonly NodeTransport[] = ['quic', 'tcp', 'webrtc-direct', 'ws']
 
 /** Configuration of a Node peer. */
@@ -57,7 +62,10 @@ export interface NodePeerInit {
   signer: Signer
   /** Subnets served. */
   netuids: number[]
-  /** Listen multiaddrs; default QUIC and TCP on port 4701. `[]`: dial only. */
+  /**
+   * Listen multiaddrs; default QUIC and TCP on port 4701, WebRTC-Direct and WebSockets on
+   * 4702, and WebTransport on UDP 4703 when that transport is on. `[]`: dial only.
+   */
   listen?: string[]
   /** Home directory holding `peer.key` and `addressbook.json`; none: ephemeral key and in-memory book. */
   home?: string | undefined
@@ -91,6 +99,8 @@ export interface NodePeerInit {
   queue?: QueueStore | false
   /** Outbox backoff, attempts and expiry. */
   outbox?: OutboxInit
+  /** WebTransport listener options (certificate store, clock, rotation), with `transports` including `webtransport`. */
+  webtransport?: Partial<WebTransportListenerInit>
 }
 
 /** A running subwire peer on Node: {@link SubwirePeer} plus files sent from a path. */
@@ -200,7 +210,11 @@ function keychainPass (key: PrivateKey): string {
 export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer> {
   const transports = init.transports ?? [...NODE_TRANSPORTS]
   if (transports.length === 0) throw new InvalidConfigError('At least one transport is needed')
-  const listen = init.listen ?? DEFAULT_LISTEN
+  const webtransport = transports.includes('webtransport')
+  if (webtransport && init.webtransport?.deno === undefined && denoQuic() === undefined) {
+    throw new WebTransportUnavailableError('The webtransport transport needs Deno with --unstable-net (run "subwire listen --webtransport")')
+  }
+  const listen = init.listen ?? (webtransport ? [...DEFAULT_LISTEN, DEFAULT_WEBTRANSPORT_LISTEN] : DEFAULT_LISTEN)
   const privateKey = init.privateKey ?? (init.home === undefined ? await generateKeyPair('Ed25519') : await loadOrCreatePeerKey(init.home))
   const addressBook = init.addressBook ?? (init.home === undefined ? new MemoryAddressBook() : new FileAddressBook(join(init.home, ADDRESS_BOOK_FILE)))
   // With a home, a datastore on disk and a keychain keep the WebRTC-Direct certificate,
@@ -220,7 +234,13 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       ...(transports.includes('quic') ? [quic()] : []),
       ...(transports.includes('tcp') ? [tcp()] : []),
       ...(transports.includes('webrtc-direct') ? [webRTCDirect()] : []),
-      ...(transports.includes('ws') ? [webSockets()] : [])
+      ...(transports.includes('ws') ? [webSockets()] : []),
+      ...(webtransport
+        ? [webTransportListener({
+            certificates: init.home === undefined ? memoryCertificateStore() : fileCertificateStore(join(init.home, WEBTRANSPORT_CERTS_FILE)),
+            ...init.webtransport
+          })]
+        : [])
     ],
     connectionEncrypters: [noise()],
     // yamux's default windows: a larger initialStreamWindowSize (tried: 4 MiB) gained

@@ -14,7 +14,8 @@ export function loopback (transports: NodeTransport[] = ['quic', 'tcp'], port = 
     quic: `/ip4/127.0.0.1/udp/${port}/quic-v1`,
     tcp: `/ip4/127.0.0.1/tcp/${port}`,
     'webrtc-direct': `/ip4/127.0.0.1/udp/${port}/webrtc-direct`,
-    ws: `/ip4/127.0.0.1/tcp/${port}/ws`
+    ws: `/ip4/127.0.0.1/tcp/${port}/ws`,
+    webtransport: `/ip4/127.0.0.1/udp/${port}/quic-v1/webtransport`
   }
   return transports.map((t) => addr[t])
 }
@@ -22,6 +23,7 @@ export function loopback (transports: NodeTransport[] = ['quic', 'tcp'], port = 
 /** Which transport a multiaddr uses. */
 export function transportOf (addr: string): NodeTransport {
   if (addr.includes('/webrtc-direct')) return 'webrtc-direct'
+  if (addr.includes('/webtransport')) return 'webtransport'
   if (addr.includes('/quic-v1')) return 'quic'
   if (addr.includes('/ws')) return 'ws'
   return 'tcp'
