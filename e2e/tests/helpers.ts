@@ -135,7 +135,8 @@ export async function launchWithWallet (dir: string, wallet: { accounts: Array<{
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      '--no-first-run'
+      '--no-first-run',
+      ...(process.env.CHROMIUM_ARGS ?? '').split(' ').filter((a) => a !== '')
     ]
   })
   const page = context.pages()[0] ?? await context.newPage()

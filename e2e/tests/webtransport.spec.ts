@@ -5,17 +5,30 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { buildDashboard, CliPeer, errorText, freePort, launchWithWallet, randomFile, screenshot, sha256File } from './helpers.ts'
+import { spawnSync } from 'node:child_process'
+import { BIN, buildDashboard, CliPeer, errorText, freePort, launchWithWallet, randomFile, screenshot, sha256File } from './helpers.ts'
 import type { BrowserContext, Page } from 'playwright-core'
 
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
 const CHARLIE = '5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y'
 const MiB = 1024 * 1024
 
-interface PagePeer {
-  request: (dest: string, type: string, body: unknown) => Promise<unknown>
-  transportTo: (peerId: string) => string
-  libp2p: { dialProtocol: (peer: unknown, protocol: string) => Promise<{ close: () => Promise<void>, send: (d: Uint8Array) => boolean }>, getConnections: () => Array<{ remotePeer: { toString: () => string }, remoteAddr: { toString: () => string } }> }
+/** Size and SHA-256 of a received file, read back from OPFS inside the page. */
+async function opfsFile (page: Page, path: string): Promise<{ size: number, sha: string }> {
+  return await page.evaluate(async (p) => {
+    const peer = (globalThis as unknown as { subwirePeer: { files: { file: (p: string) => Promise<File> } } }).subwirePeer
+    const file = await peer.files.file(p)
+    const digest = await crypto.subtle.digest('SHA-256', await file.arrayBuffer())
+    return { size: file.size, sha: Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('') }
+  }, path)
+}
+
+/** The browser's libp2p connections: id, remote address, open streams. */
+async function connections (page: Page): Promise<Array<{ id: string, addr: string, streams: number }>> {
+  return await page.evaluate(() => {
+    const peer = (globalThis as unknown as { subwirePeer: { libp2p: { getConnections: () => Array<{ id: string, remoteAddr: { toString: () => string }, streams: unknown[] }> } } }).subwirePeer
+    return peer.libp2p.getConnections().map((c) => ({ id: c.id, addr: c.remoteAddr.toString(), streams: c.streams.length }))
+  })
 }
 
 describe('WebTransport: Chromium ↔ the peer under Deno', () => {
@@ -61,5 +74,80 @@ describe('WebTransport: Chromium ↔ the peer under Deno', () => {
     const seen = await cli.waitFor((e) => e.event === 'connected' && e.ss58 === CHARLIE)
     assert.match(String(seen.remoteAddr), /\/quic-v1\/webtransport/)
     await screenshot(page, 'wt-01-connected')
+  })
+
+  it('answers 1,000 RPCs on the same WebTransport connection', async () => {
+    const before = await connections(page)
+    assert.equal(before.length, 1)
+    assert.match(before[0]?.addr ?? '', /\/webtransport\//)
+    const wrong = await page.evaluate(async (bob) => {
+      const peer = (globalThis as unknown as { subwirePeer: { request: (d: string, t: string, b: unknown) => Promise<unknown> } }).subwirePeer
+      let bad = 0
+      for (let i = 0; i < 1000; i++) {
+        const body = { i, pad: 'x'.repeat(i % 97) }
+        const reply = await peer.request(bob, 'echo', body) as { i: number, pad: string }
+        if (reply.i !== i || reply.pad !== body.pad) bad++
+      }
+      return bad
+    }, BOB)
+    assert.equal(wrong, 0)
+    const afterRpc = await connections(page)
+    assert.deepEqual(afterRpc.map((c) => c.id), before.map((c) => c.id), 'no new connection')
+  })
+
+  it('opens and closes 1,500 streams in a row (more than the per-session stream limit): every close sends FIN', async () => {
+    const result = await page.evaluate(async () => {
+      const peer = (globalThis as unknown as { subwirePeer: { libp2p: { getConnections: () => Array<{ remotePeer: unknown, streams: unknown[], newStream: (p: string) => Promise<AsyncIterable<Uint8Array | { subarray: () => Uint8Array }> & { send: (d: Uint8Array) => boolean, close: () => Promise<void>, status: string }> }> } } }).subwirePeer
+      const conn = peer.libp2p.getConnections()[0]
+      if (conn === undefined) throw new Error('no connection')
+      let echoed = 0
+      for (let i = 0; i < 1500; i++) {
+        const stream = await conn.newStream('/ipfs/ping/1.0.0')
+        // read from the start: libp2p 3's iterator misses a FIN that came before it existed
+        const reading = (async () => {
+          let n = 0
+          for await (const chunk of stream) n += (chunk instanceof Uint8Array ? chunk : chunk.subarray()).byteLength
+          return n
+        })()
+        stream.send(crypto.getRandomValues(new Uint8Array(32)))
+        await stream.close() // our FIN; the remote echoes and closes its side (its FIN)
+        const got = await reading
+        if (got === 32) echoed++
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      return { echoed, open: conn.streams.length }
+    })
+    assert.equal(result.echoed, 1500)
+    assert.ok(result.open <= 2, `${result.open} streams still open after 1,500 closed ones`)
+  })
+
+  it('sends a 64 MiB file browser→peer over WebTransport; the hashes on disk are equal', async () => {
+    const src = join(dir, 'up-64m.bin')
+    const sha = await randomFile(src, 64 * MiB)
+    await page.selectOption('[data-testid=send-to]', BOB)
+    await page.setInputFiles('[data-testid=file-input]', src)
+    await page.waitForSelector('#send-result:not([hidden])', { timeout: 180_000 })
+      .catch(async (err: Error) => { throw new Error(`${err.message}; error box: ${await errorText(page)}`) })
+    const got = await cli.waitFor((e) => e.event === 'file' && e.name === 'up-64m.bin')
+    assert.equal(got.from, CHARLIE)
+    assert.equal(got.size, 64 * MiB)
+    assert.equal(await sha256File(String(got.path)), sha)
+    assert.equal(await page.getAttribute('#send-result', 'data-blake3'), got.blake3)
+  })
+
+  it('sends a 64 MiB file peer→browser over WebTransport (subwire send through the listener); OPFS has the same bytes', async () => {
+    const src = join(dir, 'down-64m.bin')
+    const sha = await randomFile(src, 64 * MiB)
+    const r = spawnSync(process.execPath, [BIN, '--home', join(dir, 'bob'), '--json', 'send', CHARLIE, src], { encoding: 'utf8', timeout: 180_000 })
+    assert.equal(r.status, 0, `subwire send failed: ${r.stdout}${r.stderr}`)
+    const row = '#inbox-list tr[data-path$="down-64m.bin"]'
+    await page.waitForSelector(row, { timeout: 60_000 })
+    const path = await page.getAttribute(row, 'data-path') ?? ''
+    assert.equal(path, `inbox/${BOB}/down-64m.bin`)
+    assert.deepEqual(await opfsFile(page, path), { size: 64 * MiB, sha })
+    const conns = await connections(page)
+    assert.equal(conns.length, 1)
+    assert.match(conns[0]?.addr ?? '', /\/webtransport\//, 'it came over the WebTransport connection')
+    await screenshot(page, 'wt-02-files')
   })
 })

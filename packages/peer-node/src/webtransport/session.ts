@@ -82,6 +82,13 @@ export interface SessionStream {
  */
 export class WebTransportSession {
   readonly conn: DenoQuicConn
+  /**
+   * Deno's WebTransport object for this connection. Unused, but it holds the CONNECT
+   * stream and the HTTP/3 control streams: once garbage-collected, Deno stops reading the
+   * browser's control stream (STOP_SENDING) and Chromium drops the connection (seen after
+   * ~570 streams). It lives as long as the session.
+   */
+  readonly #wt: object
   readonly #log: Logger
   #sessionId: bigint | undefined
   #handler: ((s: SessionStream) => void) | undefined
@@ -90,12 +97,16 @@ export class WebTransportSession {
   /** Resolves when the QUIC connection is closed (either side). */
   readonly closed: Promise<void>
 
-  constructor (conn: DenoQuicConn, log: Logger) {
+  constructor (conn: DenoQuicConn, wt: object, log: Logger) {
     this.conn = conn
+    this.#wt = wt
     this.#log = log
-    this.closed = conn.closed.then(() => {}, () => {}).finally(() => { this.#closed = true })
+    this.closed = conn.closed.then((info) => { log('QUIC connection closed: %o', info) }, (err: unknown) => { log('QUIC connection closed: %e', err) }).finally(() => { this.#closed = true })
     void this.#accept()
   }
+
+  /** Deno's WebTransport object (kept alive with the session). */
+  get webTransport (): object { return this.#wt }
 
   /** The session id (the CONNECT stream's id), known from the first stream. */
   get sessionId (): bigint | undefined { return this.#sessionId }
@@ -257,14 +268,53 @@ export class WebTransportStream extends AbstractStream {
   readonly #s: SessionStream
   readonly #writer: StreamWriter
   #resume: (() => void) | undefined
+  #started = false
+
+  #finPending = false
 
   constructor (s: SessionStream, direction: MessageStreamDirection, id: string, log: Logger, options: StreamOptions = {}) {
     super({ ...options, id, direction, log: log.newScope(`${direction}:${id}`), protocol: '' })
     this.#s = s
     this.#writer = new StreamWriter(s.writable, (err) => { this.abort(err) }, () => { this.safeDispatchEvent('drain') })
+  }
+
+  /**
+   * The remote sent FIN. libp2p 3 loses a FIN that arrives before the protocol handler
+   * reads: multistream-select's unread bytes are refused once the readable end closed,
+   * and a stream's async iterator waits for a `remoteCloseWrite` event that was already
+   * dispatched (seen here as pings that time out when a browser sends and closes at
+   * once). So it is held until the protocol is negotiated, a reader is listening and
+   * every buffered byte went to it; or until the stream is no longer open.
+   */
+  #remoteEnded (): void {
+    this.#finPending = true
+    this.#deliverFin()
+  }
+
+  #deliverFin (): void {
+    if (!this.#finPending) return
+    const reading = this.protocol !== '' && this.readBuffer.byteLength === 0 && this.listenerCount('message') > 0
+    if (reading || this.status !== 'open' || this.writeStatus === 'closed') {
+      this.#finPending = false
+      this.onRemoteCloseWrite()
+      return
+    }
+    setTimeout(() => { this.#deliverFin() }, 0)
+  }
+
+  /**
+   * Starts reading. The muxer calls it once the stream has been handed out, so that data
+   * (and a FIN) that came with the stream header reach the protocol handler's listener,
+   * as with yamux; read earlier, they would be buffered, the readable end closed, and
+   * multistream-select's unread bytes refused.
+   */
+  start (): void {
+    if (this.#started) return
+    this.#started = true
+    const s = this.#s
     pump(s, {
       onData: (d) => { this.onData(d) },
-      onEnd: () => { this.onRemoteCloseWrite() },
+      onEnd: () => { this.#remoteEnded() },
       onError: () => { this.onRemoteReset() },
       paused: () => this.readStatus === 'paused',
       resumed: async () => { await new Promise<void>((resolve) => { this.#resume = resolve }) }
@@ -280,6 +330,8 @@ export class WebTransportStream extends AbstractStream {
   async sendCloseWrite (options?: AbortOptions): Promise<void> {
     options?.signal?.throwIfAborted()
     await this.#writer.close().catch(() => {})
+    // a handler that closes without reading still sees the stream end
+    queueMicrotask(() => { this.#deliverFin() })
   }
 
   async sendCloseRead (options?: AbortOptions): Promise<void> {
@@ -342,14 +394,19 @@ class WebTransportMuxer extends AbstractStreamMuxer<WebTransportStream> {
         void s.reader.cancel().catch(() => {})
         return
       }
-      this.onRemoteStream(new WebTransportStream(s, 'inbound', String(this.#next++), this.log, this.streamOptions))
+      const stream = new WebTransportStream(s, 'inbound', String(this.#next++), this.log, this.streamOptions)
+      this.onRemoteStream(stream)
+      stream.start()
     })
   }
 
   async onCreateStream (options: CreateStreamOptions): Promise<WebTransportStream> {
     const s = await this.#session.openStream()
     options.signal?.throwIfAborted()
-    return new WebTransportStream(s, 'outbound', String(this.#next++), this.log, options)
+    const stream = new WebTransportStream(s, 'outbound', String(this.#next++), this.log, options)
+    // the caller attaches its listeners once this resolves; until then replies are buffered
+    queueMicrotask(() => { stream.start() })
+    return stream
   }
 
   onData (): void {}

@@ -196,7 +196,7 @@ class DenoWebTransportListener extends TypedEventEmitter<ListenerEvents> impleme
     let session: WebTransportSession | undefined
     try {
       const wt = await raceSignal(this.#deno.upgradeWebTransport(conn), signal)
-      session = new WebTransportSession(conn, this.#log)
+      session = new WebTransportSession(conn, wt, this.#log)
       checkSessionUrl(wt.url)
       this.#sessions.add(session)
       const s = session
