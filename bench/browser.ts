@@ -1,15 +1,17 @@
 // Browser benchmark: `npm run bench:browser [-- --size-mib 256]`. Real Chromium (Debian's,
 // headless) running the dashboard with a development key, against a real `subwire listen`
-// process on 127.0.0.1: browser→Node file throughput over WebRTC-Direct and WebSockets,
-// Node→browser (into OPFS) over WebRTC-Direct, and RPC round trips from the page.
+// process on 127.0.0.1 (run under Deno with --webtransport): browser→peer file throughput
+// over WebTransport, WebRTC-Direct and WebSockets, peer→browser (into OPFS) over the same
+// three, and RPC round trips from the page.
 // Writes bench/results/browser-<timestamp>.json and prints a table. Not a test.
+import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, release, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { chromium } from 'playwright-core'
-import { buildDashboard, CHROMIUM, CliPeer, freePort, NodeSender, randomFile } from '../e2e/tests/helpers.ts'
+import { BIN, buildDashboard, CHROMIUM, CliPeer, freePort, NodeSender, randomFile } from '../e2e/tests/helpers.ts'
 import type { Page } from 'playwright-core'
 
 const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '256' }, rpc: { type: 'string', default: '500' }, out: { type: 'string' } } })
@@ -31,13 +33,26 @@ async function connectOnly (page: Page, addr: string): Promise<string> {
   }, addr)
 }
 
+/** `subwire send` through the running listener (the peer that serves WebTransport); its transfer time in ms. */
+async function cliSend (home: string, to: string, path: string): Promise<number> {
+  const proc = spawn(process.execPath, [BIN, '--home', home, '--json', 'send', to, path], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  proc.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  proc.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  const code = await new Promise<number | null>((resolve) => { proc.once('exit', resolve) })
+  const sent = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event?: string, ms?: number }).find((e) => e.event === 'sent')
+  if (code !== 0 || sent?.ms === undefined) throw new Error(`subwire send failed (${code}): ${out}${err}`)
+  return sent.ms
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'subwire-bench-browser-'))
 const rows: Array<Record<string, unknown>> = []
 let cli: CliPeer | undefined
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
 try {
   await buildDashboard()
-  const ports = { quic: await freePort(), browser: await freePort(), dashboard: await freePort() }
+  const ports = { quic: await freePort(), browser: await freePort(), dashboard: await freePort(), webtransport: await freePort() }
   cli = await CliPeer.start(join(dir, 'bob'), { ports, uri: '//Bob' })
   const page = await browser.newPage()
   await page.goto(cli.dashboard)
@@ -68,7 +83,14 @@ try {
     }, { to: BOB, n: rpcCalls })
     rows.push({ case: 'RPC 1 KiB echo, sequential', transport, calls: rpcCalls, p50Ms: lat.p50, p99Ms: lat.p99 })
   }
-  // Node → browser over WebRTC-Direct and WebSockets, into OPFS
+  // peer → browser over WebTransport: the listener itself sends (`subwire send` through its control socket)
+  const wt = cli.browserAddrs.find((a) => a.includes('/webtransport/'))
+  if (wt === undefined) throw new Error('the listener offers no WebTransport address')
+  const transport = await connectOnly(page, wt)
+  const me = await page.textContent('#my-ss58') ?? ''
+  const ms = await cliSend(join(dir, 'bob'), me, src)
+  rows.push({ case: 'Node → browser file (OPFS)', transport, mib: sizeMiB, seconds: ms / 1000, mbPerS: (sizeMiB * 1048576) / 1e6 / (ms / 1000), from: BOB })
+  // Node → browser over WebRTC-Direct and WebSockets, into OPFS (a Node peer: only Deno serves WebTransport)
   for (const t of ['webrtc-direct', 'ws'] as const) {
     const { sender: eve, addr } = await NodeSender.start(t)
     try {
@@ -82,7 +104,7 @@ try {
     }
   }
 } catch (err) {
-  process.stderr.write(`failed: ${(err as Error).message}\nlistener events: ${JSON.stringify(cli?.events.filter((e) => e.event !== 'listening'))}\n`)
+  process.stderr.write(`failed: ${(err as Error).message}\nlistener stderr: ${cli?.stderr.slice(-3000)}\nlistener events: ${JSON.stringify(cli?.events.filter((e) => e.event !== 'listening'))}\n`)
   process.exitCode = 1
 } finally {
   await browser.close()

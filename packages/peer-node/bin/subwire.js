@@ -71,7 +71,9 @@ if (process.env[CHILD_ENV] === '1') {
   }
   // --unstable-net: Deno.QuicEndpoint and Deno.upgradeWebTransport; the peer reads its home,
   // binds sockets and loads the QUIC and WebRTC native modules, hence --allow-all
-  runChild(deno, ['run', '--allow-all', '--unstable-net', '--no-prompt', '--quiet', `--v8-flags=${V8_FLAGS.join(',')}`, join(here, '..', 'src', 'deno-main.ts'), ...process.argv.slice(2)])
+  // SUBWIRE_DENO_FLAGS adds Deno flags, e.g. "--inspect=127.0.0.1:9229"
+  const extra = (process.env.SUBWIRE_DENO_FLAGS ?? '').split(/\s+/).filter((f) => f.length > 0)
+  runChild(deno, ['run', '--allow-all', '--unstable-net', '--no-prompt', '--quiet', `--v8-flags=${V8_FLAGS.join(',')}`, ...extra, join(here, '..', 'src', 'deno-main.ts'), ...process.argv.slice(2)])
 } else {
   const major = Number(process.versions.node.split('.')[0])
   const node = major >= MIN_MAJOR ? process.execPath : findBundledNode()

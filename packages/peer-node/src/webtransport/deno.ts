@@ -57,8 +57,12 @@ export interface DenoQuicEndpoint {
   close: (info?: { closeCode: number, reason: string }) => void
 }
 
-/** The WebTransport object `Deno.upgradeWebTransport` returns (only its URL is used). */
-export interface DenoWebTransport { readonly url: string }
+/** The WebTransport object `Deno.upgradeWebTransport` returns (its URL is used; it must be kept alive). */
+export interface DenoWebTransport {
+  readonly url: string
+  /** Settles with the QUIC connection; rejects (e.g. "timed out") when that closes with an error. */
+  readonly closed: Promise<unknown>
+}
 
 /** What the listener needs of `Deno`. */
 export interface DenoQuicApi {

@@ -94,6 +94,8 @@ export class WebTransportSession {
   #handler: ((s: SessionStream) => void) | undefined
   readonly #early: SessionStream[] = []
   #closed = false
+  /** The authenticated remote PeerId, once known. */
+  remotePeer: string | undefined
   /** Resolves when the QUIC connection is closed (either side). */
   readonly closed: Promise<void>
 

@@ -124,7 +124,8 @@ class DenoWebTransportListener extends TypedEventEmitter<ListenerEvents> impleme
       key: set.current.key,
       alpnProtocols: ['h3'],
       maxConcurrentBidirectionalStreams: WEBTRANSPORT_MAX_STREAMS,
-      keepAliveInterval: 5_000,
+      // no server keep-alive: a connection the browser left (see #replaceOlderSessions)
+      // then ends after 30 s idle; live sessions carry libp2p's 10 s pings
       maxIdleTimeout: 30_000
     })
     this.#quic = quic
@@ -196,6 +197,8 @@ class DenoWebTransportListener extends TypedEventEmitter<ListenerEvents> impleme
     let session: WebTransportSession | undefined
     try {
       const wt = await raceSignal(this.#deno.upgradeWebTransport(conn), signal)
+      // it rejects when the connection ends with an error (idle timeout): not a crash
+      wt.closed.catch(() => {})
       session = new WebTransportSession(conn, wt, this.#log)
       checkSessionUrl(wt.url)
       this.#sessions.add(session)
@@ -214,10 +217,28 @@ class DenoWebTransportListener extends TypedEventEmitter<ListenerEvents> impleme
         muxerFactory: webTransportMuxer(session),
         signal
       })
+      this.#replaceOlderSessions(session, remotePeer)
     } catch (err) {
       this.#log('session from %s refused: %e', remoteAddr, err)
       if (session !== undefined) session.close('refused')
       else try { conn.close({ closeCode: 0, reason: 'refused' }) } catch {}
+    }
+  }
+
+  /**
+   * A browser that closes a WebTransport session and dials again keeps the old QUIC
+   * connection open, and Deno 2.9.6 does not read the CONNECT stream, so the close never
+   * reaches us: libp2p would go on opening streams on a session the browser has left
+   * (they hang until the idle timeout). A new session from the same PeerId therefore
+   * replaces the older ones: one browser page, one session.
+   */
+  #replaceOlderSessions (session: WebTransportSession, remotePeer: PeerId): void {
+    session.remotePeer = remotePeer.toString()
+    for (const other of this.#sessions) {
+      if (other !== session && other.remotePeer === session.remotePeer) {
+        this.#log('a new session from %p replaces an older one', remotePeer)
+        other.close('replaced by a newer session')
+      }
     }
   }
 
