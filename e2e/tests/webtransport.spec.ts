@@ -71,6 +71,8 @@ describe('WebTransport: Chromium ↔ the peer under Deno', () => {
     await page.waitForSelector(`#peer-list tr[data-ss58="${BOB}"]`, { timeout: 30_000 })
       .catch(async (err: Error) => { throw new Error(`${err.message}; error box: ${await errorText(page)}; stderr ${cli.stderr}`) })
     assert.equal(await page.textContent(`#peer-list tr[data-ss58="${BOB}"] td:nth-child(3)`), 'webtransport')
+    assert.equal(await page.getAttribute('[data-testid=connect-status]', 'data-transport'), 'webtransport')
+    assert.match(await page.textContent('[data-testid=connect-status]') ?? '', /over webtransport$/)
     const seen = await cli.waitFor((e) => e.event === 'connected' && e.ss58 === CHARLIE)
     assert.match(String(seen.remoteAddr), /\/quic-v1\/webtransport/)
     await screenshot(page, 'wt-01-connected')
@@ -97,12 +99,13 @@ describe('WebTransport: Chromium ↔ the peer under Deno', () => {
 
   it('opens and closes 1,500 streams in a row (more than the per-session stream limit): every close sends FIN', async () => {
     const result = await page.evaluate(async () => {
-      const peer = (globalThis as unknown as { subwirePeer: { libp2p: { getConnections: () => Array<{ remotePeer: unknown, streams: unknown[], newStream: (p: string) => Promise<AsyncIterable<Uint8Array | { subarray: () => Uint8Array }> & { send: (d: Uint8Array) => boolean, close: () => Promise<void>, status: string }> }> } } }).subwirePeer
+      const peer = (globalThis as unknown as { subwirePeer: { libp2p: { getConnections: () => Array<{ remotePeer: unknown, streams: unknown[], newStream: (p: string, o?: { maxOutboundStreams: number }) => Promise<AsyncIterable<Uint8Array | { subarray: () => Uint8Array }> & { send: (d: Uint8Array) => boolean, close: () => Promise<void>, status: string }> }> } } }).subwirePeer
       const conn = peer.libp2p.getConnections()[0]
       if (conn === undefined) throw new Error('no connection')
       let echoed = 0
       for (let i = 0; i < 1500; i++) {
-        const stream = await conn.newStream('/ipfs/ping/1.0.0')
+        // the connection monitor pings too: allow its stream next to ours
+        const stream = await conn.newStream('/ipfs/ping/1.0.0', { maxOutboundStreams: 4 })
         // read from the start: libp2p 3's iterator misses a FIN that came before it existed
         const reading = (async () => {
           let n = 0
@@ -135,7 +138,13 @@ describe('WebTransport: Chromium ↔ the peer under Deno', () => {
     assert.equal(await page.getAttribute('#send-result', 'data-blake3'), got.blake3)
   })
 
-  it('sends a 64 MiB file peer→browser over WebTransport (subwire send through the listener); OPFS has the same bytes', async () => {
+  it('sends a 64 MiB file peer→browser over WebTransport (subwire send through the listener), after the page hung up and dialled again; OPFS has the same bytes', async () => {
+    // the browser leaves its session and opens a new one: the peer must use the new one
+    await page.evaluate(async (addr) => {
+      const peer = (globalThis as unknown as { subwirePeer: { connect: (a: string) => Promise<unknown>, libp2p: { hangUp: (p: unknown) => Promise<void>, getConnections: () => Array<{ remotePeer: unknown }> } } }).subwirePeer
+      for (const c of peer.libp2p.getConnections()) await peer.libp2p.hangUp(c.remotePeer)
+      await peer.connect(addr)
+    }, wtAddr)
     const src = join(dir, 'down-64m.bin')
     const sha = await randomFile(src, 64 * MiB)
     const r = spawnSync(process.execPath, [BIN, '--home', join(dir, 'bob'), '--json', 'send', CHARLIE, src], { encoding: 'utf8', timeout: 180_000 })
@@ -149,5 +158,26 @@ describe('WebTransport: Chromium ↔ the peer under Deno', () => {
     assert.equal(conns.length, 1)
     assert.match(conns[0]?.addr ?? '', /\/webtransport\//, 'it came over the WebTransport connection')
     await screenshot(page, 'wt-02-files')
+  })
+
+  it('falls back to WebRTC-Direct when the browser has no WebTransport, and says so', async () => {
+    const other = await context.newPage()
+    try {
+      await other.addInitScript(() => { Reflect.deleteProperty(globalThis, 'WebTransport') })
+      await other.goto(cli.dashboard)
+      await other.waitForSelector('body[data-ready=true]')
+      await other.click('[data-testid=use-dev-key]')
+      await other.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
+      assert.equal(await other.inputValue('[data-testid=peer-addr]'), wtAddr)
+      await other.click('[data-testid=add-peer]')
+      await other.waitForSelector(`#peer-list tr[data-ss58="${BOB}"]`, { timeout: 30_000 })
+        .catch(async (err: Error) => { throw new Error(`${err.message}; error box: ${await errorText(other)}`) })
+      assert.equal(await other.getAttribute('[data-testid=connect-status]', 'data-transport'), 'webrtc-direct')
+      assert.match(await other.textContent('[data-testid=connect-status]') ?? '', /over webrtc-direct \(webtransport failed: /)
+      assert.equal(await other.textContent(`#peer-list tr[data-ss58="${BOB}"] td:nth-child(3)`), 'webrtc-direct')
+      await screenshot(other, 'wt-03-fallback')
+    } finally {
+      await other.close()
+    }
   })
 })

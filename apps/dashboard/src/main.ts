@@ -3,7 +3,7 @@
  * a development key), connect to Node peers by multiaddr, send and receive files, and
  * query peers over RPC. Every failure is shown with what it means.
  */
-import { createWebPeer, devSigner, walletAccounts, walletSigner } from '@subwire/peer-web'
+import { createWebPeer, devSigner, orderByTransport, transportOfAddr, walletAccounts, walletSigner } from '@subwire/peer-web'
 import type { InboxFile, OpfsFileStore, WebPeer } from '@subwire/peer-web'
 import type { RemotePeer, Signer, TransferProgressEvent } from '@subwire/shared'
 
@@ -193,8 +193,20 @@ $('add-peer').addEventListener('submit', (ev) => {
   ev.preventDefault()
   void guarded(async () => {
     if (peer === undefined) throw Object.assign(new Error('Sign in first'), { name: 'NotStartedError' })
-    const addr = ($('peer-addr') as HTMLInputElement).value.trim()
-    const remote = await peer.connect(addr, { signal: AbortSignal.timeout(20_000) })
+    // the addresses to try: several may be pasted (space-separated); the peer's own address
+    // list when it is the one this dashboard is served by. WebTransport first, then
+    // WebRTC-Direct, then WebSockets.
+    const typed = ($('peer-addr') as HTMLInputElement).value.trim().split(/\s+/).filter((a) => a !== '')
+    const ids = new Set(typed.map((a) => a.slice(a.lastIndexOf('/p2p/') + 5)))
+    const served = (host.peer ?? []).filter((a) => ids.has(a.slice(a.lastIndexOf('/p2p/') + 5)))
+    const candidates = [...new Set([...typed, ...served])]
+    const status = $('connect-status')
+    status.hidden = false
+    status.textContent = `connecting (${orderByTransport(candidates).map(transportOfAddr).join(', then ')})…`
+    const { remote, transport, failed } = await peer.connectFirst(candidates, { signal: AbortSignal.timeout(30_000) })
+    status.dataset['transport'] = transport
+    status.textContent = `connected to ${short(remote.ss58)} over ${transport}` +
+      (failed.length === 0 ? '' : ` (${failed.map((f) => `${f.transport} failed: ${f.error.message}`).join('; ')})`)
     renderPeers()
     for (const id of ['send-to', 'rpc-to']) ($(id) as HTMLSelectElement).value = remote.ss58
   })

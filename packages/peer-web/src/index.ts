@@ -17,8 +17,8 @@
 import { createWebPeerImpl } from './web-peer.ts'
 import type { WebPeer, WebPeerInit } from './web-peer.ts'
 
-export { WebPeer, WEB_TRANSPORTS } from './web-peer.ts'
-export type { WebPeerInit, WebTransportName } from './web-peer.ts'
+export { WebPeer, WEB_TRANSPORTS, orderByTransport, transportOfAddr } from './web-peer.ts'
+export type { ConnectFirstResult, WebPeerInit, WebTransportName } from './web-peer.ts'
 export { OpfsFileStore, BlobFileSource } from './files.ts'
 export { IdbQueueStore } from './queue-store.ts'
 export type { InboxFile } from './files.ts'

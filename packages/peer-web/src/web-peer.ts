@@ -13,11 +13,11 @@ import { ping } from '@libp2p/ping'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { webTransport } from '@libp2p/webtransport'
-import { CONNECTION_MONITOR, createOutboxCipher, createSubwire, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer } from '@subwire/shared'
+import { CONNECTION_MONITOR, createOutboxCipher, createSubwire, MemoryAddressBook, MemoryQueueStore, Outbox, PeerUnreachableError, SubwirePeer } from '@subwire/shared'
 import { createLibp2p } from 'libp2p'
 import { BlobFileSource, OpfsFileStore } from './files.ts'
 import { IdbQueueStore } from './queue-store.ts'
-import type { AddressBook, FileSource, FileStore, OutboxInit, QueuedItem, QueueStore, SendFileResult, Signer, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
+import type { AbortOptions, AddressBook, FileSource, FileStore, OutboxInit, QueuedItem, QueueStore, RemotePeer, SendFileResult, Signer, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
 import type { ComponentLogger, ConnectionGater, PrivateKey } from '@libp2p/interface'
 
 /** Transports a browser peer can dial. */
@@ -91,12 +91,57 @@ export class WebPeer extends SubwirePeer {
   /** The transport of the connection to a peer: `webrtc-direct`, `webtransport`, `ws` or `unknown`. */
   transportTo (peerId: string): WebTransportName | 'unknown' {
     const conn = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)
-    const addr = conn?.remoteAddr.toString() ?? ''
-    if (addr.includes('/webrtc-direct')) return 'webrtc-direct'
-    if (addr.includes('/webtransport')) return 'webtransport'
-    if (addr.includes('/ws')) return 'ws'
-    return 'unknown'
+    return transportOfAddr(conn?.remoteAddr.toString() ?? '')
   }
+
+  /**
+   * Connects to a peer through the first of `addrs` that works, trying WebTransport, then
+   * WebRTC-Direct, then WebSockets (each attempt bounded by `perAttemptMs`, default 10 s).
+   * Resolves with the peer, the transport used and the attempts that failed; throws
+   * {@link PeerUnreachableError} (naming every failure) when none works.
+   */
+  async connectFirst (addrs: string[], options: AbortOptions & { perAttemptMs?: number } = {}): Promise<ConnectFirstResult> {
+    const ordered = orderByTransport(addrs)
+    const failed: ConnectFirstResult['failed'] = []
+    for (const addr of ordered) {
+      options.signal?.throwIfAborted()
+      const signal = AbortSignal.any([AbortSignal.timeout(options.perAttemptMs ?? 10_000), ...(options.signal === undefined ? [] : [options.signal])])
+      try {
+        const remote = await this.connect(addr, { signal })
+        return { remote, addr, transport: this.transportTo(remote.peerId), failed }
+      } catch (err) {
+        if (options.signal?.aborted === true) throw err
+        failed.push({ addr, transport: transportOfAddr(addr), error: err instanceof Error ? err : new Error(String(err)) })
+      }
+    }
+    throw new PeerUnreachableError(`No address worked: ${failed.map((f) => `${f.transport}: ${f.error.message}`).join('; ') || 'none given'}`)
+  }
+}
+
+/** What {@link WebPeer.connectFirst} resolves with. */
+export interface ConnectFirstResult {
+  /** The authenticated peer. */
+  remote: RemotePeer
+  /** The address that worked. */
+  addr: string
+  /** Its transport. */
+  transport: WebTransportName | 'unknown'
+  /** Addresses tried before it, with why each failed. */
+  failed: Array<{ addr: string, transport: WebTransportName | 'unknown', error: Error }>
+}
+
+/** The browser transport a multiaddr uses. */
+export function transportOfAddr (addr: string): WebTransportName | 'unknown' {
+  if (addr.includes('/webrtc-direct')) return 'webrtc-direct'
+  if (addr.includes('/webtransport')) return 'webtransport'
+  if (addr.includes('/ws')) return 'ws'
+  return 'unknown'
+}
+
+/** `addrs` in the order {@link WEB_TRANSPORTS} prefers (stable within a transport). */
+export function orderByTransport (addrs: string[]): string[] {
+  const rank = (a: string): number => { const i = WEB_TRANSPORTS.indexOf(transportOfAddr(a) as WebTransportName); return i < 0 ? WEB_TRANSPORTS.length : i }
+  return addrs.map((a, i) => ({ a, i })).sort((x, y) => rank(x.a) - rank(y.a) || x.i - y.i).map((x) => x.a)
 }
 
 function gater (allowPrivate: boolean): ConnectionGater | undefined {
