@@ -5,8 +5,10 @@
  * Schedule: a certificate lives {@link CERT_VALIDITY_MS} (12 days); a new one starts every
  * {@link CERT_ROTATE_MS} (6 days). The listener serves the newest certificate already
  * valid and announces its hash together with the next one's, so an address handed out
- * before a rotation still dials after it. The set is kept in the peer's home so the
- * certhashes, hence the multiaddrs, survive restarts.
+ * before a rotation still dials after it: the Noise handshake reports the previous hash
+ * too (a dialer checks that every hash in its address is among the reported ones). The
+ * set is kept in the peer's home so the certhashes, hence the multiaddrs, survive
+ * restarts.
  *
  * @packageDocumentation
  */
@@ -37,6 +39,8 @@ export interface WebTransportCert {
 
 /** The certificates a listener uses now: the one it serves and the one it announces next. */
 export interface CertificateSet {
+  /** Served before `current`, still valid: addresses naming it may still circulate. */
+  previous?: WebTransportCert | undefined
   /** Served now. */
   current: WebTransportCert
   /** Starts at {@link CertificateSet.rotateAt}; announced already. */
@@ -133,10 +137,17 @@ export async function certificateSet (store: CertificateStore, options: Certific
     next = await generateCertificate(current.notBefore + rotate, validity)
     changed = true
   }
+  const previous = certs.filter((c) => c.notBefore < currentStart).at(-1)
   // serving starts once the next certificate is valid everywhere (its start plus skew)
   const rotateAt = next.notBefore + CERT_CLOCK_SKEW_MS
-  if (changed) await store.save([current, next])
-  return { current, next, rotateAt }
+  const keep = [previous, current, next].filter((c): c is WebTransportCert => c !== undefined)
+  if (changed || keep.length !== stored.length) await store.save(keep)
+  return { previous, current, next, rotateAt }
+}
+
+/** The hashes the Noise handshake reports: previous (if any), current and next. */
+export function reportedCerthashes (set: CertificateSet): Uint8Array[] {
+  return [set.previous, set.current, set.next].filter((c): c is WebTransportCert => c !== undefined).map((c) => c.hash)
 }
 
 interface StoredCert { cert: string, key: string }

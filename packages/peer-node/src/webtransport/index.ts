@@ -9,13 +9,14 @@ import { createWebTransportListenerTransport } from './transport.ts'
 import type { WebTransportListenerComponents, WebTransportListenerInit } from './transport.ts'
 import type { Transport } from '@libp2p/interface'
 
-export { certificateSet, certhashString, fileCertificateStore, generateCertificate, memoryCertificateStore } from './certificates.ts'
+export { certificateSet, certhashString, fileCertificateStore, generateCertificate, memoryCertificateStore, reportedCerthashes } from './certificates.ts'
 export type { CertificateSet, CertificateSetOptions, CertificateStore, WebTransportCert } from './certificates.ts'
 export { denoQuic } from './deno.ts'
 export type { DenoQuicApi } from './deno.ts'
-export { checkSessionUrl, webTransportSuffix } from './transport.ts'
+export { authenticateSession, checkSessionUrl, webTransportSuffix } from './transport.ts'
 export type { WebTransportListenerComponents, WebTransportListenerInit } from './transport.ts'
-export { decodeVarint, encodeVarint, parseStreamHeader } from './session.ts'
+export { decodeVarint, encodeVarint, HandshakeMessageStream, parseStreamHeader } from './session.ts'
+export type { SessionStream } from './session.ts'
 
 /**
  * A libp2p transport that listens for WebTransport (Deno with `--unstable-net` only;

@@ -18,9 +18,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { WebTransport as WebTransportMatcher } from '@multiformats/multiaddr-matcher'
 import { WebTransportProtocolError, WebTransportUnavailableError } from '@subwire/shared'
 import { WEBTRANSPORT_HANDSHAKE_TIMEOUT_MS, WEBTRANSPORT_MAX_STREAMS, WEBTRANSPORT_PATH } from '../constants.ts'
-import { certhashString, certificateSet } from './certificates.ts'
+import { certhashString, certificateSet, reportedCerthashes } from './certificates.ts'
 import { denoQuic } from './deno.ts'
 import { HandshakeMessageStream, SessionMultiaddrConnection, WebTransportSession, webTransportMuxer } from './session.ts'
+import type { SessionStream } from './session.ts'
 import type { CertificateSet, CertificateStore } from './certificates.ts'
 import type { DenoQuicApi, DenoQuicConn, DenoQuicEndpoint, DenoQuicIncoming, DenoQuicListener } from './deno.ts'
 import type { ComponentLogger, ConnectionGater, CreateListenerOptions, Listener, ListenerEvents, Logger, PeerId, PrivateKey, Transport, Upgrader, Connection, Metrics } from '@libp2p/interface'
@@ -65,6 +66,20 @@ export function checkSessionUrl (url: string): void {
   if (parsed.pathname !== WEBTRANSPORT_PATH || parsed.searchParams.get('type') !== 'noise') {
     throw new WebTransportProtocolError(`CONNECT to ${parsed.pathname}${parsed.search}, expected ${WEBTRANSPORT_PATH}?type=noise`)
   }
+}
+
+/**
+ * The responder's side of the libp2p WebTransport handshake on the session's first
+ * stream: Noise XX with `certhashes` in the extensions (the dialer checks the hashes it
+ * dialled are among them), then our side of the stream is closed. Resolves with the
+ * dialer's verified PeerId.
+ */
+export async function authenticateSession (first: SessionStream, components: Pick<WebTransportListenerComponents, 'privateKey' | 'peerId' | 'logger'>, certhashes: Uint8Array[], signal: AbortSignal): Promise<PeerId> {
+  const messages = new HandshakeMessageStream(first, components.logger.forComponent('subwire:webtransport:noise'))
+  const n = noise({ extensions: { webtransportCerthashes: certhashes } })(components as never)
+  const { remotePeer } = await n.secureInbound(messages, { signal, skipStreamMuxerNegotiation: true })
+  await messages.close({ signal })
+  return remotePeer
 }
 
 class DenoWebTransportListener extends TypedEventEmitter<ListenerEvents> implements Listener {
@@ -247,11 +262,7 @@ class DenoWebTransportListener extends TypedEventEmitter<ListenerEvents> impleme
     const set = this.#set
     if (set === undefined) throw new WebTransportProtocolError('listener is not running')
     const first = await session.nextStream({ signal })
-    const messages = new HandshakeMessageStream(first, this.#components.logger.forComponent('subwire:webtransport:noise'))
-    const n = noise({ extensions: { webtransportCerthashes: [set.current.hash, set.next.hash] } })(this.#components as never)
-    const { remotePeer } = await n.secureInbound(messages, { signal, skipStreamMuxerNegotiation: true })
-    await messages.close({ signal })
-    return remotePeer
+    return await authenticateSession(first, this.#components, reportedCerthashes(set), signal)
   }
 
   getAddrs (): Multiaddr[] {
