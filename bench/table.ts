@@ -72,7 +72,16 @@ export function renderTable (r: Any): string {
   if (b !== undefined) {
     out.push('### Browser (headless Chromium, same machine)', '')
     if (b.missing !== undefined) out.push(`missing: ${b.missing}`)
-    else out.push(table(['case', 'transport', 'result'], (b.rows as Any[]).map((x) => [x.case, x.transport, x.mbPerS !== undefined ? `${fmt(x.mbPerS, 1)} MB/s (${x.mib} MiB)` : `p50 ${fmt(x.p50Ms, 2)} / p99 ${fmt(x.p99Ms, 2)} ms (${x.calls} calls)`])))
+    else {
+      const rows = b.rows as Any[]
+      out.push(table(['case', 'transport', 'result'], rows.map((x) => [x.case, x.transport, x.mbPerS !== undefined ? `${fmt(x.mbPerS, 1)} MB/s (${x.mib} MiB)` : `p50 ${fmt(x.p50Ms, 2)} / p99 ${fmt(x.p99Ms, 2)} ms (${x.calls} calls)`])))
+      // WebTransport against WebRTC-Direct, per direction (issue 8 asks for ≥ 5x upload)
+      for (const c of ['browser → Node file', 'Node → browser file (OPFS)']) {
+        const wt = rows.find((x) => x.case === c && x.transport === 'webtransport')?.mbPerS as number | undefined
+        const rtc = rows.find((x) => x.case === c && x.transport === 'webrtc-direct')?.mbPerS as number | undefined
+        if (wt !== undefined && rtc !== undefined && rtc > 0) out.push('', `- ${c}: WebTransport ${fmt(wt, 1)} MB/s is ${fmt(wt / rtc, 1)}x WebRTC-Direct (${fmt(rtc, 1)} MB/s)`)
+      }
+    }
     out.push('')
   }
   const a = r.anchors as Any | undefined
