@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { chromium } from 'playwright-core'
 import {
-  buildDashboard, CHROMIUM, CliPeer, errorText, freePort, launchWithWallet, NodeSender, randomFile, screenshot, sha256File
+  buildDashboard, CHROMIUM, CliPeer, errorText, freePort, launchWithWallet, NodeSender, opfsFile, randomFile, screenshot, sha256File
 } from './helpers.ts'
 import type { BrowserContext, Page } from 'playwright-core'
 
@@ -25,16 +25,6 @@ async function connectTo (page: Page, addr: string, ss58: string): Promise<void>
   await page.click('[data-testid=add-peer]')
   await page.waitForSelector(`#peer-list tr[data-ss58="${ss58}"]`, { timeout: 30_000 })
     .catch(async (err: Error) => { throw new Error(`${err.message}; error box: ${await errorText(page)}`) })
-}
-
-/** Size and SHA-256 of a received file, read back from OPFS inside the page. */
-async function opfsFile (page: Page, path: string): Promise<{ size: number, sha: string }> {
-  return await page.evaluate(async (p) => {
-    const peer = (globalThis as unknown as { subwirePeer: { files: { file: (p: string) => Promise<File> } } }).subwirePeer
-    const file = await peer.files.file(p)
-    const digest = await crypto.subtle.digest('SHA-256', await file.arrayBuffer())
-    return { size: file.size, sha: Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('') }
-  }, path)
 }
 
 /** After a reload: connect the wallet again and sign in as Charlie (one more signature). */

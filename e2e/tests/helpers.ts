@@ -143,6 +143,16 @@ export async function launchWithWallet (dir: string, wallet: { accounts: Array<{
   return { context, page }
 }
 
+/** Size and SHA-256 of a received file, read back from OPFS inside the page. */
+export async function opfsFile (page: Page, path: string): Promise<{ size: number, sha: string }> {
+  return await page.evaluate(async (p) => {
+    const peer = (globalThis as unknown as { subwirePeer: { files: { file: (p: string) => Promise<File> } } }).subwirePeer
+    const file = await peer.files.file(p)
+    const digest = await crypto.subtle.digest('SHA-256', await file.arrayBuffer())
+    return { size: file.size, sha: Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('') }
+  }, path)
+}
+
 /** Writes `size` random bytes to `path`, 4 MiB at a time; returns its SHA-256 (hex). */
 export async function randomFile (path: string, size: number): Promise<string> {
   const h = createHash('sha256')

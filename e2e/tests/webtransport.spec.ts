@@ -6,22 +6,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { spawnSync } from 'node:child_process'
-import { BIN, buildDashboard, CliPeer, errorText, freePort, launchWithWallet, randomFile, screenshot, sha256File } from './helpers.ts'
+import { BIN, buildDashboard, CliPeer, errorText, freePort, launchWithWallet, opfsFile, randomFile, screenshot, sha256File } from './helpers.ts'
 import type { BrowserContext, Page } from 'playwright-core'
 
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
 const CHARLIE = '5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y'
 const MiB = 1024 * 1024
-
-/** Size and SHA-256 of a received file, read back from OPFS inside the page. */
-async function opfsFile (page: Page, path: string): Promise<{ size: number, sha: string }> {
-  return await page.evaluate(async (p) => {
-    const peer = (globalThis as unknown as { subwirePeer: { files: { file: (p: string) => Promise<File> } } }).subwirePeer
-    const file = await peer.files.file(p)
-    const digest = await crypto.subtle.digest('SHA-256', await file.arrayBuffer())
-    return { size: file.size, sha: Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('') }
-  }, path)
-}
 
 /** The browser's libp2p connections: id, remote address, open streams. */
 async function connections (page: Page): Promise<Array<{ id: string, addr: string, streams: number }>> {
