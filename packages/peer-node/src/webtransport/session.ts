@@ -32,6 +32,9 @@ const MAX_HEADER_BYTES = 16
 /** Streams opened by the browser before anything above took them (the Noise stream, early libp2p streams). */
 const MAX_EARLY_STREAMS = 64
 
+/** Longest a remote FIN is held back waiting for the protocol handler to read (see WebTransportStream). */
+const MAX_FIN_HOLD_MS = 5_000
+
 /** Bytes a stream may have in Deno's writer before libp2p is told to wait for `drain`. */
 const MAX_BUFFERED_WRITE_BYTES = 4 * 1024 * 1024
 
@@ -290,18 +293,22 @@ export class WebTransportStream extends AbstractStream {
    */
   #remoteEnded (): void {
     this.#finPending = true
+    this.#finSince = Date.now()
     this.#deliverFin()
   }
+
+  #finSince = 0
 
   #deliverFin (): void {
     if (!this.#finPending) return
     const reading = this.protocol !== '' && this.readBuffer.byteLength === 0 && this.listenerCount('message') > 0
-    if (reading || this.status !== 'open' || this.writeStatus === 'closed') {
+    // a handler that neither reads nor closes gets the FIN anyway after a while
+    if (reading || this.status !== 'open' || this.writeStatus === 'closed' || Date.now() - this.#finSince > MAX_FIN_HOLD_MS) {
       this.#finPending = false
       this.onRemoteCloseWrite()
       return
     }
-    setTimeout(() => { this.#deliverFin() }, 0)
+    setTimeout(() => { this.#deliverFin() }, 1)
   }
 
   /**
