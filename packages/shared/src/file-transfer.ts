@@ -318,8 +318,8 @@ export function chunkLength (i: number, size: number, chunkSize: number): number
 }
 
 /**
- * Hashes a source into a manifest: one pass, chunk by chunk, never holding more than
- * one chunk. Emits `transfer:hashing` progress.
+ * Hashes a source into a manifest: one pass, chunk by chunk, reading the next chunk while
+ * hashing this one (never more than two in memory). Emits `transfer:hashing` progress.
  */
 export async function createManifest (source: FileSource, options: SendFileOptions & { id?: string | undefined, chunkSize?: number | undefined } = {}): Promise<FileManifest> {
   const chunkSize = options.chunkSize ?? FILE_CHUNK_SIZE
@@ -330,10 +330,18 @@ export async function createManifest (source: FileSource, options: SendFileOptio
   const h = await takeHasher()
   const started = performance.now()
   let last = 0
+  const read = (i: number): Promise<Uint8Array> | undefined => {
+    if (i >= n) return undefined
+    const p = source.read(i * chunkSize, chunkLength(i, source.size, chunkSize), options)
+    p.catch(() => {}) // awaited in turn below; this only keeps an early exit from leaving it unhandled
+    return p
+  }
+  let next = read(0)
   try {
     for (let i = 0; i < n; i++) {
       throwIfAborted(options.signal)
-      const chunk = await source.read(i * chunkSize, chunkLength(i, source.size, chunkSize), options)
+      const chunk = await (next as Promise<Uint8Array>)
+      next = read(i + 1)
       h.init()
       h.update(chunk)
       chunkHashes.set(h.digest('binary'), i * BLAKE3_BYTES)
