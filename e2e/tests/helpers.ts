@@ -136,6 +136,7 @@ export async function launchWithWallet (dir: string, wallet: { accounts: Array<{
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      // CHROMIUM_ARGS adds flags when debugging, e.g. "--log-net-log=/tmp/netlog.json --net-log-capture-mode=Everything"
       ...(process.env.CHROMIUM_ARGS ?? '').split(' ').filter((a) => a !== '')
     ]
   })

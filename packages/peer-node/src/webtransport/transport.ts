@@ -105,9 +105,6 @@ class DenoWebTransportListener extends TypedEventEmitter<ListenerEvents> impleme
     this.#log = components.logger.forComponent('subwire:webtransport:listener')
   }
 
-  /** The certificates in use (for tests and the CLI). */
-  get certificates (): CertificateSet | undefined { return this.#set }
-
   async listen (ma: Multiaddr): Promise<void> {
     const { host, port } = hostPort(ma)
     this.#set = await this.#certificates()
