@@ -34,8 +34,10 @@ const findBundledNode = () => findInNodeModules('node', 'bin', 'node')
 /** The Deno binary: $SUBWIRE_DENO, or the one the `deno` npm package installed. */
 function findDeno () {
   if (process.env.SUBWIRE_DENO) return process.env.SUBWIRE_DENO
-  const platform = `${process.platform === 'win32' ? 'win32' : process.platform}-${process.arch === 'x64' ? 'x64' : 'arm64'}${process.platform === 'linux' ? '-glibc' : ''}`
-  return findInNodeModules('deno', process.platform === 'win32' ? 'deno.exe' : 'deno') ?? findInNodeModules('@deno', platform, process.platform === 'win32' ? 'deno.exe' : 'deno')
+  // the npm package's postinstall links the binary into deno/; without it, the platform package has it
+  const exe = process.platform === 'win32' ? 'deno.exe' : 'deno'
+  const platform = `${process.platform}-${process.arch}${process.platform === 'linux' ? '-glibc' : ''}`
+  return findInNodeModules('deno', exe) ?? findInNodeModules('@deno', platform, exe)
 }
 
 /** `listen --webtransport` (with or without a value) runs under Deno. */

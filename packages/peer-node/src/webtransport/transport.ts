@@ -193,16 +193,11 @@ class DenoWebTransportListener extends TypedEventEmitter<ListenerEvents> impleme
       this.#log('QUIC handshake failed: %e', err)
       return
     }
+    const refuse = (): void => { try { conn.close({ closeCode: 0, reason: 'refused' }) } catch {} }
     const { hostname, port } = conn.remoteAddr
     const remoteAddr = multiaddr(`/${hostname.includes(':') ? 'ip6' : 'ip4'}/${hostname}/udp/${port}/quic-v1/webtransport`)
-    try {
-      if (await this.#components.connectionGater.denyInboundConnection?.({ remoteAddr } as never) === true) {
-        conn.close({ closeCode: 0, reason: 'refused' })
-        return
-      }
-    } catch (err) {
-      this.#log.error('gater failed: %e', err)
-      conn.close({ closeCode: 0, reason: 'refused' })
+    if (await this.#denied(remoteAddr)) {
+      refuse()
       return
     }
     const signal = AbortSignal.timeout(WEBTRANSPORT_HANDSHAKE_TIMEOUT_MS)
@@ -233,7 +228,17 @@ class DenoWebTransportListener extends TypedEventEmitter<ListenerEvents> impleme
     } catch (err) {
       this.#log('session from %s refused: %e', remoteAddr, err)
       if (session !== undefined) session.close('refused')
-      else try { conn.close({ closeCode: 0, reason: 'refused' }) } catch {}
+      else refuse()
+    }
+  }
+
+  /** The connection gater's IP verdict; a gater that throws denies (fail closed). */
+  async #denied (remoteAddr: Multiaddr): Promise<boolean> {
+    try {
+      return await this.#components.connectionGater.denyInboundConnection?.({ remoteAddr } as never) === true
+    } catch (err) {
+      this.#log.error('gater failed: %e', err)
+      return true
     }
   }
 
