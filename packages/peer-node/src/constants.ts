@@ -111,3 +111,9 @@ export const WEBTRANSPORT_MAX_STREAMS = 1024
 
 /** Time for a new WebTransport session to finish HTTP/3 and Noise before it is dropped. */
 export const WEBTRANSPORT_HANDSHAKE_TIMEOUT_MS = 10_000
+
+/**
+ * Kernel send and receive buffer asked for on the WebTransport listener's UDP socket
+ * (8 MiB, as quic-go asks for): Linux's 208 KiB default drops datagrams of a fast upload.
+ */
+export const WEBTRANSPORT_UDP_BUFFER_BYTES = 8 * 1024 * 1024

@@ -4,9 +4,12 @@
 // The listener itself needs Deno; e2e/tests/webtransport.spec.ts drives it from Chromium.
 import 'reflect-metadata' // @peculiar/x509 needs it loaded first
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
@@ -19,7 +22,8 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { uriSigner } from '@subwire/shared'
 import {
   authenticateSession, certificateSet, certhashString, checkSessionUrl, createNodePeer, decodeVarint, encodeVarint, fileCertificateStore,
-  generateCertificate, HandshakeMessageStream, memoryCertificateStore, parseStreamHeader, reportedCerthashes, webTransportSuffix
+  generateCertificate, growUdpBuffers, HandshakeMessageStream, memoryCertificateStore, parseStreamHeader, reportedCerthashes, udpSocketInodes,
+  webTransportSuffix, WEBTRANSPORT_UDP_BUFFER_BYTES
 } from '../src/index.ts'
 import type { CertificateStore, SessionStream, WebTransportCert } from '../src/index.ts'
 
@@ -177,6 +181,56 @@ describe('WebTransport listener (runtime-independent parts)', () => {
       // the responder closed its side of the handshake stream (FIN)
       const { done } = await browserEnd.reader.read()
       assert.equal(done, true)
+    })
+  })
+
+  describe('UDP socket buffers', () => {
+    it('finds the sockets of a port in /proc/self/net/udp and udp6 tables', () => {
+      const udp = [
+        '   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops',
+        ' 1234: 0100007F:125F 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1204604 2 0000000000000000 0',
+        ' 1235: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 999 2 0000000000000000 0',
+        ''
+      ].join('\n')
+      const udp6 = [
+        '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops',
+        '  77: 00000000000000000000000000000000:125F 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 555 2 0000000000000000 0'
+      ].join('\n')
+      assert.deepEqual([...udpSocketInodes([udp, udp6], 0x125f)].sort(), ['1204604', '555'])
+      assert.deepEqual([...udpSocketInodes([udp, udp6], 4704)], [])
+    })
+
+    it('says why it changed nothing where there is no FFI (Node)', () => {
+      const r = growUdpBuffers(undefined, 4703, WEBTRANSPORT_UDP_BUFFER_BYTES)
+      assert.equal(r.ok, false)
+      assert.match(r.ok ? '' : r.reason, /FFI/)
+    })
+
+    it('grows a real Deno QUIC endpoint\'s buffers beyond the kernel default', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'subwire-udpbuf-'))
+      try {
+        const script = join(dir, 'grow.ts')
+        const module = new URL('../src/webtransport/socket-buffers.ts', import.meta.url).pathname
+        await writeFile(script, [
+          `import { growUdpBuffers } from ${JSON.stringify(module)}`,
+          'const ep = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 })',
+          `console.log(JSON.stringify(growUdpBuffers(Deno, ep.addr.port, ${WEBTRANSPORT_UDP_BUFFER_BYTES})))`,
+          'ep.close()'
+        ].join('\n'))
+        const deno = new URL('../../../node_modules/deno/deno', import.meta.url).pathname
+        const { stdout } = await promisify(execFile)(deno, ['run', '--allow-all', '--unstable-net', '--quiet', script])
+        const r = JSON.parse(stdout) as { ok: boolean, fds: number[], receiveBefore: number, receiveBytes: number, sendBytes: number }
+        assert.equal(r.ok, true, stdout)
+        assert.equal(r.fds.length, 1)
+        // the kernel reports twice what it keeps; without CAP_NET_ADMIN the request is capped at rmem_max
+        const root = process.getuid?.() === 0
+        const cap = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'))
+        const expected = 2 * (root ? WEBTRANSPORT_UDP_BUFFER_BYTES : Math.min(WEBTRANSPORT_UDP_BUFFER_BYTES, cap))
+        assert.equal(r.receiveBytes, expected, stdout)
+        assert.ok(r.receiveBytes > r.receiveBefore || r.receiveBefore >= expected, stdout)
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
     })
   })
 

@@ -6,6 +6,8 @@
  * @packageDocumentation
  */
 
+import type { DenoFfi } from './socket-buffers.ts'
+
 /** A UDP address. */
 export interface DenoNetAddr { hostname: string, port: number }
 
@@ -69,6 +71,9 @@ export interface DenoQuicApi {
   QuicEndpoint: new (options: { hostname?: string, port?: number }) => DenoQuicEndpoint
   upgradeWebTransport: (conn: DenoQuicConn) => Promise<DenoWebTransport>
   version: { deno: string }
+  /** FFI and platform, used to size the UDP socket's buffers (socket-buffers.ts); absent in fakes. */
+  dlopen?: DenoFfi['dlopen']
+  build?: DenoFfi['build']
 }
 
 /**

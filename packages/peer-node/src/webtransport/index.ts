@@ -13,6 +13,8 @@ export { certificateSet, certhashString, fileCertificateStore, generateCertifica
 export type { CertificateSet, CertificateSetOptions, CertificateStore, WebTransportCert } from './certificates.ts'
 export { denoQuic } from './deno.ts'
 export type { DenoQuicApi } from './deno.ts'
+export { growUdpBuffers, udpSocketInodes } from './socket-buffers.ts'
+export type { DenoFfi, UdpBufferResult } from './socket-buffers.ts'
 export { authenticateSession, checkSessionUrl, webTransportSuffix } from './transport.ts'
 export type { WebTransportListenerComponents, WebTransportListenerInit } from './transport.ts'
 export { decodeVarint, encodeVarint, HandshakeMessageStream, parseStreamHeader } from './session.ts'

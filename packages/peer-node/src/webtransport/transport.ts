@@ -17,9 +17,10 @@ import { raceSignal } from 'race-signal'
 import { multiaddr } from '@multiformats/multiaddr'
 import { WebTransport as WebTransportMatcher } from '@multiformats/multiaddr-matcher'
 import { WebTransportProtocolError, WebTransportUnavailableError } from '@subwire/shared'
-import { WEBTRANSPORT_HANDSHAKE_TIMEOUT_MS, WEBTRANSPORT_MAX_STREAMS, WEBTRANSPORT_PATH } from '../constants.ts'
+import { WEBTRANSPORT_HANDSHAKE_TIMEOUT_MS, WEBTRANSPORT_MAX_STREAMS, WEBTRANSPORT_PATH, WEBTRANSPORT_UDP_BUFFER_BYTES } from '../constants.ts'
 import { certhashString, certificateSet, reportedCerthashes } from './certificates.ts'
 import { denoQuic } from './deno.ts'
+import { growUdpBuffers } from './socket-buffers.ts'
 import { HandshakeMessageStream, SessionMultiaddrConnection, WebTransportSession, webTransportMuxer } from './session.ts'
 import type { SessionStream } from './session.ts'
 import type { CertificateSet, CertificateStore } from './certificates.ts'
@@ -109,11 +110,26 @@ class DenoWebTransportListener extends TypedEventEmitter<ListenerEvents> impleme
     const { host, port } = hostPort(ma)
     this.#set = await this.#certificates()
     this.#endpoint = new this.#deno.QuicEndpoint({ hostname: host, port })
+    this.#sizeSocketBuffers(this.#endpoint.addr.port)
     this.#listenAddr = ma
     this.#serve()
     this.#scheduleRotation()
     this.#log('listening on %s:%d', host, this.#endpoint.addr.port)
     this.safeDispatchEvent('listening')
+  }
+
+  /** Grows the UDP socket's kernel buffers (see socket-buffers.ts); says so when it cannot. */
+  #sizeSocketBuffers (port: number): void {
+    const wanted = WEBTRANSPORT_UDP_BUFFER_BYTES
+    const result = growUdpBuffers(this.#deno, port, wanted)
+    if (!result.ok) {
+      this.#log.error('could not grow the UDP socket buffers (%s): fast uploads may lose datagrams; raise net.core.rmem_default instead', result.reason)
+    } else if (result.receiveBytes < wanted) {
+      // the kernel reports twice what it was asked, so less than `wanted` means it was capped
+      this.#log.error('the UDP receive buffer is capped at %d bytes by net.core.rmem_max; fast uploads may lose datagrams (sysctl -w net.core.rmem_max=%d)', result.receiveBytes / 2, wanted)
+    } else {
+      this.#log('UDP socket buffers: receive %d, send %d bytes', result.receiveBytes, result.sendBytes)
+    }
   }
 
   async #certificates (): Promise<CertificateSet> {
