@@ -118,11 +118,8 @@ async function axonImpl (): Promise<Impl> {
   return {
     open: async () => {
       const agent = new Agent({ keepAlive: true, maxSockets: 256 })
-      const call = async (p: Uint8Array): Promise<void> => {
-        // as a dendrite does: base64 payload, body hash, signed headers, a fresh nonce
-        const payload = Buffer.from(p).toString('base64')
-        const body = JSON.stringify({ payload })
-        const bodyHash = createHash('sha3-256').update(payload).digest('hex')
+      // as a dendrite does: base64 payload, body hash, signed headers, a fresh nonce
+      const post = async (payload: string, body: string, bodyHash: string): Promise<void> => {
         const uuid = randomUUID()
         const now = epoch0 + (process.hrtime.bigint() - hr0)
         nonce = now > nonce ? now : nonce + 1n
@@ -141,9 +138,22 @@ async function axonImpl (): Promise<Impl> {
               resolve()
             })
           })
-          req.on('error', reject)
+          req.on('error', (err: NodeJS.ErrnoException) => { reject(Object.assign(err, { staleSocket: req.reusedSocket && err.code === 'ECONNRESET' })) })
           req.end(body)
         })
+      }
+      const call = async (p: Uint8Array): Promise<void> => {
+        const payload = Buffer.from(p).toString('base64')
+        const body = JSON.stringify({ payload })
+        const bodyHash = createHash('sha3-256').update(payload).digest('hex')
+        try {
+          await post(payload, body, bodyHash)
+        } catch (err) {
+          // a kept-alive socket the server closed as idle (uvicorn: after 5 s) fails at once
+          // with ECONNRESET; as HTTP clients do, send once more (signed anew) on a fresh socket
+          if ((err as { staleSocket?: boolean }).staleSocket !== true) throw err
+          await post(payload, body, bodyHash)
+        }
       }
       return { request: call, close: async () => { agent.destroy() } }
     },
