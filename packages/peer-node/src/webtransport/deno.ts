@@ -6,8 +6,6 @@
  * @packageDocumentation
  */
 
-import type { DenoFfi } from './socket-buffers.ts'
-
 /** A UDP address. */
 export interface DenoNetAddr { hostname: string, port: number }
 
@@ -64,6 +62,12 @@ export interface DenoWebTransport {
   readonly url: string
   /** Settles with the QUIC connection; rejects (e.g. "timed out") when that closes with an error. */
   readonly closed: Promise<unknown>
+}
+
+/** The part of Deno's FFI and platform info that sizes the UDP socket's buffers (socket-buffers.ts). */
+export interface DenoFfi {
+  dlopen: (path: string, symbols: Record<string, { parameters: string[], result: string }>) => { symbols: Record<string, (...args: unknown[]) => number>, close: () => void }
+  build: { os: string }
 }
 
 /** What the listener needs of `Deno`. */

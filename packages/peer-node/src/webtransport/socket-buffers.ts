@@ -17,18 +17,13 @@
  * @packageDocumentation
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import type { DenoFfi } from './deno.ts'
 
 const SOL_SOCKET = 1
 const SO_SNDBUF = 7
 const SO_RCVBUF = 8
 const SO_SNDBUFFORCE = 32
 const SO_RCVBUFFORCE = 33
-
-/** The part of Deno's FFI used here. */
-export interface DenoFfi {
-  dlopen: (path: string, symbols: Record<string, { parameters: string[], result: string }>) => { symbols: Record<string, (...args: unknown[]) => number>, close: () => void }
-  build: { os: string }
-}
 
 /** What {@link growUdpBuffers} did. */
 export type UdpBufferResult =

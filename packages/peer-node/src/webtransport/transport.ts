@@ -124,8 +124,8 @@ class DenoWebTransportListener extends TypedEventEmitter<ListenerEvents> impleme
     const result = growUdpBuffers(this.#deno, port, wanted)
     if (!result.ok) {
       this.#log.error('could not grow the UDP socket buffers (%s): fast uploads may lose datagrams; raise net.core.rmem_default instead', result.reason)
-    } else if (result.receiveBytes < wanted) {
-      // the kernel reports twice what it was asked, so less than `wanted` means it was capped
+    } else if (result.receiveBytes < 2 * wanted) {
+      // the kernel reports twice what it keeps of a request; less than twice `wanted` means it was capped
       this.#log.error('the UDP receive buffer is capped at %d bytes by net.core.rmem_max; fast uploads may lose datagrams (sysctl -w net.core.rmem_max=%d)', result.receiveBytes / 2, wanted)
     } else {
       this.#log('UDP socket buffers: receive %d, send %d bytes', result.receiveBytes, result.sendBytes)
