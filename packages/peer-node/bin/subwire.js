@@ -9,42 +9,20 @@
 //   package): Deno has the HTTP/3 server WebTransport needs, Node has none. The same
 //   peer, with every other transport, runs there.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { findBundledNode, findDeno } from './runtimes.js'
 
 const MIN_MAJOR = 22
 const V8_FLAGS = ['--max-semi-space-size=4']
 // Node's V8 only (Deno 2.9's does not know it): count ArrayBuffer memory in V8's global heap
 // limit instead of forcing a full GC per ~64 MiB of new buffers. A file transfer allocates
 // several 1 MiB buffers per chunk; without it both ends ran a mark-compact every 60-80 ms
-// (1 GiB: 136 and 120 of them), with it half as many and 40-65 % more MB/s, for ~70 MiB
-// more peak RSS (docs/PERFORMANCE.md, "Large RPC and files").
+// (1 GiB: 136 and 120 of them), with it half as many and about 50 % more MB/s, for
+// 30-60 MiB more peak RSS (docs/PERFORMANCE.md, "Large RPC and files").
 const NODE_V8_FLAGS = [...V8_FLAGS, '--external-memory-accounted-in-global-limit']
 const CHILD_ENV = 'SUBWIRE_LAUNCHED'
 const here = dirname(fileURLToPath(import.meta.url))
-
-function findInNodeModules (...path) {
-  let dir = here
-  for (;;) {
-    const candidate = join(dir, 'node_modules', ...path)
-    if (existsSync(candidate)) return candidate
-    const parent = dirname(dir)
-    if (parent === dir) return undefined
-    dir = parent
-  }
-}
-
-const findBundledNode = () => findInNodeModules('node', 'bin', 'node')
-
-/** The Deno binary: $SUBWIRE_DENO, or the one the `deno` npm package installed. */
-function findDeno () {
-  if (process.env.SUBWIRE_DENO) return process.env.SUBWIRE_DENO
-  // the npm package's postinstall links the binary into deno/; without it, the platform package has it
-  const exe = process.platform === 'win32' ? 'deno.exe' : 'deno'
-  const platform = `${process.platform}-${process.arch}${process.platform === 'linux' ? '-glibc' : ''}`
-  return findInNodeModules('deno', exe) ?? findInNodeModules('@deno', platform, exe)
-}
 
 /** `listen --webtransport` (with or without a value) runs under Deno. */
 function wantsDeno (args) {

@@ -5,7 +5,7 @@
 import 'reflect-metadata' // @peculiar/x509 needs it loaded first
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,6 +26,7 @@ import {
   webTransportSuffix, WEBTRANSPORT_UDP_BUFFER_BYTES
 } from '../src/index.ts'
 import type { CertificateStore, SessionStream, WebTransportCert } from '../src/index.ts'
+import { findDeno } from '../bin/runtimes.js'
 
 const DAY = 24 * 3600_000
 const T0 = Date.parse('2026-11-23T00:00:00Z')
@@ -217,11 +218,7 @@ describe('WebTransport listener (runtime-independent parts)', () => {
           `console.log(JSON.stringify(growUdpBuffers(Deno, ep.addr.port, ${WEBTRANSPORT_UDP_BUFFER_BYTES})))`,
           'ep.close()'
         ].join('\n'))
-        // as the launcher finds it: the npm package's postinstall link, else its platform package
-        const deno = process.env.SUBWIRE_DENO ?? [
-          new URL('../../../node_modules/deno/deno', import.meta.url).pathname,
-          new URL(`../../../node_modules/@deno/${process.platform}-${process.arch}${process.platform === 'linux' ? '-glibc' : ''}/deno`, import.meta.url).pathname
-        ].find((p) => existsSync(p))
+        const deno = findDeno() // as the launcher finds it
         assert.ok(deno !== undefined, 'the deno devDependency is installed (npm install)')
         const { stdout } = await promisify(execFile)(deno, ['run', '--allow-all', '--unstable-net', '--quiet', script])
         const r = JSON.parse(stdout) as { ok: boolean, fds: number[], receiveBefore: number, receiveBytes: number, sendBytes: number }
