@@ -117,3 +117,6 @@ export const WEBTRANSPORT_HANDSHAKE_TIMEOUT_MS = 10_000
  * (8 MiB, as quic-go asks for): Linux's 208 KiB default drops datagrams of a fast upload.
  */
 export const WEBTRANSPORT_UDP_BUFFER_BYTES = 8 * 1024 * 1024
+
+/** How often a running peer deletes partial transfers older than their maximum age. */
+export const PARTIAL_COLLECT_INTERVAL_MS = 3600_000

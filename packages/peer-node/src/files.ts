@@ -1,12 +1,15 @@
 /**
  * File storage on Node: partial transfers in `<dir>/partial/<key>.part` with their
- * verified progress in `<key>.json`, completed files in `<dir>/inbox/<sender ss58>/<name>`.
+ * progress in `<key>.json` (data synced before each record; a resume re-verifies the data
+ * anyway), completed files in `<dir>/inbox/<sender ss58>/<name>`. Every handle is closed
+ * on every path, a full disk is the typed `InsufficientDiskSpaceError`, and partials left
+ * by senders that never came back are collected after an age.
  *
  * @packageDocumentation
  */
-import { link, mkdir, open, readFile, stat, statfs, unlink } from 'node:fs/promises'
+import { link, mkdir, open, readdir, readFile, stat, statfs, unlink } from 'node:fs/promises'
 import { basename, extname, join } from 'node:path'
-import { bytesToHex, chunkCount, FileRefusedError, isSs58, SourceChangedError, verifyChunksOnDisk } from '@subwire/shared'
+import { bytesToHex, FileRefusedError, InsufficientDiskSpaceError, isSs58, SourceChangedError, verifyChunksOnDisk } from '@subwire/shared'
 import { writeFileAtomic } from './home.ts'
 import type { AbortOptions, FileManifest, FileSource, FileStore, PartialFile, PartialProgress } from '@subwire/shared'
 import type { FileHandle } from 'node:fs/promises'
@@ -19,14 +22,42 @@ async function readProgress (path: string): Promise<PartialProgress | undefined>
   }
 }
 
+/** Options of a {@link NodeFileStore}. */
+export interface NodeFileStoreInit {
+  /**
+   * Partial transfers untouched for this long are deleted by {@link NodeFileStore.collect}
+   * (a sender that never came back).
+   *
+   * @default 7 days
+   */
+  partialMaxAgeMs?: number | undefined
+}
+
+/** Default of {@link NodeFileStoreInit.partialMaxAgeMs}. */
+export const DEFAULT_PARTIAL_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
+
+const isNoSpace = (err: unknown): boolean => {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'ENOSPC' || code === 'EDQUOT'
+}
+
+/** A write that found the disk full, as the typed, resumable error the sender is told. */
+function noSpace (err: unknown): unknown {
+  return isNoSpace(err)
+    ? new InsufficientDiskSpaceError('The receiver ran out of disk space; it keeps what it has and resumes when space is free', { cause: err })
+    : err
+}
+
 /** A directory that receives files. */
 export class NodeFileStore implements FileStore {
   /** The storage directory. */
   readonly dir: string
   readonly #open = new Set<string>()
+  readonly #partialMaxAgeMs: number
 
-  constructor (dir: string) {
+  constructor (dir: string, init: NodeFileStoreInit = {}) {
     this.dir = dir
+    this.#partialMaxAgeMs = init.partialMaxAgeMs ?? DEFAULT_PARTIAL_MAX_AGE_MS
   }
 
   /** Where completed files land. */
@@ -40,41 +71,99 @@ export class NodeFileStore implements FileStore {
     return s.bavail * s.bsize
   }
 
+  async partialBytes (key: string): Promise<number> {
+    if (!KEY.test(key)) return 0
+    try {
+      return (await stat(join(this.partial, `${key}.part`))).size
+    } catch {
+      return 0
+    }
+  }
+
+  async received (sender: string, name: string, size: number): Promise<boolean> {
+    if (!isSs58(sender) || name.includes('/') || name.startsWith('.')) return false
+    try {
+      const s = await stat(join(this.inbox, sender, name))
+      return s.isFile() && s.size === size
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * Deletes the partial transfers nobody has touched for `partialMaxAgeMs` (data, progress
+   * record and any leftover of an interrupted record write). Returns how many went.
+   */
+  async collect (now = Date.now()): Promise<number> {
+    let names: string[]
+    try {
+      names = await readdir(this.partial)
+    } catch {
+      return 0
+    }
+    // a transfer's files go together: stale only when none of them was touched lately
+    const byKey = new Map<string, Array<{ path: string, mtimeMs: number }>>()
+    for (const name of names) {
+      const key = name.split('.')[0] as string
+      try {
+        const { mtimeMs } = await stat(join(this.partial, name))
+        byKey.set(key, [...(byKey.get(key) ?? []), { path: join(this.partial, name), mtimeMs }])
+      } catch {}
+    }
+    let removed = 0
+    for (const [key, files] of byKey) {
+      if (this.#open.has(key) || files.some((f) => now - f.mtimeMs <= this.#partialMaxAgeMs)) continue
+      for (const f of files) await unlink(f.path).catch(() => {})
+      removed++
+    }
+    return removed
+  }
+
   async open (key: string, manifest: FileManifest, name: string, sender: string): Promise<PartialFile> {
-    if (!/^[0-9a-f]{64}$/.test(key)) throw new FileRefusedError('bad transfer key')
+    if (!KEY.test(key)) throw new FileRefusedError('bad transfer key')
     if (!isSs58(sender)) throw new FileRefusedError('bad sender')
     if (this.#open.has(key)) throw new FileRefusedError('the same file from the same sender is already being received')
+    this.#open.add(key)
+    try {
+      return await this.#openPartial(key, manifest, name, sender)
+    } catch (err) {
+      this.#open.delete(key)
+      throw noSpace(err)
+    }
+  }
+
+  async #openPartial (key: string, manifest: FileManifest, name: string, sender: string): Promise<PartialFile> {
     await mkdir(this.partial, { recursive: true, mode: 0o700 })
     const partPath = join(this.partial, `${key}.part`)
     const progressPath = join(this.partial, `${key}.json`)
     const root = bytesToHex(manifest.root)
+    const { chunkSize } = manifest
     const old = await readProgress(progressPath)
+    const resumable = old !== undefined && old.root === root && old.size === manifest.size && old.chunkSize === chunkSize
+    const handle = resumable ? await open(partPath, 'r+').catch(async () => await open(partPath, 'w+', 0o600)) : await open(partPath, 'w+', 0o600)
     let verified = 0
-    let handle: FileHandle
-    if (old !== undefined && old.root === root && old.size === manifest.size && old.chunkSize === manifest.chunkSize) {
-      try {
-        handle = await open(partPath, 'r+')
-        // progress is recorded now and then: re-verify what is on disk past the record
+    try {
+      if (resumable) {
+        // what an earlier attempt left is trusted only as far as it verifies, from its first chunk
         const { size } = await handle.stat()
-        const h = handle
-        verified = await verifyChunksOnDisk(manifest, Math.min(old.verifiedChunks, chunkCount(manifest.size, manifest.chunkSize)), size, async (offset, length) => {
-          const buf = Buffer.allocUnsafe(length)
-          const { bytesRead } = await h.read(buf, 0, length, offset)
-          return buf.subarray(0, bytesRead)
-        })
-        // bytes past the verified prefix may be a torn write from a crash: drop them
-        await handle.truncate(Math.min(manifest.size, verified * manifest.chunkSize))
-      } catch {
-        handle = await open(partPath, 'w+', 0o600)
-        verified = 0
+        verified = await verifyChunksOnDisk(manifest, 0, size, async (offset, length) => await readAt(handle, offset, length))
+        await handle.truncate(Math.min(manifest.size, verified * chunkSize))
       }
-    } else {
-      handle = await open(partPath, 'w+', 0o600)
+      const progress: PartialProgress = { v: 1, root, size: manifest.size, chunkSize, name, sender, verifiedChunks: verified }
+      const record = async (verifiedChunks: number): Promise<void> => {
+        progress.verifiedChunks = verifiedChunks
+        await writeFileAtomic(progressPath, JSON.stringify(progress))
+      }
+      await record(verified)
+      return this.#partialFile(key, handle, verified, record, { partPath, progressPath, inbox: join(this.inbox, sender), name, chunkSize })
+    } catch (err) {
+      await handle.close().catch(() => {})
+      throw err
     }
-    const progress: PartialProgress = { v: 1, root, size: manifest.size, chunkSize: manifest.chunkSize, name, sender, verifiedChunks: verified }
-    await writeFileAtomic(progressPath, JSON.stringify(progress))
-    this.#open.add(key)
-    const inbox = join(this.inbox, sender)
+  }
+
+  #partialFile (key: string, handle: FileHandle, verified: number, record: (verifiedChunks: number) => Promise<void>,
+    at: { partPath: string, progressPath: string, inbox: string, name: string, chunkSize: number }): PartialFile {
     let closed = false
     const release = async (): Promise<void> => {
       if (closed) return
@@ -86,27 +175,56 @@ export class NodeFileStore implements FileStore {
       verifiedChunks: verified,
       write: async (offset: number, bytes: Uint8Array) => {
         let done = 0
-        while (done < bytes.byteLength) {
-          const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, offset + done)
-          done += bytesWritten
+        try {
+          while (done < bytes.byteLength) {
+            const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, offset + done)
+            done += bytesWritten
+          }
+        } catch (err) {
+          throw noSpace(err)
         }
       },
       commit: async (verifiedChunks: number) => {
-        progress.verifiedChunks = verifiedChunks
-        await writeFileAtomic(progressPath, JSON.stringify(progress))
+        // the data first: a record never names chunks a power cut could still take away
+        try {
+          await handle.datasync()
+          await record(verifiedChunks)
+        } catch (err) {
+          throw noSpace(err)
+        }
+      },
+      read: async (offset: number, length: number) => await readAt(handle, offset, length),
+      rewind: async (verifiedChunks: number) => {
+        await handle.truncate(verifiedChunks * at.chunkSize)
+        await handle.datasync()
+        await record(verifiedChunks)
       },
       complete: async () => {
         await handle.sync()
         await release()
-        await mkdir(inbox, { recursive: true, mode: 0o700 })
-        const path = await linkUnique(partPath, inbox, name)
-        await unlink(partPath)
-        await unlink(progressPath)
+        await mkdir(at.inbox, { recursive: true, mode: 0o700 })
+        const path = await linkUnique(at.partPath, at.inbox, at.name)
+        await unlink(at.partPath)
+        await unlink(at.progressPath)
         return path
       },
       close: release
     }
   }
+}
+
+const KEY = /^[0-9a-f]{64}$/
+
+/** Reads up to `length` bytes at `offset` (fewer at the end of the file). */
+async function readAt (handle: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+  const buf = Buffer.allocUnsafe(length)
+  let done = 0
+  while (done < length) {
+    const { bytesRead } = await handle.read(buf, done, length - done, offset + done)
+    if (bytesRead === 0) break
+    done += bytesRead
+  }
+  return buf.subarray(0, done)
 }
 
 /** Hard-links `from` into `dir` under `name`, or `name (1)`, `name (2)`… : never overwrites. */

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { BITTENSOR_SS58_PREFIX, InvalidConfigError, MAX_NETUID } from '@subwire/shared'
@@ -34,8 +34,13 @@ export function resolveHome (home?: string): string {
 /** Writes a file atomically (temp file + rename) with the given mode. */
 export async function writeFileAtomic (path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`
-  await writeFile(tmp, data, { mode })
-  await rename(tmp, path)
+  try {
+    await writeFile(tmp, data, { mode })
+    await rename(tmp, path)
+  } catch (err) {
+    await unlink(tmp).catch(() => {}) // a full disk must not keep the half-written copy
+    throw err
+  }
 }
 
 function validateConfig (raw: unknown, path: string): SubwireConfig {

@@ -33,7 +33,8 @@ import {
   REDIAL_BACKOFF_FACTOR,
   REDIAL_INTERVAL_MS,
   REDIAL_RETRIES,
-  WEBTRANSPORT_CERTS_FILE
+  WEBTRANSPORT_CERTS_FILE,
+  PARTIAL_COLLECT_INTERVAL_MS
 } from './constants.ts'
 import { denoQuic, fileCertificateStore, memoryCertificateStore, webTransportListener } from './webtransport/index.ts'
 import type { WebTransportListenerInit } from './webtransport/index.ts'
@@ -81,6 +82,13 @@ export interface NodePeerInit {
   protocol?: Omit<SubwireInit, 'netuids'>
   /** Receive files into this directory (`inbox/`, `partial/`); none: files are refused. */
   filesDir?: string | undefined
+  /**
+   * Partial transfers in `filesDir` untouched for this long are deleted, at start and then
+   * hourly (a sender that never came back).
+   *
+   * @default 7 days
+   */
+  partialMaxAgeMs?: number | undefined
   /** Logger factory (default libp2p's debug logger). */
   logger?: ComponentLogger
   /**
@@ -111,11 +119,14 @@ export class NodePeer extends SubwirePeer {
   #unwatch: (() => void) | undefined
 
   readonly #ownedStore: QueueStore | undefined
+  readonly #files: NodeFileStore | undefined
+  #collector: ReturnType<typeof setInterval> | undefined
 
   /** Use {@link createNodePeer}. */
-  constructor (libp2p: Libp2p, subwire: Subwire, addressBook: AddressBook, init: Pick<NodePeerInit, 'home' | 'watchAcl' | 'onAclReload'> = {}, outbox?: Outbox, ownedStore?: QueueStore) {
+  constructor (libp2p: Libp2p, subwire: Subwire, addressBook: AddressBook, init: Pick<NodePeerInit, 'home' | 'watchAcl' | 'onAclReload'> = {}, outbox?: Outbox, ownedStore?: QueueStore, files?: NodeFileStore) {
     super(libp2p, subwire, addressBook, outbox)
     this.#ownedStore = ownedStore
+    this.#files = files
     this.#home = init.home
     this.#watch = init.home !== undefined && (init.watchAcl ?? true)
     this.#onAclReload = init.onAclReload
@@ -124,6 +135,13 @@ export class NodePeer extends SubwirePeer {
   /** Starts libp2p and the protocol, then watches `acl.json` for live changes. */
   override async start (options: AbortOptions = {}): Promise<void> {
     await super.start(options)
+    if (this.#files !== undefined && this.#collector === undefined) {
+      const files = this.#files
+      const collect = (): void => { void files.collect().catch(() => {}) }
+      collect()
+      this.#collector = setInterval(collect, PARTIAL_COLLECT_INTERVAL_MS)
+      this.#collector.unref()
+    }
     if (this.#watch && this.#home !== undefined && this.#unwatch === undefined) {
       this.#unwatch = watchAclFile(this.#home, (acl) => { void this.#applyAcl(acl) })
     }
@@ -131,6 +149,8 @@ export class NodePeer extends SubwirePeer {
 
   /** Stops watching, then stops the protocol and libp2p. */
   override async stop (): Promise<void> {
+    clearInterval(this.#collector)
+    this.#collector = undefined
     this.#unwatch?.()
     this.#unwatch = undefined
     await super.stop()
@@ -262,7 +282,7 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       addressSorter: quicFirst
     }
   })
-  const files = init.filesDir === undefined ? undefined : new NodeFileStore(init.filesDir)
+  const files = init.filesDir === undefined ? undefined : new NodeFileStore(init.filesDir, { partialMaxAgeMs: init.partialMaxAgeMs })
   const firewall = init.protocol?.firewall ?? (aclFile === undefined ? undefined : firewallFromAclFile(aclFile, init.netuids))
   const ownedStore = init.queue === undefined
     ? (init.home === undefined ? new MemoryQueueStore() : await SqliteQueueStore.open(join(init.home, OUTBOX_DB_FILE)))
@@ -272,5 +292,5 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
   const outbox = store === undefined
     ? undefined
     : new Outbox({ store, cipher: await createOutboxCipher(outboxKey(privateKey)), transport: subwire, files: nodeFileReferencer, log: libp2p.logger.forComponent('subwire:outbox') }, { owner: processLeaseOwner(), ...init.outbox })
-  return new NodePeer(libp2p, subwire, addressBook, init, outbox, ownedStore)
+  return new NodePeer(libp2p, subwire, addressBook, init, outbox, ownedStore, files)
 }

@@ -100,3 +100,26 @@ export async function until<T> (fn: () => T | undefined, ms: number, what: strin
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
+
+/** SHA-256 of a file, hex, read as a stream. */
+export async function sha256File (path: string): Promise<string> {
+  const { createHash } = await import('node:crypto')
+  const { createReadStream } = await import('node:fs')
+  const h = createHash('sha256')
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
+  return h.digest('hex')
+}
+
+/** Writes a file of random bytes without holding more than 16 MiB. */
+export async function randomFile (path: string, size: number): Promise<void> {
+  const { randomBytes } = await import('node:crypto')
+  const { open } = await import('node:fs/promises')
+  const fh = await open(path, 'w')
+  try {
+    for (let done = 0; done < size;) {
+      const n = Math.min(16 * 1024 * 1024, size - done)
+      await fh.write(randomBytes(n))
+      done += n
+    }
+  } finally { await fh.close() }
+}

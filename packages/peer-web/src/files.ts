@@ -6,7 +6,7 @@
  * segment files of {@link OPFS_SEGMENT_BYTES}. A main-thread OPFS writable is committed
  * atomically when closed, so a segment on disk at its full length is complete; after a
  * reload the transfer resumes from the verified prefix of complete segments (re-hashed
- * against the manifest before it is trusted). Completed files are assembled into
+ * against the manifest from the first chunk before it is trusted). Completed files are assembled into
  * `subwire/inbox/<sender ss58>/<name>` without ever overwriting one.
  *
  * @packageDocumentation
@@ -68,6 +68,31 @@ export class OpfsFileStore implements FileStore {
     return quota === undefined ? undefined : quota - (usage ?? 0)
   }
 
+  async partialBytes (key: string): Promise<number> {
+    if (!/^[0-9a-f]{64}$/.test(key)) return 0
+    let dir: FileSystemDirectoryHandle
+    try {
+      dir = await (await this.#dir('partial')).getDirectoryHandle(key)
+    } catch {
+      return 0
+    }
+    let bytes = 0
+    for await (const [name, handle] of dir.entries()) {
+      if (handle.kind === 'file' && /^[0-9]{8}$/.test(name)) bytes += (await (handle as FileSystemFileHandle).getFile()).size
+    }
+    return bytes
+  }
+
+  async received (sender: string, name: string, size: number): Promise<boolean> {
+    if (!isSs58(sender)) return false
+    try {
+      const inbox = await (await this.#dir('inbox')).getDirectoryHandle(sender)
+      return (await (await inbox.getFileHandle(name)).getFile()).size === size
+    } catch {
+      return false
+    }
+  }
+
   async open (key: string, manifest: FileManifest, name: string, sender: string): Promise<PartialFile> {
     if (!/^[0-9a-f]{64}$/.test(key)) throw new FileRefusedError('bad transfer key')
     if (!isSs58(sender)) throw new FileRefusedError('bad sender')
@@ -105,7 +130,8 @@ export class OpfsFileStore implements FileStore {
         files.push(file)
         available += file.size
       }
-      verified = await verifyChunksOnDisk(manifest, Math.min(old.verifiedChunks, Math.floor(available / chunkSize)), available, async (offset, length) => {
+      // trusted only as far as it verifies, from the first chunk
+      verified = await verifyChunksOnDisk(manifest, 0, available, async (offset, length) => {
         const file = files[Math.floor(offset / segBytes)] as File
         const at = offset % segBytes
         return new Uint8Array(await file.slice(at, at + length).arrayBuffer())
@@ -154,7 +180,31 @@ export class OpfsFileStore implements FileStore {
         }
       },
       commit: async (verifiedChunks: number) => {
+        // only closed segments are on disk: an OPFS writable commits when it closes
         meta.verifiedChunks = Math.min(verifiedChunks, closedUpTo * segChunks, total)
+        await writeWhole(dir, 'meta.json', JSON.stringify(meta))
+      },
+      read: async (offset: number, length: number) => {
+        const s = Math.floor(offset / segBytes)
+        let file: File
+        try { file = await (await dir.getFileHandle(segName(s))).getFile() } catch { return new Uint8Array(0) }
+        const at = offset - s * segBytes
+        return new Uint8Array(await file.slice(at, at + length).arrayBuffer())
+      },
+      rewind: async (verifiedChunks: number) => {
+        // back to the start of the segment holding the first bad chunk: segments are whole
+        const keep = Math.floor(verifiedChunks / segChunks)
+        for (const [s, e] of writing) {
+          if (s < keep) continue
+          await e.w.then(async (w) => { await w.abort() }).catch(() => {})
+          writing.delete(s)
+        }
+        for (let s = keep; s < segments; s++) {
+          closed.delete(s)
+          await dir.removeEntry(segName(s)).catch(() => {})
+        }
+        closedUpTo = Math.min(closedUpTo, keep)
+        meta.verifiedChunks = keep * segChunks
         await writeWhole(dir, 'meta.json', JSON.stringify(meta))
       },
       complete: async () => {

@@ -287,6 +287,17 @@ export class FileHashMismatchError extends SubwireError {
   static defaultMessage = 'The file does not match its BLAKE3 hash'
 }
 
+/**
+ * The receiver's partial copy of a file failed verification against the manifest on disk
+ * (changed, truncated or torn after it was written). Nothing reached the inbox: the
+ * partial was cut back to its last good chunk, and sending again resumes from there.
+ */
+export class PartialFileCorruptedError extends SubwireError {
+  static override name = 'PartialFileCorruptedError'
+  static override code = 'ERR_PARTIAL_FILE_CORRUPTED'
+  static defaultMessage = 'The receiver\'s partial copy failed verification; send again to resume from its last good chunk'
+}
+
 /** The other side cancelled the transfer; the message gives its reason. */
 export class TransferCancelledError extends SubwireError {
   static override name = 'TransferCancelledError'
@@ -488,6 +499,7 @@ export const errorClasses = {
   InvalidManifestError,
   ChunkHashMismatchError,
   FileHashMismatchError,
+  PartialFileCorruptedError,
   TransferCancelledError,
   SourceChangedError,
   FilesNotEnabledError

@@ -7,8 +7,10 @@
  *   names the file. The manifest carries both.
  * - The receiver checks the root against the list, then verifies every chunk against
  *   its hash **before writing it**. The file is thus verified whole by construction.
- * - Resume: the receiver records the verified chunk count after each write; a new
- *   offer of the same file from the same sender continues from there.
+ * - Resume: a new offer of the same file from the same sender continues after the chunks
+ *   the receiver still has; it re-reads and re-checks them against the manifest first,
+ *   and checks the whole file on disk again before it moves it into the inbox, so a
+ *   partial copy changed, truncated or torn between attempts never lands there.
  * - Backpressure end to end: the receiver grants credit one chunk at a time as chunks
  *   reach its disk; the sender never has more than the window in flight.
  *
@@ -41,6 +43,7 @@ import {
   ConnectionClosedError,
   EncryptionRequiredError,
   EncryptionUnavailableError,
+  errorClasses,
   errorFromWire,
   errorToWire,
   FileRefusedError,
@@ -48,10 +51,12 @@ import {
   InsufficientDiskSpaceError,
   InvalidFrameError,
   InvalidManifestError,
+  PartialFileCorruptedError,
   toError,
   TransferCancelledError
 } from './errors.ts'
 import { throwIfAborted } from './identity.ts'
+import { formatSize } from './units.ts'
 import { E2E_TAG_BYTES, X25519_BYTES } from './e2e.ts'
 import type { StreamCipher } from './e2e.ts'
 import type { FramedStream } from './framed-stream.ts'
@@ -95,15 +100,21 @@ export interface FileSource {
 /** A transfer being received, as the store keeps it. */
 export interface PartialFile {
   /**
-   * Chunks already verified and written by an earlier attempt. A store that records
-   * progress only now and then must re-verify the chunks on disk past its last record
-   * (see {@link verifyChunksOnDisk}) before reporting them.
+   * Chunks already on disk from an earlier attempt, each re-read and checked against the
+   * manifest when the partial was opened (never taken from a progress record alone).
    */
   readonly verifiedChunks: number
   /** Writes verified bytes at `offset`. */
   write(offset: number, bytes: Uint8Array, options?: AbortOptions): Promise<void>
-  /** Records that the first `verifiedChunks` chunks are verified and written. */
+  /**
+   * Records that the first `verifiedChunks` chunks are written. The data is made durable
+   * (synced) before the record, so a record never names data a power cut could lose.
+   */
   commit(verifiedChunks: number, options?: AbortOptions): Promise<void>
+  /** Reads back `length` bytes at `offset` of what was written (every write settled). */
+  read(offset: number, length: number, options?: AbortOptions): Promise<Uint8Array>
+  /** Drops everything past the first `verifiedChunks` chunks (a store may keep less) and records that. */
+  rewind(verifiedChunks: number, options?: AbortOptions): Promise<void>
   /** Moves the complete file into the inbox without overwriting anything; returns where it landed. */
   complete(options?: AbortOptions): Promise<string>
   /** Releases the partial file, keeping it for a later resume. */
@@ -129,10 +140,42 @@ export interface FileStore {
   /** Free bytes where partial files are written, if known. */
   freeBytes?(options?: AbortOptions): Promise<number | undefined>
   /**
+   * Bytes an earlier attempt left for transfer `key` (0 if none), looked up without
+   * creating anything: the disk check before a partial is made counts them as already there.
+   */
+  partialBytes?(key: string, options?: AbortOptions): Promise<number>
+  /**
+   * Whether `<inbox>/<sender>/<name>` holds a file of `size` bytes: a second offer of content
+   * already delivered under that name is acknowledged instead of stored again.
+   */
+  received?(sender: string, name: string, size: number, options?: AbortOptions): Promise<boolean>
+  /**
    * Opens (or resumes) the partial file of a transfer. `key` identifies sender and file;
-   * `name` is already sanitised; `sender` is the sender's verified SS58.
+   * `name` is already sanitised; `sender` is the sender's verified SS58. A resumed partial
+   * is re-verified against `manifest` from its first chunk, and cut back to the last good one.
    */
   open(key: string, manifest: FileManifest, name: string, sender: string, options?: AbortOptions): Promise<PartialFile>
+}
+
+/**
+ * Disk space promised to the transfers in flight on one store: an offer is accepted only if
+ * the free space, less what the others still have to write, leaves the configured minimum.
+ */
+export class DiskReservations {
+  #total = 0
+
+  /** Bytes still to be written by the transfers holding a reservation. */
+  get total (): number { return this.#total }
+
+  /** Reserves `bytes`; `written(n)` gives back what reached the disk, `release()` the rest. */
+  reserve (bytes: number): { written: (n: number) => void, release: () => void } {
+    let left = Math.max(0, bytes)
+    this.#total += left
+    return {
+      written: (n) => { const d = Math.min(left, n); left -= d; this.#total -= d },
+      release: () => { this.#total -= left; left = 0 }
+    }
+  }
 }
 
 /** An incoming offer, shown to the receiver's policy. */
@@ -237,9 +280,8 @@ export interface ReceivePolicy {
 }
 
 /**
- * The receiver records its verified offset at least every this many chunks or ms; on a
- * resume the store re-verifies the chunks on disk past the last record, so a crash costs
- * no re-sent chunk beyond a torn one.
+ * The receiver records its progress (data synced first) at least every this many chunks or
+ * ms. The record is a hint, never trusted alone: a resume re-verifies the chunks on disk.
  */
 const COMMIT_EVERY_CHUNKS = 32
 const COMMIT_EVERY_MS = 1000
@@ -369,19 +411,29 @@ function validateChunking (size: number, chunkSize: number): void {
 }
 
 /**
- * Counts how many chunks from `from` on are intact: reads each at its offset and
- * compares its BLAKE3 with the manifest, stopping at the first missing or torn one.
+ * Counts how many chunks from `from` on are intact: reads each at its offset (the next one
+ * while this one is hashed) and compares its BLAKE3 with the manifest, stopping at the
+ * first missing or torn one.
  */
 export async function verifyChunksOnDisk (manifest: FileManifest, from: number, available: number, read: (offset: number, length: number) => Promise<Uint8Array>): Promise<number> {
   const n = chunkCount(manifest.size, manifest.chunkSize)
+  const fits = (i: number): boolean => i < n && (i * manifest.chunkSize) + chunkLength(i, manifest.size, manifest.chunkSize) <= available
+  const readChunk = (i: number): Promise<Uint8Array> | undefined => {
+    if (!fits(i)) return undefined
+    const p = read(i * manifest.chunkSize, chunkLength(i, manifest.size, manifest.chunkSize))
+    p.catch(() => {}) // awaited in turn below; this only keeps an early exit from leaving it unhandled
+    return p
+  }
   const h = await takeHasher()
   let i = from
   try {
-    for (; i < n; i++) {
-      const length = chunkLength(i, manifest.size, manifest.chunkSize)
-      if ((i * manifest.chunkSize) + length > available) break
+    let next = readChunk(i)
+    for (; next !== undefined; i++) {
+      const chunk = await next
+      next = readChunk(i + 1)
+      if (chunk.byteLength !== chunkLength(i, manifest.size, manifest.chunkSize)) break
       h.init()
-      h.update(await read(i * manifest.chunkSize, length))
+      h.update(chunk)
       if (!equalBytes(h.digest('binary'), manifest.chunkHashes.subarray(i * BLAKE3_BYTES, (i + 1) * BLAKE3_BYTES))) break
     }
   } finally {
@@ -462,8 +514,16 @@ function cancelFrame (err: Error): Record<string, unknown> {
   return { k: 'cancel', e: errorToWire(err) }
 }
 
+/**
+ * Reasons for a cancel that reach the other side as themselves rather than wrapped in
+ * `TransferCancelledError`: the receiver's disk filled up, or its partial copy failed
+ * verification. Both are resumable, and callers (the outbox) tell them apart by name.
+ */
+const SURFACED_CANCELS = new Set([InsufficientDiskSpaceError.name, PartialFileCorruptedError.name])
+
 function cancelledBy (side: string, rec: Record<string, unknown>): Error {
   const reason = errorFromWire(asRecord(rec.e, 'cancel') as { name: string, message: string })
+  if (SURFACED_CANCELS.has(reason.name)) return reason
   return new TransferCancelledError(`Cancelled by the ${side}: ${reason.name}: ${reason.message}`, { cause: reason })
 }
 
@@ -616,6 +676,8 @@ export interface ReceiveFileInit extends AbortOptions {
   store: FileStore
   /** Limits and policy. */
   policy: ReceivePolicy
+  /** Space promised to the other transfers into the same store (none: each offer is checked alone). */
+  reservations?: DiskReservations | undefined
   /** Called once the offer is accepted, with the manifest (so the transfer can be cancelled by id). */
   onAccepted?: (offer: FileOffer) => void
   /** Progress events. */
@@ -633,21 +695,35 @@ export interface ReceiveFileInit extends AbortOptions {
    */
   claim?: (key: string) => Promise<() => void>
   /**
-   * The receiver's delivery log for transfer ids: an offer of a transfer already delivered
-   * is answered `done` at once (nothing is written or announced again), and a completed one
-   * is recorded before its `done` is sent.
+   * The receiver's delivery log. An offer of a transfer id already delivered is answered
+   * `done` at once (nothing is written or announced again); so is an offer of content
+   * (`contentKey`: sender, root and name) already delivered and still in the inbox. A
+   * completed transfer is recorded under both before its `done` is sent.
    */
   delivered?: {
-    was: (transferId: string) => Promise<boolean>
-    mark: (transferId: string) => Promise<void>
+    was: (id: string) => Promise<boolean>
+    mark: (id: string) => Promise<void>
   } | undefined
+  /** Where the receiver logs what the sender is not told (local paths, system errors). */
+  log?: ((format: string, ...args: unknown[]) => void) | undefined
 }
 
 /**
- * Receives one file on an inbound file stream: checks the offer against the policy,
- * resumes from the verified offset, verifies each chunk before writing, grants credit,
- * moves the complete file into the inbox and acknowledges it. Resolves `undefined` for a
- * retry of a transfer already delivered (acknowledged again, not received again).
+ * What a remote may be told of a local failure: a subwire error as it is; anything else
+ * (a system error naming local paths) as a plain refusal, logged here in full.
+ */
+function forRemote (err: Error, log: ReceiveFileInit['log']): Error {
+  if (Object.hasOwn(errorClasses, err.name)) return err
+  log?.('file receive failed locally: %s: %s', err.name, err.message)
+  return new FileRefusedError('The receiver could not store the file')
+}
+
+/**
+ * Receives one file on an inbound file stream: checks the offer against the policy and
+ * the disk before anything is created, resumes from the chunks on disk that still verify,
+ * verifies each chunk before writing it, grants credit, checks the whole file on disk
+ * against the manifest, moves it into the inbox and acknowledges it. Resolves `undefined`
+ * for a retry of something already delivered (acknowledged again, not received again).
  */
 export async function receiveFileOverStream (framed: FramedStream, init: ReceiveFileInit): Promise<ReceivedFile | undefined> {
   const idle = init.idleTimeoutMs ?? 60_000
@@ -657,10 +733,15 @@ export async function receiveFileOverStream (framed: FramedStream, init: Receive
   }
   const refuse = async (err: Error): Promise<never> => {
     try {
-      framed.send({ k: 'refuse', e: errorToWire(err) })
+      framed.send({ k: 'refuse', e: errorToWire(forRemote(err, init.log)) })
       await framed.close()
     } catch {}
     throw err
+  }
+  const ackDuplicate = async (manifest: FileManifest): Promise<undefined> => {
+    framed.send({ k: 'done', r: manifest.root, dup: true })
+    await framed.close().catch(() => {})
+    return undefined
   }
 
   const offer = await read()
@@ -681,16 +762,12 @@ export async function receiveFileOverStream (framed: FramedStream, init: Receive
   } catch (err) {
     return await refuse(toError(err))
   }
-  if (await init.delivered?.was(manifest.id) === true) {
-    framed.send({ k: 'done', r: manifest.root, dup: true })
-    await framed.close().catch(() => {})
-    return undefined
-  }
+  const { policy, store } = init
+  if (await init.delivered?.was(`f:${manifest.id}`) === true) return await ackDuplicate(manifest)
   const name = sanitizeFileName(manifest.name)
   const publicOffer: FileOffer = { id: manifest.id, from: init.caller, name, size: manifest.size, root: toHex(manifest.root) }
-  const { policy, store } = init
   if (policy.maxFileSize !== undefined && manifest.size > policy.maxFileSize) {
-    return await refuse(new FileTooLargeError(`${manifest.size} bytes is above this peer's limit of ${policy.maxFileSize}`))
+    return await refuse(new FileTooLargeError(`${formatSize(manifest.size)} is above this peer's limit of ${formatSize(policy.maxFileSize)}`))
   }
   try {
     await policy.onOffer?.(publicOffer)
@@ -698,124 +775,197 @@ export async function receiveFileOverStream (framed: FramedStream, init: Receive
     return await refuse(new FileRefusedError(toError(err).message))
   }
   const key = await transferKey(init.caller.ss58, manifest)
+  // the same content under the same name, delivered before and still there: a re-send, not a new file
+  const contentId = `c:${key}:${name}`
+  if (await init.delivered?.was(contentId) === true && await store.received?.(init.caller.ss58, name, manifest.size, { signal: init.signal }) === true) {
+    await init.delivered?.mark(`f:${manifest.id}`)
+    return await ackDuplicate(manifest)
+  }
   const release = await init.claim?.(key)
   try {
-    return await receiveClaimed(framed, init, manifest, key, name, publicOffer, read, refuse, opened?.accept)
+    // the disk check comes before the partial is made: a refused offer leaves nothing behind
+    const need = manifest.size - Math.min(manifest.size, await store.partialBytes?.(key, { signal: init.signal }) ?? 0)
+    const free = await store.freeBytes?.({ signal: init.signal })
+    const minFree = policy.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES
+    if (free !== undefined && free - (init.reservations?.total ?? 0) - need < minFree) {
+      return await refuse(new InsufficientDiskSpaceError(`Not enough free disk space for ${formatSize(need)} (this peer keeps ${formatSize(minFree)} free); try again later`))
+    }
+    const reservation = init.reservations?.reserve(need)
+    try {
+      const receiver = new ChunkReceiver(framed, init, manifest, read)
+      return await receiver.run(key, name, publicOffer, contentId, reservation, refuse, opened?.accept)
+    } finally {
+      reservation?.release()
+    }
   } finally {
     release?.()
   }
 }
 
-async function receiveClaimed (framed: FramedStream, init: ReceiveFileInit, manifest: FileManifest, key: string, name: string, publicOffer: FileOffer,
-  read: () => Promise<Record<string, unknown>>, refuse: (err: Error) => Promise<never>,
-  acceptEncrypted: (() => Promise<{ ek: Uint8Array, cipher: StreamCipher }>) | undefined): Promise<ReceivedFile> {
-  const { policy, store } = init
-  let partial: PartialFile
-  try {
-    partial = await store.open(key, manifest, name, init.caller.ss58, { signal: init.signal })
-  } catch (err) {
-    return await refuse(toError(err))
+/** Receives the chunks of one accepted offer into its partial file. */
+class ChunkReceiver {
+  readonly #framed: FramedStream
+  readonly #init: ReceiveFileInit
+  readonly #manifest: FileManifest
+  readonly #read: () => Promise<Record<string, unknown>>
+  readonly #n: number
+  /** Writes in flight, oldest first. */
+  readonly #writes: Array<Promise<void>> = []
+  /** Chunks verified and handed to the store. */
+  #next = 0
+  /** Chunks recorded in the store's progress (data synced first). */
+  #committed = 0
+  #committing: Promise<void> | undefined
+  #lastCommit = 0
+  #remoteCancelled = false
+
+  constructor (framed: FramedStream, init: ReceiveFileInit, manifest: FileManifest, read: () => Promise<Record<string, unknown>>) {
+    this.#framed = framed
+    this.#init = init
+    this.#manifest = manifest
+    this.#read = read
+    this.#n = chunkCount(manifest.size, manifest.chunkSize)
   }
-  try {
-    const n = chunkCount(manifest.size, manifest.chunkSize)
-    let next = Math.min(partial.verifiedChunks, n)
-    const resumedFrom = Math.min(manifest.size, next * manifest.chunkSize)
-    const free = await store.freeBytes?.({ signal: init.signal })
-    const minFree = policy.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES
-    if (free !== undefined && free - (manifest.size - resumedFrom) < minFree) {
-      return await refuse(new InsufficientDiskSpaceError(`${manifest.size - resumedFrom} more bytes would leave less than ${minFree} bytes free (${free} free)`))
-    }
-    let cipher: StreamCipher | undefined
-    if (acceptEncrypted !== undefined) {
-      const a = await acceptEncrypted()
-      cipher = a.cipher
-      framed.send({ k: 'accept', from: next, w: FILE_WINDOW_CHUNKS, ek: a.ek })
-    } else {
-      framed.send({ k: 'accept', from: next, w: FILE_WINDOW_CHUNKS })
-    }
-    init.onAccepted?.(publicOffer)
-    const h = await takeHasher()
-    const started = performance.now()
-    let lastReport = 0
-    let committed = next
-    let lastCommit = started
-    let remoteCancelled = false
-    const writes: Array<Promise<void>> = []
-    const settleWrites = async (): Promise<void> => {
-      while (writes.length > 0) await writes.shift()
+
+  async run (key: string, name: string, publicOffer: FileOffer, contentId: string, reservation: ReturnType<DiskReservations['reserve']> | undefined,
+    refuse: (err: Error) => Promise<never>, acceptEncrypted: (() => Promise<{ ek: Uint8Array, cipher: StreamCipher }>) | undefined): Promise<ReceivedFile> {
+    const init = this.#init
+    const manifest = this.#manifest
+    let partial: PartialFile
+    try {
+      partial = await init.store.open(key, manifest, name, init.caller.ss58, { signal: init.signal })
+    } catch (err) {
+      return await refuse(toError(err))
     }
     try {
-      while (next < n) {
-        if (framed.pendingFrames > FILE_WINDOW_CHUNKS + 2) throw new InvalidFrameError('sender ignored the credit window')
+      this.#next = this.#committed = Math.min(partial.verifiedChunks, this.#n)
+      const resumedFrom = Math.min(manifest.size, this.#next * manifest.chunkSize)
+      let cipher: StreamCipher | undefined
+      if (acceptEncrypted !== undefined) {
+        const a = await acceptEncrypted()
+        cipher = a.cipher
+        this.#framed.send({ k: 'accept', from: this.#next, w: FILE_WINDOW_CHUNKS, ek: a.ek })
+      } else {
+        this.#framed.send({ k: 'accept', from: this.#next, w: FILE_WINDOW_CHUNKS })
+      }
+      init.onAccepted?.(publicOffer)
+      let path: string
+      try {
+        await this.#receiveChunks(partial, cipher, resumedFrom, reservation)
+        path = await this.#finish(partial)
+      } catch (err) {
+        await this.#fail(partial, toError(err))
+        throw err
+      }
+      await init.delivered?.mark(`f:${manifest.id}`)
+      await init.delivered?.mark(contentId)
+      this.#framed.send({ k: 'done', r: manifest.root })
+      await this.#framed.close().catch(() => {})
+      return { id: manifest.id, from: init.caller.ss58, caller: init.caller, name, path, size: manifest.size, blake3: toHex(manifest.root), resumedFrom }
+    } finally {
+      await partial.close().catch(() => {})
+    }
+  }
+
+  async #receiveChunks (partial: PartialFile, cipher: StreamCipher | undefined, resumedFrom: number, reservation: ReturnType<DiskReservations['reserve']> | undefined): Promise<void> {
+    const init = this.#init
+    const manifest = this.#manifest
+    const n = this.#n
+    const h = await takeHasher()
+    const started = performance.now()
+    this.#lastCommit = started
+    let lastReport = 0
+    try {
+      while (this.#next < n) {
+        if (this.#framed.pendingFrames > FILE_WINDOW_CHUNKS + 2) throw new InvalidFrameError('sender ignored the credit window')
         if (init.signal?.aborted === true) throw init.signal.reason instanceof Error ? init.signal.reason : new AbortError()
-        const frame = await read()
+        const frame = await this.#read()
         if (frame.k === 'cancel') {
-          remoteCancelled = true
+          this.#remoteCancelled = true
           throw cancelledBy('sender', frame)
         }
         if (frame.k !== 'chunk') throw new InvalidFrameError(`expected a chunk, got ${String(frame.k)}`)
         const i = uintField(frame, 'i', 'chunk', n)
+        const next = this.#next
         const length = chunkLength(next, manifest.size, manifest.chunkSize)
         let data = bytesField(frame, 'd', 'chunk', manifest.chunkSize + (cipher === undefined ? 0 : E2E_TAG_BYTES))
         if (i === next && cipher !== undefined) data = await cipher.open(i, data, i === n - 1)
         if (i !== next || data.byteLength !== length) throw new InvalidFrameError(`expected chunk ${next} of ${length} bytes, got chunk ${i} of ${data.byteLength}`)
         h.init()
         h.update(data)
-        const expected = manifest.chunkHashes.subarray(i * BLAKE3_BYTES, (i + 1) * BLAKE3_BYTES)
-        if (!equalBytes(h.digest('binary'), expected)) {
+        if (!equalBytes(h.digest('binary'), manifest.chunkHashes.subarray(i * BLAKE3_BYTES, (i + 1) * BLAKE3_BYTES))) {
           throw new ChunkHashMismatchError(`chunk ${i} does not match its BLAKE3 hash in the manifest; nothing of it was written`)
         }
         // verified: write it, keeping a few writes in flight while the next chunk is hashed
         const write = partial.write(i * manifest.chunkSize, data, { signal: init.signal })
-        write.catch(() => {}) // awaited through `writes`; this only keeps it from being unhandled
-        writes.push(write)
-        next++
-        if (writes.length > MAX_PENDING_WRITES) await writes.shift()
-        framed.send({ k: 'credit', n: 1, at: next })
-        const now0 = performance.now()
-        if (next - committed >= COMMIT_EVERY_CHUNKS || now0 - lastCommit > COMMIT_EVERY_MS) {
-          await settleWrites()
-          await partial.commit(next, { signal: init.signal })
-          committed = next
-          lastCommit = now0
-        }
+        write.then(() => { reservation?.written(length) }, () => {}) // awaited through #writes; this only keeps it from being unhandled
+        this.#writes.push(write)
+        this.#next++
+        if (this.#writes.length > MAX_PENDING_WRITES) await this.#writes.shift()
+        this.#framed.send({ k: 'credit', n: 1, at: this.#next })
+        this.#commitSoon(partial)
         const now = performance.now()
-        if (init.onProgress !== undefined && (now - lastReport > 200 || next === n)) {
+        if (init.onProgress !== undefined && (now - lastReport > 200 || this.#next === n)) {
           lastReport = now
-          const bytes = Math.min(manifest.size, next * manifest.chunkSize)
+          const bytes = Math.min(manifest.size, this.#next * manifest.chunkSize)
           init.onProgress({ type: 'transfer:bytes', detail: { id: manifest.id, bytes, total: manifest.size, rate: (bytes - resumedFrom) / Math.max(1e-3, (now - started) / 1000) } })
         }
       }
-    } catch (err) {
-      const e = toError(err)
-      // record what really reached the disk: the chunks whose writes all succeeded
-      const settled = await Promise.allSettled(writes.splice(0))
-      const firstFailed = settled.findIndex((r) => r.status === 'rejected')
-      const onDisk = firstFailed < 0 ? next : next - settled.length + firstFailed
-      if (onDisk > committed) await partial.commit(onDisk).catch(() => {})
-      if (!remoteCancelled) {
-        try { framed.send(cancelFrame(e.name === AbortError.name ? new TransferCancelledError('The receiver cancelled the transfer') : e)); await framed.close() } catch {}
-      }
-      throw e
+      while (this.#writes.length > 0) await this.#writes.shift()
     } finally {
       releaseHasher(h)
     }
-    await settleWrites()
-    // moving a large file into the inbox can take a while (OPFS copies it): keep the
-    // sender's stall timer from firing with empty credits
-    const keepalive = setInterval(() => { try { framed.send({ k: 'credit', n: 0, at: n }) } catch {} }, SENDER_STALL_MS / 4)
-    let path: string
+  }
+
+  /**
+   * Records progress now and then without holding up the stream: once the writes so far
+   * have settled, the store syncs them and then writes its record (one commit at a time).
+   */
+  #commitSoon (partial: PartialFile): void {
+    const now = performance.now()
+    if (this.#committing !== undefined || (this.#next - this.#committed < COMMIT_EVERY_CHUNKS && now - this.#lastCommit <= COMMIT_EVERY_MS)) return
+    this.#lastCommit = now
+    const upTo = this.#next
+    const writes = [...this.#writes]
+    this.#committing = (async () => {
+      await Promise.all(writes)
+      await partial.commit(upTo, { signal: this.#init.signal })
+      this.#committed = Math.max(this.#committed, upTo)
+    })().catch(() => {}).finally(() => { this.#committing = undefined }) // a failed write fails the stream's own await
+  }
+
+  /** Checks the whole file as it is on disk, then moves it into the inbox. */
+  async #finish (partial: PartialFile): Promise<string> {
+    const init = this.#init
+    const manifest = this.#manifest
+    await this.#committing
+    // re-reading a large file and moving it into the inbox can take a while (OPFS copies
+    // it): keep the sender's stall timer from firing with empty credits
+    const keepalive = setInterval(() => { try { this.#framed.send({ k: 'credit', n: 0, at: this.#n }) } catch {} }, SENDER_STALL_MS / 4)
     try {
-      path = await partial.complete({ signal: init.signal })
+      const good = await verifyChunksOnDisk(manifest, 0, manifest.size, async (offset, length) => await partial.read(offset, length, { signal: init.signal }))
+      if (good < this.#n) {
+        this.#next = this.#committed = good
+        await partial.rewind(good, { signal: init.signal })
+        throw new PartialFileCorruptedError(`Chunk ${good} of ${manifest.name} no longer matches its hash on the receiver's disk; the partial was cut back to ${formatSize(good * manifest.chunkSize)}, send again to resume from there`)
+      }
+      return await partial.complete({ signal: init.signal })
     } finally {
       clearInterval(keepalive)
     }
-    await init.delivered?.mark(manifest.id)
-    framed.send({ k: 'done', r: manifest.root })
-    await framed.close().catch(() => {})
-    return { id: manifest.id, from: init.caller.ss58, caller: init.caller, name, path, size: manifest.size, blake3: toHex(manifest.root), resumedFrom }
-  } finally {
-    await partial.close().catch(() => {})
+  }
+
+  /** Records what really reached the disk and tells the sender why the transfer ends. */
+  async #fail (partial: PartialFile, err: Error): Promise<void> {
+    await this.#committing
+    // the chunks whose writes all succeeded
+    const settled = await Promise.allSettled(this.#writes.splice(0))
+    const firstFailed = settled.findIndex((r) => r.status === 'rejected')
+    const onDisk = firstFailed < 0 ? this.#next : this.#next - settled.length + firstFailed
+    if (onDisk > this.#committed) await partial.commit(onDisk).catch(() => {})
+    if (this.#remoteCancelled) return // the sender ended it: nothing to tell it back
+    const reason = err.name === AbortError.name ? new TransferCancelledError('The receiver cancelled the transfer') : forRemote(err, this.#init.log)
+    try { this.#framed.send(cancelFrame(reason)); await this.#framed.close() } catch {}
   }
 }
 

@@ -144,6 +144,8 @@ export interface OutboxView extends OutboxEntry {
 export interface OutboxEvents {
   /** An item was queued. */
   'queue:added': OutboxView
+  /** A send of what is already waiting (same source or id, same destination and subnet) joined that item. */
+  'queue:joined': OutboxView
   /** An attempt starts. */
   'queue:attempt': OutboxView
   /** An attempt failed; the item waits `delayMs`. */
@@ -303,10 +305,16 @@ export class Outbox {
     throwIfAborted(options.signal)
     checkDestination(dest)
     if (action.length === 0 || encoder.encode(action).byteLength > MAX_TYPE_LENGTH) throw new InvalidConfigError(`A message action must be 1 to ${MAX_TYPE_LENGTH} bytes`)
+    const netuid = this.#netuid(options.netuid)
+    if (options.id !== undefined) {
+      // an explicit id is an idempotency key: the same message again joins the waiting one
+      const joined = await this.#join(dest, netuid, 'message', async (r) => r.id === options.id, options)
+      if (joined !== undefined) return joined
+    }
     const id = options.id ?? crypto.randomUUID()
     const encoded = encodeValue({ k: 'message', a: action, p: payload, e: options.encrypt, t: options.timeout })
     if (encoded.byteLength > MAX_QUEUED_MESSAGE_BYTES) throw new FrameTooLargeError(`A queued message may be at most ${MAX_QUEUED_MESSAGE_BYTES} bytes encoded; this one is ${encoded.byteLength}`)
-    await this.#add(id, dest, 'message', this.#netuid(options.netuid), encoded.byteLength, await this.#cipher.seal(encoded, aad(id, 'payload')), 'pending', action, options)
+    await this.#add(id, dest, 'message', netuid, encoded.byteLength, await this.#cipher.seal(encoded, aad(id, 'payload')), 'pending', action, options)
     return id
   }
 
@@ -319,9 +327,22 @@ export class Outbox {
     throwIfAborted(options.signal)
     checkDestination(dest)
     const netuid = this.#netuid(options.netuid)
+    // one item per source and destination: a re-run of the same send joins the waiting item
+    // (a referenced file by its path, size and mtime, before any hashing; a copy by its root)
+    const ref = await this.#files?.reference(source)
+    const sameRef = async (r: OutboxRecord): Promise<boolean> => r.id === options.id || (ref !== undefined && await this.#fileRef(r) === bytesToHex(ref))
+    const joinedByRef = await this.#join(dest, netuid, 'file', sameRef, options)
+    if (joinedByRef !== undefined) return joinedByRef
     const id = options.id ?? crypto.randomUUID()
     const manifest = await createManifest(source, { id, chunkSize: options.chunkSize, onProgress: options.onProgress, signal: options.signal })
-    const ref = await this.#files?.reference(source)
+    if (ref === undefined) {
+      const sameCopy = async (r: OutboxRecord): Promise<boolean> => {
+        const p = await this.#payload(r).catch(() => undefined)
+        return p?.kind === 'file' && p.ref === undefined && p.name === source.name && p.manifest.size === manifest.size && bytesToHex(p.manifest.root) === bytesToHex(manifest.root)
+      }
+      const joined = await this.#join(dest, netuid, 'file', sameCopy, options)
+      if (joined !== undefined) return joined
+    }
     const payload = encodeValue({ k: 'file', n: source.name, r: ref, m: manifestToWire(manifest), e: options.encrypt })
     const sealed = await this.#cipher.seal(payload, aad(id, 'payload'))
     if (ref !== undefined) {
@@ -634,6 +655,29 @@ export class Outbox {
   }
 
   // --- helpers --------------------------------------------------------------
+
+  /**
+   * The waiting item (pending, or being delivered) of this kind to `dest` on `netuid` that
+   * `same` accepts, announced as joined; undefined if there is none.
+   */
+  async #join (dest: string, netuid: number, kind: OutboxEntry['kind'], same: (record: OutboxRecord) => Promise<boolean>, options: AbortOptions): Promise<string | undefined> {
+    for (const entry of await this.#store.list({ state: 'pending' }, options)) {
+      if (entry.kind !== kind || entry.dest !== dest || entry.netuid !== netuid) continue
+      const record = await this.#store.get(entry.id, options)
+      if (record === undefined || !await same(record)) continue
+      const [view] = await this.#views([entry], options)
+      if (view !== undefined) this.#emit('queue:joined', view)
+      this.#log?.('%s to %s is already waiting: joined it', entry.id, dest)
+      return entry.id
+    }
+    return undefined
+  }
+
+  /** The file reference of a file item, hex, if it has one. */
+  async #fileRef (record: OutboxRecord): Promise<string | undefined> {
+    const p = await this.#payload(record).catch(() => undefined)
+    return p?.kind === 'file' && p.ref !== undefined ? bytesToHex(p.ref) : undefined
+  }
 
   async #add (id: string, dest: string, kind: OutboxEntry['kind'], netuid: number, size: number, sealed: Uint8Array, state: 'pending' | 'staging', label: string, options: QueueOptions): Promise<void> {
     const now = this.#clock.now()

@@ -37,6 +37,7 @@ import {
   InvalidDestinationError,
   NotAuthenticatedError,
   NotStartedError,
+  PartialFileCorruptedError,
   PeerUnreachableError,
   RateLimitedError,
   SubnetFirewallError,
@@ -51,7 +52,7 @@ import { initiateHandshake, respondHandshake } from './handshake.ts'
 import { decodeSs58, isSs58, throwIfAborted } from './identity.ts'
 import { refuseChannel, RpcClient, RpcServer } from './rpc.ts'
 import { mergeAddrs } from './address-book.ts'
-import { createManifest, receiveFileOverStream, sendFileOverStream } from './file-transfer.ts'
+import { createManifest, DiskReservations, receiveFileOverStream, sendFileOverStream } from './file-transfer.ts'
 import { decodeValue, encodeValue } from './codec.ts'
 import { defaultE2eBackend, E2ePurpose, EncryptionKeyring, envelopeFromWire, fileDataCipher, openEnvelope, replyCipher, sealEnvelope } from './e2e.ts'
 import type { E2eBackend, E2ePurposeValue } from './e2e.ts'
@@ -268,6 +269,8 @@ const REFUSAL_GRACE_MS = 250
 const FILE_FRAME_OVERHEAD = 64 * 1024
 /** File streams keep a few chunks queued so the transport never waits for the disk; the credit window bounds the rest. */
 const FILE_HIGH_WATER_MARK = 4 * 1024 * 1024
+/** Offers of one file in a row to a receiver whose partial copy keeps failing its final check. */
+const CORRUPT_PARTIAL_RETRIES = 3
 
 /** The subwire protocol engine. */
 export class Subwire {
@@ -292,6 +295,8 @@ export class Subwire {
   readonly #filePolicy: NonNullable<SubwireInit['files']>
   readonly #incoming = new Map<string, AbortController>()
   readonly #claims = new Map<string, { controller: AbortController, released: Promise<void> }>()
+  /** Disk space promised to the transfers being received. */
+  readonly #reservations = new DiskReservations()
   readonly #encryption: Required<EncryptionInit>
   readonly #e2eBackend: E2eBackend | undefined
   #keyring: EncryptionKeyring | undefined
@@ -551,6 +556,20 @@ export class Subwire {
       throw new InvalidConfigError('The manifest given does not describe this source (size or id differ)')
     }
     const manifest = options.manifest ?? await createManifest(source, options)
+    // a receiver whose partial copy failed its final check has cut it back to the last good
+    // chunk: offer again at once, and it resumes from there
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.#offerFile(dest, netuid, source, manifest, encrypt, options)
+        return { ...result, ms: Math.round((performance.now() - started) * 1000) / 1000 }
+      } catch (err) {
+        if (toError(err).name !== PartialFileCorruptedError.name || attempt >= CORRUPT_PARTIAL_RETRIES) throw err
+        this.#log('%s: %s; offering %s again', dest, toError(err).message, manifest.id)
+      }
+    }
+  }
+
+  async #offerFile (dest: string, netuid: number, source: FileSource, manifest: FileManifest, encrypt: boolean, options: SubwireSendFileOptions): Promise<Omit<SendFileResult, 'ms'>> {
     // the connection may have changed while a large file was hashed
     const session = await this.#session(dest, options)
     let stream: Stream
@@ -567,8 +586,7 @@ export class Subwire {
       throw new ConnectionClosedError(`Could not open a file stream to ${session.remote.ss58}: ${e.message}`, { cause: e })
     }
     const framed = new FramedStream(stream, { maxFrameBytes: this.#maxFrameBytes + FILE_FRAME_OVERHEAD, log: this.#log, highWaterMark: FILE_HIGH_WATER_MARK })
-    const result = await sendFileOverStream(framed, source, manifest, { ...options, e2e: encrypt ? this.#fileSealer(session, manifest.id) : undefined })
-    return { ...result, ms: Math.round((performance.now() - started) * 1000) / 1000 }
+    return await sendFileOverStream(framed, source, manifest, { ...options, e2e: encrypt ? this.#fileSealer(session, manifest.id) : undefined })
   }
 
   /** Cancels an incoming transfer by id; the sender gets `TransferCancelledError` with the reason. */
@@ -1095,9 +1113,11 @@ export class Subwire {
         },
         onProgress: (event) => { this.#emit('file:progress', { ...event, from: caller.ss58 }) },
         claim: async (key) => await this.#claim(key, controller),
+        reservations: this.#reservations,
+        log: this.#log,
         delivered: {
-          was: async (transferId) => await this.#deliveries.wasDelivered(caller.ss58, `f:${transferId}`),
-          mark: async (transferId) => { await this.#deliveries.markDelivered(caller.ss58, `f:${transferId}`, Date.now()) }
+          was: async (deliveryId) => await this.#deliveries.wasDelivered(caller.ss58, deliveryId),
+          mark: async (deliveryId) => { await this.#deliveries.markDelivered(caller.ss58, deliveryId, Date.now()) }
         }
       })
       if (received === undefined) return

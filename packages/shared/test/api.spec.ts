@@ -33,7 +33,9 @@ describe('public API', () => {
       'DEFAULT_QUEUE_BACKOFF_BASE_MS', 'DEFAULT_QUEUE_BACKOFF_CAP_MS', 'DEFAULT_QUEUE_CONCURRENCY', 'DEFAULT_QUEUE_EXPIRY_MS', 'DEFAULT_QUEUE_MAX_ATTEMPTS',
       'DELIVERY_LOG_RETENTION_MS', 'MAX_QUEUED_MESSAGE_BYTES', 'QUEUE_LEASE_TTL_MS', 'DeadLetterError', 'MaxAttemptsError', 'MemoryDeliveryLog', 'MemoryQueueStore',
       'Outbox', 'QueueCorruptError', 'QueueExpiredError', 'QueueItemExistsError', 'QueueItemNotFoundError', 'QueueNotEnabledError', 'backoffDelay',
-      'SignatureCache', 'createOutboxCipher', 'deliveryKey', 'systemClock', 'validateBackoff', 'verifyingSource'
+      'SignatureCache', 'createOutboxCipher', 'deliveryKey', 'systemClock', 'validateBackoff', 'verifyingSource',
+      // integrity (issue 15)
+      'DiskReservations', 'PartialFileCorruptedError'
     ].sort())
   })
 })

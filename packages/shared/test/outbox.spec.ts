@@ -289,6 +289,28 @@ describe('Outbox', () => {
     await outbox.stop()
   })
 
+  it('joins a send of the same source to the same destination and subnet instead of queueing a copy', async () => {
+    const { outbox, transport } = await setup()
+    transport.fail = unreachable
+    await outbox.start()
+    const joined: string[] = []
+    outbox.on('queue:joined', (v) => { joined.push(v.id) })
+    const data = new Uint8Array(5000).map((_, i) => i & 0xff)
+    const source = (name: string, bytes = data): FileSource => ({ name, size: bytes.byteLength, read: async (o, l) => bytes.slice(o, o + l) })
+    const first = await outbox.enqueueFile(BOB, source('ckpt.bin'))
+    assert.equal(await outbox.enqueueFile(BOB, source('ckpt.bin')), first, 'the same content and name joins')
+    assert.deepEqual(joined, [first])
+    assert.notEqual(await outbox.enqueueFile(CHARLIE, source('ckpt.bin')), first, 'another destination is another item')
+    assert.notEqual(await outbox.enqueueFile(BOB, source('other.bin')), first, 'another name is another item')
+    assert.notEqual(await outbox.enqueueFile(BOB, source('ckpt.bin', data.map((b) => b ^ 1))), first, 'other content is another item')
+    assert.equal((await outbox.list()).length, 4)
+    // a message with an explicit id is idempotent in the same way
+    const m = await outbox.enqueueMessage(BOB, 'step', { i: 1 }, { id: 'step-1' })
+    assert.equal(await outbox.enqueueMessage(BOB, 'step', { i: 1 }, { id: 'step-1' }), m)
+    assert.equal((await outbox.list()).filter((v) => v.kind === 'message').length, 1)
+    await outbox.stop()
+  })
+
   it('keeps its invariants under any interleaving of failures and returns (property)', async () => {
     await fc.assert(fc.asyncProperty(
       fc.array(fc.record({ dest: fc.constantFrom(ALICE, BOB, CHARLIE), fails: fc.integer({ min: 0, max: 4 }) }), { minLength: 1, maxLength: 12 }),
