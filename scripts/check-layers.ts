@@ -1,5 +1,6 @@
-// Enforces the layering of CONVENTIONS.md: shared imports no node:* and no peer;
-// peers do not import each other; the dashboard imports only peer-web and shared.
+// Enforces the layering README.md describes under "Architecture": shared imports no
+// node:* and no peer; peers do not import each other; the dashboard imports only
+// peer-web and shared.
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 

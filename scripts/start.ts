@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { build } from 'vite'
-import { main } from '../packages/peer-node/src/cli.ts'
+import { main } from '../packages/peer-node/src/cli/main.ts'
 
 const home = fileURLToPath(new URL('../.subwire/dev', import.meta.url))
 const dashboard = fileURLToPath(new URL('../apps/dashboard', import.meta.url))

@@ -46,7 +46,7 @@ function runChild (cmd, args) {
 
 if (process.env[CHILD_ENV] === '1') {
   delete process.env[CHILD_ENV]
-  const { main } = await import(pathToFileURL(join(here, '..', 'src', 'cli.ts')).href)
+  const { main } = await import(pathToFileURL(join(here, '..', 'src', 'cli', 'main.ts')).href)
   const code = await main(process.argv.slice(2))
   process.exit(code)
 } else if (wantsDeno(process.argv.slice(2))) {

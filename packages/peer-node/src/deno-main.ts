@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import process from 'node:process'
-import { main } from './cli.ts'
+import { main } from './cli/main.ts'
 
 delete process.env.SUBWIRE_LAUNCHED
 process.exit(await main(process.argv.slice(2)))

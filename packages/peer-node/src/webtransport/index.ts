@@ -17,7 +17,8 @@ export { growUdpBuffers, udpSocketInodes } from './socket-buffers.ts'
 export type { UdpBufferResult } from './socket-buffers.ts'
 export { authenticateSession, checkSessionUrl, webTransportSuffix } from './transport.ts'
 export type { WebTransportListenerComponents, WebTransportListenerInit } from './transport.ts'
-export { decodeVarint, encodeVarint, HandshakeMessageStream, parseStreamHeader } from './session.ts'
+export { decodeVarint, encodeVarint, parseStreamHeader } from './stream-header.ts'
+export { HandshakeMessageStream } from './handshake-stream.ts'
 export type { SessionStream } from './session.ts'
 
 /**

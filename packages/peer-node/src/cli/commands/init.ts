@@ -1,0 +1,53 @@
+/**
+ * `subwire init`: creates a home.
+ *
+ * @packageDocumentation
+ */
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { defaultConfig, readConfig, writeConfig, loadOrCreatePeerKey } from '../../home.ts'
+import { loadHotkey } from '../../keys.ts'
+import { DEFAULT_LISTEN } from '../../constants.ts'
+import { collect, collectNetuid, UsageError } from '../args.ts'
+import type { Command } from 'commander'
+import type { HotkeySource } from '../../keys.ts'
+import type { CliContext } from '../context.ts'
+
+interface InitOptions { hotkeyUri?: string, mnemonicFile?: string, wallet?: string, hotkey?: string, walletPath?: string, netuid?: number[], listen?: string[], force?: boolean }
+
+/** The one hotkey source the options name. */
+function hotkeySource (opts: InitOptions): HotkeySource {
+  const sources = [opts.hotkeyUri, opts.mnemonicFile, opts.wallet ?? opts.hotkey].filter((s) => s !== undefined)
+  if (sources.length !== 1) throw new UsageError('give exactly one hotkey source: --hotkey-uri, --mnemonic-file, or --wallet with --hotkey')
+  if (opts.hotkeyUri !== undefined) return { uri: opts.hotkeyUri }
+  if (opts.mnemonicFile !== undefined) return { mnemonicFile: opts.mnemonicFile }
+  if (opts.wallet === undefined || opts.hotkey === undefined) throw new UsageError('--wallet and --hotkey go together')
+  return { wallet: opts.wallet, hotkey: opts.hotkey, ...(opts.walletPath === undefined ? {} : { walletPath: opts.walletPath }) }
+}
+
+/** Registers `init`. */
+export function registerInit (program: Command, ctx: CliContext): void {
+  program.command('init')
+    .description('create a home: hotkey source, subnets and listen addresses, and a libp2p key')
+    .option('--hotkey-uri <uri>', 'secret URI: //Alice, a mnemonic, or a 0x seed (stored in subwire.json, mode 0600)')
+    .option('--mnemonic-file <file>', 'file holding a mnemonic, secret URI or 0x seed (referenced, not copied)')
+    .option('--wallet <name>', 'bittensor wallet name (with --hotkey)')
+    .option('--hotkey <name>', 'bittensor hotkey name (with --wallet)')
+    .option('--wallet-path <dir>', 'bittensor wallets directory (default ~/.bittensor/wallets)')
+    .option('--netuid <n>', 'subnet to serve (repeatable; default 42)', collectNetuid)
+    .option('--listen <multiaddr>', 'listen address (repeatable; default QUIC and TCP on 0.0.0.0:4701)', collect)
+    .option('--force', 'replace an existing config (the libp2p key is kept)')
+    .action(async (opts: InitOptions) => {
+      const source = hotkeySource(opts)
+      const dir = ctx.home()
+      if (opts.force !== true) {
+        const existing = await readConfig(dir).catch(() => undefined)
+        if (existing !== undefined) throw new UsageError(`${dir} is already initialised; pass --force to replace its config`)
+      }
+      const config = defaultConfig(source, opts.netuid ?? [42], opts.listen ?? DEFAULT_LISTEN)
+      const signer = await loadHotkey(source, config.ss58Prefix)
+      await writeConfig(dir, config)
+      const peerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(dir)).toString()
+      ctx.emit({ event: 'initialized', home: dir, ss58: signer.ss58, peerId, netuids: config.netuids, listen: config.listen },
+        `initialised ${dir}\n  hotkey  ${signer.ss58}\n  peer id ${peerId}\n  subnets ${config.netuids.join(', ')}`)
+    })
+}

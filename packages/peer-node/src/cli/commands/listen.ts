@@ -1,0 +1,112 @@
+/**
+ * `subwire listen`: runs a peer until SIGINT/SIGTERM and prints what happens to it.
+ *
+ * @packageDocumentation
+ */
+import { join } from 'node:path'
+import { NODE_TRANSPORTS } from '../../index.ts'
+import { readConfig } from '../../home.ts'
+import { DEFAULT_DASHBOARD_PORT, DEFAULT_WEBTRANSPORT_LISTEN } from '../../constants.ts'
+import { browserAddresses, serveDashboard } from '../../dashboard-server.ts'
+import { serveControl, viewToJson } from '../../control.ts'
+import { collect, collectNetuid, parseNetuid, parseSize } from '../args.ts'
+import { formatBytes, jsonSafe } from '../format.ts'
+import type { Command } from 'commander'
+import type { NodePeer, NodePeerInit } from '../../node-peer.ts'
+import type { CliContext } from '../context.ts'
+
+interface ListenOptions { listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean, webtransport?: string | boolean }
+
+/** Prints the peer's files, messages, connections and outbox deliveries as they happen. */
+function printPeerEvents (ctx: CliContext, peer: NodePeer): void {
+  peer.on('file:received', (f) => {
+    ctx.emit({ event: 'file', from: f.from, name: f.name, path: f.path, size: f.size, blake3: f.blake3, resumedFrom: f.resumedFrom },
+      `file from ${f.from}: ${f.name} (${formatBytes(f.size)}) -> ${f.path}`)
+  })
+  peer.on('file:failed', (f) => {
+    ctx.emit({ event: 'file-failed', from: f.from, id: f.id, error: f.error.name, message: f.error.message },
+      `incoming file from ${f.from} failed: ${f.error.message}`)
+  })
+  peer.on('message', (m) => {
+    ctx.emit({ event: 'message', from: m.from, netuid: m.caller.netuid, id: m.id, action: m.action, payload: m.payload },
+      `message from ${m.from} on subnet ${m.caller.netuid}: ${m.action} ${JSON.stringify(jsonSafe(m.payload))}`)
+  })
+  peer.on('peer:authenticated', (p) => {
+    ctx.emit({ event: 'connected', ss58: p.ss58, peerId: p.peerId, direction: p.direction, remoteAddr: p.remoteAddr },
+      `connected ${p.direction} ${p.ss58} (${p.remoteAddr})`)
+  })
+  peer.on('peer:disconnected', (p) => {
+    ctx.emit({ event: 'disconnected', ss58: p.ss58, peerId: p.peerId }, `disconnected ${p.ss58}`)
+  })
+  const outbox = peer.outbox
+  outbox?.on('queue:added', (i) => { ctx.emit({ event: 'queued', ...viewToJson(i) }, `queued ${i.kind} ${i.id} "${i.label}" for ${i.dest}`) })
+  outbox?.on('queue:delivered', ({ item }) => { ctx.emit({ event: 'delivered', id: item.id, kind: item.kind, dest: item.dest, attempts: item.attempts }, `delivered ${item.kind} ${item.id} to ${item.dest} (attempt ${item.attempts})`) })
+  outbox?.on('queue:retry', ({ item, error, delayMs }) => { ctx.emit({ event: 'retry', id: item.id, dest: item.dest, attempt: item.attempts, error: error.name, message: error.message, delayMs }, `${item.kind} ${item.id} to ${item.dest}: attempt ${item.attempts} failed (${error.name}: ${error.message}); next in ${(delayMs / 1000).toFixed(1)} s`) })
+  outbox?.on('queue:dead', ({ item, error }) => { ctx.emit({ event: 'dead', id: item.id, dest: item.dest, error: error.name, message: error.message }, `${item.kind} ${item.id} to ${item.dest} dead-lettered: ${error.name}: ${error.message}`) })
+}
+
+/** Prints the outcome of each reload of acl.json. */
+function printAclReload (ctx: CliContext): NonNullable<NodePeerInit['onAclReload']> {
+  return (r) => {
+    if (r instanceof Error) ctx.emit({ event: 'acl-error', error: r.name, message: r.message }, `acl.json not applied (old rules kept): ${r.message}`)
+    else ctx.emit({ event: 'acl-reloaded', allow: r.acl.allow.length, block: r.acl.block.length, firewall: r.acl.firewall.netuids, closed: r.closed }, `acl.json reloaded: ${r.acl.allow.length} allowed, ${r.acl.block.length} blocked, firewall on ${r.acl.firewall.netuids.join(', ') || 'no subnet'}; ${r.closed} connection(s) closed`)
+  }
+}
+
+/** Serves the control socket (and the dashboard), announces the peer, and waits for the shutdown signal. */
+async function serveUntilShutdown (ctx: CliContext, peer: NodePeer, opts: ListenOptions): Promise<void> {
+  const control = await serveControl(ctx.home(), peer)
+  const browser = browserAddresses(peer.multiaddrs)
+  const dashboard = opts.dashboard === undefined
+    ? undefined
+    : await serveDashboard({
+      dir: opts.dashboard,
+      port: opts.dashboardPort ?? DEFAULT_DASHBOARD_PORT,
+      config: () => ({ peer: browserAddresses(peer.multiaddrs), allowPrivateAddresses: true, netuids: peer.subwire.netuids })
+    })
+  ctx.emit({ event: 'listening', ss58: peer.ss58, peerId: peer.peerId, netuids: peer.subwire.netuids, multiaddrs: peer.multiaddrs, browserMultiaddrs: browser, ...(dashboard === undefined ? {} : { dashboard: dashboard.url }) },
+    `subwire listening as ${peer.ss58}\n  peer id ${peer.peerId}\n  subnets ${peer.subwire.netuids.join(', ')}\n${peer.multiaddrs.map((a) => `  ${a}`).join('\n')}` +
+    (dashboard === undefined ? '' : `\ndashboard ${dashboard.url}  (open it; it connects to ${browser[0] ?? 'this peer'})`) + '\nCtrl-C to stop.')
+  try {
+    const signal = await ctx.io.shutdown()
+    ctx.emit({ event: 'stopping', signal }, `stopping (${signal})`)
+  } finally {
+    await control.close()
+    await dashboard?.close()
+  }
+}
+
+/** Registers `listen`. */
+export function registerListen (program: Command, ctx: CliContext): void {
+  program.command('listen')
+    .description('run a peer until SIGINT/SIGTERM; answers the built-in "echo" RPC type and receives files')
+    .option('--listen <multiaddr>', 'listen address (repeatable; overrides the config)', collect)
+    .option('--netuid <n>', 'subnet to serve (repeatable; overrides the config)', collectNetuid)
+    .option('--storage <dir>', 'where received files go: <dir>/inbox/<sender>/ (default <home>/files)')
+    .option('--max-file-size <bytes>', 'refuse files larger than this', parseSize)
+    .option('--min-free <bytes>', 'refuse files that would leave less free disk (default 1 GiB)', parseSize)
+    .option('--dashboard <dir>', 'also serve this built dashboard (apps/dashboard/dist) over HTTP on 127.0.0.1')
+    // checked as a netuid is (0 to MAX_NETUID = 65535, the port range); its error says "netuid"
+    .option('--dashboard-port <port>', 'port of the dashboard server (default 4780; 0: any)', parseNetuid)
+    .option('--require-encryption', 'refuse plaintext messages, requests and files')
+    .option('--webtransport [multiaddr]', `also listen for browsers over WebTransport (runs the peer under Deno; default ${DEFAULT_WEBTRANSPORT_LISTEN})`)
+    .action(async (opts: ListenOptions) => {
+      const config = await readConfig(ctx.home())
+      const listen = opts.listen ?? config.listen
+      const webtransport = opts.webtransport === undefined || opts.webtransport === false
+        ? {}
+        : {
+            transports: [...NODE_TRANSPORTS, 'webtransport' as const],
+            listen: [...listen.filter((a) => !a.includes('/webtransport')), typeof opts.webtransport === 'string' ? opts.webtransport : DEFAULT_WEBTRANSPORT_LISTEN]
+          }
+      const files = { dir: opts.storage ?? join(ctx.home(), 'files'), maxFileSize: opts.maxFileSize, minFreeBytes: opts.minFree }
+      await ctx.withPeer(async (peer) => {
+        printPeerEvents(ctx, peer)
+        await serveUntilShutdown(ctx, peer, opts)
+      }, webtransport.listen ?? listen, opts.netuid, files, {
+        ...(webtransport.transports === undefined ? {} : { transports: webtransport.transports }),
+        protocol: { encryption: { require: opts.requireEncryption === true } },
+        onAclReload: printAclReload(ctx)
+      })
+    })
+}

@@ -1,0 +1,70 @@
+/**
+ * `subwire send`: sends a file, through the durable outbox unless `--no-queue`.
+ *
+ * @packageDocumentation
+ */
+import { resolve as resolvePath } from 'node:path'
+import { parseNetuid } from '../args.ts'
+import { formatBytes, progressLine } from '../format.ts'
+import { queuedSend } from '../queued-send.ts'
+import type { Command } from 'commander'
+import type { CliContext } from '../context.ts'
+
+interface SendOptions { netuid?: number, name?: string, encrypt: boolean, queue: boolean, detach?: boolean }
+
+/** Prints the final `sent` line of a file sent directly or through the outbox. */
+function printSent (ctx: CliContext, r: Record<string, unknown>): void {
+  const result = r as { name: string, size: number, blake3: string, bytesSent: number, resumedFrom: number, ms: number }
+  ctx.emit({ event: 'sent', id: r.id, name: result.name, size: result.size, blake3: result.blake3, bytesSent: result.bytesSent, resumedFrom: result.resumedFrom, ms: result.ms },
+    `sent ${result.name} (${formatBytes(result.size)}) in ${(result.ms / 1000).toFixed(1)} s` + (result.resumedFrom > 0 ? `, resumed from ${formatBytes(result.resumedFrom)}` : '') + `\nblake3 root ${result.blake3}`)
+}
+
+/** `--no-queue`: sends the file with a transient peer, printing progress, and fails fast. */
+async function sendDirect (ctx: CliContext, dest: string, file: string, opts: SendOptions): Promise<void> {
+  const tty = ctx.globals().json !== true && process.stderr.isTTY
+  let lastJson = 0
+  await ctx.withPeer(async (peer) => {
+    const result = await peer.sendFile(dest, file, {
+      netuid: opts.netuid,
+      encrypt: opts.encrypt,
+      ...(opts.name === undefined ? {} : { name: opts.name }),
+      onProgress: (event) => {
+        const { bytes, total, rate } = event.detail
+        if (ctx.globals().json === true) {
+          const now = Date.now()
+          if (now - lastJson >= 250 || bytes === total) {
+            lastJson = now
+            ctx.io.stdout(JSON.stringify({ event: event.type === 'transfer:hashing' ? 'hashing' : 'progress', bytes, total, rate: Math.round(rate) }))
+          }
+        } else if (tty) {
+          process.stderr.write(`\r${progressLine(event.type === 'transfer:hashing' ? 'hashing' : 'sending', bytes, total, rate)}\x1b[K`)
+        }
+      }
+    })
+    if (tty) process.stderr.write('\n')
+    printSent(ctx, { ...result })
+  })
+}
+
+/** Registers `send`. */
+export function registerSend (program: Command, ctx: CliContext): void {
+  program.command('send')
+    .description('send a file through the durable outbox (resumes where the receiver left off); waits for the receiver\'s hash ack')
+    .argument('<dest>', 'multiaddr ending in /p2p/<PeerId>, or an SS58 in the address book')
+    .argument('<file>', 'path of the file')
+    .option('--netuid <n>', 'subnet (default the first in the config)', parseNetuid)
+    .option('--name <name>', 'name to offer (default the file\'s base name)')
+    .option('--no-encrypt', 'send without end-to-end encryption (a trusted link)')
+    .option('--no-queue', 'send directly and fail fast if the receiver is not reachable (nothing is queued)')
+    .option('--detach', 'queue it and return at once; the listener (or the next `subwire listen`) delivers it')
+    .action(async (dest: string, file: string, opts: SendOptions) => {
+      if (!opts.queue) {
+        await sendDirect(ctx, dest, file, opts)
+        return
+      }
+      const path = resolvePath(file)
+      await queuedSend(ctx, { op: 'file', dest, path, netuid: opts.netuid, encrypt: opts.encrypt, ...(opts.name === undefined ? {} : { name: opts.name }) },
+        async (peer) => (await peer.sendFile(dest, path, { queue: true, netuid: opts.netuid, encrypt: opts.encrypt, ...(opts.name === undefined ? {} : { name: opts.name }) })).id,
+        { detach: opts.detach === true }, (e) => { printSent(ctx, e) })
+    })
+}

@@ -1,0 +1,84 @@
+/**
+ * What every command shares: the global options, the home, output in human or JSON
+ * form, the exit code, and a peer or address book for as long as a command runs.
+ *
+ * @packageDocumentation
+ */
+import { join } from 'node:path'
+import { createNodePeer } from '../index.ts'
+import { readConfig, resolveHome } from '../home.ts'
+import { loadHotkey } from '../keys.ts'
+import { ADDRESS_BOOK_FILE } from '../constants.ts'
+import { FileAddressBook } from '../address-book-file.ts'
+import { jsonSafe } from './format.ts'
+import type { Command } from 'commander'
+import type { AddressBook } from '@subwire/shared'
+import type { NodePeer, NodePeerInit } from '../node-peer.ts'
+import type { SubwireConfig } from '../home.ts'
+import type { CliIo } from './io.ts'
+
+/** The options every command takes (`subwire --home <dir> --json <command>`). */
+export interface GlobalOptions {
+  home?: string
+  json?: boolean
+}
+
+/** Where a command's peer keeps received files, and its limits. */
+export interface PeerFiles {
+  dir: string
+  maxFileSize?: number | undefined
+  minFreeBytes?: number | undefined
+}
+
+/** The command's state: its program, its output and the exit code `main` returns. */
+export class CliContext {
+  /** Where the command prints. */
+  readonly io: CliIo
+  readonly #program: Command
+  /** The exit code when the command ends without an error (3: interrupted, still queued). */
+  code = 0
+
+  constructor (program: Command, io: CliIo) {
+    this.#program = program
+    this.io = io
+  }
+
+  /** The global options as parsed. */
+  globals (): GlobalOptions { return this.#program.opts<GlobalOptions>() }
+
+  /** The home directory: `--home`, else `$SUBWIRE_HOME`, else `~/.subwire`. */
+  home (): string { return resolveHome(this.globals().home) }
+
+  /** Prints `json` as one line under `--json`, else `human` (when there is one). */
+  emit (json: Record<string, unknown>, human?: string): void {
+    if (this.globals().json === true) this.io.stdout(JSON.stringify(jsonSafe(json)))
+    else if (human !== undefined) this.io.stdout(human)
+  }
+
+  /** Runs `fn` with a peer of this home (started unless `extra.start` is false), and stops the peer after. */
+  async withPeer<T> (fn: (peer: NodePeer, config: SubwireConfig) => Promise<T>, listen: string[] = [], netuids?: number[], files?: PeerFiles, extra: Partial<NodePeerInit> & { start?: boolean } = {}): Promise<T> {
+    const config = await readConfig(this.home())
+    const signer = await loadHotkey(config.hotkey, config.ss58Prefix)
+    const peer = await createNodePeer({
+      signer,
+      netuids: netuids ?? config.netuids,
+      listen,
+      home: this.home(),
+      filesDir: files?.dir,
+      protocol: { ss58Prefix: config.ss58Prefix, files: { maxFileSize: files?.maxFileSize, minFreeBytes: files?.minFreeBytes }, ...extra.protocol },
+      ...(extra.transports === undefined ? {} : { transports: extra.transports }),
+      ...(extra.onAclReload === undefined ? {} : { onAclReload: extra.onAclReload })
+    })
+    if (extra.start !== false) await peer.start()
+    try {
+      return await fn(peer, config)
+    } finally {
+      await peer.stop()
+    }
+  }
+
+  /** Runs `fn` with this home's address book. */
+  async withBook (fn: (book: AddressBook) => Promise<void>): Promise<void> {
+    await fn(new FileAddressBook(join(this.home(), ADDRESS_BOOK_FILE)))
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The `subwire` command-line interface. `main(argv)` returns the exit code; the
+ * launcher in `bin/subwire.js` calls it. User mistakes print one line, never a stack.
+ * Each command (or group of commands) registers itself from `commands/`.
+ *
+ * @packageDocumentation
+ */
+import { Command, CommanderError } from 'commander'
+import { UsageError } from './args.ts'
+import { CliContext } from './context.ts'
+import { processIo } from './io.ts'
+import { registerAcl } from './commands/acl.ts'
+import { registerId } from './commands/id.ts'
+import { registerInit } from './commands/init.ts'
+import { registerListen } from './commands/listen.ts'
+import { registerMessage } from './commands/message.ts'
+import { registerPeers } from './commands/peers.ts'
+import { registerQuery } from './commands/query.ts'
+import { registerQueue } from './commands/queue.ts'
+import { registerSend } from './commands/send.ts'
+import type { CliIo } from './io.ts'
+
+export type { CliIo } from './io.ts'
+
+/** Runs the CLI with `argv` (without `node` and the script); returns the exit code. */
+export async function main (argv: string[], io: CliIo = processIo): Promise<number> {
+  const program = new Command('subwire')
+  const ctx = new CliContext(program, io)
+
+  program
+    .name('subwire')
+    .description('Hotkey-authenticated peer-to-peer messages, RPC and files for Bittensor subnets')
+    .option('--home <dir>', 'subwire home directory (default $SUBWIRE_HOME or ~/.subwire)')
+    .option('--json', 'print one JSON object per line on stdout, for scripts')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => { io.stdout(s.trimEnd()) },
+      writeErr: (s) => { io.stderr(s.trimEnd()) }
+    })
+
+  // the order of registration is the order `subwire --help` lists them in
+  registerInit(program, ctx)
+  registerId(program, ctx)
+  registerListen(program, ctx)
+  registerSend(program, ctx)
+  registerQuery(program, ctx)
+  registerMessage(program, ctx)
+  registerQueue(program, ctx)
+  registerPeers(program, ctx)
+  registerAcl(program, ctx)
+
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode
+    }
+    const e = err as Error
+    ctx.code = e.name === UsageError.name ? 2 : 1
+    if (ctx.globals().json === true) io.stdout(JSON.stringify({ event: 'error', error: e.name, message: e.message }))
+    io.stderr(`subwire: ${e.message}`)
+    if (process.env.SUBWIRE_DEBUG !== undefined) io.stderr(e.stack ?? '')
+  }
+  return ctx.code
+}

@@ -1,0 +1,89 @@
+/**
+ * A send through the durable outbox, as `message` and `send` do it by default.
+ *
+ * @packageDocumentation
+ */
+import { DeadLetterError, errorFromWire } from '@subwire/shared'
+import { controlRequest, watchItem } from '../control.ts'
+import { progressLine } from './format.ts'
+import type { ControlEvent } from '../control.ts'
+import type { NodePeer } from '../node-peer.ts'
+import type { CliContext } from './context.ts'
+
+/** How a queued send runs: `detach` returns once it is queued; `netuids` for a transient peer. */
+export interface QueuedSendOptions {
+  detach: boolean
+  netuids?: number[] | undefined
+}
+
+/**
+ * A queued send: handed to the running listener over the control socket, or else queued
+ * here and (unless detached) delivered by a transient peer while this command runs.
+ * Prints the item's events; the last one is `acked`/`sent`, or an error.
+ */
+export async function queuedSend (ctx: CliContext, request: Record<string, unknown>, local: (peer: NodePeer) => Promise<string>, opts: QueuedSendOptions, done: (e: ControlEvent) => void): Promise<void> {
+  const { io } = ctx
+  const tty = ctx.globals().json !== true && process.stderr.isTTY
+  let lastJson = 0
+  let final: ControlEvent | undefined
+  let id: string | undefined
+  const onEvent = (e: ControlEvent): void => {
+    if (e.event === 'hashing' || e.event === 'progress') {
+      const { bytes, total, rate } = e as unknown as { bytes: number, total: number, rate: number }
+      if (ctx.globals().json === true) {
+        const now = Date.now()
+        if (now - lastJson >= 250 || bytes === total) { lastJson = now; io.stdout(JSON.stringify(e)) }
+      } else if (tty) {
+        process.stderr.write(`\r${progressLine(e.event === 'hashing' ? 'hashing' : 'sending', bytes, total, rate)}\x1b[K`)
+      }
+      return
+    }
+    if (tty) process.stderr.write('\r\x1b[K')
+    // queued/attempt/retry are JSON lines for scripts; a person sees queued and retry on stderr
+    if (e.event === 'queued' || e.event === 'attempt' || e.event === 'retry') {
+      ctx.emit(e)
+      if (e.event === 'queued') id = e.id as string
+      if (ctx.globals().json === true || e.event === 'attempt') return
+      io.stderr(e.event === 'queued'
+        ? `queued ${String(e.id)}`
+        : `attempt ${String(e.attempt)} failed: ${String(e.error)}: ${String(e.message)}; next in ${((e.delayMs as number) / 1000).toFixed(1)} s`)
+    } else {
+      final = e
+    }
+  }
+  const stop = new AbortController()
+  // Ctrl-C stops waiting; the item stays queued
+  void io.shutdown().then(() => { stop.abort() })
+  const viaListener = await controlRequest(ctx.home(), { ...request, watch: !opts.detach }, onEvent, { signal: stop.signal })
+    .catch((err: unknown) => { if (stop.signal.aborted) return true; throw err })
+  if (!viaListener) {
+    await ctx.withPeer(async (peer) => {
+      const outbox = peer.outbox
+      if (outbox === undefined) throw new Error('this peer has no outbox')
+      if (opts.detach) {
+        onEvent({ event: 'queued', id: await local(peer) })
+        return
+      }
+      await peer.start()
+      const itemId = local(peer).then((i) => { onEvent({ event: 'queued', id: i }); return i })
+      await watchItem(peer, outbox, itemId, onEvent, { signal: stop.signal }).catch((err: unknown) => { if (!stop.signal.aborted) throw err })
+    }, [], opts.netuids, undefined, { start: false })
+  }
+  if (opts.detach) {
+    if (ctx.globals().json !== true) io.stdout(`queued ${id ?? ''}${viaListener ? ' (the listener delivers it)' : ' (no listener running: `subwire listen` delivers it)'}`)
+    return
+  }
+  if (final === undefined) {
+    if (stop.signal.aborted) {
+      ctx.emit({ event: 'interrupted', id }, `interrupted: ${id ?? 'the item'} stays queued; ${viaListener ? 'the listener keeps delivering it' : '`subwire listen` delivers it'} (subwire queue list)`)
+      ctx.code = 3
+      return
+    }
+    throw new Error('the listener closed the control connection without an answer')
+  }
+  if (final.event === 'error') throw errorFromWire({ name: String(final.error), message: String(final.message) })
+  if (final.event === 'dead') {
+    throw new DeadLetterError(`not delivered, moved to the dead-letter list (subwire queue dead): ${String(final.error)}: ${String(final.message)}`)
+  }
+  done(final)
+}
