@@ -3,7 +3,7 @@
  * (IndexedDB). The e2e test opens this page in Chromium and reports each case.
  */
 import { IdbQueueStore, OpfsFileStore } from '@subwire/peer-web'
-import { createManifest } from '@subwire/shared'
+import { createManifest, verifyChunksOnDisk } from '@subwire/shared'
 import { queueStoreSuite } from '@subwire/shared/testing'
 
 interface Case { name: string, fn: () => Promise<void> }
@@ -46,6 +46,74 @@ runner.describe('OpfsFileStore', () => {
     for (let i = 0; i < bytes.byteLength; i++) {
       if (got[i] !== bytes[i]) throw new Error(`byte ${i} differs: a concurrently written chunk was lost`)
     }
+  })
+})
+
+// A partial copy changed between two attempts (issue 15): a resume trusts only the segments
+// that still verify from the first chunk, and the final check catches what changed later.
+runner.describe('OpfsFileStore integrity', () => {
+  const chunk = 64 * 1024
+  const sender = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'
+  const setup = async (): Promise<{ store: OpfsFileStore, root: string, key: string, bytes: Uint8Array, manifest: Awaited<ReturnType<typeof createManifest>> }> => {
+    const bytes = new Uint8Array(8 * chunk).map((_, i) => (i * 17 + (i >> 12)) & 0xff)
+    const manifest = await createManifest({ name: 'w.bin', size: bytes.byteLength, read: async (o, l) => bytes.slice(o, o + l) }, { chunkSize: chunk })
+    const root = `integrity-${Date.now()}-${Math.random()}`
+    const store = new OpfsFileStore({ root, segmentBytes: 2 * chunk })
+    const key = 'cd'.repeat(32)
+    const partial = await store.open(key, manifest, 'w.bin', sender)
+    for (let i = 0; i < 6; i++) await partial.write(i * chunk, bytes.slice(i * chunk, (i + 1) * chunk))
+    await partial.commit(6)
+    await partial.close()
+    return { store, root, key, bytes, manifest }
+  }
+  const segment = async (root: string, key: string, s: number): Promise<FileSystemFileHandle> => {
+    const dir = await (await (await (await navigator.storage.getDirectory()).getDirectoryHandle(root)).getDirectoryHandle('partial')).getDirectoryHandle(key)
+    return await dir.getFileHandle(s.toString().padStart(8, '0'))
+  }
+  const flip = async (handle: FileSystemFileHandle, at: number): Promise<void> => {
+    const old = new Uint8Array(await (await handle.getFile()).arrayBuffer())
+    const w = await handle.createWritable({ keepExistingData: true })
+    await w.write({ type: 'write', position: at, data: new Uint8Array([(old[at] as number) ^ 0x5a]) })
+    await w.close()
+  }
+
+  runner.it('resumes only from the segments that verify from the first chunk (a byte flipped inside the recorded prefix)', async () => {
+    const { store, root, key, manifest } = await setup()
+    await flip(await segment(root, key, 1), 100) // chunk 2, well inside what was recorded
+    const again = await store.open(key, manifest, 'w.bin', sender)
+    if (again.verifiedChunks !== 2) throw new Error(`resumed from chunk ${again.verifiedChunks}, expected 2`)
+    await again.close()
+  })
+
+  runner.it('resumes from zero when the partial was replaced with zeros, and from the cut when truncated', async () => {
+    const { store, root, key, manifest } = await setup()
+    const h0 = await segment(root, key, 2)
+    const w = await h0.createWritable({ keepExistingData: true })
+    await w.truncate(chunk + 10)
+    await w.close()
+    let again = await store.open(key, manifest, 'w.bin', sender)
+    if (again.verifiedChunks !== 4) throw new Error(`after truncation resumed from ${again.verifiedChunks}, expected 4`)
+    await again.close()
+    const z = await (await segment(root, key, 0)).createWritable()
+    await z.write(new Uint8Array(2 * chunk))
+    await z.close()
+    again = await store.open(key, manifest, 'w.bin', sender)
+    if (again.verifiedChunks !== 0) throw new Error(`after zeros resumed from ${again.verifiedChunks}, expected 0`)
+    await again.close()
+  })
+
+  runner.it('reads back what it wrote for the final check, and rewinds to the segment of the first bad chunk', async () => {
+    const { store, root, key, bytes, manifest } = await setup()
+    const partial = await store.open(key, manifest, 'w.bin', sender)
+    for (let i = partial.verifiedChunks; i < 8; i++) await partial.write(i * chunk, bytes.slice(i * chunk, (i + 1) * chunk))
+    await flip(await segment(root, key, 2), 5) // changed after it was written
+    const good = await verifyChunksOnDisk(manifest, 0, manifest.size, async (o, l) => await partial.read(o, l))
+    if (good !== 4) throw new Error(`the final check found ${good} good chunks, expected 4`)
+    await partial.rewind(good)
+    await partial.close()
+    const again = await store.open(key, manifest, 'w.bin', sender)
+    if (again.verifiedChunks !== 4) throw new Error(`after the rewind resumed from ${again.verifiedChunks}, expected 4`)
+    await again.close()
   })
 })
 

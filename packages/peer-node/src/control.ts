@@ -49,6 +49,21 @@ export function viewToJson (v: OutboxView): Record<string, unknown> {
 }
 
 /**
+ * Runs `enqueue` and tells whether it joined an item already waiting (the same source or
+ * message id to the same destination) instead of queueing a new one.
+ */
+export async function enqueueOrJoin (outbox: Outbox, enqueue: () => Promise<string>): Promise<{ id: string, joined: boolean }> {
+  const joined = new Set<string>()
+  const off = outbox.on('queue:joined', (v) => { joined.add(v.id) })
+  try {
+    const id = await enqueue()
+    return { id, joined: joined.has(id) }
+  } finally {
+    off()
+  }
+}
+
+/**
  * Follows one item: calls `send` for its attempts, retries, progress and its end
  * (`delivered` with the file result, or `dead` with the error). Resolves at the end.
  * `id` may be a promise (the item being queued): events are listened for from the start,
@@ -176,16 +191,16 @@ async function handle (socket: Socket, peer: NodePeer, outbox: Outbox): Promise<
     const op = req.op
     if (op === 'message' || op === 'file') {
       const common = { netuid: optNum(req.netuid), encrypt: optBool(req.encrypt), ...(typeof req.id === 'string' ? { id: req.id } : {}) }
-      let id: string
+      let queued: { id: string, joined: boolean }
       if (op === 'message') {
-        id = await outbox.enqueueMessage(str(req.dest, 'dest'), str(req.action, 'action'), req.payload, { ...common, timeout: optNum(req.timeout) })
+        queued = await enqueueOrJoin(outbox, async () => await outbox.enqueueMessage(str(req.dest, 'dest'), str(req.action, 'action'), req.payload, { ...common, timeout: optNum(req.timeout) }))
       } else {
         const path = str(req.path, 'path')
         if (!isAbsolute(path)) throw new InvalidConfigError('control request: path must be absolute')
         const source = await NodeFileSource.open(path, typeof req.name === 'string' ? req.name : undefined)
         try {
           let last = 0
-          id = await outbox.enqueueFile(str(req.dest, 'dest'), source, {
+          queued = await enqueueOrJoin(outbox, async () => await outbox.enqueueFile(str(req.dest, 'dest'), source, {
             ...common,
             signal: controller.signal,
             onProgress: (p) => {
@@ -194,12 +209,13 @@ async function handle (socket: Socket, peer: NodePeer, outbox: Outbox): Promise<
               last = now
               send({ event: 'hashing', bytes: p.detail.bytes, total: p.detail.total, rate: Math.round(p.detail.rate) })
             }
-          })
+          }))
         } finally {
           await source.close()
         }
       }
-      send({ event: 'queued', id })
+      const { id, joined } = queued
+      send({ event: joined ? 'joined' : 'queued', id })
       if (req.watch === true) await watchItem(peer, outbox, id, send, { signal: controller.signal })
     } else if (op === 'watch') {
       await watchItem(peer, outbox, str(req.id, 'id'), send, { signal: controller.signal })

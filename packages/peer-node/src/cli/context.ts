@@ -49,10 +49,16 @@ export class CliContext {
   /** The home directory: `--home`, else `$SUBWIRE_HOME`, else `~/.subwire`. */
   home (): string { return resolveHome(this.globals().home) }
 
-  /** Prints `json` as one line under `--json`, else `human` (when there is one). */
-  emit (json: Record<string, unknown>, human?: string): void {
-    if (this.globals().json === true) this.io.stdout(JSON.stringify(jsonSafe(json)))
-    else if (human !== undefined) this.io.stdout(human)
+  /**
+   * Prints `json` as one line under `--json`, else `human` (when there is one). Resolves
+   * once the line has left the process; callers that need no such guarantee may ignore it.
+   */
+  async emit (json: Record<string, unknown>, human?: string): Promise<void> {
+    const line = this.globals().json === true ? JSON.stringify(jsonSafe(json)) : human
+    if (line === undefined) return
+    const written = Promise.resolve(this.io.stdout(line))
+    written.catch(() => {}) // awaited by those who need it (a message's ack); others must not see it unhandled
+    await written
   }
 
   /** Runs `fn` with a peer of this home (started unless `extra.start` is false), and stops the peer after. */

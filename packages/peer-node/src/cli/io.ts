@@ -7,7 +7,11 @@
 
 /** Where the CLI writes; replaceable for tests. */
 export interface CliIo {
-  stdout: (line: string) => void
+  /**
+   * Writes a line; the promise, if any, settles once the line has left the process (a
+   * message is acknowledged only then, so a slow consumer holds the sender back).
+   */
+  stdout: (line: string) => void | Promise<void>
   stderr: (line: string) => void
   /** Resolves when the process should shut down (SIGINT/SIGTERM). */
   shutdown: () => Promise<string>
@@ -15,7 +19,11 @@ export interface CliIo {
 
 /** The process's stdout and stderr, one line per call, and its SIGINT/SIGTERM. */
 export const processIo: CliIo = {
-  stdout: (line) => { process.stdout.write(line + '\n') },
+  stdout: async (line) => {
+    await new Promise<void>((resolve, reject) => {
+      process.stdout.write(line + '\n', (err) => { if (err === null || err === undefined) resolve(); else reject(err) })
+    })
+  },
   stderr: (line) => { process.stderr.write(line + '\n') },
   shutdown: async () => await new Promise<string>((resolve) => {
     // A terminal's Ctrl-C reaches both the launcher and us, and the launcher forwards it

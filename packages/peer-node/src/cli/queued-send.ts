@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { DeadLetterError, errorFromWire } from '@subwire/shared'
-import { controlRequest, watchItem } from '../control.ts'
+import { controlRequest, enqueueOrJoin, watchItem } from '../control.ts'
 import { progressLine } from './format.ts'
 import type { ControlEvent } from '../control.ts'
 import type { NodePeer } from '../node-peer.ts'
@@ -39,14 +39,16 @@ export async function queuedSend (ctx: CliContext, request: Record<string, unkno
       return
     }
     if (tty) process.stderr.write('\r\x1b[K')
-    // queued/attempt/retry are JSON lines for scripts; a person sees queued and retry on stderr
-    if (e.event === 'queued' || e.event === 'attempt' || e.event === 'retry') {
-      ctx.emit(e)
-      if (e.event === 'queued') id = e.id as string
+    // queued/joined/attempt/retry are JSON lines for scripts; a person sees all but attempts on stderr
+    if (e.event === 'queued' || e.event === 'joined' || e.event === 'attempt' || e.event === 'retry') {
+      void ctx.emit(e)
+      if (e.event === 'queued' || e.event === 'joined') id = e.id as string
       if (ctx.globals().json === true || e.event === 'attempt') return
       io.stderr(e.event === 'queued'
         ? `queued ${String(e.id)}`
-        : `attempt ${String(e.attempt)} failed: ${String(e.error)}: ${String(e.message)}; next in ${((e.delayMs as number) / 1000).toFixed(1)} s`)
+        : e.event === 'joined'
+          ? `joined ${String(e.id)}: the same send is already in the outbox, waiting for it`
+          : `attempt ${String(e.attempt)} failed: ${String(e.error)}: ${String(e.message)}; next in ${((e.delayMs as number) / 1000).toFixed(1)} s`)
     } else {
       final = e
     }
@@ -60,12 +62,17 @@ export async function queuedSend (ctx: CliContext, request: Record<string, unkno
     await ctx.withPeer(async (peer) => {
       const outbox = peer.outbox
       if (outbox === undefined) throw new Error('this peer has no outbox')
+      const enqueue = async (): Promise<string> => {
+        const { id: i, joined } = await enqueueOrJoin(outbox, async () => await local(peer))
+        onEvent({ event: joined ? 'joined' : 'queued', id: i })
+        return i
+      }
       if (opts.detach) {
-        onEvent({ event: 'queued', id: await local(peer) })
+        await enqueue()
         return
       }
       await peer.start()
-      const itemId = local(peer).then((i) => { onEvent({ event: 'queued', id: i }); return i })
+      const itemId = enqueue()
       await watchItem(peer, outbox, itemId, onEvent, { signal: stop.signal }).catch((err: unknown) => { if (!stop.signal.aborted) throw err })
     }, [], opts.netuids, undefined, { start: false })
   }

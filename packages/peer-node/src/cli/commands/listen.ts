@@ -27,8 +27,9 @@ function printPeerEvents (ctx: CliContext, peer: NodePeer): void {
     ctx.emit({ event: 'file-failed', from: f.from, id: f.id, error: f.error.name, message: f.error.message },
       `incoming file from ${f.from} failed: ${f.error.message}`)
   })
-  peer.on('message', (m) => {
-    ctx.emit({ event: 'message', from: m.from, netuid: m.caller.netuid, id: m.id, action: m.action, payload: m.payload },
+  // the message is acknowledged once this resolves: after its line has left the process
+  peer.on('message', async (m) => {
+    await ctx.emit({ event: 'message', from: m.from, netuid: m.caller.netuid, id: m.id, action: m.action, payload: m.payload },
       `message from ${m.from} on subnet ${m.caller.netuid}: ${m.action} ${JSON.stringify(jsonSafe(m.payload))}`)
   })
   peer.on('peer:authenticated', (p) => {

@@ -1,0 +1,120 @@
+// The CLI keeps the exactly-once promise (issue 15): `listen --json` acknowledges a message
+// only once its line has left the process, so a slow consumer and a kill -9 lose nothing
+// that was acknowledged; a re-run of a killed queued `send` joins the waiting item and
+// leaves one file at the receiver.
+import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { BIN, kill9, randomFile, sha256File, startCli, startPeer, tempDir, until, waitFor } from './helpers.ts'
+import type { NodePeer } from '../src/index.ts'
+import type { Proc } from './helpers.ts'
+
+/** `subwire listen --json` whose stdout the test reads only when it wants to. */
+function slowListener (args: string[]): { proc: Proc, text: () => string, pause: () => void, drain: () => Promise<string> } {
+  const child = spawn(process.execPath, [BIN, ...args], { detached: true })
+  let text = ''
+  child.stdout.setEncoding('utf8')
+  child.stdout.on('data', (d: string) => { text += d })
+  const exited = new Promise<number | null>((resolve) => { child.on('exit', (code) => { resolve(code) }) })
+  const ended = new Promise<void>((resolve) => { child.stdout.on('end', resolve) })
+  return {
+    proc: { child, lines: [], exited },
+    text: () => text,
+    pause: () => { child.stdout.pause() },
+    // reads what the pipe still holds after the listener is gone
+    drain: async () => { child.stdout.resume(); await ended; return text }
+  }
+}
+
+const messageIds = (text: string): string[] => text.split('\n').flatMap((l) => {
+  try {
+    const j = JSON.parse(l) as { event?: string, id?: string }
+    return j.event === 'message' && typeof j.id === 'string' ? [j.id] : []
+  } catch { return [] }
+})
+
+describe('the CLI keeps exactly-once', () => {
+  let dir: string
+  let cleanup: () => Promise<void>
+  const procs: Proc[] = []
+  const home = (n: string): string => join(dir, n)
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('subwire-cli-integrity-'))
+    for (const [n, uri] of [['alice', '//Alice'], ['bob', '//Bob']] as const) {
+      const r = spawnSync(process.execPath, [BIN, '--home', home(n), 'init', '--hotkey-uri', uri, '--listen', '/ip4/127.0.0.1/udp/0/quic-v1'], { encoding: 'utf8' })
+      assert.equal(r.status, 0, r.stderr)
+    }
+  })
+
+  after(async () => {
+    for (const p of procs) kill9(p)
+    await cleanup()
+  })
+
+  it('listen --json acknowledges a message only after its line is written: a slow consumer, then kill -9, loses none', async () => {
+    const first = slowListener(['--home', home('bob'), 'listen', '--json'])
+    procs.push(first.proc)
+    await waitFor(() => first.text().includes('"listening"'), 20_000, 'the listener')
+    const listening = JSON.parse(first.text().split('\n').find((l) => l.includes('"listening"')) as string) as { multiaddrs: string[] }
+    const addr = listening.multiaddrs.find((a) => a.includes('/quic-v1/')) as string
+    first.pause() // the consumer stops reading: the pipe fills
+    const alice: NodePeer = await startPeer({ uri: '//Alice', transports: ['quic'], listen: [], home: join(dir, 'alice-lib') })
+    try {
+      const acked = new Set<string>()
+      alice.outbox?.on('queue:delivered', ({ item }) => { acked.add(item.id) })
+      const sent: string[] = []
+      const pad = 'x'.repeat(150)
+      for (let i = 0; i < 1500; i++) sent.push(await alice.message(addr, 'step', { i, pad }, { queue: true }))
+      // deliveries stall once the pipe is full (with an unbounded buffer they would all be acked)
+      await waitFor(() => acked.size >= 100, 30_000, 'some deliveries')
+      let last = -1
+      await waitFor(() => { const still = acked.size === last; last = acked.size; return still || acked.size === sent.length }, 30_000, 'deliveries to stall')
+      const ackedAtKill = new Set(acked)
+      kill9(first.proc)
+      await first.proc.exited
+      const firstRun = messageIds(await first.drain())
+      const missing = [...ackedAtKill].filter((id) => !firstRun.includes(id))
+      // every message acknowledged before the kill is in what the consumer could read
+      assert.deepEqual(missing, [], `${missing.length} of ${ackedAtKill.size} acknowledged messages are not in the output`)
+      // and the rest arrive when the listener is back
+      const port = /\/udp\/(\d+)\//.exec(addr)?.[1] as string
+      const second = startCli(['--home', home('bob'), 'listen', '--json', '--listen', `/ip4/127.0.0.1/udp/${port}/quic-v1`])
+      procs.push(second)
+      await waitFor(async () => (await alice.outbox?.list())?.length === 0, 60_000, 'the outbox to empty')
+      const all = new Set([...firstRun, ...second.lines.filter((l) => l.event === 'message').map((l) => l.id as string)])
+      assert.deepEqual(sent.filter((id) => !all.has(id)), [], 'every message was delivered')
+      kill9(second)
+    } finally { await alice.stop() }
+  })
+
+  it('a re-run of a killed queued send joins the waiting item: one file at the receiver, an empty outbox', async () => {
+    const bob = startCli(['--home', home('bob'), 'listen', '--json', '--min-free', '0'])
+    procs.push(bob)
+    const l = await until(() => bob.lines.find((x) => x.event === 'listening'), 20_000, 'the listener')
+    const addr = (l.multiaddrs as string[]).find((a) => a.includes('/quic-v1/')) as string
+    const file = join(dir, 'f2.bin')
+    const size = 96 * 1024 * 1024
+    await randomFile(file, size)
+    const first = startCli(['--home', home('alice'), 'send', addr, file, '--json'])
+    procs.push(first)
+    await until(() => first.lines.find((x) => x.event === 'progress' && (x.bytes as number) >= size / 4 && (x.bytes as number) < size), 60_000, 'a quarter of the file')
+    kill9(first)
+    await first.exited
+    const again = startCli(['--home', home('alice'), 'send', addr, file, '--json'])
+    procs.push(again)
+    assert.equal(await again.exited, 0)
+    assert.ok(again.lines.some((x) => x.event === 'joined'), 'the re-run says it joined the waiting item')
+    await until(() => bob.lines.find((x) => x.event === 'file'), 10_000, 'the file event')
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const inbox = await readdir(join(home('bob'), 'files', 'inbox', '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'))
+    assert.deepEqual(inbox, ['f2.bin'])
+    assert.equal(await sha256File(join(home('bob'), 'files', 'inbox', '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY', 'f2.bin')), await sha256File(file))
+    const list = spawnSync(process.execPath, [BIN, '--home', home('alice'), 'queue', 'list', '--json'], { encoding: 'utf8' })
+    assert.equal(list.status, 0, list.stderr)
+    assert.equal(list.stdout.trim(), '', 'the outbox is empty')
+    kill9(bob)
+  })
+})
