@@ -31,7 +31,8 @@ function wantsDeno (args) {
 
 /** Runs `cmd args` with our signals passed on, and exits as it exits. */
 function runChild (cmd, args) {
-  const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, [CHILD_ENV]: '1' } })
+  // the child stops by itself if this process dies, even by SIGKILL (src/cli/orphan.ts)
+  const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, [CHILD_ENV]: '1', SUBWIRE_LAUNCHER_PID: String(process.pid) } })
   // the child handles SIGINT/SIGTERM itself (clean shutdown); we only pass them on
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { child.kill(sig) })
   child.on('exit', (code, signal) => {
@@ -46,6 +47,8 @@ function runChild (cmd, args) {
 
 if (process.env[CHILD_ENV] === '1') {
   delete process.env[CHILD_ENV]
+  const { stopWithLauncher } = await import(pathToFileURL(join(here, '..', 'src', 'cli', 'orphan.ts')).href)
+  stopWithLauncher()
   const { main } = await import(pathToFileURL(join(here, '..', 'src', 'cli', 'main.ts')).href)
   const code = await main(process.argv.slice(2))
   process.exit(code)

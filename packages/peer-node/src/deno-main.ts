@@ -6,6 +6,8 @@
  */
 import process from 'node:process'
 import { main } from './cli/main.ts'
+import { stopWithLauncher } from './cli/orphan.ts'
 
 delete process.env.SUBWIRE_LAUNCHED
+stopWithLauncher()
 process.exit(await main(process.argv.slice(2)))
