@@ -43,6 +43,25 @@ describe('the subwire launcher', () => {
     return { proc, peer: await childOf(proc.child.pid as number) }
   }
 
+  it('prints its version with --version', () => {
+    const r = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8' })
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+$/)
+  })
+
+  it('says in one line which address is busy when another listener holds the port', async () => {
+    const { proc } = await listen()
+    const listening = proc.lines.find((l) => l.event === 'listening') as { multiaddrs: string[] }
+    const port = /\/udp\/(\d+)\//.exec(listening.multiaddrs[0] as string)?.[1] as string
+    const other = join(dir, 'dave')
+    assert.equal(spawnSync(process.execPath, [BIN, '--home', other, 'init', '--hotkey-uri', '//Dave', '--listen', `/ip4/127.0.0.1/udp/${port}/quic-v1`], { encoding: 'utf8' }).status, 0)
+    const r = spawnSync(process.execPath, [BIN, '--home', other, 'listen'], { encoding: 'utf8', timeout: 30_000 })
+    assert.equal(r.status, 1)
+    assert.equal(r.stderr.trim(), `subwire: 127.0.0.1:${port}/udp is already in use (another listener? choose another with --listen)`)
+    process.kill(proc.child.pid as number, 'SIGTERM')
+    assert.equal(await proc.exited, 0)
+  })
+
   it('stops the peer cleanly on SIGTERM, with exit code 0', async () => {
     const { proc, peer } = await listen()
     process.kill(proc.child.pid as number, 'SIGTERM')

@@ -5,8 +5,10 @@
  *
  * @packageDocumentation
  */
+import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { UsageError } from './args.ts'
+import { describeError } from './errors.ts'
 import { CliContext } from './context.ts'
 import { processIo } from './io.ts'
 import { registerAcl } from './commands/acl.ts'
@@ -22,6 +24,11 @@ import type { CliIo } from './io.ts'
 
 export type { CliIo } from './io.ts'
 
+/** This package's version, from its package.json. */
+function version (): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+}
+
 /** Runs the CLI with `argv` (without `node` and the script); returns the exit code. */
 export async function main (argv: string[], io: CliIo = processIo): Promise<number> {
   const program = new Command('subwire')
@@ -32,6 +39,7 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     .description('Hotkey-authenticated peer-to-peer messages, RPC and files for Bittensor subnets')
     .option('--home <dir>', 'subwire home directory (default $SUBWIRE_HOME or ~/.subwire)')
     .option('--json', 'print one JSON object per line on stdout, for scripts')
+    .version(version(), '-V, --version', 'print the version of subwire')
     .exitOverride()
     .configureOutput({
       writeOut: (s) => { io.stdout(s.trimEnd()) },
@@ -57,8 +65,9 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     }
     const e = err as Error
     ctx.code = e.name === UsageError.name ? 2 : 1
-    if (ctx.globals().json === true) io.stdout(JSON.stringify({ event: 'error', error: e.name, message: e.message }))
-    io.stderr(`subwire: ${e.message}`)
+    const line = describeError(e)
+    if (ctx.globals().json === true) io.stdout(JSON.stringify({ event: 'error', error: e.name, message: line }))
+    io.stderr(`subwire: ${line}`)
     if (process.env.SUBWIRE_DEBUG !== undefined) io.stderr(e.stack ?? '')
   }
   return ctx.code
