@@ -12,7 +12,7 @@
  * @packageDocumentation
  */
 import { base58Decode } from '@polkadot/util-crypto/base58'
-import { InvalidConfigError } from './errors.ts'
+import { InvalidConfigError } from './errors/index.ts'
 import { isSs58 } from './identity.ts'
 import type { AbortOptions } from './identity.ts'
 import type { ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/interface'

@@ -29,7 +29,7 @@ import {
   InvalidAttestationError,
   PeerIdMismatchError,
   WrongSs58PrefixError
-} from './errors.ts'
+} from './errors/index.ts'
 import { decodeSs58, encodeSs58, isSs58Prefix, throwIfAborted, verifyHotkeySignature } from './identity.ts'
 import type { AbortOptions, Signer } from './identity.ts'
 

@@ -8,7 +8,7 @@
 import { Packr } from 'msgpackr'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { FRAME_HEADER_BYTES } from './constants.ts'
-import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './errors.ts'
+import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './errors/index.ts'
 
 const packr = new Packr({
   useRecords: false,

@@ -27,7 +27,7 @@ import { x25519 } from '@noble/curves/ed25519.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { asRecord, bytesField } from './codec.ts'
-import { DecryptionFailedError, EncryptionUnavailableError, InvalidFrameError } from './errors.ts'
+import { DecryptionFailedError, EncryptionUnavailableError, InvalidFrameError } from './errors/index.ts'
 
 /** Domain tag at the start of every HKDF `info`. */
 export const E2E_DOMAIN = 'SUBWIRE-E2E-V1'

@@ -54,7 +54,7 @@ import {
   PartialFileCorruptedError,
   toError,
   TransferCancelledError
-} from './errors.ts'
+} from './errors/index.ts'
 import { throwIfAborted } from './identity.ts'
 import { formatSize } from './units.ts'
 import { E2E_TAG_BYTES, X25519_BYTES } from './e2e.ts'

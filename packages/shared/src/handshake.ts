@@ -11,7 +11,7 @@
  */
 import { asRecord, bytesField, uintField } from './codec.ts'
 import { MAX_ANNOUNCED_ADDRS, PROTOCOL_VERSION } from './constants.ts'
-import { errorFromWire, errorToWire, HandshakeFailedError, InvalidFrameError } from './errors.ts'
+import { errorFromWire, errorToWire, HandshakeFailedError, InvalidFrameError } from './errors/index.ts'
 import type { Attestation, SignedAttestation } from './attestation.ts'
 import type { FramedStream } from './framed-stream.ts'
 import type { AbortOptions } from './identity.ts'

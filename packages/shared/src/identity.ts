@@ -14,7 +14,7 @@ import { mnemonicToMiniSecret } from '@polkadot/util-crypto/mnemonic/toMiniSecre
 import { mnemonicValidate } from '@polkadot/util-crypto/mnemonic/validate'
 import * as sr25519 from '@scure/sr25519'
 import { BITTENSOR_SS58_PREFIX } from './constants.ts'
-import { AbortError, HotkeyLoadError, InvalidSignatureError, InvalidSs58Error, WrongSs58PrefixError } from './errors.ts'
+import { AbortError, HotkeyLoadError, InvalidSignatureError, InvalidSs58Error, WrongSs58PrefixError } from './errors/index.ts'
 
 /** Options every async subwire API takes last. */
 export interface AbortOptions {

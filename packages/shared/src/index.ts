@@ -24,7 +24,7 @@ import { Subwire } from './subwire.ts'
 import type { SubwireComponents, SubwireInit } from './subwire.ts'
 
 export * from './constants.ts'
-export * from './errors.ts'
+export * from './errors/index.ts'
 export * from './identity.ts'
 export * from './codec.ts'
 export * from './attestation.ts'

@@ -35,14 +35,17 @@ import {
   InvalidConfigError,
   InvalidDestinationError,
   InvalidManifestError,
+  isRemoteError,
   MaxAttemptsError,
   QueueCorruptError,
   QueueExpiredError,
   QueueItemNotFoundError,
   SourceChangedError,
-  toError
-} from './errors.ts'
+  toError,
+  walkCause
+} from './errors/index.ts'
 import { blake3, bytesToHex, chunkCount, chunkLength, createManifest, manifestFromWire, manifestToWire } from './file-transfer.ts'
+import { positiveNumber } from './config.ts'
 import { isSs58, throwIfAborted } from './identity.ts'
 import { backoffDelay, systemClock, validateBackoff } from './queue.ts'
 import type { AbortOptions } from './identity.ts'
@@ -171,25 +174,39 @@ export interface OutboxDelivered {
 }
 
 /**
- * Errors retrying cannot fix, dead-lettered at once: a changed source, a bad destination or
- * payload, and the receiver's explicit policy refusals (blocked, not admitted, wants
- * encryption, does not serve the subnet or take files). `subwire queue retry` revives them.
+ * Errors retrying cannot fix, dead-lettered at once, wherever they were raised: the
+ * receiver's explicit policy refusals (blocked, not admitted, wants encryption, does not
+ * serve the subnet or take files, the file is too large) and a payload it cannot take
+ * (a malformed manifest, an oversized frame). `subwire queue retry` revives them.
  */
-const PERMANENT = new Set([
-  SourceChangedError.name,
+const PERMANENT_REFUSALS = new Set([
   AccessDeniedError.name,
   SubnetFirewallError.name,
   EncryptionRequiredError.name,
   EncryptionUnavailableError.name,
   FilesNotEnabledError.name,
   SubnetNotServedError.name,
+  FileTooLargeError.name,
+  InvalidManifestError.name,
+  FrameTooLargeError.name
+])
+
+/**
+ * Errors retrying cannot fix only when this peer raised them: a changed source, a bad
+ * destination, this peer's configuration, a corrupt record. The same names from a remote
+ * (its handler's `InvalidConfigError`, say) describe the remote's state, and are retried.
+ */
+const PERMANENT_LOCAL = new Set([
+  SourceChangedError.name,
   InvalidDestinationError.name,
   InvalidConfigError.name,
-  InvalidManifestError.name,
-  FileTooLargeError.name,
-  FrameTooLargeError.name,
   QueueCorruptError.name
 ])
+
+/** The error (`err` or one of its causes: the handshake reports the remote's reason as its cause) that makes an attempt's failure permanent. */
+function permanentCause (err: Error): Error | undefined {
+  return walkCause(err, (e) => PERMANENT_REFUSALS.has(e.name) || (PERMANENT_LOCAL.has(e.name) && !isRemoteError(e)))
+}
 
 const encoder = new TextEncoder()
 const aad = (id: string, part: string): Uint8Array => encoder.encode(`subwire-outbox-v1\u0000${id}\u0000${part}`)
@@ -236,11 +253,11 @@ export class Outbox {
     this.#log = components.log
     this.#clock = components.clock ?? systemClock
     this.#backoff = validateBackoff(init.backoff)
-    this.#maxAttempts = positiveInt(init.maxAttempts, DEFAULT_QUEUE_MAX_ATTEMPTS, 'maxAttempts')
-    this.#expiryMs = positiveInt(init.expiryMs, DEFAULT_QUEUE_EXPIRY_MS, 'expiryMs')
-    this.#concurrency = positiveInt(init.concurrency, DEFAULT_QUEUE_CONCURRENCY, 'concurrency')
-    this.#leaseTtl = positiveInt(init.leaseTtlMs, QUEUE_LEASE_TTL_MS, 'leaseTtlMs')
-    this.#retention = positiveInt(init.deliveryRetentionMs, DELIVERY_LOG_RETENTION_MS, 'deliveryRetentionMs')
+    this.#maxAttempts = positiveNumber(init.maxAttempts, DEFAULT_QUEUE_MAX_ATTEMPTS, 'maxAttempts')
+    this.#expiryMs = positiveNumber(init.expiryMs, DEFAULT_QUEUE_EXPIRY_MS, 'expiryMs')
+    this.#concurrency = positiveNumber(init.concurrency, DEFAULT_QUEUE_CONCURRENCY, 'concurrency')
+    this.#leaseTtl = positiveNumber(init.leaseTtlMs, QUEUE_LEASE_TTL_MS, 'leaseTtlMs')
+    this.#retention = positiveNumber(init.deliveryRetentionMs, DELIVERY_LOG_RETENTION_MS, 'deliveryRetentionMs')
     this.#owner = init.owner ?? crypto.randomUUID()
   }
 
@@ -542,8 +559,7 @@ export class Outbox {
     } catch (err) {
       const e = toError(err)
       if (signal.aborted) return // stopped or dropped: it stays as it is
-      // a refusal may come wrapped (the handshake reports the remote's reason as its cause)
-      const permanent = PERMANENT.has(e.name) ? e : e.cause instanceof Error && PERMANENT.has(e.cause.name) ? e.cause : undefined
+      const permanent = permanentCause(e)
       if (permanent !== undefined) {
         await this.#bury({ ...record, attempts }, permanent)
       } else if (attempts >= this.#maxAttempts) {
@@ -681,7 +697,7 @@ export class Outbox {
 
   async #add (id: string, dest: string, kind: OutboxEntry['kind'], netuid: number, size: number, sealed: Uint8Array, state: 'pending' | 'staging', label: string, options: QueueOptions): Promise<void> {
     const now = this.#clock.now()
-    const expiry = options.expiryMs === undefined ? this.#expiryMs : positiveInt(options.expiryMs, this.#expiryMs, 'expiryMs')
+    const expiry = options.expiryMs === undefined ? this.#expiryMs : positiveNumber(options.expiryMs, this.#expiryMs, 'expiryMs')
     const record: Omit<OutboxRecord, 'seq'> = {
       id, dest, kind, state, netuid, size, createdAt: now, expiresAt: now + expiry, attempts: 0, backoffStep: 0, nextAttemptAt: now, lastError: undefined, progress: 0, sealed
     }
@@ -747,12 +763,6 @@ export class Outbox {
       }
     }
   }
-}
-
-function positiveInt (value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value <= 0) throw new InvalidConfigError(`${name} must be a positive number`)
-  return value
 }
 
 function checkDestination (dest: string): void {

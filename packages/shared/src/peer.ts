@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { QueueNotEnabledError } from './errors.ts'
+import { QueueNotEnabledError } from './errors/index.ts'
 import type { AddressBook } from './address-book.ts'
 import type { Outbox, QueueFileOptions } from './outbox.ts'
 import type { FileSource, SendFileResult } from './file-transfer.ts'

@@ -10,8 +10,9 @@ import {
   DEFAULT_QUEUE_BACKOFF_BASE_MS,
   DEFAULT_QUEUE_BACKOFF_CAP_MS
 } from './constants.ts'
-import { DecryptionFailedError, InvalidConfigError, QueueItemExistsError } from './errors.ts'
-import type { WireError } from './errors.ts'
+import { positiveNumber } from './config.ts'
+import { DecryptionFailedError, InvalidConfigError, QueueItemExistsError } from './errors/index.ts'
+import type { WireError } from './errors/index.ts'
 import type { AbortOptions } from './identity.ts'
 
 /** What an outbox item carries. */
@@ -262,9 +263,8 @@ export function backoffDelay (step: number, random: () => number, init: BackoffI
 
 /** Checks a backoff configuration. */
 export function validateBackoff (init: BackoffInit = {}): Required<BackoffInit> {
-  const baseMs = init.baseMs ?? DEFAULT_QUEUE_BACKOFF_BASE_MS
+  const baseMs = positiveNumber(init.baseMs, DEFAULT_QUEUE_BACKOFF_BASE_MS, 'backoff.baseMs')
   const capMs = init.capMs ?? DEFAULT_QUEUE_BACKOFF_CAP_MS
-  if (!Number.isFinite(baseMs) || baseMs <= 0) throw new InvalidConfigError('backoff.baseMs must be a positive number')
   if (!Number.isFinite(capMs) || capMs < baseMs) throw new InvalidConfigError('backoff.capMs must be a number at least backoff.baseMs')
   return { baseMs, capMs }
 }

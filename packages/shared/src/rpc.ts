@@ -39,8 +39,8 @@ import {
   errorClasses,
   TooManyRequestsError,
   UnknownRpcTypeError
-} from './errors.ts'
-import type { WireError } from './errors.ts'
+} from './errors/index.ts'
+import type { WireError } from './errors/index.ts'
 import type { FramedStream } from './framed-stream.ts'
 import type { Logger } from '@libp2p/interface'
 

@@ -46,7 +46,8 @@ import {
   TransferCancelledError,
   UnexpectedPeerError,
   UnknownDestinationError
-} from './errors.ts'
+} from './errors/index.ts'
+import { positiveNumber } from './config.ts'
 import { FramedStream } from './framed-stream.ts'
 import { initiateHandshake, respondHandshake } from './handshake.ts'
 import { decodeSs58, isSs58, throwIfAborted } from './identity.ts'
@@ -324,12 +325,12 @@ export class Subwire {
     this.#log = (components.logger ?? components.libp2p.logger).forComponent('subwire')
     this.#netuids = validateNetuids(init.netuids)
     this.#prefix = init.ss58Prefix ?? BITTENSOR_SS58_PREFIX
-    this.#handshakeTimeoutMs = positive(init.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs')
-    this.#maxConcurrent = positive(init.maxConcurrentRequests, DEFAULT_MAX_CONCURRENT_REQUESTS, 'maxConcurrentRequests')
-    this.#requestTimeoutMs = positive(init.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs')
-    this.#lifetimeMs = positive(init.attestationLifetimeMs, DEFAULT_ATTESTATION_LIFETIME_MS, 'attestationLifetimeMs')
-    this.#skewMs = positive(init.maxClockSkewMs, DEFAULT_MAX_CLOCK_SKEW_MS, 'maxClockSkewMs')
-    this.#maxFrameBytes = positive(init.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes')
+    this.#handshakeTimeoutMs = positiveNumber(init.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs')
+    this.#maxConcurrent = positiveNumber(init.maxConcurrentRequests, DEFAULT_MAX_CONCURRENT_REQUESTS, 'maxConcurrentRequests')
+    this.#requestTimeoutMs = positiveNumber(init.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs')
+    this.#lifetimeMs = positiveNumber(init.attestationLifetimeMs, DEFAULT_ATTESTATION_LIFETIME_MS, 'attestationLifetimeMs')
+    this.#skewMs = positiveNumber(init.maxClockSkewMs, DEFAULT_MAX_CLOCK_SKEW_MS, 'maxClockSkewMs')
+    this.#maxFrameBytes = positiveNumber(init.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes')
     this.#redial = init.redial ?? true
     this.#files = components.files
     this.#filePolicy = { ...init.files }
@@ -338,9 +339,9 @@ export class Subwire {
     this.#acl = components.acl ?? new AccessControl()
     this.#deliveries = components.deliveries ?? new MemoryDeliveryLog()
     this.#firewall = validateFirewall(init.firewall, this.#netuids)
-    this.#maxPendingHandshakes = positive(init.limits?.maxPendingHandshakes, 256, 'limits.maxPendingHandshakes')
-    this.#handshakeRate = positive(init.limits?.handshakesPerSecondPerIp, 50, 'limits.handshakesPerSecondPerIp')
-    this.#maxInboundStreams = positive(init.limits?.maxInboundStreamsPerProtocol, 64, 'limits.maxInboundStreamsPerProtocol')
+    this.#maxPendingHandshakes = positiveNumber(init.limits?.maxPendingHandshakes, 256, 'limits.maxPendingHandshakes')
+    this.#handshakeRate = positiveNumber(init.limits?.handshakesPerSecondPerIp, 50, 'limits.handshakesPerSecondPerIp')
+    this.#maxInboundStreams = positiveNumber(init.limits?.maxInboundStreamsPerProtocol, 64, 'limits.maxInboundStreamsPerProtocol')
     decodeSs58(this.#signer.ss58, this.#prefix)
     if (init.echo ?? true) this.handle('echo', (body) => body)
   }
@@ -1229,12 +1230,6 @@ function validateFirewall (firewall: SubnetFirewallInit | undefined, served: num
   for (const n of firewall.netuids) {
     if (!served.includes(n)) throw new InvalidConfigError(`firewall: subnet ${n} is not served by this peer (it serves ${served.join(', ') || 'none'})`)
   }
-  if (firewall.cacheMs !== undefined) positive(firewall.cacheMs, 1, 'firewall.cacheMs')
+  if (firewall.cacheMs !== undefined) positiveNumber(firewall.cacheMs, 1, 'firewall.cacheMs')
   return { ...firewall, netuids: [...firewall.netuids] }
-}
-
-function positive (value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value <= 0) throw new InvalidConfigError(`${name} must be a positive number`)
-  return value
 }
