@@ -27,7 +27,8 @@
  * @packageDocumentation
  */
 import { createBLAKE3 } from 'hash-wasm'
-import { asRecord, bytesField, decodeValue, encodeValue, stringField, uintField } from './codec.ts'
+import { asRecord, bytesField, stringField, uintField } from './wire/fields.ts'
+import { decodeValue, encodeValue } from './wire/codec.ts'
 import {
   BLAKE3_BYTES,
   FILE_CHUNK_SIZE,
@@ -55,12 +56,12 @@ import {
   toError,
   TransferCancelledError
 } from './errors/index.ts'
-import { throwIfAborted } from './identity.ts'
+import { throwIfAborted } from './abort.ts'
 import { formatSize } from './units.ts'
-import { E2E_TAG_BYTES, X25519_BYTES } from './e2e.ts'
-import type { StreamCipher } from './e2e.ts'
-import type { FramedStream } from './framed-stream.ts'
-import type { AbortOptions } from './identity.ts'
+import { E2E_TAG_BYTES, X25519_BYTES } from './encryption/envelope.ts'
+import type { StreamCipher } from './encryption/envelope.ts'
+import type { FramedStream } from './wire/framed-stream.ts'
+import type { AbortOptions } from './abort.ts'
 import type { Caller } from './rpc.ts'
 import type { IHasher } from 'hash-wasm'
 

@@ -8,7 +8,8 @@
  *
  * @packageDocumentation
  */
-import { decodeValue, encodeValue, asRecord } from './codec.ts'
+import { decodeValue, encodeValue } from './wire/codec.ts'
+import { asRecord } from './wire/fields.ts'
 import {
   BLAKE3_BYTES,
   DEFAULT_QUEUE_CONCURRENCY,
@@ -46,9 +47,10 @@ import {
 } from './errors/index.ts'
 import { blake3, bytesToHex, chunkCount, chunkLength, createManifest, manifestFromWire, manifestToWire } from './file-transfer.ts'
 import { positiveNumber } from './config.ts'
-import { isSs58, throwIfAborted } from './identity.ts'
+import { isSs58 } from './identity/ss58.ts'
+import { throwIfAborted } from './abort.ts'
 import { backoffDelay, systemClock, validateBackoff } from './queue.ts'
-import type { AbortOptions } from './identity.ts'
+import type { AbortOptions } from './abort.ts'
 import type { FileManifest, FileSource, SendFileResult, TransferProgressEvent } from './file-transfer.ts'
 import type { BackoffInit, OutboxCipher, OutboxEntry, OutboxRecord, QueueClock, QueueStore } from './queue.ts'
 import type { MessageOptions, RemotePeer, SubwireSendFileOptions } from './subwire.ts'

@@ -5,10 +5,10 @@
  * @packageDocumentation
  */
 import { QueueNotEnabledError } from './errors/index.ts'
-import type { AddressBook } from './address-book.ts'
+import type { AddressBook } from './auth/address-book.ts'
 import type { Outbox, QueueFileOptions } from './outbox.ts'
 import type { FileSource, SendFileResult } from './file-transfer.ts'
-import type { AbortOptions } from './identity.ts'
+import type { AbortOptions } from './abort.ts'
 import type { RpcHandler } from './rpc.ts'
 import type {
   HandleOptions,

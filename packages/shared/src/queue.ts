@@ -13,7 +13,7 @@ import {
 import { positiveNumber } from './config.ts'
 import { DecryptionFailedError, InvalidConfigError, QueueItemExistsError } from './errors/index.ts'
 import type { WireError } from './errors/index.ts'
-import type { AbortOptions } from './identity.ts'
+import type { AbortOptions } from './abort.ts'
 
 /** What an outbox item carries. */
 export type OutboxKind = 'message' | 'file'

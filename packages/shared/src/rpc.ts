@@ -23,7 +23,7 @@
  *
  * @packageDocumentation
  */
-import { asRecord, stringField, uintField } from './codec.ts'
+import { asRecord, stringField, uintField } from './wire/fields.ts'
 import { MAX_TYPE_LENGTH, STREAM_REPLY_WINDOW } from './constants.ts'
 import {
   AbortError,
@@ -41,7 +41,7 @@ import {
   UnknownRpcTypeError
 } from './errors/index.ts'
 import type { WireError } from './errors/index.ts'
-import type { FramedStream } from './framed-stream.ts'
+import type { FramedStream } from './wire/framed-stream.ts'
 import type { Logger } from '@libp2p/interface'
 
 /** Frame kinds of the RPC channel. */
