@@ -62,7 +62,7 @@ import { E2E_TAG_BYTES, X25519_BYTES } from './encryption/envelope.ts'
 import type { StreamCipher } from './encryption/envelope.ts'
 import type { FramedStream } from './wire/framed-stream.ts'
 import type { AbortOptions } from './abort.ts'
-import type { Caller } from './rpc.ts'
+import type { Caller } from './rpc/types.ts'
 import type { IHasher } from 'hash-wasm'
 
 const ROOT_DOMAIN = new TextEncoder().encode('SUBWIRE-FILE-ROOT-V1')

@@ -9,7 +9,7 @@ import type { AddressBook } from './auth/address-book.ts'
 import type { Outbox, QueueFileOptions } from './outbox.ts'
 import type { FileSource, SendFileResult } from './file-transfer.ts'
 import type { AbortOptions } from './abort.ts'
-import type { RpcHandler } from './rpc.ts'
+import type { RpcHandler } from './rpc/types.ts'
 import type {
   HandleOptions,
   MessageOptions,
