@@ -45,13 +45,15 @@ import {
   toError,
   walkCause
 } from './errors/index.ts'
-import { blake3, bytesToHex, chunkCount, chunkLength, createManifest, manifestFromWire, manifestToWire } from './file-transfer.ts'
+import { blake3 } from './files/hash.ts'
+import { bytesToHex } from './bytes.ts'
+import { chunkCount, chunkLength, createManifest, manifestFromWire, manifestToWire } from './files/manifest.ts'
 import { positiveNumber } from './config.ts'
 import { isSs58 } from './identity/ss58.ts'
 import { throwIfAborted } from './abort.ts'
 import { backoffDelay, systemClock, validateBackoff } from './queue.ts'
 import type { AbortOptions } from './abort.ts'
-import type { FileManifest, FileSource, SendFileResult, TransferProgressEvent } from './file-transfer.ts'
+import type { FileManifest, FileSource, SendFileResult, TransferProgressEvent } from './files/types.ts'
 import type { BackoffInit, OutboxCipher, OutboxEntry, OutboxRecord, QueueClock, QueueStore } from './queue.ts'
 import type { MessageOptions, RemotePeer, SubwireSendFileOptions } from './subwire.ts'
 import type { Logger } from '@libp2p/interface'

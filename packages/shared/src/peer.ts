@@ -7,7 +7,7 @@
 import { QueueNotEnabledError } from './errors/index.ts'
 import type { AddressBook } from './auth/address-book.ts'
 import type { Outbox, QueueFileOptions } from './outbox.ts'
-import type { FileSource, SendFileResult } from './file-transfer.ts'
+import type { FileSource, SendFileResult } from './files/types.ts'
 import type { AbortOptions } from './abort.ts'
 import type { RpcHandler } from './rpc/types.ts'
 import type {
