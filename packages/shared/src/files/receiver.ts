@@ -83,6 +83,125 @@ export interface ReceiveFileInit extends AbortOptions {
   log?: ((format: string, ...args: unknown[]) => void) | undefined
 }
 
+type OpenedOffer = Awaited<ReturnType<FileOpener['openOffer']>>
+
+/**
+ * The receiving side of one transfer on an inbound file stream: checks the offer against
+ * the policy and the disk before anything is created, acknowledges a retry of something
+ * already delivered, and hands an accepted offer to a {@link ChunkReceiver}.
+ */
+export class FileReceiver {
+  readonly #framed: FramedStream
+  readonly #init: ReceiveFileInit
+  readonly #idleMs: number
+
+  constructor (framed: FramedStream, init: ReceiveFileInit) {
+    this.#framed = framed
+    this.#init = init
+    this.#idleMs = init.idleTimeoutMs ?? 60_000
+  }
+
+  /** Receives the file; resolves `undefined` for a retry of something already delivered. */
+  async receive (): Promise<ReceivedFile | undefined> {
+    const init = this.#init
+    const offer = await this.#read()
+    if (offer.k !== 'offer') throw new InvalidFrameError(`expected an offer, got ${String(offer.k)}`)
+    let manifest: FileManifest
+    let opened: OpenedOffer | undefined
+    try {
+      ({ manifest, opened } = await this.#open(offer))
+    } catch (err) {
+      return await this.#refuse(toError(err))
+    }
+    if (await init.delivered?.was(`f:${manifest.id}`) === true) return await this.#ackDuplicate(manifest)
+    const name = sanitizeFileName(manifest.name)
+    const publicOffer: FileOffer = { id: manifest.id, from: init.caller, name, size: manifest.size, root: bytesToHex(manifest.root) }
+    await this.#checkPolicy(manifest, publicOffer)
+    const key = await transferKey(init.caller.ss58, manifest)
+    // the same content under the same name, delivered before and still there: a re-send, not a new file
+    const contentId = `c:${key}:${name}`
+    if (await init.delivered?.was(contentId) === true && await init.store.received?.(init.caller.ss58, name, manifest.size, { signal: init.signal }) === true) {
+      await init.delivered?.mark(`f:${manifest.id}`)
+      return await this.#ackDuplicate(manifest)
+    }
+    const release = await init.claim?.(key)
+    try {
+      const need = await this.#checkDisk(key, manifest)
+      const reservation = init.reservations?.reserve(need)
+      try {
+        const receiver = new ChunkReceiver(this.#framed, init, manifest, async () => await this.#read())
+        return await receiver.run(key, name, publicOffer, contentId, reservation, async (err) => await this.#refuse(err), opened?.accept)
+      } finally {
+        reservation?.release()
+      }
+    } finally {
+      release?.()
+    }
+  }
+
+  async #read (): Promise<Record<string, unknown>> {
+    const signals = [AbortSignal.timeout(this.#idleMs), ...(this.#init.signal === undefined ? [] : [this.#init.signal])]
+    return asRecord(await this.#framed.readFrame({ signal: AbortSignal.any(signals) }), 'sender frame')
+  }
+
+  /** Refuses the offer (the sender is told what it may know) and throws `err`. */
+  async #refuse (err: Error): Promise<never> {
+    try {
+      this.#framed.send({ k: 'refuse', e: errorToWire(forRemote(err, this.#init.log)) })
+      await this.#framed.close()
+    } catch {}
+    throw err
+  }
+
+  async #ackDuplicate (manifest: FileManifest): Promise<undefined> {
+    this.#framed.send({ k: 'done', r: manifest.root, dup: true })
+    await this.#framed.close().catch(() => {})
+    return undefined
+  }
+
+  /** The offer's manifest, opened first when it is sealed. */
+  async #open (offer: Record<string, unknown>): Promise<{ manifest: FileManifest, opened: OpenedOffer | undefined }> {
+    const init = this.#init
+    if (offer.x === undefined) {
+      if (init.requireEncryption === true) throw new EncryptionRequiredError('This peer accepts only end-to-end encrypted files')
+      return { manifest: await manifestFromWire(offer.m), opened: undefined }
+    }
+    if (init.e2e === undefined) throw new EncryptionUnavailableError('This peer has end-to-end encryption turned off')
+    const id = stringField(offer, 'id', 'offer', 64)
+    const opened = await init.e2e.openOffer(offer.x, id)
+    const manifest = await manifestFromWire(decodeValue(opened.manifest))
+    if (manifest.id !== id) throw new InvalidManifestError('the sealed manifest names another transfer id than the offer')
+    return { manifest, opened }
+  }
+
+  /** The size limit and the policy hook; a refusal reaches the sender. */
+  async #checkPolicy (manifest: FileManifest, publicOffer: FileOffer): Promise<void> {
+    const policy = this.#init.policy
+    if (policy.maxFileSize !== undefined && manifest.size > policy.maxFileSize) {
+      await this.#refuse(new FileTooLargeError(`${formatSize(manifest.size)} is above this peer's limit of ${formatSize(policy.maxFileSize)}`))
+    }
+    try {
+      await policy.onOffer?.(publicOffer)
+    } catch (err) {
+      await this.#refuse(new FileRefusedError(toError(err).message))
+    }
+  }
+
+  /**
+   * The disk check, before the partial is made (a refused offer leaves nothing behind):
+   * returns the bytes still to be written.
+   */
+  async #checkDisk (key: string, manifest: FileManifest): Promise<number> {
+    const { store, policy, signal } = this.#init
+    const need = manifest.size - Math.min(manifest.size, await store.partialBytes?.(key, { signal }) ?? 0)
+    const free = await store.freeBytes?.({ signal })
+    const minFree = policy.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES
+    if (free !== undefined && free - (this.#init.reservations?.total ?? 0) - need < minFree) {
+      await this.#refuse(new InsufficientDiskSpaceError(`Not enough free disk space for ${formatSize(need)} (this peer keeps ${formatSize(minFree)} free); try again later`))
+    }
+    return need
+  }
+}
 
 /**
  * Receives one file on an inbound file stream: checks the offer against the policy and
@@ -92,78 +211,5 @@ export interface ReceiveFileInit extends AbortOptions {
  * for a retry of something already delivered (acknowledged again, not received again).
  */
 export async function receiveFileOverStream (framed: FramedStream, init: ReceiveFileInit): Promise<ReceivedFile | undefined> {
-  const idle = init.idleTimeoutMs ?? 60_000
-  const read = async (): Promise<Record<string, unknown>> => {
-    const signals = [AbortSignal.timeout(idle), ...(init.signal === undefined ? [] : [init.signal])]
-    return asRecord(await framed.readFrame({ signal: AbortSignal.any(signals) }), 'sender frame')
-  }
-  const refuse = async (err: Error): Promise<never> => {
-    try {
-      framed.send({ k: 'refuse', e: errorToWire(forRemote(err, init.log)) })
-      await framed.close()
-    } catch {}
-    throw err
-  }
-  const ackDuplicate = async (manifest: FileManifest): Promise<undefined> => {
-    framed.send({ k: 'done', r: manifest.root, dup: true })
-    await framed.close().catch(() => {})
-    return undefined
-  }
-
-  const offer = await read()
-  if (offer.k !== 'offer') throw new InvalidFrameError(`expected an offer, got ${String(offer.k)}`)
-  let manifest: FileManifest
-  let opened: Awaited<ReturnType<FileOpener['openOffer']>> | undefined
-  try {
-    if (offer.x !== undefined) {
-      if (init.e2e === undefined) throw new EncryptionUnavailableError('This peer has end-to-end encryption turned off')
-      const id = stringField(offer, 'id', 'offer', 64)
-      opened = await init.e2e.openOffer(offer.x, id)
-      manifest = await manifestFromWire(decodeValue(opened.manifest))
-      if (manifest.id !== id) throw new InvalidManifestError('the sealed manifest names another transfer id than the offer')
-    } else {
-      if (init.requireEncryption === true) throw new EncryptionRequiredError('This peer accepts only end-to-end encrypted files')
-      manifest = await manifestFromWire(offer.m)
-    }
-  } catch (err) {
-    return await refuse(toError(err))
-  }
-  const { policy, store } = init
-  if (await init.delivered?.was(`f:${manifest.id}`) === true) return await ackDuplicate(manifest)
-  const name = sanitizeFileName(manifest.name)
-  const publicOffer: FileOffer = { id: manifest.id, from: init.caller, name, size: manifest.size, root: bytesToHex(manifest.root) }
-  if (policy.maxFileSize !== undefined && manifest.size > policy.maxFileSize) {
-    return await refuse(new FileTooLargeError(`${formatSize(manifest.size)} is above this peer's limit of ${formatSize(policy.maxFileSize)}`))
-  }
-  try {
-    await policy.onOffer?.(publicOffer)
-  } catch (err) {
-    return await refuse(new FileRefusedError(toError(err).message))
-  }
-  const key = await transferKey(init.caller.ss58, manifest)
-  // the same content under the same name, delivered before and still there: a re-send, not a new file
-  const contentId = `c:${key}:${name}`
-  if (await init.delivered?.was(contentId) === true && await store.received?.(init.caller.ss58, name, manifest.size, { signal: init.signal }) === true) {
-    await init.delivered?.mark(`f:${manifest.id}`)
-    return await ackDuplicate(manifest)
-  }
-  const release = await init.claim?.(key)
-  try {
-    // the disk check comes before the partial is made: a refused offer leaves nothing behind
-    const need = manifest.size - Math.min(manifest.size, await store.partialBytes?.(key, { signal: init.signal }) ?? 0)
-    const free = await store.freeBytes?.({ signal: init.signal })
-    const minFree = policy.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES
-    if (free !== undefined && free - (init.reservations?.total ?? 0) - need < minFree) {
-      return await refuse(new InsufficientDiskSpaceError(`Not enough free disk space for ${formatSize(need)} (this peer keeps ${formatSize(minFree)} free); try again later`))
-    }
-    const reservation = init.reservations?.reserve(need)
-    try {
-      const receiver = new ChunkReceiver(framed, init, manifest, read)
-      return await receiver.run(key, name, publicOffer, contentId, reservation, refuse, opened?.accept)
-    } finally {
-      reservation?.release()
-    }
-  } finally {
-    release?.()
-  }
+  return await new FileReceiver(framed, init).receive()
 }
