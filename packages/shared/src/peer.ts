@@ -6,7 +6,8 @@
  */
 import { QueueNotEnabledError } from './errors/index.ts'
 import type { AddressBook } from './auth/address-book.ts'
-import type { Outbox, QueueFileOptions } from './outbox.ts'
+import type { Outbox } from './outbox/outbox.ts'
+import type { QueueFileOptions } from './outbox/types.ts'
 import type { FileSource, SendFileResult } from './files/types.ts'
 import type { AbortOptions } from './abort.ts'
 import type { RpcHandler } from './rpc/types.ts'

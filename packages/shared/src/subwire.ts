@@ -48,6 +48,8 @@ import {
   UnknownDestinationError
 } from './errors/index.ts'
 import { positiveNumber } from './config.ts'
+import { Emitter } from './events.ts'
+import type { Listener } from './events.ts'
 import { FramedStream } from './wire/framed-stream.ts'
 import { initiateHandshake, respondHandshake } from './auth/handshake.ts'
 import { decodeSs58, isSs58 } from './identity/ss58.ts'
@@ -68,8 +70,8 @@ import type { E2eBackend } from './encryption/backends.ts'
 import type { E2ePurposeValue } from './encryption/envelope.ts'
 import { AccessControl, ipOfMultiaddr } from './auth/acl.ts'
 import type { SubnetFirewallInit } from './auth/acl.ts'
-import { MemoryDeliveryLog } from './queue.ts'
-import type { DeliveryLog } from './queue.ts'
+import { MemoryDeliveryLog } from './outbox/store.ts'
+import type { DeliveryLog } from './outbox/store.ts'
 import type { FileManifest, FileOpener, FileSealer, FileOffer, FileSource, FileStore, ReceivedFile, ReceivePolicy, SendFileOptions, SendFileResult, TransferProgressEvent } from './files/types.ts'
 import type { AddressBook } from './auth/address-book.ts'
 import type { Attestation, SignedAttestation } from './identity/attestation.ts'
@@ -252,8 +254,6 @@ export interface HandleOptions {
   netuid?: number | undefined
 }
 
-type Listener<T> = (detail: T) => void | Promise<void>
-
 interface Session {
   connection: Connection
   /** Subnets whose protocols this remote may open here (firewall). */
@@ -301,7 +301,7 @@ export class Subwire {
   readonly #sessions = new Map<string, Session>()
   readonly #pending = new Map<string, PendingAuth>()
   readonly #handlers = new Map<number | '*', Map<string, RpcHandler>>()
-  readonly #listeners = new Map<keyof SubwireEvents, Set<Listener<never>>>()
+  readonly #events: Emitter<SubwireEvents>
   readonly #files: FileStore | undefined
   readonly #filePolicy: NonNullable<SubwireInit['files']>
   readonly #incoming = new Map<string, AbortController>()
@@ -333,6 +333,7 @@ export class Subwire {
     this.#signer = components.signer
     this.#addressBook = components.addressBook
     this.#log = (components.logger ?? components.libp2p.logger).forComponent('subwire')
+    this.#events = new Emitter((event, err) => { this.#log('%s listener failed: %s', event, toError(err).message) })
     this.#netuids = validateNetuids(init.netuids)
     this.#prefix = init.ss58Prefix ?? BITTENSOR_SS58_PREFIX
     this.#handshakeTimeoutMs = positiveNumber(init.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs')
@@ -498,15 +499,12 @@ export class Subwire {
 
   /** Adds an event listener; returns a function that removes it. */
   on<K extends keyof SubwireEvents> (event: K, listener: Listener<SubwireEvents[K]>): () => void {
-    let set = this.#listeners.get(event)
-    if (set === undefined) { set = new Set(); this.#listeners.set(event, set) }
-    set.add(listener as Listener<never>)
-    return () => { this.off(event, listener) }
+    return this.#events.on(event, listener)
   }
 
   /** Removes an event listener. */
   off<K extends keyof SubwireEvents> (event: K, listener: Listener<SubwireEvents[K]>): void {
-    this.#listeners.get(event)?.delete(listener as Listener<never>)
+    this.#events.off(event, listener)
   }
 
   /** Peers with an authenticated connection right now. */
@@ -1160,10 +1158,7 @@ export class Subwire {
 
   readonly #onMessage = async (payload: unknown, context: HandlerContext): Promise<null> => {
     const message: SubwireMessage = { id: context.messageId, from: context.caller.ss58, caller: context.caller, action: context.type, payload }
-    const deliver = async (): Promise<void> => {
-      const listeners = [...(this.#listeners.get('message') ?? [])] as Array<Listener<SubwireMessage>>
-      await Promise.all(listeners.map(async (l) => { await l(message) }))
-    }
+    const deliver = async (): Promise<void> => { await this.#events.emitAndSettle('message', message) }
     if (message.id === undefined) {
       await deliver()
       return null
@@ -1195,14 +1190,7 @@ export class Subwire {
   }
 
   #emit<K extends keyof SubwireEvents> (event: K, detail: SubwireEvents[K]): void {
-    for (const l of [...(this.#listeners.get(event) ?? [])] as Array<Listener<SubwireEvents[K]>>) {
-      try {
-        const r = l(detail)
-        if (r instanceof Promise) r.catch((err: unknown) => { this.#log('%s listener failed: %s', event, toError(err).message) })
-      } catch (err) {
-        this.#log('%s listener failed: %s', event, toError(err).message)
-      }
-    }
+    this.#events.emit(event, detail)
   }
 }
 
