@@ -21,7 +21,7 @@
  * @packageDocumentation
  */
 import { Subwire } from './subwire.ts'
-import type { SubwireComponents, SubwireInit } from './subwire.ts'
+import type { SubwireComponents, SubwireInit } from './types.ts'
 
 export * from './constants.ts'
 export * from './errors/index.ts'
@@ -70,9 +70,9 @@ export type {
   MessageOptions,
   HandleOptions,
   SubwireSendFileOptions,
-  EncryptionInit,
-  FloodLimits
-} from './subwire.ts'
+  EncryptionInit
+} from './types.ts'
+export type { FloodLimits } from './auth/access.ts'
 
 /** Creates the protocol engine on a libp2p node. Call `start()` after libp2p has started. */
 export function createSubwire (components: SubwireComponents, init: SubwireInit): Subwire {

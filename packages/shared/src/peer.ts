@@ -11,15 +11,15 @@ import type { QueueFileOptions } from './outbox/types.ts'
 import type { FileSource, SendFileResult } from './files/types.ts'
 import type { AbortOptions } from './abort.ts'
 import type { RpcHandler } from './rpc/types.ts'
+import type { Subwire } from './subwire.ts'
 import type {
   HandleOptions,
   MessageOptions,
   RemotePeer,
   SendOptions,
-  Subwire,
   SubwireEvents,
   SubwireSendFileOptions
-} from './subwire.ts'
+} from './types.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
 /** What a queued send returns at once. */

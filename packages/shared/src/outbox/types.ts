@@ -9,7 +9,7 @@ import type { FileSource, SendFileResult, TransferProgressEvent } from '../files
 import type { OutboxEntry, QueueStore } from './store.ts'
 import type { OutboxCipher } from './cipher.ts'
 import type { QueueClock, BackoffInit } from './backoff.ts'
-import type { MessageOptions, RemotePeer, SubwireSendFileOptions } from '../subwire.ts'
+import type { MessageOptions, RemotePeer, SubwireSendFileOptions } from '../types.ts'
 import type { Logger } from '@libp2p/interface'
 
 /** What the outbox needs of the protocol engine (a `Subwire` fits). */
