@@ -21,22 +21,42 @@
  * @packageDocumentation
  */
 import { Subwire } from './subwire.ts'
-import type { SubwireComponents, SubwireInit } from './subwire.ts'
+import type { SubwireComponents, SubwireInit } from './types.ts'
 
 export * from './constants.ts'
-export * from './errors.ts'
-export * from './identity.ts'
-export * from './codec.ts'
-export * from './attestation.ts'
-export * from './handshake.ts'
-export * from './framed-stream.ts'
-export * from './rpc.ts'
-export * from './address-book.ts'
-export * from './file-transfer.ts'
-export * from './e2e.ts'
-export * from './acl.ts'
-export * from './queue.ts'
-export * from './outbox.ts'
+export * from './errors/index.ts'
+export * from './abort.ts'
+export * from './identity/ss58.ts'
+export * from './identity/signers.ts'
+export * from './wire/codec.ts'
+export * from './wire/fields.ts'
+export * from './identity/attestation.ts'
+export * from './auth/handshake.ts'
+export * from './wire/framed-stream.ts'
+export { FrameKind, refuseChannel } from './rpc/frames.ts'
+export * from './rpc/types.ts'
+export * from './rpc/client.ts'
+export * from './rpc/server.ts'
+export * from './auth/address-book.ts'
+export * from './files/types.ts'
+export { bytesToHex } from './bytes.ts'
+export { blake3 } from './files/hash.ts'
+export { chunkCount, chunkLength, createManifest, fileRoot, manifestFromWire, manifestToWire, transferKey, verifyChunksOnDisk } from './files/manifest.ts'
+export { sanitizeFileName } from './files/names.ts'
+export { DiskReservations } from './files/reservations.ts'
+export { sendFileOverStream } from './files/sender.ts'
+export { receiveFileOverStream } from './files/receiver.ts'
+export type { ReceiveFileInit } from './files/receiver.ts'
+export * from './encryption/backends.ts'
+export * from './encryption/envelope.ts'
+export * from './encryption/keyring.ts'
+export * from './auth/acl.ts'
+export * from './outbox/store.ts'
+export * from './outbox/backoff.ts'
+export * from './outbox/cipher.ts'
+export { Outbox } from './outbox/outbox.ts'
+export type * from './outbox/types.ts'
+export { verifyingSource } from './outbox/sources.ts'
 export { Subwire } from './subwire.ts'
 export { SubwirePeer } from './peer.ts'
 export type { QueuedItem } from './peer.ts'
@@ -50,9 +70,9 @@ export type {
   MessageOptions,
   HandleOptions,
   SubwireSendFileOptions,
-  EncryptionInit,
-  FloodLimits
-} from './subwire.ts'
+  EncryptionInit
+} from './types.ts'
+export type { FloodLimits } from './auth/access.ts'
 
 /** Creates the protocol engine on a libp2p node. Call `start()` after libp2p has started. */
 export function createSubwire (components: SubwireComponents, init: SubwireInit): Subwire {

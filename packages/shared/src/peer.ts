@@ -4,21 +4,22 @@
  *
  * @packageDocumentation
  */
-import { QueueNotEnabledError } from './errors.ts'
-import type { AddressBook } from './address-book.ts'
-import type { Outbox, QueueFileOptions } from './outbox.ts'
-import type { FileSource, SendFileResult } from './file-transfer.ts'
-import type { AbortOptions } from './identity.ts'
-import type { RpcHandler } from './rpc.ts'
+import { QueueNotEnabledError } from './errors/index.ts'
+import type { AddressBook } from './auth/address-book.ts'
+import type { Outbox } from './outbox/outbox.ts'
+import type { QueueFileOptions } from './outbox/types.ts'
+import type { FileSource, SendFileResult } from './files/types.ts'
+import type { AbortOptions } from './abort.ts'
+import type { RpcHandler } from './rpc/types.ts'
+import type { Subwire } from './subwire.ts'
 import type {
   HandleOptions,
   MessageOptions,
   RemotePeer,
   SendOptions,
-  Subwire,
   SubwireEvents,
   SubwireSendFileOptions
-} from './subwire.ts'
+} from './types.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
 /** What a queued send returns at once. */

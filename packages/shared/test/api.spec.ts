@@ -35,7 +35,9 @@ describe('public API', () => {
       'Outbox', 'QueueCorruptError', 'QueueExpiredError', 'QueueItemExistsError', 'QueueItemNotFoundError', 'QueueNotEnabledError', 'backoffDelay',
       'SignatureCache', 'createOutboxCipher', 'deliveryKey', 'systemClock', 'validateBackoff', 'verifyingSource',
       // integrity (issue 15)
-      'DiskReservations', 'PartialFileCorruptedError'
+      'DiskReservations', 'PartialFileCorruptedError',
+      // errors by domain (issue 16)
+      'isRemoteError', 'markRemote', 'walkCause'
     ].sort())
   })
 })

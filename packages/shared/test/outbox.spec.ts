@@ -3,7 +3,12 @@ import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { gcm } from '@noble/ciphers/aes.js'
 import {
+  AccessDeniedError,
   backoffDelay,
+  errorFromWire,
+  errorToWire,
+  InvalidConfigError,
+  isRemoteError,
   createOutboxCipher,
   decodeValue,
   MemoryQueueStore,
@@ -226,6 +231,33 @@ describe('Outbox', () => {
     await assert.rejects(outbox.waitFor(id), (e: Error) => (e.cause as Error).name === 'SourceChangedError')
     assert.equal(transport.calls.length, 1)
     await outbox.stop()
+  })
+
+  it('retries a remote handler\'s InvalidConfigError instead of dead-lettering it as a local misconfiguration', async () => {
+    const { outbox, transport, clock } = await setup()
+    transport.fail = (call) => call.attempt === 1 ? errorFromWire(errorToWire(new InvalidConfigError('the remote is misconfigured'))) : undefined
+    await outbox.start()
+    const id = await outbox.enqueueMessage(BOB, 'x', 1)
+    const waiting = outbox.waitFor(id)
+    await clock.advance(10_000)
+    await waiting
+    assert.equal(transport.calls.length, 2, 'retried after the remote\'s config error')
+    assert.equal((await outbox.dead()).length, 0)
+    await outbox.stop()
+  })
+
+  it('dead-letters at once on a local InvalidConfigError and on a remote refusal it names', async () => {
+    for (const make of [() => new InvalidConfigError('local'), () => errorFromWire(errorToWire(new AccessDeniedError('blocked there')))]) {
+      const { outbox, transport } = await setup()
+      const err = make()
+      transport.fail = () => err
+      await outbox.start()
+      const id = await outbox.enqueueMessage(BOB, 'x', 1)
+      await assert.rejects(outbox.waitFor(id), (e: Error) => (e.cause as Error).name === err.name)
+      assert.equal(transport.calls.length, 1)
+      assert.equal(isRemoteError(err), err.name === AccessDeniedError.name)
+      await outbox.stop()
+    }
   })
 
   it('lets only the lease holder deliver, and hands over when it stops', async () => {

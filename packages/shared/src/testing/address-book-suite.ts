@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import type { AddressBook, AddressBookEntry } from '../address-book.ts'
+import type { AddressBook, AddressBookEntry } from '../auth/address-book.ts'
 
 /** The test-runner functions the suite needs. */
 export interface SuiteRunner {

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import type { OutboxRecord, QueueStore } from '../queue.ts'
+import type { OutboxRecord, QueueStore } from '../outbox/store.ts'
 import type { SuiteRunner } from './address-book-suite.ts'
 
 /** Creates a fresh, empty store; `reopen` (durable bodies) opens the same storage again after `close()`. */

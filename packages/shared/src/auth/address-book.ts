@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import type { AbortOptions } from './identity.ts'
+import type { AbortOptions } from '../abort.ts'
 
 /** One hotkey's known addresses. */
 export interface AddressBookEntry {

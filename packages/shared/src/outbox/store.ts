@@ -1,27 +1,25 @@
 /**
  * The durable outbox's storage contract: {@link QueueStore}, with a memory body here and
  * SQLite (Node) and IndexedDB (browser) bodies in the peers, all held to one compliance
- * suite (`@subwire/shared/testing`). Also the receiver's {@link DeliveryLog}, the at-rest
- * cipher of queued payloads and the backoff schedule.
+ * suite (`@subwire/shared/testing`). Also the receiver's {@link DeliveryLog}.
  *
  * @packageDocumentation
  */
-import {
-  DEFAULT_QUEUE_BACKOFF_BASE_MS,
-  DEFAULT_QUEUE_BACKOFF_CAP_MS
-} from './constants.ts'
-import { DecryptionFailedError, InvalidConfigError, QueueItemExistsError } from './errors.ts'
-import type { WireError } from './errors.ts'
-import type { AbortOptions } from './identity.ts'
+import { QueueItemExistsError } from '../errors/index.ts'
+import type { WireError } from '../errors/index.ts'
+import type { AbortOptions } from '../abort.ts'
+
 
 /** What an outbox item carries. */
 export type OutboxKind = 'message' | 'file'
+
 
 /**
  * Where an item is: `staging` while its payload is still being written (removed on the next
  * start if a crash left it so), `pending` until delivered, `dead` once given up.
  */
 export type OutboxState = 'staging' | 'pending' | 'dead'
+
 
 /** An outbox item without its sealed payload, as lists show it. */
 export interface OutboxEntry {
@@ -55,14 +53,17 @@ export interface OutboxEntry {
   progress: number
 }
 
+
 /** An outbox item as the store keeps it. */
 export interface OutboxRecord extends OutboxEntry {
   /** The payload, sealed with the outbox's at-rest cipher (see {@link OutboxCipher}). */
   sealed: Uint8Array
 }
 
+
 /** The fields of an item that change while it waits. */
 export type OutboxPatch = Partial<Pick<OutboxEntry, 'state' | 'attempts' | 'backoffStep' | 'nextAttemptAt' | 'expiresAt' | 'lastError' | 'progress'>>
+
 
 /** Filter of {@link QueueStore.list}. */
 export interface OutboxFilter {
@@ -71,6 +72,7 @@ export interface OutboxFilter {
   /** Only items for this destination. */
   dest?: string | undefined
 }
+
 
 /** Receiver side: which message and transfer ids were already handed to the application, per sender. */
 export interface DeliveryLog {
@@ -81,6 +83,7 @@ export interface DeliveryLog {
   /** Forgets deliveries recorded before `before`; returns how many. */
   pruneDelivered(before: number, options?: AbortOptions): Promise<number>
 }
+
 
 /**
  * Durable storage of the outbox (and the receiver's delivery log). Every write is
@@ -114,10 +117,12 @@ export interface QueueStore extends DeliveryLog {
   close(): Promise<void>
 }
 
+
 const entryOf = (r: OutboxRecord): OutboxEntry => {
   const { sealed: _sealed, ...entry } = r
   return { ...entry, lastError: entry.lastError === undefined ? undefined : { ...entry.lastError } }
 }
+
 
 /** A {@link QueueStore} in memory: for tests and ephemeral peers (nothing survives the process). */
 export class MemoryQueueStore implements QueueStore {
@@ -193,10 +198,12 @@ export class MemoryQueueStore implements QueueStore {
   async close (): Promise<void> {}
 }
 
+
 /** The key a delivery log files `(from, id)` under. */
 export function deliveryKey (from: string, id: string): string {
   return `${from}\u0000${id}`
 }
+
 
 /**
  * A bounded in-memory {@link DeliveryLog}: what a peer without a durable store uses, so a
@@ -232,108 +239,11 @@ export class MemoryDeliveryLog implements DeliveryLog {
   }
 }
 
+
 function definedOnly (patch: OutboxPatch): OutboxPatch {
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(patch)) {
     if (v !== undefined || k === 'lastError') out[k] = v
   }
   return out as OutboxPatch
-}
-
-/** Backoff between attempts. */
-export interface BackoffInit {
-  /** First delay's upper bound in ms (default 1 s). */
-  baseMs?: number
-  /** Largest delay in ms (default 5 min). */
-  capMs?: number
-}
-
-/**
- * "Full jitter" exponential backoff: a delay drawn uniformly from
- * `[0, min(cap, base * 2^step))`. Spreads retries of many senders apart while keeping the
- * expected delay half of plain exponential backoff.
- */
-export function backoffDelay (step: number, random: () => number, init: BackoffInit = {}): number {
-  const base = init.baseMs ?? DEFAULT_QUEUE_BACKOFF_BASE_MS
-  const cap = init.capMs ?? DEFAULT_QUEUE_BACKOFF_CAP_MS
-  const ceiling = Math.min(cap, base * 2 ** Math.min(step, 52))
-  return Math.floor(random() * ceiling)
-}
-
-/** Checks a backoff configuration. */
-export function validateBackoff (init: BackoffInit = {}): Required<BackoffInit> {
-  const baseMs = init.baseMs ?? DEFAULT_QUEUE_BACKOFF_BASE_MS
-  const capMs = init.capMs ?? DEFAULT_QUEUE_BACKOFF_CAP_MS
-  if (!Number.isFinite(baseMs) || baseMs <= 0) throw new InvalidConfigError('backoff.baseMs must be a positive number')
-  if (!Number.isFinite(capMs) || capMs < baseMs) throw new InvalidConfigError('backoff.capMs must be a number at least backoff.baseMs')
-  return { baseMs, capMs }
-}
-
-/**
- * Encrypts queued payloads at rest. The Node peer derives its key from the peer key in the
- * home; the browser keeps a non-extractable key in IndexedDB.
- */
-export interface OutboxCipher {
-  /** Seals `plaintext`, binding it to `aad` (the item id and part). */
-  seal(plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array>
-  /** Opens what {@link OutboxCipher.seal} made; throws `DecryptionFailedError` on any change. */
-  open(sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array>
-}
-
-const AT_REST_NONCE_BYTES = 12
-
-/**
- * AES-256-GCM at rest via WebCrypto: a random 96-bit nonce per record, stored in front of
- * the ciphertext. `key` is a 32-byte secret or an AES-GCM CryptoKey.
- */
-export async function createOutboxCipher (key: Uint8Array | CryptoKey): Promise<OutboxCipher> {
-  let k: CryptoKey
-  if (key instanceof Uint8Array) {
-    if (key.byteLength !== 32) throw new InvalidConfigError('The outbox key must be 32 bytes')
-    k = await crypto.subtle.importKey('raw', key.slice(), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt'])
-  } else {
-    k = key
-  }
-  return {
-    seal: async (plaintext, aad) => {
-      const iv = crypto.getRandomValues(new Uint8Array(AT_REST_NONCE_BYTES))
-      const c = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad.slice() }, k, plaintext.slice()))
-      const out = new Uint8Array(AT_REST_NONCE_BYTES + c.byteLength)
-      out.set(iv)
-      out.set(c, AT_REST_NONCE_BYTES)
-      return out
-    },
-    open: async (sealed, aad) => {
-      if (sealed.byteLength < AT_REST_NONCE_BYTES + 16) throw new DecryptionFailedError('Stored record is too short')
-      try {
-        return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.slice(0, AT_REST_NONCE_BYTES), additionalData: aad.slice() }, k, sealed.slice(AT_REST_NONCE_BYTES)))
-      } catch {
-        throw new DecryptionFailedError('Stored record failed authentication (corrupt, or sealed under another key)')
-      }
-    }
-  }
-}
-
-/** Time and randomness of the outbox worker; tests inject a fake clock instead of sleeping. */
-export interface QueueClock {
-  /** Milliseconds since the epoch. */
-  now(): number
-  /** Calls `fn` after `ms`; returns a handle for {@link QueueClock.clearTimeout}. */
-  setTimeout(fn: () => void, ms: number): unknown
-  /** Cancels a timer. */
-  clearTimeout(handle: unknown): void
-  /** A number in [0, 1) for the jitter. */
-  random(): number
-}
-
-/** The real clock. */
-export const systemClock: QueueClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms)
-    ;(t as { unref?: () => void }).unref?.()
-    return t
-  },
-  clearTimeout: (h) => { clearTimeout(h as ReturnType<typeof setTimeout>) },
-  random: () => Math.random()
 }

@@ -1,26 +1,22 @@
 /**
- * Hotkey identity: SS58 addresses, the {@link Signer} interface and strict sr25519
- * verification over polkadot-js wrapped bytes (`<Bytes>…</Bytes>`), so that a key
- * file and a browser wallet extension produce signatures that verify the same way.
+ * Hotkey identity: the {@link Signer} interface and strict sr25519 verification over
+ * polkadot-js wrapped bytes (`<Bytes>…</Bytes>`), so that a key file and a browser wallet
+ * extension produce signatures that verify the same way; signers from a keypair, a seed,
+ * a callback (a wallet) or a secret URI.
  *
  * @packageDocumentation
  */
 import { hexToU8a, isHex, u8aConcat, u8aWrapBytes } from '@polkadot/util'
-import { checkAddressChecksum } from '@polkadot/util-crypto/address/checksum'
-import { encodeAddress } from '@polkadot/util-crypto/address/encode'
-import { base58Decode } from '@polkadot/util-crypto/base58'
 import { keyExtractSuri } from '@polkadot/util-crypto/key/extractSuri'
 import { mnemonicToMiniSecret } from '@polkadot/util-crypto/mnemonic/toMiniSecret'
 import { mnemonicValidate } from '@polkadot/util-crypto/mnemonic/validate'
 import * as sr25519 from '@scure/sr25519'
-import { BITTENSOR_SS58_PREFIX } from './constants.ts'
-import { AbortError, HotkeyLoadError, InvalidSignatureError, InvalidSs58Error, WrongSs58PrefixError } from './errors.ts'
+import { BITTENSOR_SS58_PREFIX } from '../constants.ts'
+import { HotkeyLoadError, InvalidSignatureError } from '../errors/index.ts'
+import { throwIfAborted } from '../abort.ts'
+import type { AbortOptions } from '../abort.ts'
+import { decodeSs58, encodeSs58 } from './ss58.ts'
 
-/** Options every async subwire API takes last. */
-export interface AbortOptions {
-  /** Cancels the operation; it then rejects with an `AbortError`. */
-  signal?: AbortSignal | undefined
-}
 
 /**
  * Something that can sign for a hotkey. `sign` receives the raw message and returns an
@@ -36,83 +32,12 @@ export interface Signer {
   sign(message: Uint8Array, options?: AbortOptions): Promise<Uint8Array>
 }
 
-/** An SS58 address decoded into its parts. */
-export interface DecodedSs58 {
-  /** Network prefix (42 for Bittensor). */
-  prefix: number
-  /** 32-byte public key. */
-  publicKey: Uint8Array
-}
-
-/** Throws the signal's abort as an {@link AbortError} if it is aborted. */
-export function throwIfAborted (signal?: AbortSignal): void {
-  if (signal?.aborted === true) throw new AbortError()
-}
-
-/**
- * True if `prefix` is an SS58 network prefix an address can carry: an integer in
- * 0..16383, except 46 and 47, which the SS58 registry reserves.
- */
-export function isSs58Prefix (prefix: number): boolean {
-  return Number.isInteger(prefix) && prefix >= 0 && prefix <= 16383 && prefix !== 46 && prefix !== 47
-}
-
-/**
- * Encodes a 32-byte public key as SS58 with the given network prefix (default 42).
- * Throws {@link InvalidSs58Error} for a key of another length or a prefix
- * {@link isSs58Prefix} refuses.
- */
-export function encodeSs58 (publicKey: Uint8Array, prefix = BITTENSOR_SS58_PREFIX): string {
-  if (publicKey.byteLength !== 32) throw new InvalidSs58Error('Public key must be 32 bytes')
-  if (!isSs58Prefix(prefix)) throw new InvalidSs58Error(`SS58 network prefix ${prefix} is out of range or reserved`)
-  return encodeAddress(publicKey, prefix)
-}
-
-/**
- * Decodes and validates an SS58 address of a 32-byte key (any network prefix; pass
- * `expectedPrefix` to require one). Throws {@link InvalidSs58Error} or {@link WrongSs58PrefixError}.
- */
-export function decodeSs58 (address: string, expectedPrefix?: number): DecodedSs58 {
-  let raw: Uint8Array
-  try {
-    raw = base58Decode(address)
-  } catch (err) {
-    throw new InvalidSs58Error(`Invalid SS58 address "${address}": not base58`, { cause: err })
-  }
-  const prefixLength = raw[0] !== undefined && (raw[0] & 0b0100_0000) !== 0 ? 2 : 1
-  // 32-byte key + 2 checksum bytes
-  if (raw.byteLength !== prefixLength + 32 + 2) {
-    throw new InvalidSs58Error(`Invalid SS58 address "${address}": not a 32-byte key`)
-  }
-  const b0 = raw[0] ?? 0
-  const b1 = raw[1] ?? 0
-  const prefix = prefixLength === 1
-    ? b0
-    : ((b0 & 0b0011_1111) << 2) | (b1 >> 6) | ((b1 & 0b0011_1111) << 8)
-  // 0b1xxx_xxxx first bytes are not addresses; 46 and 47 are reserved by the registry
-  if (b0 >= 0x80 || !isSs58Prefix(prefix)) throw new InvalidSs58Error(`Invalid SS58 address "${address}": network prefix ${prefix} is reserved`)
-  const [valid] = checkAddressChecksum(raw)
-  if (!valid) throw new InvalidSs58Error(`Invalid SS58 address "${address}": bad checksum`)
-  if (expectedPrefix !== undefined && prefix !== expectedPrefix) {
-    throw new WrongSs58PrefixError(`SS58 address "${address}" has network prefix ${prefix}, expected ${expectedPrefix}`)
-  }
-  return { prefix, publicKey: raw.slice(prefixLength, prefixLength + 32) }
-}
-
-/** True if `address` is a valid SS58 address (optionally with the given prefix). */
-export function isSs58 (address: string, expectedPrefix?: number): boolean {
-  try {
-    decodeSs58(address, expectedPrefix)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** The exact bytes a signer signs for `message`: polkadot-js `u8aWrapBytes`. */
 export function wrapBytes (message: Uint8Array): Uint8Array {
   return u8aWrapBytes(message)
 }
+
 
 /**
  * Strict verification: `sr25519Verify(u8aWrapBytes(message), signature, publicKey)`.
@@ -130,6 +55,7 @@ export function verifyHotkeySignature (message: Uint8Array, signature: Uint8Arra
   }
   if (!ok) throw new InvalidSignatureError()
 }
+
 
 /** A 32-byte secret as held by a {@link Signer}; prints as `SecretKey(..)` so it never reaches logs. */
 export class SecretKey {
@@ -156,11 +82,13 @@ export class SecretKey {
   }
 }
 
+
 /** A local sr25519 key pair in polkadot-js layout (64-byte secret: key ‖ nonce). */
 export interface Sr25519Keypair {
   publicKey: Uint8Array
   secretKey: Uint8Array
 }
+
 
 /** A {@link Signer} over a secret in @scure/sr25519's layout; the secret never leaves the closure. */
 function secretSigner (secretKey: Uint8Array, prefix: number): Signer {
@@ -180,6 +108,7 @@ function secretSigner (secretKey: Uint8Array, prefix: number): Signer {
   } as Signer
 }
 
+
 /**
  * A {@link Signer} over a local sr25519 key pair as polkadot-js and btcli store it.
  * Throws {@link HotkeyLoadError} if the secret is not the public key's.
@@ -197,14 +126,17 @@ export function keypairSigner (pair: Sr25519Keypair, prefix = BITTENSOR_SS58_PRE
   return signer
 }
 
+
 /** A {@link Signer} from a 32-byte sr25519 mini-secret seed (as btcli's `secretSeed`). */
 export function seedSigner (seed: Uint8Array, prefix = BITTENSOR_SS58_PREFIX): Signer {
   if (seed.byteLength !== 32) throw new HotkeyLoadError('A seed must be 32 bytes')
   return secretSigner(sr25519.secretFromSeed(seed), prefix)
 }
 
+
 /** The well-known development mnemonic behind `//Alice`, `//Bob`, … (as in polkadot-js). */
 const DEV_PHRASE = 'bottom drive obey lake curtain smoke basket hold race lonely fit walk'
+
 
 /**
  * A {@link Signer} backed by a callback, e.g. a wallet extension's `signRaw`. The
@@ -224,6 +156,7 @@ export function callbackSigner (ss58: string, sign: (message: Uint8Array, option
     }
   }
 }
+
 
 /**
  * A {@link Signer} from a secret URI as polkadot-js understands it: a dev URI

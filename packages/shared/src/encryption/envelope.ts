@@ -22,26 +22,31 @@
  *
  * @packageDocumentation
  */
-import { gcm } from '@noble/ciphers/aes.js'
-import { x25519 } from '@noble/curves/ed25519.js'
-import { hkdf } from '@noble/hashes/hkdf.js'
-import { sha256 } from '@noble/hashes/sha2.js'
-import { asRecord, bytesField } from './codec.ts'
-import { DecryptionFailedError, EncryptionUnavailableError, InvalidFrameError } from './errors.ts'
+import { asRecord, bytesField } from '../wire/fields.ts'
+import { DecryptionFailedError, EncryptionUnavailableError, InvalidFrameError } from '../errors/index.ts'
+import type { Aead, E2eBackend, X25519KeyPair } from './backends.ts'
+
 
 /** Domain tag at the start of every HKDF `info`. */
 export const E2E_DOMAIN = 'SUBWIRE-E2E-V1'
+
 /** Size of X25519 public keys and shared secrets. */
 export const X25519_BYTES = 32
+
 /** AES-256-GCM tag size: what encryption adds to each chunk. */
 export const E2E_TAG_BYTES = 16
+
 /** Bytes of the nonce prefix derived with the key. */
 const NONCE_PREFIX_BYTES = 7
+
 /** Largest sealed single payload accepted by {@link openEnvelope} (a 16 MiB frame holds less). */
 const MAX_ENVELOPE_BYTES = 16 * 1024 * 1024
 
+
 const encoder = new TextEncoder()
+
 const DOMAIN = encoder.encode(E2E_DOMAIN)
+
 
 /** What a key is used for; part of the HKDF info, so a key for one never opens another. */
 export const E2ePurpose = {
@@ -57,200 +62,10 @@ export const E2ePurpose = {
   FileData: 5
 } as const
 
+
 /** One of {@link E2ePurpose}. */
 export type E2ePurposeValue = typeof E2ePurpose[keyof typeof E2ePurpose]
 
-/** An X25519 private key: a non-extractable `CryptoKey` or raw bytes (noble body). Never printed. */
-export interface X25519PrivateKey {
-  /** The body's own key object. */
-  readonly handle: unknown
-  /** Prints `SecretKey(x25519)`, never the key. */
-  toString(): string
-}
-
-/** An X25519 key pair. */
-export interface X25519KeyPair {
-  /** 32-byte public key. */
-  publicKey: Uint8Array
-  /** The private key, opaque. */
-  privateKey: X25519PrivateKey
-}
-
-/** One AES-256-GCM key. */
-export interface Aead {
-  /** Encrypts; returns ciphertext ‖ 16-byte tag. */
-  seal(nonce: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>
-  /** Decrypts and authenticates; throws on any mismatch. */
-  open(nonce: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>
-}
-
-/** The primitives end-to-end encryption needs, with a WebCrypto and a noble body. */
-export interface E2eBackend {
-  /** `webcrypto` or `noble`. */
-  readonly name: string
-  /** A fresh random key pair. */
-  generateKeyPair(): Promise<X25519KeyPair>
-  /** A key pair from a 32-byte private scalar (test vectors). */
-  importPrivateKey(secret: Uint8Array): Promise<X25519KeyPair>
-  /** X25519(private, public); rejects low-order public keys (all-zero output). */
-  sharedSecret(privateKey: X25519PrivateKey, publicKey: Uint8Array): Promise<Uint8Array>
-  /** HKDF-SHA256 with an all-zero salt. */
-  hkdf(ikm: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array>
-  /** An AES-256-GCM key. */
-  aead(key: Uint8Array): Promise<Aead>
-}
-
-function secret (handle: unknown): X25519PrivateKey {
-  return { handle, toString: () => 'SecretKey(x25519)' }
-}
-
-function checkShared (shared: Uint8Array): Uint8Array {
-  let acc = 0
-  for (const b of shared) acc |= b
-  if (acc === 0) throw new DecryptionFailedError('X25519 produced an all-zero secret (low-order public key)')
-  return shared
-}
-
-function checkPublicKey (publicKey: Uint8Array): void {
-  if (publicKey.byteLength !== X25519_BYTES) throw new DecryptionFailedError(`X25519 public keys are ${X25519_BYTES} bytes, got ${publicKey.byteLength}`)
-}
-
-const ZERO_SALT = new Uint8Array(32)
-/** WebCrypto's typings want ArrayBuffer-backed views; ours always are (never shared memory). */
-function bs (bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return bytes as Uint8Array<ArrayBuffer>
-}
-/** PKCS#8 header of a raw X25519 private key (RFC 8410). */
-const PKCS8_X25519 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20])
-
-/** The WebCrypto body: native X25519, HKDF and AES-GCM. Private keys are non-extractable. */
-export function webCryptoBackend (subtle: SubtleCrypto = globalThis.crypto.subtle): E2eBackend {
-  const toPair = async (pair: CryptoKeyPair): Promise<X25519KeyPair> => ({
-    publicKey: new Uint8Array(await subtle.exportKey('raw', pair.publicKey)),
-    privateKey: secret(pair.privateKey)
-  })
-  return {
-    name: 'webcrypto',
-    async generateKeyPair () {
-      return await toPair(await subtle.generateKey({ name: 'X25519' }, false, ['deriveBits']) as CryptoKeyPair)
-    },
-    async importPrivateKey (raw) {
-      if (raw.byteLength !== X25519_BYTES) throw new TypeError('X25519 private keys are 32 bytes')
-      const pkcs8 = new Uint8Array(PKCS8_X25519.byteLength + X25519_BYTES)
-      pkcs8.set(PKCS8_X25519)
-      pkcs8.set(raw, PKCS8_X25519.byteLength)
-      const privateKey = await subtle.importKey('pkcs8', bs(pkcs8), { name: 'X25519' }, true, ['deriveBits'])
-      const jwk = await subtle.exportKey('jwk', privateKey)
-      const publicKey = base64UrlDecode(jwk.x ?? '')
-      // re-import non-extractable: nothing can read the scalar back out
-      return { publicKey, privateKey: secret(await subtle.importKey('pkcs8', bs(pkcs8), { name: 'X25519' }, false, ['deriveBits'])) }
-    },
-    async sharedSecret (privateKey, publicKey) {
-      checkPublicKey(publicKey)
-      let bits: ArrayBuffer
-      try {
-        const pub = await subtle.importKey('raw', bs(publicKey), { name: 'X25519' }, false, [])
-        bits = await subtle.deriveBits({ name: 'X25519', public: pub } as unknown as AlgorithmIdentifier, privateKey.handle as CryptoKey, 256)
-      } catch (err) {
-        throw new DecryptionFailedError(`X25519 failed: ${(err as Error).message}`, { cause: err })
-      }
-      return checkShared(new Uint8Array(bits))
-    },
-    async hkdf (ikm, info, length) {
-      const key = await subtle.importKey('raw', bs(ikm), 'HKDF', false, ['deriveBits'])
-      return new Uint8Array(await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: ZERO_SALT, info: bs(info) }, key, length * 8))
-    },
-    async aead (raw) {
-      const key = await subtle.importKey('raw', bs(raw), 'AES-GCM', false, ['encrypt', 'decrypt'])
-      return {
-        async seal (nonce, plaintext) {
-          return new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv: bs(nonce) }, key, bs(plaintext)))
-        },
-        async open (nonce, ciphertext) {
-          try {
-            return new Uint8Array(await subtle.decrypt({ name: 'AES-GCM', iv: bs(nonce) }, key, bs(ciphertext)))
-          } catch (err) {
-            throw new DecryptionFailedError(undefined, { cause: err })
-          }
-        }
-      }
-    }
-  }
-}
-
-/** The pure-JS body (`@noble/*`): for runtimes without WebCrypto; ~50x slower on bulk data. */
-export function nobleBackend (): E2eBackend {
-  return {
-    name: 'noble',
-    async generateKeyPair () {
-      const priv = x25519.utils.randomSecretKey()
-      return { publicKey: x25519.getPublicKey(priv), privateKey: secret(priv) }
-    },
-    async importPrivateKey (raw) {
-      if (raw.byteLength !== X25519_BYTES) throw new TypeError('X25519 private keys are 32 bytes')
-      const priv = raw.slice()
-      return { publicKey: x25519.getPublicKey(priv), privateKey: secret(priv) }
-    },
-    async sharedSecret (privateKey, publicKey) {
-      checkPublicKey(publicKey)
-      let shared: Uint8Array
-      try {
-        shared = x25519.getSharedSecret(privateKey.handle as Uint8Array, publicKey)
-      } catch (err) {
-        throw new DecryptionFailedError(`X25519 failed: ${(err as Error).message}`, { cause: err })
-      }
-      return checkShared(shared)
-    },
-    async hkdf (ikm, info, length) {
-      return hkdf(sha256, ikm, ZERO_SALT, info, length)
-    },
-    async aead (key) {
-      const k = key.slice()
-      return {
-        async seal (nonce, plaintext) {
-          return gcm(k, nonce).encrypt(plaintext)
-        },
-        async open (nonce, ciphertext) {
-          try {
-            return gcm(k, nonce).decrypt(ciphertext)
-          } catch (err) {
-            throw new DecryptionFailedError(undefined, { cause: err })
-          }
-        }
-      }
-    }
-  }
-}
-
-let chosen: Promise<E2eBackend> | undefined
-
-/**
- * The fastest body this runtime supports: WebCrypto if it has X25519 (Node 22+,
- * Chromium 133+, Firefox 130+, Safari 17+), else noble. Probed once.
- */
-export async function defaultE2eBackend (): Promise<E2eBackend> {
-  chosen ??= (async () => {
-    const subtle = globalThis.crypto?.subtle
-    if (subtle === undefined) return nobleBackend()
-    try {
-      const backend = webCryptoBackend(subtle)
-      const a = await backend.generateKeyPair()
-      await backend.sharedSecret(a.privateKey, a.publicKey)
-      return backend
-    } catch {
-      return nobleBackend()
-    }
-  })()
-  return await chosen
-}
-
-function base64UrlDecode (s: string): Uint8Array {
-  const b64 = s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4)
-  const bin = atob(b64)
-  const out = new Uint8Array(bin.length)
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
-  return out
-}
 
 /** Who and what a key is for. */
 export interface E2eContext {
@@ -264,6 +79,7 @@ export interface E2eContext {
   id: string
 }
 
+
 function lengthPrefixed (bytes: Uint8Array): Uint8Array {
   if (bytes.byteLength > 0xffff) throw new InvalidFrameError('context field longer than 65535 bytes')
   const out = new Uint8Array(2 + bytes.byteLength)
@@ -271,6 +87,7 @@ function lengthPrefixed (bytes: Uint8Array): Uint8Array {
   out.set(bytes, 2)
   return out
 }
+
 
 /**
  * The HKDF `info`: `"SUBWIRE-E2E-V1" ‖ purpose u8 ‖ lp(sender) ‖ lp(recipient) ‖ lp(id) ‖
@@ -281,6 +98,7 @@ export function e2eInfo (context: E2eContext, publicKeys: readonly Uint8Array[])
     lengthPrefixed(encoder.encode(context.recipient)), lengthPrefixed(encoder.encode(context.id)), ...publicKeys)
 }
 
+
 function concat (...parts: Uint8Array[]): Uint8Array {
   let length = 0
   for (const p of parts) length += p.byteLength
@@ -289,6 +107,7 @@ function concat (...parts: Uint8Array[]): Uint8Array {
   for (const p of parts) { out.set(p, o); o += p.byteLength }
   return out
 }
+
 
 /**
  * A STREAM-construction AEAD: chunk `i` is sealed under nonce `prefix ‖ i ‖ last`. The
@@ -337,11 +156,13 @@ export class StreamCipher {
   }
 }
 
+
 /** Derives a {@link StreamCipher}: HKDF(ikm, info) → 32-byte AES key ‖ 7-byte nonce prefix. */
 export async function deriveStreamCipher (backend: E2eBackend, ikm: Uint8Array, info: Uint8Array): Promise<StreamCipher> {
   const okm = await backend.hkdf(ikm, info, 32 + NONCE_PREFIX_BYTES)
   return new StreamCipher(await backend.aead(okm.subarray(0, 32)), okm.subarray(32))
 }
+
 
 /**
  * A sealed single payload on the wire: `{ ek: sender's ephemeral public key, rk: the
@@ -356,6 +177,7 @@ export interface Envelope {
   c: Uint8Array
 }
 
+
 /** Parses an envelope from a decoded frame field; throws {@link InvalidFrameError}. */
 export function envelopeFromWire (value: unknown): Envelope {
   const rec = asRecord(value, 'envelope')
@@ -367,6 +189,7 @@ export function envelopeFromWire (value: unknown): Envelope {
   return { ek, rk, c }
 }
 
+
 /** What sealing leaves behind: the secret the reply (or file data) key is derived from. */
 export interface SealState {
   /** DH(ephemeral, recipient): input of the reply key. Keep in memory only. */
@@ -376,6 +199,7 @@ export interface SealState {
   /** The recipient key sealed to. */
   recipientKey: Uint8Array
 }
+
 
 /** Seals one payload to `recipientKey` with a fresh (or given, for vectors) ephemeral key. */
 export async function sealEnvelope (backend: E2eBackend, recipientKey: Uint8Array | undefined, context: E2eContext, plaintext: Uint8Array,
@@ -388,8 +212,10 @@ export async function sealEnvelope (backend: E2eBackend, recipientKey: Uint8Arra
   return { envelope: { ek: ephemeral.publicKey, rk: recipientKey.slice(), c }, state: { ikm, ephemeral, recipientKey } }
 }
 
+
 /** Finds our private key for a public key an envelope names (current or recently rotated). */
 export type KeyLookup = (publicKey: Uint8Array) => X25519KeyPair | undefined
+
 
 /** Opens an envelope sealed to one of our keys; throws {@link DecryptionFailedError}. */
 export async function openEnvelope (backend: E2eBackend, keys: KeyLookup, context: E2eContext, envelope: Envelope): Promise<{ plaintext: Uint8Array, ikm: Uint8Array }> {
@@ -400,10 +226,12 @@ export async function openEnvelope (backend: E2eBackend, keys: KeyLookup, contex
   return { plaintext: await cipher.open(0, envelope.c, true), ikm }
 }
 
+
 /** The cipher of the reply to an encrypted request: same DH secret, purpose `Reply`. */
 export async function replyCipher (backend: E2eBackend, ikm: Uint8Array, request: E2eContext, ephemeralKey: Uint8Array, recipientKey: Uint8Array): Promise<StreamCipher> {
   return await deriveStreamCipher(backend, ikm, e2eInfo({ ...request, purpose: E2ePurpose.Reply }, [ephemeralKey, recipientKey]))
 }
+
 
 /**
  * The file-data cipher: HKDF over DH(eS, R) ‖ DH(eS, eR), where eR is the receiver's
@@ -413,63 +241,4 @@ export async function fileDataCipher (backend: E2eBackend, staticIkm: Uint8Array
   senderEphemeral: Uint8Array, recipientKey: Uint8Array, receiverEphemeral: Uint8Array): Promise<StreamCipher> {
   return await deriveStreamCipher(backend, concat(staticIkm, ephemeralIkm),
     e2eInfo({ ...context, purpose: E2ePurpose.FileData }, [senderEphemeral, recipientKey, receiverEphemeral]))
-}
-
-function hex (bytes: Uint8Array): string {
-  let s = ''
-  for (const b of bytes) s += b.toString(16).padStart(2, '0')
-  return s
-}
-
-/**
- * This peer's encryption keys: the current one (published in the attestation) and the
- * ones it replaced, kept until the attestations that published them have expired, so
- * traffic sealed just before a rotation still opens. Memory only.
- */
-export class EncryptionKeyring {
-  readonly #backend: E2eBackend
-  readonly #keys = new Map<string, { pair: X25519KeyPair, until: number }>()
-  #current: X25519KeyPair | undefined
-
-  /** An empty keyring; call {@link EncryptionKeyring.rotate} before use. */
-  constructor (backend: E2eBackend) {
-    this.#backend = backend
-  }
-
-  /** The primitives' body. */
-  get backend (): E2eBackend {
-    return this.#backend
-  }
-
-  /** The key currently published. */
-  get current (): X25519KeyPair | undefined {
-    return this.#current
-  }
-
-  /**
-   * Makes a fresh current key. The previous one stays usable until `previousUntil` (ms
-   * since the epoch: when the attestation that published it expires).
-   */
-  async rotate (previousUntil: number, now = Date.now()): Promise<X25519KeyPair> {
-    const fresh = await this.#backend.generateKeyPair()
-    const old = this.#current
-    if (old !== undefined) this.#keys.set(hex(old.publicKey), { pair: old, until: previousUntil })
-    this.#current = fresh
-    this.#keys.set(hex(fresh.publicKey), { pair: fresh, until: Number.POSITIVE_INFINITY })
-    for (const [k, v] of this.#keys) if (v.until <= now) this.#keys.delete(k)
-    return fresh
-  }
-
-  /** Finds our key pair by public key, if still held. */
-  readonly lookup: KeyLookup = (publicKey) => {
-    const entry = this.#keys.get(hex(publicKey))
-    if (entry === undefined || entry.until <= Date.now()) return undefined
-    return entry.pair
-  }
-
-  /** Forgets every key (on stop). */
-  clear (): void {
-    this.#keys.clear()
-    this.#current = undefined
-  }
 }

@@ -7,8 +7,9 @@
  */
 import { Packr } from 'msgpackr'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { FRAME_HEADER_BYTES } from './constants.ts'
-import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './errors.ts'
+import { FRAME_HEADER_BYTES } from '../constants.ts'
+import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from '../errors/index.ts'
+
 
 const packr = new Packr({
   useRecords: false,
@@ -19,10 +20,12 @@ const packr = new Packr({
   int64AsType: 'number'
 })
 
+
 /** Encodes a value as MessagePack (no frame header). */
 export function encodeValue (value: unknown): Uint8Array {
   return packr.pack(value)
 }
+
 
 /** Decodes a MessagePack value, throwing {@link InvalidFrameError} on any failure. */
 export function decodeValue (bytes: Uint8Array): unknown {
@@ -39,6 +42,7 @@ export function decodeValue (bytes: Uint8Array): unknown {
   return value
 }
 
+
 /** Encodes one frame: header plus MessagePack body. Throws if the body exceeds `maxFrameBytes`. */
 export function encodeFrame (value: unknown, maxFrameBytes: number): Uint8Array {
   const body = packr.pack(value)
@@ -50,6 +54,7 @@ export function encodeFrame (value: unknown, maxFrameBytes: number): Uint8Array 
   out.set(body, FRAME_HEADER_BYTES)
   return out
 }
+
 
 /**
  * Incremental frame decoder. Feed it chunks with {@link FrameDecoder.push}, then
@@ -103,39 +108,4 @@ export class FrameDecoder {
       throw new TruncatedFrameError(`Stream ended with ${this.#buffer.byteLength} bytes of an unfinished frame`)
     }
   }
-}
-
-/** Narrows a decoded frame to a plain object, or throws {@link InvalidFrameError}. */
-export function asRecord (value: unknown, what: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
-    throw new InvalidFrameError(`${what}: expected a map`)
-  }
-  return value as Record<string, unknown>
-}
-
-/** Reads a required unsigned integer field. */
-export function uintField (rec: Record<string, unknown>, key: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  const v = rec[key]
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
-    throw new InvalidFrameError(`${what}: field "${key}" must be an integer from 0 to ${max}`)
-  }
-  return v
-}
-
-/** Reads a required string field with a maximum UTF-8 length. */
-export function stringField (rec: Record<string, unknown>, key: string, what: string, maxLength: number): string {
-  const v = rec[key]
-  if (typeof v !== 'string' || v.length > maxLength) {
-    throw new InvalidFrameError(`${what}: field "${key}" must be a string of at most ${maxLength} characters`)
-  }
-  return v
-}
-
-/** Reads a required byte-string field with an optional exact or maximum length. */
-export function bytesField (rec: Record<string, unknown>, key: string, what: string, maxLength: number): Uint8Array {
-  const v = rec[key]
-  if (!(v instanceof Uint8Array) || v.byteLength > maxLength) {
-    throw new InvalidFrameError(`${what}: field "${key}" must be bytes of at most ${maxLength} length`)
-  }
-  return v
 }

@@ -22,16 +22,19 @@ import {
   DEFAULT_MAX_CLOCK_SKEW_MS,
   MAX_ATTESTATION_LIFETIME_MS,
   MAX_NETUID
-} from './constants.ts'
+} from '../constants.ts'
 import {
   AttestationExpiredError,
   AttestationFromFutureError,
   InvalidAttestationError,
   PeerIdMismatchError,
   WrongSs58PrefixError
-} from './errors.ts'
-import { decodeSs58, encodeSs58, isSs58Prefix, throwIfAborted, verifyHotkeySignature } from './identity.ts'
-import type { AbortOptions, Signer } from './identity.ts'
+} from '../errors/index.ts'
+import { decodeSs58, encodeSs58, isSs58Prefix } from './ss58.ts'
+import { throwIfAborted } from '../abort.ts'
+import { verifyHotkeySignature } from './signers.ts'
+import type { AbortOptions } from '../abort.ts'
+import type { Signer } from './signers.ts'
 
 const DOMAIN_BYTES = new TextEncoder().encode(ATTESTATION_DOMAIN)
 /** Longest PeerId multihash accepted (identity-hashed ed25519/secp256k1 keys are 38-39 bytes; sha256 ones 34). */

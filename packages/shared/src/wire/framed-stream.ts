@@ -10,8 +10,8 @@
  * @packageDocumentation
  */
 import { encodeFrame, FrameDecoder } from './codec.ts'
-import { WRITE_HIGH_WATER_MARK } from './constants.ts'
-import { AbortError, ConnectionClosedError, toError } from './errors.ts'
+import { WRITE_HIGH_WATER_MARK } from '../constants.ts'
+import { AbortError, ConnectionClosedError, toError } from '../errors/index.ts'
 import type { Logger, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 

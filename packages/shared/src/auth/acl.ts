@@ -12,9 +12,9 @@
  * @packageDocumentation
  */
 import { base58Decode } from '@polkadot/util-crypto/base58'
-import { InvalidConfigError } from './errors.ts'
-import { isSs58 } from './identity.ts'
-import type { AbortOptions } from './identity.ts'
+import { InvalidConfigError } from '../errors/index.ts'
+import { isSs58 } from '../identity/ss58.ts'
+import type { AbortOptions } from '../abort.ts'
 import type { ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 

@@ -9,12 +9,12 @@
  *
  * @packageDocumentation
  */
-import { asRecord, bytesField, uintField } from './codec.ts'
-import { MAX_ANNOUNCED_ADDRS, PROTOCOL_VERSION } from './constants.ts'
-import { errorFromWire, errorToWire, HandshakeFailedError, InvalidFrameError } from './errors.ts'
-import type { Attestation, SignedAttestation } from './attestation.ts'
-import type { FramedStream } from './framed-stream.ts'
-import type { AbortOptions } from './identity.ts'
+import { asRecord, bytesField, uintField } from '../wire/fields.ts'
+import { MAX_ANNOUNCED_ADDRS, PROTOCOL_VERSION } from '../constants.ts'
+import { errorFromWire, errorToWire, HandshakeFailedError, InvalidFrameError } from '../errors/index.ts'
+import type { Attestation, SignedAttestation } from '../identity/attestation.ts'
+import type { FramedStream } from '../wire/framed-stream.ts'
+import type { AbortOptions } from '../abort.ts'
 
 /** What one side announces in its hello. */
 export interface Hello {

@@ -1,0 +1,71 @@
+/**
+ * Errors of file transfer.
+ *
+ * @packageDocumentation
+ */
+import { SubwireError } from './base.ts'
+
+/** The receiver refused a file offer (too large, no disk space, policy). */
+export class FileRefusedError extends SubwireError {
+  static override name = 'FileRefusedError'
+  static override code = 'ERR_FILE_REFUSED'
+  static defaultMessage = 'The receiver refused the file'
+}
+/** A file is larger than the receiver accepts. */
+export class FileTooLargeError extends SubwireError {
+  static override name = 'FileTooLargeError'
+  static override code = 'ERR_FILE_TOO_LARGE'
+  static defaultMessage = 'File exceeds the maximum size accepted'
+}
+/** Accepting the file would leave less free disk space than configured. */
+export class InsufficientDiskSpaceError extends SubwireError {
+  static override name = 'InsufficientDiskSpaceError'
+  static override code = 'ERR_INSUFFICIENT_DISK_SPACE'
+  static defaultMessage = 'Not enough free disk space for this file'
+}
+/** A file manifest is malformed or inconsistent (chunk count, sizes, hashes). */
+export class InvalidManifestError extends SubwireError {
+  static override name = 'InvalidManifestError'
+  static override code = 'ERR_INVALID_MANIFEST'
+  static defaultMessage = 'Malformed file manifest'
+}
+/** A received chunk does not match its hash in the manifest; it was not written. */
+export class ChunkHashMismatchError extends SubwireError {
+  static override name = 'ChunkHashMismatchError'
+  static override code = 'ERR_CHUNK_HASH_MISMATCH'
+  static defaultMessage = 'A chunk does not match its hash in the manifest'
+}
+/** The completed file's BLAKE3 does not match the manifest; nothing reached the inbox. */
+export class FileHashMismatchError extends SubwireError {
+  static override name = 'FileHashMismatchError'
+  static override code = 'ERR_FILE_HASH_MISMATCH'
+  static defaultMessage = 'The file does not match its BLAKE3 hash'
+}
+/**
+ * The receiver's partial copy of a file failed verification against the manifest on disk
+ * (changed, truncated or torn after it was written). Nothing reached the inbox: the
+ * partial was cut back to its last good chunk, and sending again resumes from there.
+ */
+export class PartialFileCorruptedError extends SubwireError {
+  static override name = 'PartialFileCorruptedError'
+  static override code = 'ERR_PARTIAL_FILE_CORRUPTED'
+  static defaultMessage = 'The receiver\'s partial copy failed verification; send again to resume from its last good chunk'
+}
+/** The other side cancelled the transfer; the message gives its reason. */
+export class TransferCancelledError extends SubwireError {
+  static override name = 'TransferCancelledError'
+  static override code = 'ERR_TRANSFER_CANCELLED'
+  static defaultMessage = 'The transfer was cancelled'
+}
+/** The source file changed (size or content) while it was being sent. */
+export class SourceChangedError extends SubwireError {
+  static override name = 'SourceChangedError'
+  static override code = 'ERR_SOURCE_CHANGED'
+  static defaultMessage = 'The source changed while it was being sent'
+}
+/** This peer has no file storage configured, so it does not receive files. */
+export class FilesNotEnabledError extends SubwireError {
+  static override name = 'FilesNotEnabledError'
+  static override code = 'ERR_FILES_NOT_ENABLED'
+  static defaultMessage = 'This peer does not receive files'
+}

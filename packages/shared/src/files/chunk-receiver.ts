@@ -1,0 +1,200 @@
+/**
+ * Receives the chunks of one accepted offer into its partial file.
+ *
+ * @packageDocumentation
+ */
+import { bytesField, uintField } from '../wire/fields.ts'
+import { BLAKE3_BYTES, FILE_WINDOW_CHUNKS } from '../constants.ts'
+import { AbortError, ChunkHashMismatchError, InvalidFrameError, PartialFileCorruptedError, toError, TransferCancelledError } from '../errors/index.ts'
+import { formatSize } from '../units.ts'
+import { E2E_TAG_BYTES } from '../encryption/envelope.ts'
+import type { StreamCipher } from '../encryption/envelope.ts'
+import type { FramedStream } from '../wire/framed-stream.ts'
+import { SENDER_STALL_MS } from './types.ts'
+import type { FileManifest, FileOffer, PartialFile, ReceivedFile } from './types.ts'
+import { DiskReservations } from './reservations.ts'
+import { bytesToHex, equalBytes } from '../bytes.ts'
+import { blake3, releaseHasher, takeHasher } from './hash.ts'
+import { chunkCount, chunkLength, verifyChunksOnDisk } from './manifest.ts'
+import { cancelFrame, cancelledBy, forRemote } from './frames.ts'
+import type { ReceiveFileInit } from './receiver.ts'
+
+
+/**
+ * The receiver records its progress (data synced first) at least every this many chunks or
+ * ms. The record is a hint, never trusted alone: a resume re-verifies the chunks on disk.
+ */
+const COMMIT_EVERY_CHUNKS = 32
+
+const COMMIT_EVERY_MS = 1000
+
+/** Disk writes the receiver keeps in flight while it hashes the next chunks. */
+const MAX_PENDING_WRITES = 4
+
+
+/** Receives the chunks of one accepted offer into its partial file. */
+export class ChunkReceiver {
+  readonly #framed: FramedStream
+  readonly #init: ReceiveFileInit
+  readonly #manifest: FileManifest
+  readonly #read: () => Promise<Record<string, unknown>>
+  readonly #n: number
+  /** Writes in flight, oldest first. */
+  readonly #writes: Array<Promise<void>> = []
+  /** Chunks verified and handed to the store. */
+  #next = 0
+  /** Chunks recorded in the store's progress (data synced first). */
+  #committed = 0
+  #committing: Promise<void> | undefined
+  #lastCommit = 0
+  #remoteCancelled = false
+
+  constructor (framed: FramedStream, init: ReceiveFileInit, manifest: FileManifest, read: () => Promise<Record<string, unknown>>) {
+    this.#framed = framed
+    this.#init = init
+    this.#manifest = manifest
+    this.#read = read
+    this.#n = chunkCount(manifest.size, manifest.chunkSize)
+  }
+
+  async run (key: string, name: string, publicOffer: FileOffer, contentId: string, reservation: ReturnType<DiskReservations['reserve']> | undefined,
+    refuse: (err: Error) => Promise<never>, acceptEncrypted: (() => Promise<{ ek: Uint8Array, cipher: StreamCipher }>) | undefined): Promise<ReceivedFile> {
+    const init = this.#init
+    const manifest = this.#manifest
+    let partial: PartialFile
+    try {
+      partial = await init.store.open(key, manifest, name, init.caller.ss58, { signal: init.signal })
+    } catch (err) {
+      return await refuse(toError(err))
+    }
+    try {
+      this.#next = this.#committed = Math.min(partial.verifiedChunks, this.#n)
+      const resumedFrom = Math.min(manifest.size, this.#next * manifest.chunkSize)
+      let cipher: StreamCipher | undefined
+      if (acceptEncrypted !== undefined) {
+        const a = await acceptEncrypted()
+        cipher = a.cipher
+        this.#framed.send({ k: 'accept', from: this.#next, w: FILE_WINDOW_CHUNKS, ek: a.ek })
+      } else {
+        this.#framed.send({ k: 'accept', from: this.#next, w: FILE_WINDOW_CHUNKS })
+      }
+      init.onAccepted?.(publicOffer)
+      let path: string
+      try {
+        await this.#receiveChunks(partial, cipher, resumedFrom, reservation)
+        path = await this.#finish(partial)
+      } catch (err) {
+        await this.#fail(partial, toError(err))
+        throw err
+      }
+      await init.delivered?.mark(`f:${manifest.id}`)
+      await init.delivered?.mark(contentId)
+      this.#framed.send({ k: 'done', r: manifest.root })
+      await this.#framed.close().catch(() => {})
+      return { id: manifest.id, from: init.caller.ss58, caller: init.caller, name, path, size: manifest.size, blake3: bytesToHex(manifest.root), resumedFrom }
+    } finally {
+      await partial.close().catch(() => {})
+    }
+  }
+
+  async #receiveChunks (partial: PartialFile, cipher: StreamCipher | undefined, resumedFrom: number, reservation: ReturnType<DiskReservations['reserve']> | undefined): Promise<void> {
+    const init = this.#init
+    const manifest = this.#manifest
+    const n = this.#n
+    const h = await takeHasher()
+    const started = performance.now()
+    this.#lastCommit = started
+    let lastReport = 0
+    try {
+      while (this.#next < n) {
+        if (this.#framed.pendingFrames > FILE_WINDOW_CHUNKS + 2) throw new InvalidFrameError('sender ignored the credit window')
+        if (init.signal?.aborted === true) throw init.signal.reason instanceof Error ? init.signal.reason : new AbortError()
+        const frame = await this.#read()
+        if (frame.k === 'cancel') {
+          this.#remoteCancelled = true
+          throw cancelledBy('sender', frame)
+        }
+        if (frame.k !== 'chunk') throw new InvalidFrameError(`expected a chunk, got ${String(frame.k)}`)
+        const i = uintField(frame, 'i', 'chunk', n)
+        const next = this.#next
+        const length = chunkLength(next, manifest.size, manifest.chunkSize)
+        let data = bytesField(frame, 'd', 'chunk', manifest.chunkSize + (cipher === undefined ? 0 : E2E_TAG_BYTES))
+        if (i === next && cipher !== undefined) data = await cipher.open(i, data, i === n - 1)
+        if (i !== next || data.byteLength !== length) throw new InvalidFrameError(`expected chunk ${next} of ${length} bytes, got chunk ${i} of ${data.byteLength}`)
+        h.init()
+        h.update(data)
+        if (!equalBytes(h.digest('binary'), manifest.chunkHashes.subarray(i * BLAKE3_BYTES, (i + 1) * BLAKE3_BYTES))) {
+          throw new ChunkHashMismatchError(`chunk ${i} does not match its BLAKE3 hash in the manifest; nothing of it was written`)
+        }
+        // verified: write it, keeping a few writes in flight while the next chunk is hashed
+        const write = partial.write(i * manifest.chunkSize, data, { signal: init.signal })
+        write.then(() => { reservation?.written(length) }, () => {}) // awaited through #writes; this only keeps it from being unhandled
+        this.#writes.push(write)
+        this.#next++
+        if (this.#writes.length > MAX_PENDING_WRITES) await this.#writes.shift()
+        this.#framed.send({ k: 'credit', n: 1, at: this.#next })
+        this.#commitSoon(partial)
+        const now = performance.now()
+        if (init.onProgress !== undefined && (now - lastReport > 200 || this.#next === n)) {
+          lastReport = now
+          const bytes = Math.min(manifest.size, this.#next * manifest.chunkSize)
+          init.onProgress({ type: 'transfer:bytes', detail: { id: manifest.id, bytes, total: manifest.size, rate: (bytes - resumedFrom) / Math.max(1e-3, (now - started) / 1000) } })
+        }
+      }
+      while (this.#writes.length > 0) await this.#writes.shift()
+    } finally {
+      releaseHasher(h)
+    }
+  }
+
+  /**
+   * Records progress now and then without holding up the stream: once the writes so far
+   * have settled, the store syncs them and then writes its record (one commit at a time).
+   */
+  #commitSoon (partial: PartialFile): void {
+    const now = performance.now()
+    if (this.#committing !== undefined || (this.#next - this.#committed < COMMIT_EVERY_CHUNKS && now - this.#lastCommit <= COMMIT_EVERY_MS)) return
+    this.#lastCommit = now
+    const upTo = this.#next
+    const writes = [...this.#writes]
+    this.#committing = (async () => {
+      await Promise.all(writes)
+      await partial.commit(upTo, { signal: this.#init.signal })
+      this.#committed = Math.max(this.#committed, upTo)
+    })().catch(() => {}).finally(() => { this.#committing = undefined }) // a failed write fails the stream's own await
+  }
+
+  /** Checks the whole file as it is on disk, then moves it into the inbox. */
+  async #finish (partial: PartialFile): Promise<string> {
+    const init = this.#init
+    const manifest = this.#manifest
+    await this.#committing
+    // re-reading a large file and moving it into the inbox can take a while (OPFS copies
+    // it): keep the sender's stall timer from firing with empty credits
+    const keepalive = setInterval(() => { try { this.#framed.send({ k: 'credit', n: 0, at: this.#n }) } catch {} }, SENDER_STALL_MS / 4)
+    try {
+      const good = await verifyChunksOnDisk(manifest, 0, manifest.size, async (offset, length) => await partial.read(offset, length, { signal: init.signal }))
+      if (good < this.#n) {
+        this.#next = this.#committed = good
+        await partial.rewind(good, { signal: init.signal })
+        throw new PartialFileCorruptedError(`Chunk ${good} of ${manifest.name} no longer matches its hash on the receiver's disk; the partial was cut back to ${formatSize(good * manifest.chunkSize)}, send again to resume from there`)
+      }
+      return await partial.complete({ signal: init.signal })
+    } finally {
+      clearInterval(keepalive)
+    }
+  }
+
+  /** Records what really reached the disk and tells the sender why the transfer ends. */
+  async #fail (partial: PartialFile, err: Error): Promise<void> {
+    await this.#committing
+    // the chunks whose writes all succeeded
+    const settled = await Promise.allSettled(this.#writes.splice(0))
+    const firstFailed = settled.findIndex((r) => r.status === 'rejected')
+    const onDisk = firstFailed < 0 ? this.#next : this.#next - settled.length + firstFailed
+    if (onDisk > this.#committed) await partial.commit(onDisk).catch(() => {})
+    if (this.#remoteCancelled) return // the sender ended it: nothing to tell it back
+    const reason = err.name === AbortError.name ? new TransferCancelledError('The receiver cancelled the transfer') : forRemote(err, this.#init.log)
+    try { this.#framed.send(cancelFrame(reason)); await this.#framed.close() } catch {}
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Frames of the file protocol that either side sends: `cancel`, and what a remote may be
+ * told of a local failure.
+ *
+ * @packageDocumentation
+ */
+import { asRecord } from '../wire/fields.ts'
+import { errorClasses, errorFromWire, errorToWire, FileRefusedError, InsufficientDiskSpaceError, PartialFileCorruptedError, TransferCancelledError } from '../errors/index.ts'
+import type { ReceiveFileInit } from './receiver.ts'
+
+
+/** The `cancel` frame carrying `err`. */
+export function cancelFrame (err: Error): Record<string, unknown> {
+  return { k: 'cancel', e: errorToWire(err) }
+}
+
+
+/**
+ * Reasons for a cancel that reach the other side as themselves rather than wrapped in
+ * `TransferCancelledError`: the receiver's disk filled up, or its partial copy failed
+ * verification. Both are resumable, and callers (the outbox) tell them apart by name.
+ */
+const SURFACED_CANCELS = new Set([InsufficientDiskSpaceError.name, PartialFileCorruptedError.name])
+
+
+/** The error a `cancel` frame from `side` stands for. */
+export function cancelledBy (side: string, rec: Record<string, unknown>): Error {
+  const reason = errorFromWire(asRecord(rec.e, 'cancel') as { name: string, message: string })
+  if (SURFACED_CANCELS.has(reason.name)) return reason
+  return new TransferCancelledError(`Cancelled by the ${side}: ${reason.name}: ${reason.message}`, { cause: reason })
+}
+
+
+/**
+ * What a remote may be told of a local failure: a subwire error as it is; anything else
+ * (a system error naming local paths) as a plain refusal, logged here in full.
+ */
+export function forRemote (err: Error, log: ReceiveFileInit['log']): Error {
+  if (Object.hasOwn(errorClasses, err.name)) return err
+  log?.('file receive failed locally: %s: %s', err.name, err.message)
+  return new FileRefusedError('The receiver could not store the file')
+}

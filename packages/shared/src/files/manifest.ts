@@ -1,0 +1,188 @@
+/**
+ * File manifests: the chunk hashes and the root that names a file, how they are made
+ * from a source, checked from the wire and re-checked against a copy on disk, and the
+ * resume key of a transfer.
+ *
+ * @packageDocumentation
+ */
+import { asRecord, bytesField, stringField, uintField } from '../wire/fields.ts'
+import { BLAKE3_BYTES, FILE_CHUNK_SIZE, MAX_FILE_CHUNK_SIZE, MAX_FILE_CHUNKS, MIN_FILE_CHUNK_SIZE } from '../constants.ts'
+import { FileTooLargeError, InvalidManifestError } from '../errors/index.ts'
+import { throwIfAborted } from '../abort.ts'
+import type { FileManifest, FileSource, SendFileOptions } from './types.ts'
+import { bytesToHex, equalBytes } from '../bytes.ts'
+import { blake3, releaseHasher, takeHasher } from './hash.ts'
+
+
+const ROOT_DOMAIN = new TextEncoder().encode('SUBWIRE-FILE-ROOT-V1')
+
+const KEY_DOMAIN = new TextEncoder().encode('SUBWIRE-TRANSFER-KEY-V1')
+
+
+function header (size: number, chunkSize: number): Uint8Array {
+  const out = new Uint8Array(ROOT_DOMAIN.byteLength + 8 + 4)
+  out.set(ROOT_DOMAIN)
+  const view = new DataView(out.buffer)
+  view.setBigUint64(ROOT_DOMAIN.byteLength, BigInt(size))
+  view.setUint32(ROOT_DOMAIN.byteLength + 8, chunkSize)
+  return out
+}
+
+
+/** The file root: BLAKE3(`SUBWIRE-FILE-ROOT-V1` ‖ size u64 ‖ chunk size u32 ‖ chunk hashes). */
+export async function fileRoot (size: number, chunkSize: number, chunkHashes: Uint8Array): Promise<Uint8Array> {
+  const h = await takeHasher()
+  try {
+    h.init()
+    h.update(header(size, chunkSize))
+    h.update(chunkHashes)
+    return h.digest('binary')
+  } finally {
+    releaseHasher(h)
+  }
+}
+
+
+/** Number of chunks of a file. */
+export function chunkCount (size: number, chunkSize: number): number {
+  return Math.ceil(size / chunkSize)
+}
+
+
+/** Length of chunk `i`. */
+export function chunkLength (i: number, size: number, chunkSize: number): number {
+  return Math.min(chunkSize, size - i * chunkSize)
+}
+
+
+/**
+ * Hashes a source into a manifest: one pass, chunk by chunk, reading the next chunk while
+ * hashing this one (never more than two in memory). Emits `transfer:hashing` progress.
+ */
+export async function createManifest (source: FileSource, options: SendFileOptions & { id?: string | undefined, chunkSize?: number | undefined } = {}): Promise<FileManifest> {
+  const chunkSize = options.chunkSize ?? FILE_CHUNK_SIZE
+  validateChunking(source.size, chunkSize)
+  const id = options.id ?? crypto.randomUUID()
+  const n = chunkCount(source.size, chunkSize)
+  const chunkHashes = new Uint8Array(n * BLAKE3_BYTES)
+  const h = await takeHasher()
+  const started = performance.now()
+  let last = 0
+  const read = (i: number): Promise<Uint8Array> | undefined => {
+    if (i >= n) return undefined
+    const p = source.read(i * chunkSize, chunkLength(i, source.size, chunkSize), options)
+    p.catch(() => {}) // awaited in turn below; this only keeps an early exit from leaving it unhandled
+    return p
+  }
+  let next = read(0)
+  try {
+    for (let i = 0; i < n; i++) {
+      throwIfAborted(options.signal)
+      const chunk = await (next as Promise<Uint8Array>)
+      next = read(i + 1)
+      h.init()
+      h.update(chunk)
+      chunkHashes.set(h.digest('binary'), i * BLAKE3_BYTES)
+      const now = performance.now()
+      if (options.onProgress !== undefined && (now - last > 200 || i === n - 1)) {
+        last = now
+        const bytes = Math.min(source.size, (i + 1) * chunkSize)
+        options.onProgress({ type: 'transfer:hashing', detail: { id, bytes, total: source.size, rate: bytes / Math.max(1e-3, (now - started) / 1000) } })
+      }
+    }
+  } finally {
+    releaseHasher(h)
+  }
+  return { id, name: source.name, size: source.size, chunkSize, chunkHashes, root: await fileRoot(source.size, chunkSize, chunkHashes) }
+}
+
+
+/** Checks a file's size and chunk size against the protocol's limits. */
+export function validateChunking (size: number, chunkSize: number): void {
+  if (!Number.isSafeInteger(size) || size < 0) throw new InvalidManifestError('size must be a non-negative integer')
+  if (!Number.isInteger(chunkSize) || chunkSize < MIN_FILE_CHUNK_SIZE || chunkSize > MAX_FILE_CHUNK_SIZE) {
+    throw new InvalidManifestError(`chunk size must be from ${MIN_FILE_CHUNK_SIZE} to ${MAX_FILE_CHUNK_SIZE} bytes`)
+  }
+  if (chunkCount(size, chunkSize) > MAX_FILE_CHUNKS) {
+    throw new FileTooLargeError(`a file of ${size} bytes has more than ${MAX_FILE_CHUNKS} chunks of ${chunkSize} bytes`)
+  }
+}
+
+
+/**
+ * Counts how many chunks from `from` on are intact: reads each at its offset (the next one
+ * while this one is hashed) and compares its BLAKE3 with the manifest, stopping at the
+ * first missing or torn one.
+ */
+export async function verifyChunksOnDisk (manifest: FileManifest, from: number, available: number, read: (offset: number, length: number) => Promise<Uint8Array>): Promise<number> {
+  const n = chunkCount(manifest.size, manifest.chunkSize)
+  const fits = (i: number): boolean => i < n && (i * manifest.chunkSize) + chunkLength(i, manifest.size, manifest.chunkSize) <= available
+  const readChunk = (i: number): Promise<Uint8Array> | undefined => {
+    if (!fits(i)) return undefined
+    const p = read(i * manifest.chunkSize, chunkLength(i, manifest.size, manifest.chunkSize))
+    p.catch(() => {}) // awaited in turn below; this only keeps an early exit from leaving it unhandled
+    return p
+  }
+  const h = await takeHasher()
+  let i = from
+  try {
+    let next = readChunk(i)
+    for (; next !== undefined; i++) {
+      const chunk = await next
+      next = readChunk(i + 1)
+      if (chunk.byteLength !== chunkLength(i, manifest.size, manifest.chunkSize)) break
+      h.init()
+      h.update(chunk)
+      if (!equalBytes(h.digest('binary'), manifest.chunkHashes.subarray(i * BLAKE3_BYTES, (i + 1) * BLAKE3_BYTES))) break
+    }
+  } finally {
+    releaseHasher(h)
+  }
+  return i
+}
+
+
+/** The manifest as it travels. */
+export function manifestToWire (m: FileManifest): Record<string, unknown> {
+  return { id: m.id, name: m.name, size: m.size, cs: m.chunkSize, h: m.chunkHashes, r: m.root }
+}
+
+
+/** Parses and checks a manifest from the wire: shape, chunk count, and that the root matches the list. */
+export async function manifestFromWire (value: unknown): Promise<FileManifest> {
+  let rec: Record<string, unknown>
+  let m: FileManifest
+  try {
+    rec = asRecord(value, 'manifest')
+    m = {
+      id: stringField(rec, 'id', 'manifest', 64),
+      name: stringField(rec, 'name', 'manifest', 4096),
+      size: uintField(rec, 'size', 'manifest'),
+      chunkSize: uintField(rec, 'cs', 'manifest', MAX_FILE_CHUNK_SIZE),
+      chunkHashes: bytesField(rec, 'h', 'manifest', MAX_FILE_CHUNKS * BLAKE3_BYTES),
+      root: bytesField(rec, 'r', 'manifest', BLAKE3_BYTES)
+    }
+  } catch (err) {
+    throw new InvalidManifestError((err as Error).message)
+  }
+  validateChunking(m.size, m.chunkSize)
+  if (m.chunkHashes.byteLength !== chunkCount(m.size, m.chunkSize) * BLAKE3_BYTES) {
+    throw new InvalidManifestError(`manifest has ${m.chunkHashes.byteLength / BLAKE3_BYTES} chunk hashes, the size needs ${chunkCount(m.size, m.chunkSize)}`)
+  }
+  if (m.root.byteLength !== BLAKE3_BYTES || !equalBytes(m.root, await fileRoot(m.size, m.chunkSize, m.chunkHashes))) {
+    throw new InvalidManifestError('manifest root does not match its chunk hashes')
+  }
+  return m
+}
+
+
+/** The resume key of a transfer: BLAKE3 over the sender's hotkey and the file's root (hex). */
+export async function transferKey (senderSs58: string, manifest: FileManifest): Promise<string> {
+  const ss58 = new TextEncoder().encode(senderSs58)
+  const bytes = new Uint8Array(KEY_DOMAIN.byteLength + 1 + ss58.byteLength + BLAKE3_BYTES)
+  bytes.set(KEY_DOMAIN)
+  bytes[KEY_DOMAIN.byteLength] = ss58.byteLength
+  bytes.set(ss58, KEY_DOMAIN.byteLength + 1)
+  bytes.set(manifest.root, KEY_DOMAIN.byteLength + 1 + ss58.byteLength)
+  return bytesToHex(await blake3(bytes))
+}

@@ -1,0 +1,215 @@
+/**
+ * Direct file transfer, `/subwire/sn/<netuid>/file/1.0.0`: one stream per transfer,
+ * opened by the sender.
+ *
+ * - The sender hashes the file first: a BLAKE3 hash per chunk, and the **root**,
+ *   BLAKE3 over a header and the chunk-hash list (a two-level tree, bao-style), which
+ *   names the file. The manifest carries both.
+ * - The receiver checks the root against the list, then verifies every chunk against
+ *   its hash **before writing it**. The file is thus verified whole by construction.
+ * - Resume: a new offer of the same file from the same sender continues after the chunks
+ *   the receiver still has; it re-reads and re-checks them against the manifest first,
+ *   and checks the whole file on disk again before it moves it into the inbox, so a
+ *   partial copy changed, truncated or torn between attempts never lands there.
+ * - Backpressure end to end: the receiver grants credit one chunk at a time as chunks
+ *   reach its disk; the sender never has more than the window in flight.
+ *
+ * Frames (MessagePack maps, `k` is the kind):
+ * - S→R `{ k: 'offer', m: { id, name, size, cs, h: chunk hashes, r: root } }`, or
+ *   encrypted `{ k: 'offer', id, x: envelope of the MessagePack manifest }`
+ * - R→S `{ k: 'accept', from: verified chunks, w: window, ek?: receiver's ephemeral key }` | `{ k: 'refuse', e }`
+ * - S→R `{ k: 'chunk', i, d }` (`d` sealed under the file-data key when encrypted)
+ * - R→S `{ k: 'credit', n, at: verified chunks }`
+ * - R→S `{ k: 'done', r: root }` after the file is in the inbox; also in answer to an offer
+ *   whose transfer id this receiver already delivered (`dup: true`: a retry after a lost ack)
+ * - either way `{ k: 'cancel', e }`
+ *
+ * @packageDocumentation
+ */
+import { asRecord, stringField } from '../wire/fields.ts'
+import { decodeValue } from '../wire/codec.ts'
+import { EncryptionRequiredError, EncryptionUnavailableError, errorToWire, FileRefusedError, FileTooLargeError, InsufficientDiskSpaceError, InvalidFrameError, InvalidManifestError, toError } from '../errors/index.ts'
+import { formatSize } from '../units.ts'
+import type { FramedStream } from '../wire/framed-stream.ts'
+import type { AbortOptions } from '../abort.ts'
+import type { Caller } from '../rpc/types.ts'
+import { DEFAULT_MIN_FREE_BYTES } from './types.ts'
+import type { FileManifest, FileOffer, FileOpener, FileStore, ReceivePolicy, ReceivedFile, TransferProgressEvent } from './types.ts'
+import { DiskReservations } from './reservations.ts'
+import { bytesToHex } from '../bytes.ts'
+import { manifestFromWire, transferKey } from './manifest.ts'
+import { sanitizeFileName } from './names.ts'
+import { forRemote } from './frames.ts'
+import { ChunkReceiver } from './chunk-receiver.ts'
+
+
+/** Options of receiving one file. */
+export interface ReceiveFileInit extends AbortOptions {
+  /** The verified sender. */
+  caller: Caller
+  /** Where it goes. */
+  store: FileStore
+  /** Limits and policy. */
+  policy: ReceivePolicy
+  /** Space promised to the other transfers into the same store (none: each offer is checked alone). */
+  reservations?: DiskReservations | undefined
+  /** Called once the offer is accepted, with the manifest (so the transfer can be cancelled by id). */
+  onAccepted?: (offer: FileOffer) => void
+  /** Progress events. */
+  onProgress?: ((event: TransferProgressEvent) => void) | undefined
+  /** Opens encrypted offers; without it an encrypted offer is refused with `EncryptionUnavailableError`. */
+  e2e?: FileOpener | undefined
+  /** Refuse plaintext offers with `EncryptionRequiredError`. */
+  requireEncryption?: boolean | undefined
+  /** Time to wait for the offer or for the next chunk before giving up (default 60 s). */
+  idleTimeoutMs?: number
+  /**
+   * Takes the resume key before the partial file is opened, and returns its release.
+   * The engine uses it so that a new offer of the same file from the same sender (whose
+   * old process died unseen) supersedes the stale transfer instead of being refused.
+   */
+  claim?: (key: string) => Promise<() => void>
+  /**
+   * The receiver's delivery log. An offer of a transfer id already delivered is answered
+   * `done` at once (nothing is written or announced again); so is an offer of content
+   * (`contentKey`: sender, root and name) already delivered and still in the inbox. A
+   * completed transfer is recorded under both before its `done` is sent.
+   */
+  delivered?: {
+    was: (id: string) => Promise<boolean>
+    mark: (id: string) => Promise<void>
+  } | undefined
+  /** Where the receiver logs what the sender is not told (local paths, system errors). */
+  log?: ((format: string, ...args: unknown[]) => void) | undefined
+}
+
+type OpenedOffer = Awaited<ReturnType<FileOpener['openOffer']>>
+
+/**
+ * The receiving side of one transfer on an inbound file stream: checks the offer against
+ * the policy and the disk before anything is created, acknowledges a retry of something
+ * already delivered, and hands an accepted offer to a {@link ChunkReceiver}.
+ */
+export class FileReceiver {
+  readonly #framed: FramedStream
+  readonly #init: ReceiveFileInit
+  readonly #idleMs: number
+
+  constructor (framed: FramedStream, init: ReceiveFileInit) {
+    this.#framed = framed
+    this.#init = init
+    this.#idleMs = init.idleTimeoutMs ?? 60_000
+  }
+
+  /** Receives the file; resolves `undefined` for a retry of something already delivered. */
+  async receive (): Promise<ReceivedFile | undefined> {
+    const init = this.#init
+    const offer = await this.#read()
+    if (offer.k !== 'offer') throw new InvalidFrameError(`expected an offer, got ${String(offer.k)}`)
+    let manifest: FileManifest
+    let opened: OpenedOffer | undefined
+    try {
+      ({ manifest, opened } = await this.#open(offer))
+    } catch (err) {
+      return await this.#refuse(toError(err))
+    }
+    if (await init.delivered?.was(`f:${manifest.id}`) === true) return await this.#ackDuplicate(manifest)
+    const name = sanitizeFileName(manifest.name)
+    const publicOffer: FileOffer = { id: manifest.id, from: init.caller, name, size: manifest.size, root: bytesToHex(manifest.root) }
+    await this.#checkPolicy(manifest, publicOffer)
+    const key = await transferKey(init.caller.ss58, manifest)
+    // the same content under the same name, delivered before and still there: a re-send, not a new file
+    const contentId = `c:${key}:${name}`
+    if (await init.delivered?.was(contentId) === true && await init.store.received?.(init.caller.ss58, name, manifest.size, { signal: init.signal }) === true) {
+      await init.delivered?.mark(`f:${manifest.id}`)
+      return await this.#ackDuplicate(manifest)
+    }
+    const release = await init.claim?.(key)
+    try {
+      const need = await this.#checkDisk(key, manifest)
+      const reservation = init.reservations?.reserve(need)
+      try {
+        const receiver = new ChunkReceiver(this.#framed, init, manifest, async () => await this.#read())
+        return await receiver.run(key, name, publicOffer, contentId, reservation, async (err) => await this.#refuse(err), opened?.accept)
+      } finally {
+        reservation?.release()
+      }
+    } finally {
+      release?.()
+    }
+  }
+
+  async #read (): Promise<Record<string, unknown>> {
+    const signals = [AbortSignal.timeout(this.#idleMs), ...(this.#init.signal === undefined ? [] : [this.#init.signal])]
+    return asRecord(await this.#framed.readFrame({ signal: AbortSignal.any(signals) }), 'sender frame')
+  }
+
+  /** Refuses the offer (the sender is told what it may know) and throws `err`. */
+  async #refuse (err: Error): Promise<never> {
+    try {
+      this.#framed.send({ k: 'refuse', e: errorToWire(forRemote(err, this.#init.log)) })
+      await this.#framed.close()
+    } catch {}
+    throw err
+  }
+
+  async #ackDuplicate (manifest: FileManifest): Promise<undefined> {
+    this.#framed.send({ k: 'done', r: manifest.root, dup: true })
+    await this.#framed.close().catch(() => {})
+    return undefined
+  }
+
+  /** The offer's manifest, opened first when it is sealed. */
+  async #open (offer: Record<string, unknown>): Promise<{ manifest: FileManifest, opened: OpenedOffer | undefined }> {
+    const init = this.#init
+    if (offer.x === undefined) {
+      if (init.requireEncryption === true) throw new EncryptionRequiredError('This peer accepts only end-to-end encrypted files')
+      return { manifest: await manifestFromWire(offer.m), opened: undefined }
+    }
+    if (init.e2e === undefined) throw new EncryptionUnavailableError('This peer has end-to-end encryption turned off')
+    const id = stringField(offer, 'id', 'offer', 64)
+    const opened = await init.e2e.openOffer(offer.x, id)
+    const manifest = await manifestFromWire(decodeValue(opened.manifest))
+    if (manifest.id !== id) throw new InvalidManifestError('the sealed manifest names another transfer id than the offer')
+    return { manifest, opened }
+  }
+
+  /** The size limit and the policy hook; a refusal reaches the sender. */
+  async #checkPolicy (manifest: FileManifest, publicOffer: FileOffer): Promise<void> {
+    const policy = this.#init.policy
+    if (policy.maxFileSize !== undefined && manifest.size > policy.maxFileSize) {
+      await this.#refuse(new FileTooLargeError(`${formatSize(manifest.size)} is above this peer's limit of ${formatSize(policy.maxFileSize)}`))
+    }
+    try {
+      await policy.onOffer?.(publicOffer)
+    } catch (err) {
+      await this.#refuse(new FileRefusedError(toError(err).message))
+    }
+  }
+
+  /**
+   * The disk check, before the partial is made (a refused offer leaves nothing behind):
+   * returns the bytes still to be written.
+   */
+  async #checkDisk (key: string, manifest: FileManifest): Promise<number> {
+    const { store, policy, signal } = this.#init
+    const need = manifest.size - Math.min(manifest.size, await store.partialBytes?.(key, { signal }) ?? 0)
+    const free = await store.freeBytes?.({ signal })
+    const minFree = policy.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES
+    if (free !== undefined && free - (this.#init.reservations?.total ?? 0) - need < minFree) {
+      await this.#refuse(new InsufficientDiskSpaceError(`Not enough free disk space for ${formatSize(need)} (this peer keeps ${formatSize(minFree)} free); try again later`))
+    }
+    return need
+  }
+}
+
+/**
+ * Receives one file on an inbound file stream: checks the offer against the policy and
+ * the disk before anything is created, resumes from the chunks on disk that still verify,
+ * verifies each chunk before writing it, grants credit, checks the whole file on disk
+ * against the manifest, moves it into the inbox and acknowledges it. Resolves `undefined`
+ * for a retry of something already delivered (acknowledged again, not received again).
+ */
+export async function receiveFileOverStream (framed: FramedStream, init: ReceiveFileInit): Promise<ReceivedFile | undefined> {
+  return await new FileReceiver(framed, init).receive()
+}

@@ -1,0 +1,237 @@
+/**
+ * The file protocol of the served subnets (`/subwire/sn/<netuid>/file/1.0.0`): sends files
+ * to a reached session (offering again when the receiver's partial copy failed its final
+ * check), and receives them into the {@link FileStore}, one transfer per resume key at a
+ * time, within the disk space not promised to other transfers.
+ *
+ * @packageDocumentation
+ */
+import { fileProtocol } from '../constants.ts'
+import {
+  AbortError,
+  ConnectionClosedError,
+  EncryptionUnavailableError,
+  FilesNotEnabledError,
+  InvalidConfigError,
+  NotAuthenticatedError,
+  PartialFileCorruptedError,
+  SubnetFirewallError,
+  SubnetNotServedError,
+  toError,
+  TransferCancelledError
+} from '../errors/index.ts'
+import { refuseChannel } from '../rpc/frames.ts'
+import { FramedStream } from '../wire/framed-stream.ts'
+import { createManifest } from './manifest.ts'
+import { receiveFileOverStream } from './receiver.ts'
+import { DiskReservations } from './reservations.ts'
+import { sendFileOverStream } from './sender.ts'
+import type { Authenticator } from '../auth/authenticator.ts'
+import type { Session } from '../auth/session.ts'
+import type { E2eSealing } from '../encryption/sealing.ts'
+import type { Emitter } from '../events.ts'
+import type { DeliveryLog } from '../outbox/store.ts'
+import type { Caller } from '../rpc/types.ts'
+import type { SubwireEvents, SubwireInit, SubwireSendFileOptions } from '../types.ts'
+import type { FileManifest, FileSource, FileStore, ReceivePolicy, SendFileResult } from './types.ts'
+import type { Connection, Logger, Stream } from '@libp2p/interface'
+
+/** Room in a file-stream frame for the MessagePack envelope around a chunk or a manifest. */
+const FILE_FRAME_OVERHEAD = 64 * 1024
+/** File streams keep a few chunks queued so the transport never waits for the disk; the credit window bounds the rest. */
+const FILE_HIGH_WATER_MARK = 4 * 1024 * 1024
+/** Offers of one file in a row to a receiver whose partial copy keeps failing its final check. */
+const CORRUPT_PARTIAL_RETRIES = 3
+
+/** What the {@link FileService} is given. */
+export interface FileServiceComponents {
+  auth: Authenticator
+  sealing: E2eSealing
+  events: Emitter<SubwireEvents>
+  deliveries: DeliveryLog
+  /** Where received files go; none: this peer does not receive files. */
+  store: FileStore | undefined
+  /** The `subwire:files` logger. */
+  log: Logger
+}
+
+/** Configuration of the {@link FileService}. */
+export interface FileServiceInit {
+  netuids: number[]
+  handshakeTimeoutMs: number
+  maxFrameBytes: number
+  /** Encrypt files by default. */
+  encrypt: boolean
+  /** Refuse plaintext files. */
+  requireEncryption: boolean
+  /** Limits and policy for received files. */
+  policy: SubwireInit['files']
+}
+
+/** Sends and receives files. */
+export class FileService {
+  readonly #c: FileServiceComponents
+  readonly #init: FileServiceInit
+  readonly #policy: NonNullable<SubwireInit['files']>
+  readonly #incoming = new Map<string, AbortController>()
+  readonly #claims = new Map<string, { controller: AbortController, released: Promise<void> }>()
+  /** Disk space promised to the transfers being received. */
+  readonly #reservations = new DiskReservations()
+
+  constructor (components: FileServiceComponents, init: FileServiceInit) {
+    this.#c = components
+    this.#init = init
+    this.#policy = { ...init.policy }
+  }
+
+  /** True if this peer receives files. */
+  get receives (): boolean {
+    return this.#c.store !== undefined
+  }
+
+  /** Aborts every incoming transfer with `reason`. */
+  stop (reason: Error): void {
+    for (const c of this.#incoming.values()) c.abort(reason)
+  }
+
+  /** Sets (or clears) the policy hook that accepts or refuses incoming files: throw to refuse. */
+  onOffer (hook: ReceivePolicy['onOffer']): void {
+    this.#policy.onOffer = hook
+  }
+
+  /** Cancels an incoming transfer by id; the sender gets `TransferCancelledError` with the reason. */
+  cancel (id: string, reason: string): boolean {
+    const c = this.#incoming.get(id)
+    c?.abort(new TransferCancelledError(reason))
+    return c !== undefined
+  }
+
+  /**
+   * Sends a file to the session `reach` resolves: hashes it into a manifest (unless one is
+   * given), offers it, and resolves once the receiver verified it into its inbox.
+   */
+  async send (reach: () => Promise<Session>, dest: string, source: FileSource, options: SubwireSendFileOptions = {}): Promise<SendFileResult> {
+    const started = performance.now()
+    const netuid = options.netuid ?? this.#init.netuids[0]
+    if (netuid === undefined) throw new InvalidConfigError('No netuid given and this peer serves no subnet')
+    // reach and check the destination before spending a hashing pass over the file
+    const remote = await reach()
+    if (!remote.attestation.netuids.includes(netuid)) {
+      throw new SubnetNotServedError(`${remote.remote.ss58} does not serve subnet ${netuid} (it serves ${remote.attestation.netuids.join(', ') || 'none'})`, { netuid })
+    }
+    const encrypt = options.encrypt ?? this.#init.encrypt
+    if (encrypt && remote.attestation.encryptionKey === undefined) {
+      throw new EncryptionUnavailableError(`${remote.remote.ss58} publishes no encryption key; send with encryption off to use this link`)
+    }
+    if (options.manifest !== undefined && (options.manifest.size !== source.size || (options.id !== undefined && options.id !== options.manifest.id))) {
+      throw new InvalidConfigError('The manifest given does not describe this source (size or id differ)')
+    }
+    const manifest = options.manifest ?? await createManifest(source, options)
+    // a receiver whose partial copy failed its final check has cut it back to the last good
+    // chunk: offer again at once, and it resumes from there
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // the connection may have changed while a large file was hashed
+        const result = await this.#offer(await reach(), netuid, source, manifest, encrypt, options)
+        return { ...result, ms: Math.round((performance.now() - started) * 1000) / 1000 }
+      } catch (err) {
+        if (toError(err).name !== PartialFileCorruptedError.name || attempt >= CORRUPT_PARTIAL_RETRIES) throw err
+        this.#c.log('%s: %s; offering %s again', dest, toError(err).message, manifest.id)
+      }
+    }
+  }
+
+  async #offer (session: Session, netuid: number, source: FileSource, manifest: FileManifest, encrypt: boolean, options: SubwireSendFileOptions): Promise<Omit<SendFileResult, 'ms'>> {
+    let stream: Stream
+    try {
+      stream = await session.connection.newStream(fileProtocol(netuid), {
+        signal: AbortSignal.any([AbortSignal.timeout(this.#init.handshakeTimeoutMs * 2), ...(options.signal === undefined ? [] : [options.signal])]),
+        negotiateFully: true,
+        runOnLimitedConnection: false
+      })
+    } catch (err) {
+      const e = toError(err)
+      if (options.signal?.aborted === true) throw new AbortError()
+      if (e.name === 'UnsupportedProtocolError') throw new FilesNotEnabledError(`${session.remote.ss58} does not receive files on subnet ${netuid}`)
+      throw new ConnectionClosedError(`Could not open a file stream to ${session.remote.ss58}: ${e.message}`, { cause: e })
+    }
+    return await sendFileOverStream(this.#framed(stream), source, manifest, { ...options, e2e: encrypt ? this.#c.sealing.fileSealer(session, manifest.id) : undefined })
+  }
+
+  /** Receives a file on an inbound file stream (the protocol handler). */
+  async receive (stream: Stream, connection: Connection, netuid: number): Promise<void> {
+    const framed = this.#framed(stream)
+    const session = await this.#c.auth.sessionOf(connection)
+    const store = this.#c.store
+    if (session === undefined || store === undefined) {
+      await refuseChannel(framed, session === undefined ? new NotAuthenticatedError() : new FilesNotEnabledError())
+      return
+    }
+    if (!session.admitted.has(netuid)) {
+      await refuseChannel(framed, new SubnetFirewallError(`${session.remote.ss58} is not admitted to subnet ${netuid} on this peer`))
+      return
+    }
+    const caller: Caller = { ss58: session.remote.ss58, peerId: session.remote.peerId, netuid }
+    const controller = new AbortController()
+    const onClose = (): void => { controller.abort(new ConnectionClosedError()) }
+    connection.addEventListener('close', onClose)
+    const transfer: { id?: string } = {}
+    try {
+      const received = await receiveFileOverStream(framed, this.#receiveInit(caller, store, controller, transfer))
+      if (received === undefined) return
+      this.#c.log('received %s (%d bytes) from %s into %s', received.name, received.size, caller.ss58, received.path)
+      this.#c.events.emit('file:received', received)
+    } catch (err) {
+      const e = controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason : toError(err)
+      this.#c.log('incoming transfer %s from %s failed: %s: %s', transfer.id ?? '(no offer)', caller.ss58, e.name, e.message)
+      this.#c.events.emit('file:failed', { id: transfer.id, from: caller.ss58, error: e })
+    } finally {
+      connection.removeEventListener('close', onClose)
+      if (transfer.id !== undefined) this.#incoming.delete(transfer.id)
+    }
+  }
+
+  #receiveInit (caller: Caller, store: FileStore, controller: AbortController, transfer: { id?: string }): Parameters<typeof receiveFileOverStream>[1] {
+    const deliveries = this.#c.deliveries
+    return {
+      caller,
+      store,
+      policy: this.#policy,
+      signal: controller.signal,
+      e2e: this.#c.sealing.fileOpener(caller),
+      requireEncryption: this.#init.requireEncryption,
+      ...(this.#policy.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: this.#policy.idleTimeoutMs }),
+      onAccepted: (offer) => {
+        transfer.id = offer.id
+        this.#incoming.set(offer.id, controller)
+        this.#c.events.emit('file:accepted', offer)
+      },
+      onProgress: (event) => { this.#c.events.emit('file:progress', { ...event, from: caller.ss58 }) },
+      claim: async (key) => await this.#claim(key, controller),
+      reservations: this.#reservations,
+      log: this.#c.log,
+      delivered: {
+        was: async (deliveryId) => await deliveries.wasDelivered(caller.ss58, deliveryId),
+        mark: async (deliveryId) => { await deliveries.markDelivered(caller.ss58, deliveryId, Date.now()) }
+      }
+    }
+  }
+
+  #framed (stream: Stream): FramedStream {
+    return new FramedStream(stream, { maxFrameBytes: this.#init.maxFrameBytes + FILE_FRAME_OVERHEAD, log: this.#c.log, highWaterMark: FILE_HIGH_WATER_MARK })
+  }
+
+  /** Takes a transfer key; a transfer already holding it is superseded and waited for. */
+  async #claim (key: string, controller: AbortController): Promise<() => void> {
+    for (let held = this.#claims.get(key); held !== undefined; held = this.#claims.get(key)) {
+      held.controller.abort(new TransferCancelledError('Superseded by a new offer of the same file from the same sender'))
+      await held.released
+    }
+    const { promise, resolve } = Promise.withResolvers<void>()
+    this.#claims.set(key, { controller, released: promise })
+    return () => {
+      if (this.#claims.get(key)?.released === promise) this.#claims.delete(key)
+      resolve()
+    }
+  }
+}

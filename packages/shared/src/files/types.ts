@@ -1,0 +1,219 @@
+/**
+ * The types of direct file transfer: manifests, sources, stores and partial files, offers,
+ * results, progress events, the encryption hooks and the receive policy.
+ *
+ * @packageDocumentation
+ */
+import type { StreamCipher } from '../encryption/envelope.ts'
+import type { AbortOptions } from '../abort.ts'
+import type { Caller } from '../rpc/types.ts'
+import { blake3 } from './hash.ts'
+
+
+/** What a sender announces about a file. */
+export interface FileManifest {
+  /** Transfer id (random per send; the resume key does not depend on it). */
+  id: string
+  /** File name as the sender gives it (the receiver sanitises it). */
+  name: string
+  /** Size in bytes. */
+  size: number
+  /** Chunk size in bytes. */
+  chunkSize: number
+  /** BLAKE3 of each chunk, concatenated (32 bytes each). */
+  chunkHashes: Uint8Array
+  /** BLAKE3 root over the header and the chunk hashes: the file's identity. */
+  root: Uint8Array
+}
+
+
+/** Somewhere file bytes are read from (a path on Node, a Blob in the browser). */
+export interface FileSource {
+  /** Name offered to the receiver. */
+  readonly name: string
+  /** Size in bytes. */
+  readonly size: number
+  /** Reads exactly `length` bytes at `offset`. */
+  read(offset: number, length: number, options?: AbortOptions): Promise<Uint8Array>
+  /** Throws `SourceChangedError` if the source changed since it was opened. */
+  check?(options?: AbortOptions): Promise<void>
+  /** Releases the source. */
+  close?(): Promise<void>
+}
+
+
+/** A transfer being received, as the store keeps it. */
+export interface PartialFile {
+  /**
+   * Chunks already on disk from an earlier attempt, each re-read and checked against the
+   * manifest when the partial was opened (never taken from a progress record alone).
+   */
+  readonly verifiedChunks: number
+  /** Writes verified bytes at `offset`. */
+  write(offset: number, bytes: Uint8Array, options?: AbortOptions): Promise<void>
+  /**
+   * Records that the first `verifiedChunks` chunks are written. The data is made durable
+   * (synced) before the record, so a record never names data a power cut could lose.
+   */
+  commit(verifiedChunks: number, options?: AbortOptions): Promise<void>
+  /** Reads back `length` bytes at `offset` of what was written (every write settled). */
+  read(offset: number, length: number, options?: AbortOptions): Promise<Uint8Array>
+  /** Drops everything past the first `verifiedChunks` chunks (a store may keep less) and records that. */
+  rewind(verifiedChunks: number, options?: AbortOptions): Promise<void>
+  /** Moves the complete file into the inbox without overwriting anything; returns where it landed. */
+  complete(options?: AbortOptions): Promise<string>
+  /** Releases the partial file, keeping it for a later resume. */
+  close(): Promise<void>
+}
+
+
+/** What a {@link FileStore} records next to a partial file, so a later attempt can resume it. */
+export interface PartialProgress {
+  v: 1
+  /** Root hash, hex. */
+  root: string
+  size: number
+  chunkSize: number
+  name: string
+  /** The sender's verified SS58. */
+  sender: string
+  /** Chunks recorded as verified and written. */
+  verifiedChunks: number
+}
+
+
+/** Where received files go: a directory on Node, OPFS in the browser. */
+export interface FileStore {
+  /** Free bytes where partial files are written, if known. */
+  freeBytes?(options?: AbortOptions): Promise<number | undefined>
+  /**
+   * Bytes an earlier attempt left for transfer `key` (0 if none), looked up without
+   * creating anything: the disk check before a partial is made counts them as already there.
+   */
+  partialBytes?(key: string, options?: AbortOptions): Promise<number>
+  /**
+   * Whether `<inbox>/<sender>/<name>` holds a file of `size` bytes: a second offer of content
+   * already delivered under that name is acknowledged instead of stored again.
+   */
+  received?(sender: string, name: string, size: number, options?: AbortOptions): Promise<boolean>
+  /**
+   * Opens (or resumes) the partial file of a transfer. `key` identifies sender and file;
+   * `name` is already sanitised; `sender` is the sender's verified SS58. A resumed partial
+   * is re-verified against `manifest` from its first chunk, and cut back to the last good one.
+   */
+  open(key: string, manifest: FileManifest, name: string, sender: string, options?: AbortOptions): Promise<PartialFile>
+}
+
+
+/** An incoming offer, shown to the receiver's policy. */
+export interface FileOffer {
+  /** Transfer id. */
+  id: string
+  /** The verified sender. */
+  from: Caller
+  /** Sanitised file name. */
+  name: string
+  /** Size in bytes. */
+  size: number
+  /** Root hash, hex. */
+  root: string
+}
+
+
+/** A file received completely and moved into the inbox. */
+export interface ReceivedFile {
+  /** Transfer id. */
+  id: string
+  /** The verified sender's hotkey. */
+  from: string
+  /** The verified sender. */
+  caller: Caller
+  /** Sanitised name it was offered under. */
+  name: string
+  /** Where it landed. */
+  path: string
+  /** Size in bytes. */
+  size: number
+  /** Root hash, hex. */
+  blake3: string
+  /** Bytes that were already there from an earlier attempt. */
+  resumedFrom: number
+}
+
+
+/** What a completed send reports. */
+export interface SendFileResult {
+  /** Transfer id. */
+  id: string
+  /** Name offered. */
+  name: string
+  /** Size in bytes. */
+  size: number
+  /** Root hash, hex, as acknowledged by the receiver. */
+  blake3: string
+  /** Bytes sent in this attempt. */
+  bytesSent: number
+  /** Bytes the receiver already had. */
+  resumedFrom: number
+  /** Duration in ms, hashing included. */
+  ms: number
+}
+
+
+/** Progress of a transfer, as a typed event. */
+export interface TransferProgressEvent {
+  /** `transfer:hashing` while the sender hashes, `transfer:bytes` while bytes move. */
+  type: 'transfer:hashing' | 'transfer:bytes'
+  detail: {
+    /** Transfer id. */
+    id: string
+    /** Bytes hashed or transferred (including what was resumed). */
+    bytes: number
+    /** Total bytes. */
+    total: number
+    /** Bytes per second over the current phase. */
+    rate: number
+  }
+}
+
+
+/** Options of sending a file. */
+export interface SendFileOptions extends AbortOptions {
+  /** Progress events. */
+  onProgress?: ((event: TransferProgressEvent) => void) | undefined
+  /** Give up when the receiver sends nothing (no credit, no ack) for this long (default 30 s). */
+  stallTimeoutMs?: number | undefined
+}
+
+
+/** The sender's end-to-end encryption of one transfer (built by the engine for the verified receiver). */
+export interface FileSealer {
+  /** Seals the encoded manifest; returns the envelope and how to make the data cipher from the receiver's ephemeral key. */
+  sealOffer(manifest: Uint8Array): Promise<{ x: unknown, dataCipher: (receiverEphemeral: Uint8Array) => Promise<StreamCipher> }>
+}
+
+
+/** The receiver's end-to-end decryption of one transfer. */
+export interface FileOpener {
+  /** Opens the sealed manifest of transfer `id`; `accept()` makes our ephemeral key and the data cipher. */
+  openOffer(x: unknown, id: string): Promise<{ manifest: Uint8Array, accept: () => Promise<{ ek: Uint8Array, cipher: StreamCipher }> }>
+}
+
+
+/** Default of {@link SendFileOptions.stallTimeoutMs}; the receiver sends keepalives at a quarter of it. */
+export const SENDER_STALL_MS = 30_000
+
+
+/** Receive limits and policy. */
+export interface ReceivePolicy {
+  /** Largest file accepted (default: no limit beyond the protocol's 512 GiB). */
+  maxFileSize?: number | undefined
+  /** Free disk space that must remain after the file (default 1 GiB). */
+  minFreeBytes?: number | undefined
+  /** Called for every offer; throw to refuse (the message reaches the sender). */
+  onOffer?: ((offer: FileOffer) => void | Promise<void>) | undefined
+}
+
+
+/** Default free space kept on the receiver's disk. */
+export const DEFAULT_MIN_FREE_BYTES = 1024 * 1024 * 1024

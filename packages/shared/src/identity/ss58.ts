@@ -1,0 +1,83 @@
+/**
+ * SS58 addresses: encode, decode with checksum and network-prefix checks.
+ *
+ * @packageDocumentation
+ */
+import { checkAddressChecksum } from '@polkadot/util-crypto/address/checksum'
+import { encodeAddress } from '@polkadot/util-crypto/address/encode'
+import { base58Decode } from '@polkadot/util-crypto/base58'
+import { BITTENSOR_SS58_PREFIX } from '../constants.ts'
+import { InvalidSs58Error, WrongSs58PrefixError } from '../errors/index.ts'
+
+
+/** An SS58 address decoded into its parts. */
+export interface DecodedSs58 {
+  /** Network prefix (42 for Bittensor). */
+  prefix: number
+  /** 32-byte public key. */
+  publicKey: Uint8Array
+}
+
+
+/**
+ * True if `prefix` is an SS58 network prefix an address can carry: an integer in
+ * 0..16383, except 46 and 47, which the SS58 registry reserves.
+ */
+export function isSs58Prefix (prefix: number): boolean {
+  return Number.isInteger(prefix) && prefix >= 0 && prefix <= 16383 && prefix !== 46 && prefix !== 47
+}
+
+
+/**
+ * Encodes a 32-byte public key as SS58 with the given network prefix (default 42).
+ * Throws {@link InvalidSs58Error} for a key of another length or a prefix
+ * {@link isSs58Prefix} refuses.
+ */
+export function encodeSs58 (publicKey: Uint8Array, prefix = BITTENSOR_SS58_PREFIX): string {
+  if (publicKey.byteLength !== 32) throw new InvalidSs58Error('Public key must be 32 bytes')
+  if (!isSs58Prefix(prefix)) throw new InvalidSs58Error(`SS58 network prefix ${prefix} is out of range or reserved`)
+  return encodeAddress(publicKey, prefix)
+}
+
+
+/**
+ * Decodes and validates an SS58 address of a 32-byte key (any network prefix; pass
+ * `expectedPrefix` to require one). Throws {@link InvalidSs58Error} or {@link WrongSs58PrefixError}.
+ */
+export function decodeSs58 (address: string, expectedPrefix?: number): DecodedSs58 {
+  let raw: Uint8Array
+  try {
+    raw = base58Decode(address)
+  } catch (err) {
+    throw new InvalidSs58Error(`Invalid SS58 address "${address}": not base58`, { cause: err })
+  }
+  const prefixLength = raw[0] !== undefined && (raw[0] & 0b0100_0000) !== 0 ? 2 : 1
+  // 32-byte key + 2 checksum bytes
+  if (raw.byteLength !== prefixLength + 32 + 2) {
+    throw new InvalidSs58Error(`Invalid SS58 address "${address}": not a 32-byte key`)
+  }
+  const b0 = raw[0] ?? 0
+  const b1 = raw[1] ?? 0
+  const prefix = prefixLength === 1
+    ? b0
+    : ((b0 & 0b0011_1111) << 2) | (b1 >> 6) | ((b1 & 0b0011_1111) << 8)
+  // 0b1xxx_xxxx first bytes are not addresses; 46 and 47 are reserved by the registry
+  if (b0 >= 0x80 || !isSs58Prefix(prefix)) throw new InvalidSs58Error(`Invalid SS58 address "${address}": network prefix ${prefix} is reserved`)
+  const [valid] = checkAddressChecksum(raw)
+  if (!valid) throw new InvalidSs58Error(`Invalid SS58 address "${address}": bad checksum`)
+  if (expectedPrefix !== undefined && prefix !== expectedPrefix) {
+    throw new WrongSs58PrefixError(`SS58 address "${address}" has network prefix ${prefix}, expected ${expectedPrefix}`)
+  }
+  return { prefix, publicKey: raw.slice(prefixLength, prefixLength + 32) }
+}
+
+
+/** True if `address` is a valid SS58 address (optionally with the given prefix). */
+export function isSs58 (address: string, expectedPrefix?: number): boolean {
+  try {
+    decodeSs58(address, expectedPrefix)
+    return true
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The server side of an RPC channel.
+ *
+ * @packageDocumentation
+ */
+import { asRecord, stringField, uintField } from '../wire/fields.ts'
+import { MAX_TYPE_LENGTH, STREAM_REPLY_WINDOW } from '../constants.ts'
+import { AbortError, ConnectionClosedError, EncryptionRequiredError, EncryptionUnavailableError, errorToWire, InvalidFrameError, ReplyKindError, RequestTimeoutError, TooManyRequestsError, UnknownRpcTypeError } from '../errors/index.ts'
+import type { FramedStream } from '../wire/framed-stream.ts'
+import type { Logger } from '@libp2p/interface'
+import { FrameKind, MAX_REQUEST_ID } from './frames.ts'
+import type { Caller, HandlerContext, RequestLimiter, RequestOpener, RpcHandler } from './types.ts'
+
+
+function isAsyncIterable (value: unknown): value is AsyncIterable<unknown> {
+  return value != null && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+}
+
+
+/** Options of an {@link RpcServer}. */
+export interface RpcServerInit {
+  /** The verified caller on this channel. */
+  caller: Caller
+  /** Finds the handler for a type, or undefined. */
+  resolve: (type: string) => RpcHandler | undefined
+  /** Per-connection concurrency limit. */
+  limiter: RequestLimiter
+  /** Logger. */
+  log: Logger
+  /** Opens encrypted requests; without it an encrypted request gets `EncryptionUnavailableError`. */
+  e2e?: RequestOpener | undefined
+  /** Refuse plaintext requests with `EncryptionRequiredError`. */
+  requireEncryption?: boolean | undefined
+}
+
+
+interface Running {
+  controller: AbortController
+  credit: number
+  creditWaiter: (() => void) | undefined
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
+
+/** The server side of an RPC channel: runs handlers and sends their replies. */
+export class RpcServer {
+  readonly #framed: FramedStream
+  readonly #init: RpcServerInit
+  readonly #running = new Map<number, Running>()
+
+  constructor (framed: FramedStream, init: RpcServerInit) {
+    this.#framed = framed
+    this.#init = init
+    framed.onFrame((f) => { this.#onFrame(f) })
+    framed.onEnd(() => { this.#abortAll() })
+  }
+
+  /** Requests being handled right now. */
+  get running (): number {
+    return this.#running.size
+  }
+
+  /** Aborts every running handler and closes the stream. */
+  async close (): Promise<void> {
+    this.#abortAll()
+    await this.#framed.close()
+  }
+
+  #abortAll (): void {
+    for (const r of this.#running.values()) {
+      r.controller.abort(new ConnectionClosedError())
+      r.creditWaiter?.()
+    }
+  }
+
+  #onFrame (frame: unknown): void {
+    let rec: Record<string, unknown>
+    let k: number
+    let id: number
+    try {
+      rec = asRecord(frame, 'rpc frame')
+      k = uintField(rec, 'k', 'rpc frame', 7)
+      id = uintField(rec, 'id', 'rpc frame', MAX_REQUEST_ID)
+    } catch (err) {
+      this.#init.log('closing RPC channel from %s after bad frame: %s', this.#init.caller.ss58, (err as Error).message)
+      this.#framed.abort(err as Error)
+      return
+    }
+    if (k === FrameKind.Cancel) {
+      const r = this.#running.get(id)
+      r?.controller.abort(new AbortError('Cancelled by the caller'))
+      r?.creditWaiter?.()
+      return
+    }
+    if (k === FrameKind.Credit) {
+      const r = this.#running.get(id)
+      if (r !== undefined && typeof rec.n === 'number' && rec.n > 0) {
+        r.credit += Math.min(rec.n, STREAM_REPLY_WINDOW)
+        r.creditWaiter?.()
+      }
+      return
+    }
+    if (k !== FrameKind.Request) {
+      const err = new InvalidFrameError(`unexpected frame kind ${k} from the client`)
+      this.#framed.abort(err)
+      return
+    }
+    if (this.#running.has(id)) {
+      this.#reply(id, { k: FrameKind.Error, id, e: errorToWire(new InvalidFrameError(`request id ${id} is already in use`)) })
+      return
+    }
+    let type: string
+    try {
+      type = stringField(rec, 't', 'request', MAX_TYPE_LENGTH)
+      if (rec.to !== undefined) uintField(rec, 'to', 'request')
+    } catch (err) {
+      this.#reply(id, { k: FrameKind.Error, id, e: errorToWire(err) })
+      return
+    }
+    const handler = this.#init.resolve(type)
+    if (handler === undefined) {
+      this.#reply(id, { k: FrameKind.Error, id, e: errorToWire(new UnknownRpcTypeError(`No handler for "${type}" on subnet ${this.#init.caller.netuid}`)) })
+      return
+    }
+    if (!this.#init.limiter.tryAcquire()) {
+      this.#reply(id, { k: FrameKind.Error, id, e: errorToWire(new TooManyRequestsError()) })
+      return
+    }
+    const running: Running = { controller: new AbortController(), credit: STREAM_REPLY_WINDOW, creditWaiter: undefined, timer: undefined }
+    if (typeof rec.to === 'number') {
+      running.timer = setTimeout(() => { running.controller.abort(new RequestTimeoutError()) }, rec.to)
+    }
+    this.#running.set(id, running)
+    void this.#run(id, type, rec, handler, running)
+  }
+
+  async #run (id: number, type: string, rec: Record<string, unknown>, handler: RpcHandler, running: Running): Promise<void> {
+    const signal = running.controller.signal
+    const streamed = rec.s === 1
+    try {
+      const context: HandlerContext = { caller: this.#init.caller, type, signal }
+      if (typeof rec.m === 'string') context.messageId = rec.m
+      let body = rec.b
+      let sealReply: ((body: unknown, index: number, last: boolean) => Promise<Uint8Array>) | undefined
+      if (rec.x !== undefined) {
+        if (this.#init.e2e === undefined) throw new EncryptionUnavailableError('This peer has end-to-end encryption turned off')
+        const opened = await this.#init.e2e(rec.x, type, context.messageId)
+        body = opened.body
+        sealReply = opened.sealReply
+      } else if (this.#init.requireEncryption === true) {
+        throw new EncryptionRequiredError(`"${type}" arrived in plaintext; this peer accepts only end-to-end encrypted requests and messages`)
+      }
+      const result = await handler(body, context)
+      let index = 0
+      if (isAsyncIterable(result)) {
+        if (!streamed) throw new ReplyKindError()
+        for await (const chunk of result) {
+          while (running.credit <= 0 && !signal.aborted) {
+            await new Promise<void>((resolve) => { running.creditWaiter = resolve })
+            running.creditWaiter = undefined
+          }
+          if (signal.aborted) throw signal.reason
+          await this.#framed.waitWritable({ signal })
+          if (signal.aborted) throw signal.reason
+          running.credit--
+          this.#framed.send(sealReply === undefined ? { k: FrameKind.Chunk, id, b: chunk } : { k: FrameKind.Chunk, id, x: await sealReply(chunk, index++, false) })
+        }
+        this.#reply(id, sealReply === undefined ? { k: FrameKind.End, id } : { k: FrameKind.End, id, x: await sealReply(null, index, true) })
+      } else {
+        this.#reply(id, sealReply === undefined ? { k: FrameKind.Reply, id, b: result } : { k: FrameKind.Reply, id, x: await sealReply(result, 0, true) })
+      }
+    } catch (err) {
+      if (!signal.aborted || (signal.reason as Error | undefined)?.name === RequestTimeoutError.name) {
+        this.#reply(id, { k: FrameKind.Error, id, e: errorToWire(signal.aborted ? signal.reason : err) })
+      }
+    } finally {
+      if (running.timer !== undefined) clearTimeout(running.timer)
+      this.#running.delete(id)
+      this.#init.limiter.release()
+    }
+  }
+
+  #reply (id: number, frame: Record<string, unknown>): void {
+    if (this.#framed.ended && this.#framed.stream.writeStatus !== 'writable') return
+    try {
+      this.#framed.send(frame)
+    } catch (err) {
+      if ((err as Error).name === 'FrameTooLargeError') {
+        this.#framed.send({ k: FrameKind.Error, id, e: errorToWire(err) })
+        return
+      }
+      this.#init.log('could not reply to request %d: %s', id, (err as Error).message)
+    }
+  }
+}

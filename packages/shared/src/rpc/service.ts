@@ -1,0 +1,205 @@
+/**
+ * The RPC and control-message protocols of the served subnets
+ * (`/subwire/sn/<netuid>/rpc/1.0.0`, `/subwire/sn/<netuid>/msg/1.0.0`): the registered
+ * handlers, the server on each inbound stream, and one long-lived client stream per
+ * connection and protocol for what we send.
+ *
+ * @packageDocumentation
+ */
+import { MAX_TYPE_LENGTH, msgProtocol, rpcProtocol } from '../constants.ts'
+import { ConnectionClosedError, InvalidConfigError, NotAuthenticatedError, SubnetFirewallError, SubnetNotServedError, toError } from '../errors/index.ts'
+import { E2ePurpose } from '../encryption/envelope.ts'
+import { FramedStream } from '../wire/framed-stream.ts'
+import { RpcClient } from './client.ts'
+import { refuseChannel } from './frames.ts'
+import { RpcServer } from './server.ts'
+import type { Authenticator } from '../auth/authenticator.ts'
+import type { Session } from '../auth/session.ts'
+import type { E2eSealing } from '../encryption/sealing.ts'
+import type { HandleOptions, MessageOptions, SendOptions } from '../types.ts'
+import type { MessageInbox } from './messages.ts'
+import type { Caller, RequestLimiter, RpcHandler } from './types.ts'
+import type { Connection, Logger, Stream } from '@libp2p/interface'
+
+/** What the {@link RpcService} is given. */
+export interface RpcServiceComponents {
+  auth: Authenticator
+  sealing: E2eSealing
+  messages: MessageInbox
+  /** The `subwire:rpc` logger. */
+  log: Logger
+}
+
+/** Configuration of the {@link RpcService}. */
+export interface RpcServiceInit {
+  netuids: number[]
+  /** Requests one connection may have in flight here. */
+  maxConcurrent: number
+  requestTimeoutMs: number
+  handshakeTimeoutMs: number
+  maxFrameBytes: number
+  /** Encrypt requests and messages by default. */
+  encryptRequests: boolean
+  encryptMessages: boolean
+  /** Refuse plaintext requests and messages. */
+  requireEncryption: boolean
+}
+
+/** Handlers, servers and clients of the RPC and message protocols. */
+export class RpcService {
+  readonly #c: RpcServiceComponents
+  readonly #init: RpcServiceInit
+  readonly #handlers = new Map<number | '*', Map<string, RpcHandler>>()
+  /** Client streams per connection id and protocol. */
+  readonly #clients = new Map<string, Map<string, Promise<RpcClient>>>()
+  /** Requests in flight here per connection id, across its channels. */
+  readonly #limiters = new Map<string, RequestLimiter>()
+
+  constructor (components: RpcServiceComponents, init: RpcServiceInit) {
+    this.#c = components
+    this.#init = init
+  }
+
+  /** Registers an RPC handler for `type` on one subnet or on every configured one. */
+  handle (type: string, handler: RpcHandler, options: HandleOptions = {}): void {
+    if (type.length === 0 || type.length > MAX_TYPE_LENGTH) throw new InvalidConfigError(`RPC type must be 1 to ${MAX_TYPE_LENGTH} characters`)
+    const key = options.netuid ?? '*'
+    const netuids = this.#init.netuids
+    if (key !== '*' && !netuids.includes(key)) throw new SubnetNotServedError(`Cannot handle "${type}" on subnet ${key}: this peer serves ${netuids.join(', ') || 'no subnet'}`, { netuid: key })
+    let map = this.#handlers.get(key)
+    if (map === undefined) { map = new Map(); this.#handlers.set(key, map) }
+    map.set(type, handler)
+  }
+
+  /** Removes a handler. */
+  unhandle (type: string, options: HandleOptions = {}): void {
+    this.#handlers.get(options.netuid ?? '*')?.delete(type)
+  }
+
+  /** Serves an inbound RPC or message stream. */
+  async serve (stream: Stream, connection: Connection, netuid: number, kind: 'rpc' | 'msg'): Promise<void> {
+    const framed = new FramedStream(stream, { maxFrameBytes: this.#init.maxFrameBytes, log: this.#c.log })
+    const session = await this.#c.auth.sessionOf(connection)
+    if (session === undefined) {
+      await refuseChannel(framed, new NotAuthenticatedError(`${stream.protocol} refused: the connection has not completed the subwire handshake`))
+      return
+    }
+    if (!session.admitted.has(netuid)) {
+      await refuseChannel(framed, new SubnetFirewallError(`${session.remote.ss58} is not admitted to subnet ${netuid} on this peer`))
+      return
+    }
+    const caller: Caller = { ss58: session.remote.ss58, peerId: session.remote.peerId, netuid }
+    new RpcServer(framed, { // eslint-disable-line no-new
+      caller,
+      limiter: this.#limiter(connection.id),
+      log: this.#c.log,
+      e2e: this.#c.sealing.requestOpener(caller, kind),
+      requireEncryption: this.#init.requireEncryption,
+      resolve: kind === 'rpc'
+        ? (type) => this.#handlers.get(netuid)?.get(type) ?? this.#handlers.get('*')?.get(type)
+        : () => this.#c.messages.handler
+    })
+  }
+
+  /** Sends a request to the session `reach` resolves, and resolves with the reply body. */
+  async request (reach: () => Promise<Session>, type: string, body: unknown, options: SendOptions = {}): Promise<unknown> {
+    const { client, session } = await this.#client(reach, 'rpc', options)
+    const e2e = (options.encrypt ?? this.#init.encryptRequests) ? this.#c.sealing.requestSealer(session, E2ePurpose.Request, type) : undefined
+    return await client.request(type, body, { signal: options.signal, timeout: options.timeout ?? this.#init.requestTimeoutMs, e2e })
+  }
+
+  /** Sends a request whose handler streams its reply; yields each chunk. */
+  async * requestStream (reach: () => Promise<Session>, type: string, body: unknown, options: SendOptions = {}): AsyncGenerator<unknown, void, undefined> {
+    const { client, session } = await this.#client(reach, 'rpc', options)
+    const e2e = (options.encrypt ?? this.#init.encryptRequests) ? this.#c.sealing.requestSealer(session, E2ePurpose.Request, type) : undefined
+    yield * client.requestStream(type, body, { signal: options.signal, timeout: options.timeout ?? this.#init.requestTimeoutMs, e2e })
+  }
+
+  /** Sends a control message; resolves with its id once the receiver acked it. */
+  async message (reach: () => Promise<Session>, action: string, payload: unknown, options: MessageOptions = {}): Promise<string> {
+    const id = options.id ?? crypto.randomUUID()
+    const { client, session } = await this.#client(reach, 'msg', options)
+    const e2e = (options.encrypt ?? this.#init.encryptMessages) ? this.#c.sealing.requestSealer(session, E2ePurpose.Message, id) : undefined
+    await client.request(action, payload, { signal: options.signal, timeout: options.timeout ?? this.#init.requestTimeoutMs, messageId: id, e2e })
+    return id
+  }
+
+  /** Forgets the streams and the request count of a closed connection. */
+  forget (connectionId: string): void {
+    this.#clients.delete(connectionId)
+    this.#limiters.delete(connectionId)
+  }
+
+  /** Closes every client stream. */
+  async close (): Promise<void> {
+    const closing: Array<Promise<void>> = []
+    for (const clients of this.#clients.values()) {
+      for (const c of clients.values()) closing.push(c.then(async (client) => { await client.close() }, () => {}))
+    }
+    this.#clients.clear()
+    this.#limiters.clear()
+    await Promise.allSettled(closing)
+  }
+
+  #limiter (connectionId: string): RequestLimiter {
+    let limiter = this.#limiters.get(connectionId)
+    if (limiter !== undefined) return limiter
+    const max = this.#init.maxConcurrent
+    let inFlight = 0
+    limiter = {
+      tryAcquire: () => {
+        if (inFlight >= max) return false
+        inFlight++
+        return true
+      },
+      release: () => { inFlight-- }
+    }
+    this.#limiters.set(connectionId, limiter)
+    return limiter
+  }
+
+  async #client (reach: () => Promise<Session>, kind: 'rpc' | 'msg', options: SendOptions): Promise<{ client: RpcClient, session: Session }> {
+    const netuid = options.netuid ?? this.#init.netuids[0]
+    if (netuid === undefined) throw new InvalidConfigError('No netuid given and this peer serves no subnet')
+    const session = await reach()
+    if (!session.attestation.netuids.includes(netuid)) {
+      throw new SubnetNotServedError(`${session.remote.ss58} does not serve subnet ${netuid} (it serves ${session.attestation.netuids.join(', ') || 'none'})`, { netuid })
+    }
+    const protocol = kind === 'rpc' ? rpcProtocol(netuid) : msgProtocol(netuid)
+    let clients = this.#clients.get(session.connection.id)
+    if (clients === undefined) { clients = new Map(); this.#clients.set(session.connection.id, clients) }
+    const existing = clients.get(protocol)
+    if (existing !== undefined) {
+      const client = await existing
+      if (!client.closed) return { client, session }
+      if (clients.get(protocol) === existing) clients.delete(protocol)
+      return await this.#client(reach, kind, options)
+    }
+    const opening = this.#open(session, protocol, netuid)
+    clients.set(protocol, opening)
+    const own = clients
+    opening.catch(() => { if (own.get(protocol) === opening) own.delete(protocol) })
+    return { client: await opening, session }
+  }
+
+  async #open (session: Session, protocol: string, netuid: number): Promise<RpcClient> {
+    let stream: Stream
+    try {
+      // optimistic protocol selection (the id goes out with the first request, saving a round
+      // trip): the remote's attestation already said it serves this subnet
+      stream = await session.connection.newStream(protocol, {
+        signal: AbortSignal.timeout(this.#init.handshakeTimeoutMs * 2),
+        negotiateFully: false,
+        runOnLimitedConnection: false
+      })
+    } catch (err) {
+      const e = toError(err)
+      if (e.name === 'UnsupportedProtocolError') {
+        throw new SubnetNotServedError(`${session.remote.ss58} does not serve subnet ${netuid}`, { netuid })
+      }
+      throw new ConnectionClosedError(`Could not open ${protocol} to ${session.remote.ss58}: ${e.message}`, { cause: e })
+    }
+    const framed = new FramedStream(stream, { maxFrameBytes: this.#init.maxFrameBytes, log: this.#c.log })
+    return new RpcClient(framed, { maxInFlight: session.maxConcurrent, log: this.#c.log })
+  }
+}

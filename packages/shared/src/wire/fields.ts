@@ -1,0 +1,46 @@
+/**
+ * Field readers of decoded frames: each narrows one field to its type and bound, or
+ * throws `InvalidFrameError` naming the frame and the field.
+ *
+ * @packageDocumentation
+ */
+import { InvalidFrameError } from '../errors/index.ts'
+
+
+/** Narrows a decoded frame to a plain object, or throws {@link InvalidFrameError}. */
+export function asRecord (value: unknown, what: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
+    throw new InvalidFrameError(`${what}: expected a map`)
+  }
+  return value as Record<string, unknown>
+}
+
+
+/** Reads a required unsigned integer field. */
+export function uintField (rec: Record<string, unknown>, key: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  const v = rec[key]
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
+    throw new InvalidFrameError(`${what}: field "${key}" must be an integer from 0 to ${max}`)
+  }
+  return v
+}
+
+
+/** Reads a required string field with a maximum UTF-8 length. */
+export function stringField (rec: Record<string, unknown>, key: string, what: string, maxLength: number): string {
+  const v = rec[key]
+  if (typeof v !== 'string' || v.length > maxLength) {
+    throw new InvalidFrameError(`${what}: field "${key}" must be a string of at most ${maxLength} characters`)
+  }
+  return v
+}
+
+
+/** Reads a required byte-string field with an optional exact or maximum length. */
+export function bytesField (rec: Record<string, unknown>, key: string, what: string, maxLength: number): Uint8Array {
+  const v = rec[key]
+  if (!(v instanceof Uint8Array) || v.byteLength > maxLength) {
+    throw new InvalidFrameError(`${what}: field "${key}" must be bytes of at most ${maxLength} length`)
+  }
+  return v
+}
