@@ -3,7 +3,7 @@
 // in the inbox with other bytes than the source; a full disk is a typed refusal that recovers.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdir, open, readdir, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rm, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { AbortError, createManifest, FILE_CHUNK_SIZE, InsufficientDiskSpaceError, PartialFileCorruptedError } from '@subwire/shared'
@@ -213,11 +213,10 @@ describe('a full disk', () => {
     await randomFile(path, 60 * MiB)
     const filler = join(mnt, 'filler')
     let filled = false
-    const off = bob.on('file:progress', (e) => {
-      if (filled || e.detail.bytes < 20 * MiB) return
+    // once the offer is accepted (its space promised), someone else takes all but 10 MiB of it
+    const off = bob.on('file:accepted', () => {
       filled = true
-      // someone else takes the space this transfer was promised
-      void writeFile(filler, Buffer.alloc(70 * MiB)).catch(() => {})
+      void statfs(mnt).then(async (s) => { await writeFile(filler, Buffer.alloc(s.bavail * s.bsize - 10 * MiB)) }).catch(() => {})
     })
     const fdsBefore = await openFds()
     try {

@@ -30,13 +30,13 @@ export function cancelledBy (side: string, rec: Record<string, unknown>): Error 
   return new TransferCancelledError(`Cancelled by the ${side}: ${reason.name}: ${reason.message}`, { cause: reason })
 }
 
-
 /**
  * What a remote may be told of a local failure: a subwire error as it is; anything else
  * (a system error naming local paths) as a plain refusal, logged here in full.
  */
 export function forRemote (err: Error, log: ReceiveFileInit['log']): Error {
   if (Object.hasOwn(errorClasses, err.name)) return err
+  if (err.name === 'TimeoutError') return new TransferCancelledError('The receiver waited too long for the sender')
   log?.('file receive failed locally: %s: %s', err.name, err.message)
   return new FileRefusedError('The receiver could not store the file')
 }
