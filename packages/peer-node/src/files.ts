@@ -9,7 +9,8 @@
  */
 import { link, mkdir, open, readdir, readFile, stat, statfs, unlink } from 'node:fs/promises'
 import { basename, extname, join } from 'node:path'
-import { bytesToHex, FileRefusedError, InsufficientDiskSpaceError, isSs58, SourceChangedError, verifyChunksOnDisk } from '@subwire/shared'
+import { FileRefusedError, InsufficientDiskSpaceError, isSs58, SourceChangedError } from '@subwire/shared'
+import { bytesToHex, verifyChunksOnDisk } from '@subwire/shared/protocol'
 import { writeFileAtomic } from './home.ts'
 import type { AbortOptions, FileManifest, FileSource, FileStore, PartialFile, PartialProgress } from '@subwire/shared'
 import type { FileHandle } from 'node:fs/promises'

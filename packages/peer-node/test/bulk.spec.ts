@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { fork } from 'node:child_process'
 import { describe, it } from 'node:test'
-import { FramedStream } from '@subwire/shared'
+import { FramedStream } from '@subwire/shared/protocol'
 import { startPeer } from './helpers.ts'
 import type { NodeTransport } from '../src/index.ts'
 

@@ -7,9 +7,10 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import {
-  AUTH_PROTOCOL, createAttestation, FramedStream, HandshakeFailedError, initiateHandshake, NotAuthenticatedError,
-  rpcProtocol, uriSigner, verifyAttestation, RpcClient, PeerIdMismatchError, AttestationExpiredError
+  AUTH_PROTOCOL, createAttestation, HandshakeFailedError, NotAuthenticatedError, rpcProtocol, uriSigner,
+  verifyAttestation, PeerIdMismatchError, AttestationExpiredError
 } from '@subwire/shared'
+import { FramedStream, initiateHandshake, RpcClient } from '@subwire/shared/protocol'
 import { addrOf, startPeer, tempDir, waitFor, loopback } from './helpers.ts'
 import type { NodePeer, NodeTransport } from '../src/index.ts'
 import type { TestPeerInit } from './helpers.ts'

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import {
-  AbortError, FramedStream, RemoteHandlerError, RequestTimeoutError, rpcProtocol, RpcClient, SubnetNotServedError,
-  TooManyRequestsError, UnknownRpcTypeError, UnexpectedPeerError, InvalidDestinationError, UnknownDestinationError,
-  PeerUnreachableError, ReplyKindError, FrameTooLargeError
+  AbortError, RemoteHandlerError, RequestTimeoutError, rpcProtocol, SubnetNotServedError, TooManyRequestsError,
+  UnknownRpcTypeError, UnexpectedPeerError, InvalidDestinationError, UnknownDestinationError, PeerUnreachableError,
+  ReplyKindError, FrameTooLargeError
 } from '@subwire/shared'
+import { FramedStream, RpcClient } from '@subwire/shared/protocol'
 import { addrOf, startPeer } from './helpers.ts'
 import type { NodePeer, NodeTransport } from '../src/index.ts'
 import type { Caller } from '@subwire/shared'

@@ -11,7 +11,8 @@
  *
  * @packageDocumentation
  */
-import { bytesToHex, chunkCount, FileRefusedError, isSs58, SourceChangedError, verifyChunksOnDisk } from '@subwire/shared'
+import { FileRefusedError, isSs58, SourceChangedError } from '@subwire/shared'
+import { bytesToHex, chunkCount, verifyChunksOnDisk } from '@subwire/shared/protocol'
 import { OPFS_ROOT, OPFS_SEGMENT_BYTES } from './constants.ts'
 import type { AbortOptions, FileManifest, FileSource, FileStore, PartialFile, PartialProgress } from '@subwire/shared'
 

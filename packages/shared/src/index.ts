@@ -9,6 +9,11 @@
  *   multiplexed over one long-lived stream per connection and subnet.
  * - {@link Subwire}: the engine that runs all of it on a libp2p node.
  *
+ * This entry point is the public API, chosen name by name. The protocol's machinery
+ * (codecs, frame field readers, `FramedStream`, the RPC client and server, the file
+ * sender and receiver, the cipher derivations) is at `@subwire/shared/protocol`; the
+ * compliance suites are at `@subwire/shared/testing`.
+ *
  * @example
  * ```ts
  * import { createSubwire, seedSigner } from '@subwire/shared'
@@ -23,40 +28,7 @@
 import { Subwire } from './subwire.ts'
 import type { SubwireComponents, SubwireInit } from './types.ts'
 
-export * from './constants.ts'
-export * from './errors/index.ts'
-export * from './abort.ts'
-export * from './identity/ss58.ts'
-export * from './identity/signers.ts'
-export * from './wire/codec.ts'
-export * from './wire/fields.ts'
-export * from './identity/attestation.ts'
-export * from './auth/handshake.ts'
-export * from './wire/framed-stream.ts'
-export { FrameKind, refuseChannel } from './rpc/frames.ts'
-export * from './rpc/types.ts'
-export * from './rpc/client.ts'
-export * from './rpc/server.ts'
-export * from './auth/address-book.ts'
-export * from './files/types.ts'
-export { bytesToHex } from './bytes.ts'
-export { blake3 } from './files/hash.ts'
-export { chunkCount, chunkLength, createManifest, fileRoot, manifestFromWire, manifestToWire, transferKey, verifyChunksOnDisk } from './files/manifest.ts'
-export { sanitizeFileName } from './files/names.ts'
-export { DiskReservations } from './files/reservations.ts'
-export { sendFileOverStream } from './files/sender.ts'
-export { receiveFileOverStream } from './files/receiver.ts'
-export type { ReceiveFileInit } from './files/receiver.ts'
-export * from './encryption/backends.ts'
-export * from './encryption/envelope.ts'
-export * from './encryption/keyring.ts'
-export * from './auth/acl.ts'
-export * from './outbox/store.ts'
-export * from './outbox/backoff.ts'
-export * from './outbox/cipher.ts'
-export { Outbox } from './outbox/outbox.ts'
-export type * from './outbox/types.ts'
-export { verifyingSource } from './outbox/sources.ts'
+// the engine
 export { Subwire } from './subwire.ts'
 export { SubwirePeer } from './peer.ts'
 export type { QueuedItem } from './peer.ts'
@@ -73,6 +45,81 @@ export type {
   EncryptionInit
 } from './types.ts'
 export type { FloodLimits } from './auth/access.ts'
+export type { AbortOptions } from './abort.ts'
+export type { Caller, HandlerContext, RpcHandler, RequestOptions } from './rpc/types.ts'
+
+// protocol ids, limits and defaults
+export {
+  PROTOCOL_VERSION, AUTH_PROTOCOL, BITTENSOR_SS58_PREFIX, MAX_NETUID, rpcProtocol, msgProtocol, fileProtocol,
+  ATTESTATION_DOMAIN, ATTESTATION_VERSION, ATTESTATION_NONCE_BYTES, DEFAULT_ATTESTATION_LIFETIME_MS, MAX_ATTESTATION_LIFETIME_MS,
+  ATTESTATION_RENEW_FRACTION, DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_FRAME_BYTES, MAX_HANDSHAKE_FRAME_BYTES,
+  FRAME_HEADER_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_REQUESTS, STREAM_REPLY_WINDOW, WRITE_HIGH_WATER_MARK,
+  MAX_ANNOUNCED_ADDRS, MAX_TYPE_LENGTH, FILE_CHUNK_SIZE, MIN_FILE_CHUNK_SIZE, MAX_FILE_CHUNK_SIZE, FILE_WINDOW_CHUNKS, BLAKE3_BYTES,
+  MAX_FILE_CHUNKS, MAX_FILE_NAME_BYTES, CONNECTION_MONITOR, DEFAULT_QUEUE_BACKOFF_BASE_MS, DEFAULT_QUEUE_BACKOFF_CAP_MS,
+  DEFAULT_QUEUE_MAX_ATTEMPTS, DEFAULT_QUEUE_EXPIRY_MS, DEFAULT_QUEUE_CONCURRENCY, DELIVERY_LOG_RETENTION_MS, QUEUE_LEASE_TTL_MS,
+  MAX_QUEUED_MESSAGE_BYTES
+} from './constants.ts'
+
+// errors
+export {
+  SubwireError, isRemoteError, walkCause, errorClasses, errorToWire, errorFromWire, toError,
+  AbortError, AccessDeniedError, AttestationExpiredError, AttestationFromFutureError, ChunkHashMismatchError,
+  ConnectionClosedError, DeadLetterError, DecryptionFailedError, EncryptionRequiredError,
+  EncryptionUnavailableError, FileHashMismatchError, FileRefusedError, FileTooLargeError,
+  FilesNotEnabledError, FrameTooLargeError, HandshakeFailedError, HandshakeTimeoutError, HotkeyLoadError,
+  InsufficientDiskSpaceError, InvalidAttestationError, InvalidConfigError, InvalidDestinationError,
+  InvalidFrameError, InvalidManifestError, InvalidSignatureError, InvalidSs58Error, MaxAttemptsError,
+  NotAuthenticatedError, NotStartedError, PartialFileCorruptedError, PeerIdMismatchError,
+  PeerUnreachableError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError,
+  QueueNotEnabledError, RateLimitedError, RemoteHandlerError, ReplyKindError, RequestTimeoutError,
+  SignatureRejectedError, SourceChangedError, SubnetFirewallError, SubnetNotServedError,
+  TooManyRequestsError, TransferCancelledError, TruncatedFrameError, UnexpectedPeerError,
+  UnknownDestinationError, UnknownRpcTypeError, WalletAccountNotFoundError, WalletUnavailableError,
+  WebTransportProtocolError, WebTransportUnavailableError, WrongSs58PrefixError
+} from './errors/index.ts'
+export type { SubwireErrorOptions, WireError } from './errors/index.ts'
+
+// identity
+export { isSs58Prefix, encodeSs58, decodeSs58, isSs58 } from './identity/ss58.ts'
+export type { DecodedSs58 } from './identity/ss58.ts'
+export { wrapBytes, verifyHotkeySignature, SecretKey, keypairSigner, seedSigner, callbackSigner, uriSigner } from './identity/signers.ts'
+export type { Signer, Sr25519Keypair } from './identity/signers.ts'
+export { createAttestation, verifyAttestation } from './identity/attestation.ts'
+export type { Attestation, SignedAttestation, CreateAttestationInit, VerifyAttestationOptions } from './identity/attestation.ts'
+
+// access and addresses
+export { AccessControl, StaticSubnetMembership, aclConnectionGater, parseAclEntry, parseIp, validateAclRules } from './auth/acl.ts'
+export type { AclRules, AclEntryKind, AclEntry, AclFacts, AclDecision, SubnetMembershipSource, SubnetFirewallInit } from './auth/acl.ts'
+export { MemoryAddressBook } from './auth/address-book.ts'
+export type { AddressBook, AddressBookEntry } from './auth/address-book.ts'
+
+// files
+export { createManifest } from './files/manifest.ts'
+export { blake3 } from './files/hash.ts'
+export { sanitizeFileName } from './files/names.ts'
+export { DiskReservations } from './files/reservations.ts'
+export { SENDER_STALL_MS, DEFAULT_MIN_FREE_BYTES } from './files/types.ts'
+export type {
+  FileManifest, FileSource, PartialFile, PartialProgress, FileStore, FileOffer, ReceivedFile, SendFileResult,
+  TransferProgressEvent, SendFileOptions, FileSealer, FileOpener, ReceivePolicy
+} from './files/types.ts'
+
+// encryption: the bodies of the primitives (injectable)
+export { webCryptoBackend, nobleBackend, defaultE2eBackend } from './encryption/backends.ts'
+export type { E2eBackend, X25519KeyPair, X25519PrivateKey, Aead } from './encryption/backends.ts'
+
+// the durable outbox
+export { Outbox } from './outbox/outbox.ts'
+export type {
+  OutboxTransport, FileReferencer, OutboxComponents, OutboxInit, QueueOptions, QueueMessageOptions, QueueFileOptions,
+  OutboxView, OutboxEvents, OutboxDelivered
+} from './outbox/types.ts'
+export { MemoryQueueStore, MemoryDeliveryLog } from './outbox/store.ts'
+export type { OutboxKind, OutboxState, OutboxEntry, OutboxRecord, OutboxPatch, OutboxFilter, DeliveryLog, QueueStore } from './outbox/store.ts'
+export { systemClock } from './outbox/backoff.ts'
+export type { BackoffInit, QueueClock } from './outbox/backoff.ts'
+export { createOutboxCipher } from './outbox/cipher.ts'
+export type { OutboxCipher } from './outbox/cipher.ts'
 
 /** Creates the protocol engine on a libp2p node. Call `start()` after libp2p has started. */
 export function createSubwire (components: SubwireComponents, init: SubwireInit): Subwire {

@@ -128,7 +128,10 @@ export class SubwirePeer {
     return this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)?.rtt
   }
 
-  /** Round-trip time to a connected peer in ms (libp2p ping), or throws if it is unreachable. */
+  /**
+   * Round-trip time to a connected peer in ms (libp2p ping). `NaN` if the node has no ping
+   * service or no open connection to that peer; a ping that fails rejects with its error.
+   */
   async ping (peerId: string | PeerId, options: AbortOptions = {}): Promise<number> {
     const ping = (this.libp2p.services as { ping?: { ping: (p: PeerId, o?: AbortOptions) => Promise<number> } }).ping
     const conn = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId.toString())

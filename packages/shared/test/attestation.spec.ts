@@ -2,10 +2,19 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { before, describe, it } from 'node:test'
 import {
-  AttestationExpiredError, AttestationFromFutureError, createAttestation, decodeAttestation, encodeAttestation,
-  InvalidAttestationError, InvalidSignatureError, PeerIdMismatchError, uriSigner, verifyAttestation, WrongSs58PrefixError,
-  encodeSs58, callbackSigner, SignatureCache
+  AttestationExpiredError,
+  AttestationFromFutureError,
+  createAttestation,
+  InvalidAttestationError,
+  InvalidSignatureError,
+  PeerIdMismatchError,
+  uriSigner,
+  verifyAttestation,
+  WrongSs58PrefixError,
+  encodeSs58,
+  callbackSigner
 } from '@subwire/shared'
+import { decodeAttestation, encodeAttestation, SignatureCache } from '@subwire/shared/protocol'
 import type { Attestation } from '@subwire/shared'
 
 const PEER = '12D3KooWSfFdutFmSNkzth92hFDUVCe5cXyXRm4KoDYdbscz3831'

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { decodeValue, encodeFrame, FrameDecoder, FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from '@subwire/shared'
+import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from '@subwire/shared'
+import { decodeValue, encodeFrame, FrameDecoder } from '@subwire/shared/protocol'
 
 function decodeAll (decoder: FrameDecoder): unknown[] {
   const out: unknown[] = []

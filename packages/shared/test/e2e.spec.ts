@@ -4,20 +4,23 @@ import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import {
   DecryptionFailedError,
+  EncryptionUnavailableError,
+  InvalidFrameError,
+  nobleBackend,
+  webCryptoBackend
+} from '@subwire/shared'
+import {
   deriveStreamCipher,
   E2ePurpose,
   EncryptionKeyring,
-  EncryptionUnavailableError,
   envelopeFromWire,
   fileDataCipher,
-  InvalidFrameError,
-  nobleBackend,
   openEnvelope,
   replyCipher,
-  sealEnvelope,
-  webCryptoBackend
-} from '@subwire/shared'
-import type { E2eBackend, E2eContext } from '@subwire/shared'
+  sealEnvelope
+} from '@subwire/shared/protocol'
+import type { E2eBackend } from '@subwire/shared'
+import type { E2eContext } from '@subwire/shared/protocol'
 
 interface Vector {
   recipientPrivate: string

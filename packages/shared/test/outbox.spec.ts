@@ -4,18 +4,17 @@ import fc from 'fast-check'
 import { gcm } from '@noble/ciphers/aes.js'
 import {
   AccessDeniedError,
-  backoffDelay,
   errorFromWire,
   errorToWire,
   InvalidConfigError,
   isRemoteError,
   createOutboxCipher,
-  decodeValue,
   MemoryQueueStore,
   Outbox,
   PeerUnreachableError,
   SourceChangedError
 } from '@subwire/shared'
+import { backoffDelay, decodeValue } from '@subwire/shared/protocol'
 import { sampleRecord } from '@subwire/shared/testing'
 import type { FileSource, OutboxCipher, OutboxTransport, QueueClock, RemotePeer, SendFileResult, SubwireSendFileOptions } from '@subwire/shared'
 

@@ -17,17 +17,23 @@ import type { Libp2p, Logger } from '@libp2p/interface'
 
 /** What the {@link Attester} is given. */
 export interface AttesterComponents {
+  /** The libp2p node. */
   libp2p: Libp2p
+  /** Signs our attestation. */
   signer: Signer
   /** Rotates the encryption key published with each attestation. */
   sealing: E2eSealing
+  /** The `subwire:auth` logger. */
   log: Logger
 }
 
 /** Configuration of the {@link Attester}. */
 export interface AttesterInit {
+  /** Subnets this peer serves. */
   netuids: number[]
+  /** Lifetime of our attestation. */
   lifetimeMs: number
+  /** Tolerated clock difference (an old encryption key is kept this much past its attestation). */
   skewMs: number
   /** Requests a remote may keep in flight here, announced in the hello. */
   maxConcurrent: number

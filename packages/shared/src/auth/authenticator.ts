@@ -38,9 +38,13 @@ interface PendingAuth {
 
 /** What the {@link Authenticator} is given. */
 export interface AuthenticatorComponents {
+  /** Makes our hello. */
   attester: Attester
+  /** Admits a verified remote, or refuses it. */
   access: Access
+  /** The engine's events. */
   events: Emitter<SubwireEvents>
+  /** Where learned addresses are kept; none: nothing is remembered. */
   addressBook: AddressBook | undefined
   /** The `subwire:auth` logger. */
   log: Logger
@@ -50,7 +54,9 @@ export interface AuthenticatorComponents {
 export interface AuthenticatorInit {
   /** SS58 network prefix required of remote hotkeys. */
   ss58Prefix: number
+  /** Deadline of a handshake (and of opening a stream). */
   handshakeTimeoutMs: number
+  /** Tolerated clock difference when verifying an attestation. */
   maxClockSkewMs: number
   /** Our request limit per connection; a remote's announced limit is capped at 16 times it. */
   maxConcurrent: number

@@ -21,8 +21,11 @@ const REDIAL_TAG = 'keep-alive-subwire'
 
 /** What the {@link Connector} is given. */
 export interface ConnectorComponents {
+  /** The libp2p node. */
   libp2p: Libp2p
+  /** The sessions. */
   auth: Authenticator
+  /** Where learned addresses are kept; none: nothing is remembered. */
   addressBook: AddressBook | undefined
   /** The `subwire:auth` logger. */
   log: Logger

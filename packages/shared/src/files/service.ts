@@ -45,9 +45,13 @@ const CORRUPT_PARTIAL_RETRIES = 3
 
 /** What the {@link FileService} is given. */
 export interface FileServiceComponents {
+  /** The sessions. */
   auth: Authenticator
+  /** End-to-end encryption for a verified remote. */
   sealing: E2eSealing
+  /** The engine's events. */
   events: Emitter<SubwireEvents>
+  /** Which transfer and content ids were delivered here. */
   deliveries: DeliveryLog
   /** Where received files go; none: this peer does not receive files. */
   store: FileStore | undefined
@@ -57,8 +61,11 @@ export interface FileServiceComponents {
 
 /** Configuration of the {@link FileService}. */
 export interface FileServiceInit {
+  /** Subnets this peer serves. */
   netuids: number[]
+  /** Deadline of a handshake (and of opening a stream). */
   handshakeTimeoutMs: number
+  /** Largest frame. */
   maxFrameBytes: number
   /** Encrypt files by default. */
   encrypt: boolean

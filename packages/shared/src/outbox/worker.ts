@@ -22,22 +22,35 @@ import type { Logger } from '@libp2p/interface'
 
 /** What the worker is given by its outbox. */
 export interface DeliveryWorkerComponents {
+  /** Where items live. */
   store: QueueStore
+  /** Seals payloads at rest. */
   cipher: OutboxCipher
+  /** Reads items and keeps their labels. */
   items: OutboxItems
+  /** Delivers. */
   transport: OutboxTransport
+  /** Re-opens referenced files. */
   files: FileReferencer | undefined
+  /** The outbox's events. */
   events: Emitter<OutboxEvents>
+  /** The `subwire:outbox` logger. */
   log: Logger | undefined
+  /** Time and jitter. */
   clock: QueueClock
 }
 
 /** The worker's limits, validated by the outbox. */
 export interface DeliveryWorkerInit {
+  /** Backoff between attempts. */
   backoff: Required<BackoffInit>
+  /** Attempts before an item is dead-lettered. */
   maxAttempts: number
+  /** Destinations delivered to at once. */
   concurrency: number
+  /** Worker lease lifetime in ms. */
   leaseTtl: number
+  /** This worker's lease owner id. */
   owner: string
 }
 

@@ -23,8 +23,11 @@ import type { Connection, Logger, Stream } from '@libp2p/interface'
 
 /** What the {@link RpcService} is given. */
 export interface RpcServiceComponents {
+  /** The sessions. */
   auth: Authenticator
+  /** End-to-end encryption for a verified remote. */
   sealing: E2eSealing
+  /** Delivers control messages to the application. */
   messages: MessageInbox
   /** The `subwire:rpc` logger. */
   log: Logger
@@ -32,14 +35,19 @@ export interface RpcServiceComponents {
 
 /** Configuration of the {@link RpcService}. */
 export interface RpcServiceInit {
+  /** Subnets this peer serves. */
   netuids: number[]
   /** Requests one connection may have in flight here. */
   maxConcurrent: number
+  /** Default reply deadline of outgoing requests. */
   requestTimeoutMs: number
+  /** Deadline of a handshake (and of opening a stream). */
   handshakeTimeoutMs: number
+  /** Largest frame. */
   maxFrameBytes: number
   /** Encrypt requests and messages by default. */
   encryptRequests: boolean
+  /** Encrypt control messages by default. */
   encryptMessages: boolean
   /** Refuse plaintext requests and messages. */
   requireEncryption: boolean

@@ -7,19 +7,21 @@
  */
 import {
   createAttestation,
+  errorClasses,
+  parseAclEntry,
+  seedSigner,
+  verifyAttestation
+} from '@subwire/shared'
+import {
   decodeAttestation,
   decodeValue,
   encodeFrame,
   encodeValue,
   envelopeFromWire,
-  errorClasses,
   FrameDecoder,
   manifestFromWire,
-  manifestToWire,
-  parseAclEntry,
-  seedSigner,
-  verifyAttestation
-} from '@subwire/shared'
+  manifestToWire
+} from '@subwire/shared/protocol'
 import type { FileManifest } from '@subwire/shared'
 
 /** One target: a name, seed inputs and the function under test. */

@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { MIN_FILE_CHUNK_SIZE } from '../src/constants.ts'
+import { createManifest, transferKey, verifyChunksOnDisk } from '../src/files/manifest.ts'
+import { FileReceiver } from '../src/files/receiver.ts'
+import { DiskReservations } from '../src/files/reservations.ts'
+import { FileSender } from '../src/files/sender.ts'
+import { framedPair, silentLog } from './fixtures/stub-duplex.ts'
+import type { ReceiveFileInit } from '../src/files/receiver.ts'
+import type { FileManifest, FileSource, FileStore, PartialFile, ReceivedFile, SendFileResult } from '../src/files/types.ts'
+
+const CS = MIN_FILE_CHUNK_SIZE
+const caller = { ss58: '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY', peerId: '12D3KooWstub', netuid: 7 }
+
+function bytes (n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n)
+  let x = seed
+  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; out[i] = x >>> 24 }
+  return out
+}
+
+function source (data: Uint8Array, name = 'data.bin'): FileSource & { reads: number[] } {
+  const reads: number[] = []
+  return {
+    name,
+    size: data.byteLength,
+    reads,
+    read: async (offset, length) => { reads.push(offset); return data.slice(offset, offset + length) }
+  }
+}
+
+/** A file store in memory: partial files by key, the inbox by sender and name. */
+class MemoryFileStore implements FileStore {
+  readonly partials = new Map<string, { data: Uint8Array, verified: number }>()
+  readonly inbox = new Map<string, Uint8Array>()
+  free: number | undefined
+
+  async freeBytes (): Promise<number | undefined> { return this.free }
+  async partialBytes (key: string): Promise<number> { return this.partials.get(key)?.data.byteLength ?? 0 }
+  async received (sender: string, name: string, size: number): Promise<boolean> { return this.inbox.get(`${sender}/${name}`)?.byteLength === size }
+
+  async open (key: string, manifest: FileManifest, name: string, sender: string): Promise<PartialFile> {
+    const p = this.partials.get(key) ?? { data: new Uint8Array(manifest.size), verified: 0 }
+    this.partials.set(key, p)
+    // a resumed partial is re-verified from its first chunk
+    const verifiedChunks = p.verified === 0 ? 0 : await verifyChunksOnDisk(manifest, 0, p.verified * manifest.chunkSize, async (o, l) => p.data.slice(o, o + l))
+    return {
+      verifiedChunks,
+      write: async (offset, b) => { p.data.set(b, offset) },
+      commit: async (n) => { p.verified = n },
+      read: async (offset, length) => p.data.slice(offset, offset + length),
+      rewind: async (n) => { p.verified = n },
+      complete: async () => {
+        this.inbox.set(`${sender}/${name}`, p.data)
+        this.partials.delete(key)
+        return `inbox/${sender}/${name}`
+      },
+      close: async () => {}
+    }
+  }
+}
+
+async function transfer (data: Uint8Array, store: MemoryFileStore, init: Partial<ReceiveFileInit> = {}, src = source(data)): Promise<{ sent: PromiseSettledResult<Omit<SendFileResult, 'ms'>>, received: PromiseSettledResult<ReceivedFile | undefined> }> {
+  const manifest = await createManifest(src, { chunkSize: CS })
+  const { a, b } = framedPair(CS + 64 * 1024)
+  const receiver = new FileReceiver(b, { caller, store, policy: {}, log: silentLog, ...init })
+  const sender = new FileSender(a, src, manifest, { stallTimeoutMs: 2000 })
+  const [sent, received] = await Promise.allSettled([sender.send(), receiver.receive()])
+  return { sent, received }
+}
+
+describe('file sender and receiver over a stub duplex pair', () => {
+  it('delivers a file byte for byte into the inbox and reports the same root on both sides', async () => {
+    const data = bytes(3 * CS + 1234)
+    const store = new MemoryFileStore()
+    const { sent, received } = await transfer(data, store)
+    assert.equal(sent.status, 'fulfilled')
+    assert.equal(received.status, 'fulfilled')
+    const s = (sent as PromiseFulfilledResult<Omit<SendFileResult, 'ms'>>).value
+    const r = (received as PromiseFulfilledResult<ReceivedFile | undefined>).value
+    assert.equal(s.bytesSent, data.byteLength)
+    assert.equal(s.resumedFrom, 0)
+    assert.equal(r?.blake3, s.blake3)
+    assert.equal(r?.path, `inbox/${caller.ss58}/data.bin`)
+    assert.deepEqual(store.inbox.get(`${caller.ss58}/data.bin`), data)
+  })
+
+  it('resumes after the chunks a partial copy still verifies, and sends only the rest', async () => {
+    const data = bytes(4 * CS, 7)
+    const store = new MemoryFileStore()
+    const src = source(data)
+    const manifest = await createManifest(src, { chunkSize: CS })
+    const key = await transferKey(caller.ss58, manifest)
+    const partial = new Uint8Array(data.byteLength)
+    partial.set(data.subarray(0, 2 * CS))
+    store.partials.set(key, { data: partial, verified: 2 })
+    const reading = source(data)
+    const { a, b } = framedPair(CS + 64 * 1024)
+    const [sent] = await Promise.all([
+      new FileSender(a, reading, manifest).send(),
+      new FileReceiver(b, { caller, store, policy: {}, log: silentLog }).receive()
+    ])
+    assert.equal(sent.resumedFrom, 2 * CS)
+    assert.equal(sent.bytesSent, 2 * CS)
+    assert.deepEqual(reading.reads, [2 * CS, 3 * CS], 'only the missing chunks were read')
+    assert.deepEqual(store.inbox.get(`${caller.ss58}/data.bin`), data)
+  })
+
+  it('tells the sender a policy refusal as FileRefusedError with the receiver\'s reason', async () => {
+    const store = new MemoryFileStore()
+    const { sent, received } = await transfer(bytes(CS), store, { policy: { onOffer: () => { throw new Error('not from you') } } })
+    assert.equal(sent.status, 'rejected')
+    assert.equal((sent as PromiseRejectedResult).reason.name, 'FileRefusedError')
+    assert.match((sent as PromiseRejectedResult).reason.message, /not from you/)
+    assert.equal(received.status, 'rejected')
+    assert.equal(store.partials.size, 0, 'a refused offer leaves nothing behind')
+  })
+
+  it('refuses an offer the disk cannot take, counting the space promised to other transfers', async () => {
+    const store = new MemoryFileStore()
+    const reservations = new DiskReservations()
+    const held = reservations.reserve(10 * CS)
+    store.free = 10 * CS + 2 * CS
+    const { sent } = await transfer(bytes(2 * CS + 1), store, { reservations, policy: { minFreeBytes: CS } })
+    assert.equal((sent as PromiseRejectedResult).reason?.name, 'InsufficientDiskSpaceError')
+    held.release()
+    assert.equal(reservations.total, 0)
+  })
+
+  it('cancels when a chunk does not match its hash, and writes nothing of it', async () => {
+    const data = bytes(3 * CS, 3)
+    const store = new MemoryFileStore()
+    const src = source(data)
+    const manifest = await createManifest(src, { chunkSize: CS })
+    const changed = data.slice()
+    changed[CS + 5] = (changed[CS + 5] as number) ^ 0xff
+    const { a, b } = framedPair(CS + 64 * 1024)
+    const [sent, received] = await Promise.allSettled([
+      new FileSender(a, source(changed), manifest).send(),
+      new FileReceiver(b, { caller, store, policy: {}, log: silentLog }).receive()
+    ])
+    assert.equal((received as PromiseRejectedResult).reason.name, 'ChunkHashMismatchError')
+    const reason = (sent as PromiseRejectedResult).reason as Error
+    assert.equal(reason.name, 'TransferCancelledError')
+    assert.equal((reason.cause as Error).name, 'ChunkHashMismatchError')
+    assert.equal(store.inbox.size, 0)
+    const [partial] = store.partials.values()
+    assert.equal(partial?.verified, 1, 'only the chunk before the bad one is recorded')
+  })
+
+  it('acks a re-send of a transfer already delivered without receiving it again', async () => {
+    const store = new MemoryFileStore()
+    const delivered = new Set<string>()
+    const log = { was: async (id: string) => delivered.has(id), mark: async (id: string) => { delivered.add(id) } }
+    const data = bytes(2 * CS, 9)
+    const src = source(data)
+    const manifest = await createManifest(src, { chunkSize: CS, id: 'fixed-id' })
+    for (const round of [1, 2]) {
+      const { a, b } = framedPair(CS + 64 * 1024)
+      const [sent, received] = await Promise.all([
+        new FileSender(a, src, manifest).send(),
+        new FileReceiver(b, { caller, store, policy: {}, log: silentLog, delivered: log }).receive()
+      ])
+      if (round === 1) {
+        assert.equal(sent.bytesSent, data.byteLength)
+        assert.notEqual(received, undefined)
+      } else {
+        assert.equal(sent.bytesSent, 0, 'the second offer is acked at once')
+        assert.equal(sent.resumedFrom, data.byteLength)
+        assert.equal(received, undefined)
+      }
+    }
+  })
+
+  it('cancels from the sender with TransferCancelledError on the receiver', async () => {
+    const store = new MemoryFileStore()
+    const data = bytes(6 * CS, 5)
+    const controller = new AbortController()
+    const slow: FileSource = {
+      name: 'slow.bin',
+      size: data.byteLength,
+      read: async (o, l, options) => {
+        if (o >= 2 * CS) controller.abort()
+        await new Promise((resolve) => setTimeout(resolve, 2))
+        if (options?.signal?.aborted === true) throw new DOMException('The operation was aborted', 'AbortError')
+        return data.slice(o, o + l)
+      }
+    }
+    const manifest = await createManifest(source(data, 'slow.bin'), { chunkSize: CS })
+    const { a, b } = framedPair(CS + 64 * 1024)
+    const [sent, received] = await Promise.allSettled([
+      new FileSender(a, slow, manifest, { signal: controller.signal }).send(),
+      new FileReceiver(b, { caller, store, policy: {}, log: silentLog }).receive()
+    ])
+    assert.equal((sent as PromiseRejectedResult).reason.name, 'AbortError')
+    assert.equal((received as PromiseRejectedResult).reason.name, 'TransferCancelledError')
+  })
+})

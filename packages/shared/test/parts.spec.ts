@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { destinationIs, parseDestination } from '../src/auth/destination.ts'
+import { positiveNumber } from '../src/config.ts'
+import { AccessDeniedError, errorFromWire, errorToWire, InvalidConfigError, isRemoteError, TransferCancelledError, walkCause } from '../src/errors/index.ts'
+import { Emitter } from '../src/events.ts'
+
+const ALICE = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'
+const PEER = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+
+describe('remote and local errors', () => {
+  it('marks an error rebuilt from the wire as remote, and a local one not', () => {
+    const local = new InvalidConfigError('here')
+    const remote = errorFromWire(errorToWire(local))
+    assert.equal(remote.name, local.name)
+    assert.equal(isRemoteError(local), false)
+    assert.equal(isRemoteError(remote), true)
+    assert.equal(isRemoteError(errorFromWire({ name: 'TypeError', message: 'x' })), true)
+    assert.deepEqual(Object.keys(errorToWire(remote)).sort(), ['message', 'name'], 'the mark never reaches the wire')
+  })
+
+  it('walks the cause chain to the first error that matches', () => {
+    const inner = new AccessDeniedError('blocked')
+    const outer = new TransferCancelledError('cancelled', { cause: new Error('wrapped', { cause: inner }) })
+    assert.equal(walkCause(outer, (e) => e.name === AccessDeniedError.name), inner)
+    assert.equal(walkCause(outer, (e) => e.name === 'NoSuchError'), undefined)
+    assert.equal(walkCause('not an error', () => true), undefined)
+  })
+})
+
+describe('one number validator', () => {
+  it('keeps a positive number, defaults undefined and names the option it refuses', () => {
+    assert.equal(positiveNumber(5, 1, 'x'), 5)
+    assert.equal(positiveNumber(undefined, 7, 'x'), 7)
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => positiveNumber(bad, 1, 'limits.x'), (e: Error) => e.name === InvalidConfigError.name && e.message === 'limits.x must be a positive number')
+    }
+  })
+})
+
+describe('one destination parser', () => {
+  it('parses a multiaddr ending in /p2p/<PeerId> and an SS58 address', () => {
+    const ma = parseDestination(`/ip4/127.0.0.1/udp/4701/quic-v1/p2p/${PEER}`)
+    assert.equal(ma.kind, 'multiaddr')
+    assert.equal(ma.kind === 'multiaddr' ? ma.peerId : undefined, PEER)
+    assert.deepEqual(parseDestination(ALICE), { kind: 'ss58', ss58: ALICE })
+  })
+
+  it('refuses anything else with InvalidDestinationError', () => {
+    for (const bad of ['not-a-destination', '/ip4/127.0.0.1/udp/1/quic-v1', '/nonsense/1']) {
+      assert.throws(() => parseDestination(bad), (e: Error) => e.name === 'InvalidDestinationError')
+    }
+  })
+
+  it('matches a destination to an authenticated peer by SS58 or PeerId', () => {
+    assert.equal(destinationIs(ALICE, { ss58: ALICE, peerId: PEER }), true)
+    assert.equal(destinationIs(`/ip4/1.2.3.4/tcp/1/p2p/${PEER}`, { ss58: 'x', peerId: PEER }), true)
+    assert.equal(destinationIs(ALICE, { ss58: 'y', peerId: PEER }), false)
+  })
+})
+
+describe('the event emitter', () => {
+  interface Events { tick: number, done: string }
+
+  it('passes the detail, removes a listener by its returned function and ignores a second add', () => {
+    const errors: unknown[] = []
+    const events = new Emitter<Events>((_e, err) => { errors.push(err) })
+    const seen: number[] = []
+    const listener = (n: number): void => { seen.push(n) }
+    const off = events.on('tick', listener)
+    events.on('tick', listener)
+    events.emit('tick', 1)
+    off()
+    events.emit('tick', 2)
+    assert.deepEqual(seen, [1])
+    assert.equal(events.listens('tick'), false)
+  })
+
+  it('hands a failing listener to onError on emit, and keeps calling the others', async () => {
+    const errors: string[] = []
+    const events = new Emitter<Events>((event, err) => { errors.push(`${event}: ${(err as Error).message}`) })
+    const seen: string[] = []
+    events.on('done', () => { throw new Error('sync') })
+    events.on('done', async () => { throw new Error('async') })
+    events.on('done', (d) => { seen.push(d) })
+    events.emit('done', 'x')
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepEqual(seen, ['x'])
+    assert.deepEqual(errors.sort(), ['done: async', 'done: sync'])
+  })
+
+  it('waits for async listeners on emitAndSettle and rejects with a failure', async () => {
+    const events = new Emitter<Events>(() => {})
+    let finished = false
+    events.on('tick', async () => { await new Promise((resolve) => setTimeout(resolve, 5)); finished = true })
+    await events.emitAndSettle('tick', 1)
+    assert.equal(finished, true)
+    events.on('tick', () => { throw new Error('refused') })
+    await assert.rejects(events.emitAndSettle('tick', 2), /refused/)
+  })
+})
