@@ -46,6 +46,29 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
       writeErr: (s) => { io.stderr(s.trimEnd()) }
     })
 
+  program.addHelpText('after', `
+Examples:
+  subwire --home /tmp/bob init --hotkey-uri //Bob --listen /ip4/127.0.0.1/udp/4801/quic-v1
+  subwire --home /tmp/bob listen --json
+  subwire query /ip4/127.0.0.1/udp/4801/quic-v1/p2p/12D3Koo… echo '{"x":1}'
+  subwire send 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty ./model.safetensors
+  subwire message 5FHneW46… weights:ready @payload.json
+
+Exit codes:
+  0  done
+  1  failed (unreachable, refused, dead-lettered, …): one line "subwire: …" on stderr
+  2  usage mistake (bad option, address, file or JSON)
+  3  a waiting send was interrupted (Ctrl-C); its item stays queued (through npm/npx a shell may report 130)
+
+Environment:
+  SUBWIRE_HOME          the home directory (default ~/.subwire; --home overrides)
+  SUBWIRE_DEBUG=1       print the stack with an error
+  DEBUG=subwire*        library logs (DEBUG=subwire:files for one part; libp2p* for libp2p's)
+  SUBWIRE_WEBTRANSPORT  npm start only: 0 runs the peer under Node without WebTransport
+  SUBWIRE_DENO          the Deno binary for listen --webtransport (default the bundled one)
+  SUBWIRE_DENO_FLAGS, SUBWIRE_NODE_FLAGS  extra flags for the peer's runtime
+`)
+
   // the order of registration is the order `subwire --help` lists them in
   registerInit(program, ctx)
   registerId(program, ctx)

@@ -3,13 +3,15 @@
  *
  * @packageDocumentation
  */
+import { constants } from 'node:fs'
+import { access, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { NODE_TRANSPORTS } from '../../index.ts'
 import { readConfig } from '../../home.ts'
 import { DEFAULT_DASHBOARD_PORT, DEFAULT_WEBTRANSPORT_LISTEN } from '../../constants.ts'
 import { browserAddresses, serveDashboard } from '../../dashboard-server.ts'
 import { serveControl, viewToJson } from '../../control.ts'
-import { collect, collectNetuid, parseNetuid, parseSize } from '../args.ts'
+import { collect, collectNetuid, parseNetuid, parseSize, UsageError } from '../args.ts'
 import { formatBytes, jsonSafe } from '../format.ts'
 import type { Command } from 'commander'
 import type { NodePeer, NodePeerInit } from '../../node-peer.ts'
@@ -77,15 +79,31 @@ async function serveUntilShutdown (ctx: CliContext, peer: NodePeer, opts: Listen
   }
 }
 
+/** `--storage` is refused at start unless it is an existing directory this process can write. */
+async function checkStorage (dir: string): Promise<void> {
+  let s: Awaited<ReturnType<typeof stat>>
+  try {
+    s = await stat(dir)
+  } catch {
+    throw new UsageError(`--storage ${dir}: no such directory (create it first)`)
+  }
+  if (!s.isDirectory()) throw new UsageError(`--storage ${dir} is not a directory`)
+  try {
+    await access(dir, constants.W_OK)
+  } catch {
+    throw new UsageError(`--storage ${dir} is not writable by this user`)
+  }
+}
+
 /** Registers `listen`. */
 export function registerListen (program: Command, ctx: CliContext): void {
   program.command('listen')
     .description('run a peer until SIGINT/SIGTERM; answers the built-in "echo" RPC type and receives files')
     .option('--listen <multiaddr>', 'listen address (repeatable; overrides the config)', collect)
     .option('--netuid <n>', 'subnet to serve (repeatable; overrides the config)', collectNetuid)
-    .option('--storage <dir>', 'where received files go: <dir>/inbox/<sender>/ (default <home>/files)')
-    .option('--max-file-size <bytes>', 'refuse files larger than this', parseSize)
-    .option('--min-free <bytes>', 'refuse files that would leave less free disk (default 1 GiB)', parseSize)
+    .option('--storage <dir>', 'an existing, writable directory for received files: <dir>/inbox/<sender>/ (default <home>/files)')
+    .option('--max-file-size <size>', 'refuse files larger than this (bytes, or e.g. 50GiB)', parseSize)
+    .option('--min-free <size>', 'refuse files that would leave less free disk (bytes, or e.g. 10GiB; default 1GiB)', parseSize)
     .option('--dashboard <dir>', 'also serve this built dashboard (apps/dashboard/dist) over HTTP on 127.0.0.1')
     // checked as a netuid is (0 to MAX_NETUID = 65535, the port range); its error says "netuid"
     .option('--dashboard-port <port>', 'port of the dashboard server (default 4780; 0: any)', parseNetuid)
@@ -100,6 +118,7 @@ export function registerListen (program: Command, ctx: CliContext): void {
             transports: [...NODE_TRANSPORTS, 'webtransport' as const],
             listen: [...listen.filter((a) => !a.includes('/webtransport')), typeof opts.webtransport === 'string' ? opts.webtransport : DEFAULT_WEBTRANSPORT_LISTEN]
           }
+      if (opts.storage !== undefined) await checkStorage(opts.storage)
       const files = { dir: opts.storage ?? join(ctx.home(), 'files'), maxFileSize: opts.maxFileSize, minFreeBytes: opts.minFree }
       await ctx.withPeer(async (peer) => {
         printPeerEvents(ctx, peer)
