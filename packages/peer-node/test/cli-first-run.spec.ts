@@ -95,6 +95,45 @@ describe('the CLI on a first run', () => {
     kill9(bob)
   })
 
+  it('prints usage mistakes of the argument parser as one "subwire:" line with exit 2', () => {
+    for (const args of [['--bogus'], ['send'], ['query', 'a', 'b', 'c', 'd']]) {
+      const r = run(args)
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`)
+      assert.match(r.stderr.trim(), /^subwire: [^\n]+$/)
+    }
+  })
+
+  it('id and status show the addresses a running listener uses; the listener summarises large payloads and escapes control characters', async () => {
+    const bob = startCli(['--home', home('bob'), 'listen', '--json'])
+    procs.push(bob)
+    const l = await until(() => bob.lines.find((x) => x.event === 'listening'), 20_000, 'the listener')
+    const addr = (l.multiaddrs as string[]).find((a) => a.includes('/quic-v1/')) as string
+    const id = JSON.parse(run(['--home', home('bob'), '--json', 'id']).stdout) as { multiaddrs?: string[] }
+    assert.deepEqual(id.multiaddrs, l.multiaddrs)
+    const status = JSON.parse(run(['--home', home('bob'), '--json', 'status']).stdout) as { event: string, multiaddrs: string[], outbox: { pending: number } }
+    assert.equal(status.event, 'status')
+    assert.deepEqual(status.multiaddrs, l.multiaddrs)
+    assert.equal(status.outbox.pending, 0)
+    const big = join(dir, 'big.json')
+    await writeFile(big, JSON.stringify({ blob: 'x'.repeat(200 * 1024) }))
+    assert.equal(run(['--home', home('alice'), 'message', addr, 'big', '@' + big, '--no-queue']).status, 0)
+    const m = await until(() => bob.lines.find((x) => x.event === 'message' && x.action === 'big'), 10_000, 'the big message')
+    assert.equal(m.payloadTruncated, true)
+    assert.ok((m.payloadBytes as number) > 200 * 1024)
+    kill9(bob)
+    // a person's terminal: an escape sequence in an action is shown, not executed
+    const human = startCli(['--home', home('bob'), 'listen'])
+    procs.push(human)
+    const out: string[] = []
+    human.child.stdout.on('data', (d: Buffer) => { out.push(d.toString('utf8')) })
+    const humanAddr = await until(() => /(\/ip4\/\S+\/quic-v1\/p2p\/\S+)/.exec(out.join(''))?.[1], 20_000, 'the human listener')
+    assert.equal(run(['--home', home('alice'), 'message', humanAddr, 'x\u001b[2Jy', '{}', '--no-queue']).status, 0)
+    await until(() => out.join('').includes('message from') ? true : undefined, 10_000, 'the message line')
+    assert.ok(!out.join('').includes('\u001b[2J'), 'no raw escape sequence reaches the terminal')
+    assert.ok(out.join('').includes('x\\u001b[2Jy'), out.join(''))
+    kill9(human)
+  })
+
   it('refuses a secret URI with white space or a single slash, and warns that dev URIs are public', () => {
     const spaced = run(['--home', home('x1'), 'init', '--hotkey-uri', ' //Alice'])
     assert.equal(spaced.status, 2)

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { UsageError } from './args.ts'
 import { describeError } from './errors.ts'
+import { printable } from './format.ts'
 import { CliContext } from './context.ts'
 import { processIo } from './io.ts'
 import { registerAcl } from './commands/acl.ts'
@@ -43,7 +44,9 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     .exitOverride()
     .configureOutput({
       writeOut: (s) => { io.stdout(s.trimEnd()) },
-      writeErr: (s) => { io.stderr(s.trimEnd()) }
+      writeErr: (s) => { io.stderr(s.trimEnd()) },
+      // a usage mistake is one line like every other error: "subwire: …", exit 2
+      outputError: (s, write) => { write(`subwire: ${s.trimEnd().replace(/^error: /, '')}\n`) }
     })
 
   program.addHelpText('after', `
@@ -84,13 +87,13 @@ Environment:
     await program.parseAsync(argv, { from: 'user' })
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.exitCode
+      return err.exitCode === 0 ? 0 : 2
     }
     const e = err as Error
     ctx.code = e.name === UsageError.name ? 2 : 1
     const line = describeError(e)
     if (ctx.globals().json === true) io.stdout(JSON.stringify({ event: 'error', error: e.name, message: line }))
-    io.stderr(`subwire: ${line}`)
+    io.stderr(`subwire: ${printable(line)}`)
     if (process.env.SUBWIRE_DEBUG !== undefined) io.stderr(e.stack ?? '')
   }
   return ctx.code
