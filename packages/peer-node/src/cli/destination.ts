@@ -33,7 +33,7 @@ export async function checkDestination (ctx: CliContext, dest: string): Promise<
     known = entry !== undefined && entry.addrs.length > 0
   })
   if (!known) {
-    throw new UnknownDestinationError(`${dest} is not in the address book: add it with "subwire peers add ${dest} MULTIADDR", or use a multiaddr ending in /p2p/<PeerId>`)
+    throw new UnknownDestinationError(`No address is known for ${dest} (it is not in the address book): add it with "subwire peers add ${dest} MULTIADDR", or use a multiaddr ending in /p2p/<PeerId>`)
   }
 }
 

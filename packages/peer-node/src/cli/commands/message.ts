@@ -15,7 +15,7 @@ interface MessageOptions { netuid?: number, timeout?: number, encrypt: boolean, 
 /** The payload argument: JSON (or with `--string`, the text as it is), from the argument, `@FILE` or `-` (stdin); `null` when absent. */
 async function parsePayload (payloadArg: string | undefined, asString: boolean): Promise<unknown> {
   if (payloadArg === undefined) return null
-  return asString ? await readPayloadText(payloadArg) : await readJsonPayload(payloadArg, 'the payload')
+  return asString ? await readPayloadText(payloadArg) : await readJsonPayload(payloadArg, 'payload')
 }
 
 /** Registers `message`. */

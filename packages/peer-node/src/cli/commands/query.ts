@@ -24,7 +24,7 @@ Examples:
   subwire query /ip4/127.0.0.1/udp/4801/quic-v1/p2p/12D3Koo… echo '{"x":1}' --json
   subwire query 5FHneW46… score @request.json --timeout 5000`)
     .action(async (dest: string, type: string, jsonBody: string, opts: { netuid?: number, timeout?: number, encrypt?: boolean }) => {
-      const body = await readJsonPayload(jsonBody, 'the request body')
+      const body = await readJsonPayload(jsonBody, 'request body')
       await checkDestination(ctx, dest)
       await ctx.withPeer(async (peer) => {
         const started = performance.now()
