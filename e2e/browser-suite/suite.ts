@@ -3,7 +3,8 @@
  * (IndexedDB). The e2e test opens this page in Chromium and reports each case.
  */
 import { IdbQueueStore, OpfsFileStore } from '@subwire/peer-web'
-import { createManifest, verifyChunksOnDisk } from '@subwire/shared'
+import { createManifest } from '@subwire/shared'
+import { verifyChunksOnDisk } from '@subwire/shared/protocol'
 import { queueStoreSuite } from '@subwire/shared/testing'
 
 interface Case { name: string, fn: () => Promise<void> }

@@ -222,6 +222,17 @@ async function handle (socket: Socket, peer: NodePeer, outbox: Outbox): Promise<
     } else if (op === 'list' || op === 'dead') {
       const items = op === 'list' ? await outbox.list() : await outbox.dead()
       send({ event: op, items: items.map(viewToJson) })
+    } else if (op === 'status') {
+      const [pending, dead] = await Promise.all([outbox.list(), outbox.dead()])
+      send({
+        event: 'status',
+        ss58: peer.ss58,
+        peerId: peer.peerId,
+        netuids: peer.subwire.netuids,
+        multiaddrs: peer.multiaddrs,
+        peers: peer.peers().map((p) => ({ ss58: p.ss58, peerId: p.peerId, direction: p.direction, remoteAddr: p.remoteAddr })),
+        outbox: { pending: pending.length, dead: dead.length, items: pending.map(viewToJson) }
+      })
     } else if (op === 'retry') {
       send({ event: 'retried', count: await outbox.retry(str(req.id, 'id')) })
     } else if (op === 'drop') {

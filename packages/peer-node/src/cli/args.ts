@@ -44,3 +44,50 @@ export function parseSize (value: string): number {
   const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit] ?? 1
   return Math.round(Number(m[1]) * mult)
 }
+
+/** Largest payload read from a file or stdin: a message or request body is one 16 MiB frame (bulk data: `send`). */
+const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+
+/**
+ * A payload argument's text: `-` reads stdin, `@FILE` reads a file, anything else is the
+ * text itself. Larger than a frame holds is a usage error that points at `send`.
+ */
+export async function readPayloadText (arg: string, stdin: () => Promise<string> = readStdin): Promise<string> {
+  let text: string
+  if (arg === '-') {
+    text = await stdin()
+  } else if (arg.startsWith('@')) {
+    const { readFile } = await import('node:fs/promises')
+    try {
+      text = await readFile(arg.slice(1), 'utf8')
+    } catch (err) {
+      throw new UsageError(`${arg.slice(1)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
+    }
+  } else {
+    text = arg
+  }
+  if (Buffer.byteLength(text) > MAX_PAYLOAD_BYTES) throw new UsageError(`the payload is over ${MAX_PAYLOAD_BYTES / 1024 / 1024} MiB, more than one frame holds: send bulk data as a file with "subwire send"`)
+  return text
+}
+
+/** A JSON payload (see {@link readPayloadText}); not JSON is a usage error naming what was wrong. */
+export async function readJsonPayload (arg: string, what: string): Promise<unknown> {
+  const text = await readPayloadText(arg)
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    const shown = text.length > 80 ? `${text.slice(0, 77)}...` : text
+    throw new UsageError(`${what} is not valid JSON (${(err as Error).message}): ${shown}`)
+  }
+}
+
+async function readStdin (): Promise<string> {
+  const chunks: Buffer[] = []
+  let bytes = 0
+  for await (const chunk of process.stdin) {
+    bytes += (chunk as Buffer).byteLength
+    if (bytes > MAX_PAYLOAD_BYTES + 1) break
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}

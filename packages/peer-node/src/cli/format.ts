@@ -39,3 +39,13 @@ export function jsonSafe (value: unknown): unknown {
     return v
   }))
 }
+
+/**
+ * Text from the network made safe for a terminal: control characters (escape sequences
+ * that could rewrite the operator's screen), bidirectional overrides and line separators
+ * are shown as `\u….` escapes instead of being printed.
+ */
+export function printable (text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}

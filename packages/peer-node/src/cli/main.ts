@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { UsageError } from './args.ts'
 import { describeError } from './errors.ts'
+import { printable } from './format.ts'
 import { CliContext } from './context.ts'
 import { processIo } from './io.ts'
 import { registerAcl } from './commands/acl.ts'
@@ -43,8 +44,33 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     .exitOverride()
     .configureOutput({
       writeOut: (s) => { io.stdout(s.trimEnd()) },
-      writeErr: (s) => { io.stderr(s.trimEnd()) }
+      writeErr: (s) => { io.stderr(s.trimEnd()) },
+      // a usage mistake is one line like every other error: "subwire: …", exit 2
+      outputError: (s, write) => { write(`subwire: ${s.trimEnd().replace(/^error: /, '')}\n`) }
     })
+
+  program.addHelpText('after', `
+Examples:
+  subwire --home /tmp/bob init --hotkey-uri //Bob --listen /ip4/127.0.0.1/udp/4801/quic-v1
+  subwire --home /tmp/bob listen --json
+  subwire query /ip4/127.0.0.1/udp/4801/quic-v1/p2p/12D3Koo… echo '{"x":1}'
+  subwire send 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty ./model.safetensors
+  subwire message 5FHneW46… weights:ready @payload.json
+
+Exit codes:
+  0  done
+  1  failed (unreachable, refused, dead-lettered, …): one line "subwire: …" on stderr
+  2  usage mistake (bad option, address, file or JSON)
+  3  a waiting send was interrupted (Ctrl-C); its item stays queued (through npm/npx a shell may report 130)
+
+Environment:
+  SUBWIRE_HOME          the home directory (default ~/.subwire; --home overrides)
+  SUBWIRE_DEBUG=1       print the stack with an error
+  DEBUG=subwire*        library logs (DEBUG=subwire:files for one part; libp2p* for libp2p's)
+  SUBWIRE_WEBTRANSPORT  npm start only: 0 runs the peer under Node without WebTransport
+  SUBWIRE_DENO          the Deno binary for listen --webtransport (default the bundled one)
+  SUBWIRE_DENO_FLAGS, SUBWIRE_NODE_FLAGS  extra flags for the peer's runtime
+`)
 
   // the order of registration is the order `subwire --help` lists them in
   registerInit(program, ctx)
@@ -61,13 +87,13 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     await program.parseAsync(argv, { from: 'user' })
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.exitCode
+      return err.exitCode === 0 ? 0 : 2
     }
     const e = err as Error
     ctx.code = e.name === UsageError.name ? 2 : 1
     const line = describeError(e)
     if (ctx.globals().json === true) io.stdout(JSON.stringify({ event: 'error', error: e.name, message: line }))
-    io.stderr(`subwire: ${line}`)
+    io.stderr(`subwire: ${printable(line)}`)
     if (process.env.SUBWIRE_DEBUG !== undefined) io.stderr(e.stack ?? '')
   }
   return ctx.code

@@ -5,7 +5,7 @@
  */
 import { DeadLetterError, errorFromWire } from '@subwire/shared'
 import { controlRequest, enqueueOrJoin, watchItem } from '../control.ts'
-import { progressLine } from './format.ts'
+import { printable, progressLine } from './format.ts'
 import type { ControlEvent } from '../control.ts'
 import type { NodePeer } from '../node-peer.ts'
 import type { CliContext } from './context.ts'
@@ -48,7 +48,7 @@ export async function queuedSend (ctx: CliContext, request: Record<string, unkno
         ? `queued ${String(e.id)}`
         : e.event === 'joined'
           ? `joined ${String(e.id)}: the same send is already in the outbox, waiting for it`
-          : `attempt ${String(e.attempt)} failed: ${String(e.error)}: ${String(e.message)}; next in ${((e.delayMs as number) / 1000).toFixed(1)} s`)
+          : `attempt ${String(e.attempt)} failed: ${String(e.error)}: ${printable(String(e.message))}; next in ${((e.delayMs as number) / 1000).toFixed(1)} s`)
     } else {
       final = e
     }
@@ -82,7 +82,10 @@ export async function queuedSend (ctx: CliContext, request: Record<string, unkno
   }
   if (final === undefined) {
     if (stop.signal.aborted) {
-      ctx.emit({ event: 'interrupted', id }, `interrupted: ${id ?? 'the item'} stays queued; ${viaListener ? 'the listener keeps delivering it' : '`subwire listen` delivers it'} (subwire queue list)`)
+      const human = `interrupted: ${id ?? 'the item'} stays queued; ${viaListener ? 'the listener keeps delivering it' : '`subwire listen` delivers it'} (subwire queue list)`
+      // where "queued" went (stderr for a person), on a line of its own after the progress bar
+      if (ctx.globals().json === true) await ctx.emit({ event: 'interrupted', id })
+      else { if (tty) process.stderr.write('\r\x1b[K'); io.stderr(human) }
       ctx.code = 3
       return
     }

@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidDestinationError } from '../errors/index.ts'
 import { isSs58 } from '../identity/ss58.ts'
@@ -25,6 +26,11 @@ export function parseDestination (dest: string): Destination {
     }
     const peerId = peerIdOf(ma)
     if (peerId === undefined) throw new InvalidDestinationError(`Multiaddr "${dest}" must end in /p2p/<PeerId>`)
+    try {
+      peerIdFromString(peerId)
+    } catch (err) {
+      throw new InvalidDestinationError(`"${peerId}" in "${dest}" is not a valid PeerId (truncated?): ${(err as Error).message}`)
+    }
     return { kind: 'multiaddr', multiaddr: ma, peerId }
   }
   if (isSs58(dest)) return { kind: 'ss58', ss58: dest }

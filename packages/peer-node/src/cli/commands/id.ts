@@ -6,18 +6,40 @@
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { readConfig, loadOrCreatePeerKey } from '../../home.ts'
 import { loadHotkey } from '../../keys.ts'
+import { controlRequest } from '../../control.ts'
 import type { Command } from 'commander'
 import type { CliContext } from '../context.ts'
 
-/** Registers `id`. */
+/** What the running listener of a home reports (`status` over the control socket), if one runs. */
+export async function listenerStatus (ctx: CliContext): Promise<Record<string, unknown> | undefined> {
+  let status: Record<string, unknown> | undefined
+  await controlRequest(ctx.home(), { op: 'status' }, (e) => { if (e.event === 'status') status = e })
+  return status
+}
+
+/** Registers `id` and `status`. */
 export function registerId (program: Command, ctx: CliContext): void {
   program.command('id')
-    .description('print this home\'s hotkey, PeerId and subnets')
+    .description('print this home\'s hotkey, PeerId and subnets, and the addresses a running listener uses')
     .action(async () => {
       const config = await readConfig(ctx.home())
       const signer = await loadHotkey(config.hotkey, config.ss58Prefix)
       const peerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(ctx.home())).toString()
-      ctx.emit({ ss58: signer.ss58, peerId, netuids: config.netuids, listen: config.listen, home: ctx.home() },
-        `hotkey  ${signer.ss58}\npeer id ${peerId}\nsubnets ${config.netuids.join(', ')}\nlisten  ${config.listen.join(' ')}\nhome    ${ctx.home()}`)
+      const running = await listenerStatus(ctx)
+      const addrs = running?.multiaddrs as string[] | undefined
+      await ctx.emit({ ss58: signer.ss58, peerId, netuids: config.netuids, listen: config.listen, ...(addrs === undefined ? {} : { multiaddrs: addrs }), home: ctx.home() },
+        `hotkey  ${signer.ss58}\npeer id ${peerId}\nsubnets ${config.netuids.join(', ')}\nlisten  ${config.listen.join(' ')}\n` +
+        (addrs === undefined ? 'running no listener in this home\n' : `listening on\n${addrs.map((a) => `  ${a}`).join('\n')}\n`) +
+        `home    ${ctx.home()}`)
+    })
+  program.command('status')
+    .description('ask the running listener for its addresses, connected peers and outbox')
+    .action(async () => {
+      const s = await listenerStatus(ctx)
+      if (s === undefined) throw new Error(`no listener runs in ${ctx.home()} (start one with "subwire listen")`)
+      const peers = s.peers as Array<{ ss58: string, direction: string, remoteAddr: string }>
+      const outbox = s.outbox as { pending: number, dead: number }
+      await ctx.emit(s, `hotkey  ${String(s.ss58)}\npeer id ${String(s.peerId)}\nlistening on\n${(s.multiaddrs as string[]).map((a) => `  ${a}`).join('\n')}\n` +
+        `peers   ${peers.length}${peers.map((p) => `\n  ${p.ss58} ${p.direction} ${p.remoteAddr}`).join('')}\noutbox  ${outbox.pending} waiting, ${outbox.dead} dead`)
     })
 }

@@ -14,11 +14,24 @@ import type { CliContext } from '../context.ts'
 
 interface InitOptions { hotkeyUri?: string, mnemonicFile?: string, wallet?: string, hotkey?: string, walletPath?: string, netuid?: number[], listen?: string[], force?: boolean }
 
+/**
+ * A secret URI as typed: surrounding white space would silently give another hotkey, and a
+ * single slash is almost always a mistyped `//` (a soft derivation of the empty seed).
+ */
+function checkUri (uri: string): string {
+  if (uri.trim() !== uri) throw new UsageError('the secret URI has leading or trailing white space, which would give another hotkey; remove it')
+  if (/^\/[^/]/.test(uri)) throw new UsageError(`"${uri}" starts with one slash; did you mean "/${uri}"?`)
+  return uri
+}
+
+/** Development URIs (`//Alice`, `//Bob`…): their keys are public. */
+const DEV_URI = /^\/\/[^/]/
+
 /** The one hotkey source the options name. */
 function hotkeySource (opts: InitOptions): HotkeySource {
   const sources = [opts.hotkeyUri, opts.mnemonicFile, opts.wallet ?? opts.hotkey].filter((s) => s !== undefined)
   if (sources.length !== 1) throw new UsageError('give exactly one hotkey source: --hotkey-uri, --mnemonic-file, or --wallet with --hotkey')
-  if (opts.hotkeyUri !== undefined) return { uri: opts.hotkeyUri }
+  if (opts.hotkeyUri !== undefined) return { uri: checkUri(opts.hotkeyUri) }
   if (opts.mnemonicFile !== undefined) return { mnemonicFile: opts.mnemonicFile }
   if (opts.wallet === undefined || opts.hotkey === undefined) throw new UsageError('--wallet and --hotkey go together')
   return { wallet: opts.wallet, hotkey: opts.hotkey, ...(opts.walletPath === undefined ? {} : { walletPath: opts.walletPath }) }
@@ -34,8 +47,12 @@ export function registerInit (program: Command, ctx: CliContext): void {
     .option('--hotkey <name>', 'bittensor hotkey name (with --wallet)')
     .option('--wallet-path <dir>', 'bittensor wallets directory (default ~/.bittensor/wallets)')
     .option('--netuid <n>', 'subnet to serve (repeatable; default 42)', collectNetuid)
-    .option('--listen <multiaddr>', 'listen address (repeatable; default QUIC and TCP on 0.0.0.0:4701)', collect)
+    .option('--listen <multiaddr>', 'listen address (repeatable; default QUIC and TCP on 0.0.0.0:4701, WebRTC-Direct and WebSockets on 4702)', collect)
     .option('--force', 'replace an existing config (the libp2p key is kept)')
+    .addHelpText('after', `
+Examples:
+  subwire init --wallet miner --hotkey default --netuid 42
+  subwire --home /tmp/bob init --hotkey-uri //Bob --listen /ip4/127.0.0.1/udp/4801/quic-v1   (a development key: tests only)`)
     .action(async (opts: InitOptions) => {
       const source = hotkeySource(opts)
       const dir = ctx.home()
@@ -47,6 +64,9 @@ export function registerInit (program: Command, ctx: CliContext): void {
       const signer = await loadHotkey(source, config.ss58Prefix)
       await writeConfig(dir, config)
       const peerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(dir)).toString()
+      if (opts.hotkeyUri !== undefined && DEV_URI.test(opts.hotkeyUri)) {
+        ctx.io.stderr(`subwire: warning: ${opts.hotkeyUri} is a development key that anyone can derive; use it for tests only (a wallet hotkey: --wallet NAME --hotkey NAME)`)
+      }
       ctx.emit({ event: 'initialized', home: dir, ss58: signer.ss58, peerId, netuids: config.netuids, listen: config.listen },
         `initialised ${dir}\n  hotkey  ${signer.ss58}\n  peer id ${peerId}\n  subnets ${config.netuids.join(', ')}`)
     })

@@ -3,34 +3,47 @@
  *
  * @packageDocumentation
  */
+import { constants } from 'node:fs'
+import { access, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { NODE_TRANSPORTS } from '../../index.ts'
 import { readConfig } from '../../home.ts'
 import { DEFAULT_DASHBOARD_PORT, DEFAULT_WEBTRANSPORT_LISTEN } from '../../constants.ts'
 import { browserAddresses, serveDashboard } from '../../dashboard-server.ts'
 import { serveControl, viewToJson } from '../../control.ts'
-import { collect, collectNetuid, parseNetuid, parseSize } from '../args.ts'
-import { formatBytes, jsonSafe } from '../format.ts'
+import { collect, collectNetuid, parseNetuid, parseSize, UsageError } from '../args.ts'
+import { formatBytes, jsonSafe, printable } from '../format.ts'
 import type { Command } from 'commander'
 import type { NodePeer, NodePeerInit } from '../../node-peer.ts'
 import type { CliContext } from '../context.ts'
 
-interface ListenOptions { listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean, webtransport?: string | boolean }
+interface ListenOptions { fullPayloads?: boolean, listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean, webtransport?: string | boolean }
+
+/** Payloads printed whole up to this size of JSON; larger ones are summarised unless `--full-payloads`. */
+const MAX_PRINTED_PAYLOAD = 64 * 1024
+
+/** A payload as `listen` prints it: whole, or `{ payloadBytes, payloadTruncated }` when it is large. */
+function printedPayload (payload: unknown, full: boolean): Record<string, unknown> {
+  if (full) return { payload }
+  const bytes = Buffer.byteLength(JSON.stringify(jsonSafe(payload)) ?? 'null')
+  return bytes <= MAX_PRINTED_PAYLOAD ? { payload } : { payload: null, payloadBytes: bytes, payloadTruncated: true }
+}
 
 /** Prints the peer's files, messages, connections and outbox deliveries as they happen. */
-function printPeerEvents (ctx: CliContext, peer: NodePeer): void {
+function printPeerEvents (ctx: CliContext, peer: NodePeer, fullPayloads: boolean): void {
   peer.on('file:received', (f) => {
     ctx.emit({ event: 'file', from: f.from, name: f.name, path: f.path, size: f.size, blake3: f.blake3, resumedFrom: f.resumedFrom },
-      `file from ${f.from}: ${f.name} (${formatBytes(f.size)}) -> ${f.path}`)
+      `file from ${f.from}: ${printable(f.name)} (${formatBytes(f.size)}) -> ${printable(f.path)}`)
   })
   peer.on('file:failed', (f) => {
     ctx.emit({ event: 'file-failed', from: f.from, id: f.id, error: f.error.name, message: f.error.message },
-      `incoming file from ${f.from} failed: ${f.error.message}`)
+      `incoming file from ${f.from} failed: ${printable(f.error.message)}`)
   })
   // the message is acknowledged once this resolves: after its line has left the process
   peer.on('message', async (m) => {
-    await ctx.emit({ event: 'message', from: m.from, netuid: m.caller.netuid, id: m.id, action: m.action, payload: m.payload },
-      `message from ${m.from} on subnet ${m.caller.netuid}: ${m.action} ${JSON.stringify(jsonSafe(m.payload))}`)
+    const text = JSON.stringify(jsonSafe(m.payload)) ?? 'null'
+    await ctx.emit({ event: 'message', from: m.from, netuid: m.caller.netuid, id: m.id, action: m.action, ...printedPayload(m.payload, fullPayloads) },
+      `message from ${m.from} on subnet ${m.caller.netuid}: ${printable(m.action)} ${printable(fullPayloads || text.length <= 200 ? text : `${text.slice(0, 200)}… (${Buffer.byteLength(text)} bytes)`)}`)
   })
   peer.on('peer:authenticated', (p) => {
     ctx.emit({ event: 'connected', ss58: p.ss58, peerId: p.peerId, direction: p.direction, remoteAddr: p.remoteAddr },
@@ -77,19 +90,36 @@ async function serveUntilShutdown (ctx: CliContext, peer: NodePeer, opts: Listen
   }
 }
 
+/** `--storage` is refused at start unless it is an existing directory this process can write. */
+async function checkStorage (dir: string): Promise<void> {
+  let s: Awaited<ReturnType<typeof stat>>
+  try {
+    s = await stat(dir)
+  } catch {
+    throw new UsageError(`--storage ${dir}: no such directory (create it first)`)
+  }
+  if (!s.isDirectory()) throw new UsageError(`--storage ${dir} is not a directory`)
+  try {
+    await access(dir, constants.W_OK)
+  } catch {
+    throw new UsageError(`--storage ${dir} is not writable by this user`)
+  }
+}
+
 /** Registers `listen`. */
 export function registerListen (program: Command, ctx: CliContext): void {
   program.command('listen')
     .description('run a peer until SIGINT/SIGTERM; answers the built-in "echo" RPC type and receives files')
     .option('--listen <multiaddr>', 'listen address (repeatable; overrides the config)', collect)
     .option('--netuid <n>', 'subnet to serve (repeatable; overrides the config)', collectNetuid)
-    .option('--storage <dir>', 'where received files go: <dir>/inbox/<sender>/ (default <home>/files)')
-    .option('--max-file-size <bytes>', 'refuse files larger than this', parseSize)
-    .option('--min-free <bytes>', 'refuse files that would leave less free disk (default 1 GiB)', parseSize)
+    .option('--storage <dir>', 'an existing, writable directory for received files: <dir>/inbox/<sender>/ (default <home>/files)')
+    .option('--max-file-size <size>', 'refuse files larger than this (bytes, or e.g. 50GiB)', parseSize)
+    .option('--min-free <size>', 'refuse files that would leave less free disk (bytes, or e.g. 10GiB; default 1GiB)', parseSize)
     .option('--dashboard <dir>', 'also serve this built dashboard (apps/dashboard/dist) over HTTP on 127.0.0.1')
     // checked as a netuid is (0 to MAX_NETUID = 65535, the port range); its error says "netuid"
     .option('--dashboard-port <port>', 'port of the dashboard server (default 4780; 0: any)', parseNetuid)
     .option('--require-encryption', 'refuse plaintext messages, requests and files')
+    .option('--full-payloads', `print message payloads whole (by default one over ${MAX_PRINTED_PAYLOAD / 1024} KiB of JSON is summarised)`)
     .option('--webtransport [multiaddr]', `also listen for browsers over WebTransport (runs the peer under Deno; default ${DEFAULT_WEBTRANSPORT_LISTEN})`)
     .action(async (opts: ListenOptions) => {
       const config = await readConfig(ctx.home())
@@ -100,9 +130,10 @@ export function registerListen (program: Command, ctx: CliContext): void {
             transports: [...NODE_TRANSPORTS, 'webtransport' as const],
             listen: [...listen.filter((a) => !a.includes('/webtransport')), typeof opts.webtransport === 'string' ? opts.webtransport : DEFAULT_WEBTRANSPORT_LISTEN]
           }
+      if (opts.storage !== undefined) await checkStorage(opts.storage)
       const files = { dir: opts.storage ?? join(ctx.home(), 'files'), maxFileSize: opts.maxFileSize, minFreeBytes: opts.minFree }
       await ctx.withPeer(async (peer) => {
-        printPeerEvents(ctx, peer)
+        printPeerEvents(ctx, peer, opts.fullPayloads === true)
         await serveUntilShutdown(ctx, peer, opts)
       }, webtransport.listen ?? listen, opts.netuid, files, {
         ...(webtransport.transports === undefined ? {} : { transports: webtransport.transports }),

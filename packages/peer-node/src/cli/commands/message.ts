@@ -3,18 +3,19 @@
  *
  * @packageDocumentation
  */
-import { parseNetuid, parseTimeout } from '../args.ts'
+import { parseNetuid, parseTimeout, readJsonPayload, readPayloadText } from '../args.ts'
+import { checkDestination, connectWithin, DEFAULT_DIAL_TIMEOUT_MS } from '../destination.ts'
 import { elapsedMs } from '../format.ts'
 import { queuedSend } from '../queued-send.ts'
 import type { Command } from 'commander'
 import type { CliContext } from '../context.ts'
 
-interface MessageOptions { netuid?: number, timeout?: number, encrypt: boolean, queue: boolean, detach?: boolean }
+interface MessageOptions { netuid?: number, timeout?: number, encrypt: boolean, queue: boolean, detach?: boolean, string?: boolean }
 
-/** The payload argument: JSON if it parses, else the string itself; `null` when absent. */
-function parsePayload (payloadArg: string | undefined): unknown {
+/** The payload argument: JSON (or with `--string`, the text as it is), from the argument, `@FILE` or `-` (stdin); `null` when absent. */
+async function parsePayload (payloadArg: string | undefined, asString: boolean): Promise<unknown> {
   if (payloadArg === undefined) return null
-  try { return JSON.parse(payloadArg) } catch { return payloadArg }
+  return asString ? await readPayloadText(payloadArg) : await readJsonPayload(payloadArg, 'payload')
 }
 
 /** Registers `message`. */
@@ -23,14 +24,22 @@ export function registerMessage (program: Command, ctx: CliContext): void {
     .description('send a control message through the durable outbox and wait for its ack')
     .argument('<dest>', 'multiaddr ending in /p2p/<PeerId>, or an SS58 in the address book')
     .argument('<action>', 'what the message asks for')
-    .argument('[payload]', 'payload: JSON, or else taken as a string')
+    .argument('[payload]', 'payload: JSON, @FILE to read it from a file, or - for stdin (at most 16 MiB: send bulk data with `send`)')
+    .option('--string', 'take the payload as a string, not JSON')
     .option('--netuid <n>', 'subnet (default the first in the config)', parseNetuid)
-    .option('--timeout <ms>', 'ack deadline of each attempt in ms', parseTimeout)
+    .option('--timeout <ms>', `ack deadline of each attempt in ms; with --no-queue also the dial's (default ${DEFAULT_DIAL_TIMEOUT_MS} ms)`, parseTimeout)
     .option('--no-encrypt', 'send without end-to-end encryption (a trusted link)')
     .option('--no-queue', 'send directly and fail fast if the receiver is not reachable (nothing is queued)')
     .option('--detach', 'queue it and return at once; the listener (or the next `subwire listen`) delivers it')
+    .addHelpText('after', `
+Examples:
+  subwire message 5FHneW46… weights:ready '{"epoch":7}'
+  subwire message 5FHneW46… weights:ready @payload.json
+  echo '{"epoch":7}' | subwire message 5FHneW46… weights:ready -
+  subwire message 5FHneW46… note 'plain text' --string`)
     .action(async (dest: string, action: string, payloadArg: string | undefined, opts: MessageOptions) => {
-      const payload = parsePayload(payloadArg)
+      const payload = await parsePayload(payloadArg, opts.string === true)
+      await checkDestination(ctx, dest)
       const started = performance.now()
       if (opts.queue) {
         await queuedSend(ctx, { op: 'message', dest, action, payload, netuid: opts.netuid, timeout: opts.timeout, encrypt: opts.encrypt },
@@ -43,7 +52,7 @@ export function registerMessage (program: Command, ctx: CliContext): void {
         return
       }
       await ctx.withPeer(async (peer) => {
-        const remote = await peer.connect(dest)
+        const remote = await connectWithin(peer, dest, opts.timeout ?? DEFAULT_DIAL_TIMEOUT_MS)
         const id = await peer.message(dest, action, payload, { netuid: opts.netuid, timeout: opts.timeout, encrypt: opts.encrypt })
         const ms = elapsedMs(started)
         ctx.emit({ event: 'acked', to: remote.ss58, id, action, ms }, `delivered "${action}" to ${remote.ss58} (${ms} ms)`)

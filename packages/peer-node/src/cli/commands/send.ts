@@ -4,13 +4,14 @@
  * @packageDocumentation
  */
 import { resolve as resolvePath } from 'node:path'
-import { parseNetuid } from '../args.ts'
+import { parseNetuid, parseTimeout } from '../args.ts'
+import { checkDestination, checkFile, connectWithin, DEFAULT_DIAL_TIMEOUT_MS } from '../destination.ts'
 import { formatBytes, progressLine } from '../format.ts'
 import { queuedSend } from '../queued-send.ts'
 import type { Command } from 'commander'
 import type { CliContext } from '../context.ts'
 
-interface SendOptions { netuid?: number, name?: string, encrypt: boolean, queue: boolean, detach?: boolean }
+interface SendOptions { netuid?: number, name?: string, encrypt: boolean, queue: boolean, detach?: boolean, timeout?: number }
 
 /** Prints the final `sent` line of a file sent directly or through the outbox. */
 function printSent (ctx: CliContext, r: Record<string, unknown>): void {
@@ -24,6 +25,7 @@ async function sendDirect (ctx: CliContext, dest: string, file: string, opts: Se
   const tty = ctx.globals().json !== true && process.stderr.isTTY
   let lastJson = 0
   await ctx.withPeer(async (peer) => {
+    await connectWithin(peer, dest, opts.timeout ?? DEFAULT_DIAL_TIMEOUT_MS)
     const result = await peer.sendFile(dest, file, {
       netuid: opts.netuid,
       encrypt: opts.encrypt,
@@ -57,7 +59,16 @@ export function registerSend (program: Command, ctx: CliContext): void {
     .option('--no-encrypt', 'send without end-to-end encryption (a trusted link)')
     .option('--no-queue', 'send directly and fail fast if the receiver is not reachable (nothing is queued)')
     .option('--detach', 'queue it and return at once; the listener (or the next `subwire listen`) delivers it')
+    .option('--timeout <ms>', `with --no-queue: how long to try to reach the receiver (default ${DEFAULT_DIAL_TIMEOUT_MS} ms)`, parseTimeout)
+    .addHelpText('after', `
+Examples:
+  subwire send 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty ./ckpt.safetensors   waits for the receiver's hash ack
+  subwire send /ip4/10.0.0.2/udp/4701/quic-v1/p2p/12D3Koo… ./ckpt.bin --detach      queued; the listener delivers it
+  subwire send … ./ckpt.bin --no-queue --timeout 3000                              fails if not reachable within 3 s
+Running the same send again (after Ctrl-C or a crash) joins the item already queued and resumes it.`)
     .action(async (dest: string, file: string, opts: SendOptions) => {
+      await checkFile(file)
+      await checkDestination(ctx, dest)
       if (!opts.queue) {
         await sendDirect(ctx, dest, file, opts)
         return
