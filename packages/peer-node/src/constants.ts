@@ -120,3 +120,6 @@ export const WEBTRANSPORT_UDP_BUFFER_BYTES = 8 * 1024 * 1024
 
 /** How often a running peer deletes partial transfers older than their maximum age. */
 export const PARTIAL_COLLECT_INTERVAL_MS = 3600_000
+
+/** Directory in the home where the chunk hashes of sent files are kept between sends. */
+export const OUTBOARD_DIR = 'outboard'

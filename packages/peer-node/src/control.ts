@@ -18,7 +18,6 @@ import { createConnection, createServer } from 'node:net'
 import { isAbsolute, join } from 'node:path'
 import { errorToWire, InvalidConfigError, toError } from '@subwire/shared'
 import { CONTROL_SOCKET_FILE } from './constants.ts'
-import { NodeFileSource } from './files.ts'
 import type { Outbox, OutboxView } from '@subwire/shared'
 import type { NodePeer } from './node-peer.ts'
 import type { Server, Socket } from 'node:net'
@@ -197,7 +196,7 @@ async function handle (socket: Socket, peer: NodePeer, outbox: Outbox): Promise<
       } else {
         const path = str(req.path, 'path')
         if (!isAbsolute(path)) throw new InvalidConfigError('control request: path must be absolute')
-        const source = await NodeFileSource.open(path, typeof req.name === 'string' ? req.name : undefined)
+        const source = await peer.openFile(path, typeof req.name === 'string' ? req.name : undefined)
         try {
           let last = 0
           queued = await enqueueOrJoin(outbox, async () => await outbox.enqueueFile(str(req.dest, 'dest'), source, {

@@ -8,11 +8,13 @@
  * @packageDocumentation
  */
 import { link, mkdir, open, readdir, readFile, stat, statfs, unlink } from 'node:fs/promises'
-import { basename, extname, join } from 'node:path'
-import { FileRefusedError, InsufficientDiskSpaceError, isSs58, SourceChangedError } from '@subwire/shared'
+import { extname, join } from 'node:path'
+import { FileRefusedError, InsufficientDiskSpaceError, isSs58 } from '@subwire/shared'
 import { bytesToHex, verifyChunksOnDisk } from '@subwire/shared/protocol'
 import { writeFileAtomic } from './home.ts'
-import type { AbortOptions, FileManifest, FileSource, FileStore, PartialFile, PartialProgress } from '@subwire/shared'
+import type { FileManifest, FileStore, PartialFile, PartialProgress } from '@subwire/shared'
+
+export { NodeFileSource } from './file-source.ts'
 import type { FileHandle } from 'node:fs/promises'
 
 async function readProgress (path: string): Promise<PartialProgress | undefined> {
@@ -243,57 +245,3 @@ async function linkUnique (from: string, dir: string, name: string): Promise<str
   }
   throw new FileRefusedError(`too many files named ${name}`)
 }
-
-/** A file on disk as a {@link FileSource}; detects a change of size or mtime while sending. */
-export class NodeFileSource implements FileSource {
-  readonly name: string
-  readonly size: number
-  /** The path it was opened from. */
-  readonly path: string
-  /** Its modification time when opened (ms). */
-  readonly mtimeMs: number
-  readonly #handle: FileHandle
-
-  private constructor (path: string, handle: FileHandle, size: number, mtimeMs: number, name: string) {
-    this.path = path
-    this.#handle = handle
-    this.size = size
-    this.mtimeMs = mtimeMs
-    this.name = name
-  }
-
-  /** Opens a regular file. */
-  static async open (path: string, name = basename(path)): Promise<NodeFileSource> {
-    const handle = await open(path, 'r')
-    try {
-      const s = await handle.stat()
-      if (!s.isFile()) throw new SourceChangedError(`${path} is not a regular file`)
-      return new NodeFileSource(path, handle, s.size, s.mtimeMs, name)
-    } catch (err) {
-      await handle.close()
-      throw err
-    }
-  }
-
-  async read (offset: number, length: number, options: AbortOptions = {}): Promise<Uint8Array> {
-    const buf = Buffer.allocUnsafe(length)
-    let done = 0
-    while (done < length) {
-      if (options.signal?.aborted === true) throw options.signal.reason as Error
-      const { bytesRead } = await this.#handle.read(buf, done, length - done, offset + done)
-      if (bytesRead === 0) throw new SourceChangedError(`${this.path} is shorter than when it was opened`)
-      done += bytesRead
-    }
-    return buf
-  }
-
-  async check (): Promise<void> {
-    const s = await stat(this.path)
-    if (s.size !== this.size || s.mtimeMs !== this.mtimeMs) throw new SourceChangedError(`${this.path} changed while it was being sent`)
-  }
-
-  async close (): Promise<void> {
-    await this.#handle.close()
-  }
-}
-

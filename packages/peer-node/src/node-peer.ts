@@ -34,7 +34,8 @@ import {
   REDIAL_INTERVAL_MS,
   REDIAL_RETRIES,
   WEBTRANSPORT_CERTS_FILE,
-  PARTIAL_COLLECT_INTERVAL_MS
+  PARTIAL_COLLECT_INTERVAL_MS,
+  OUTBOARD_DIR
 } from './constants.ts'
 import { denoQuic, fileCertificateStore, memoryCertificateStore, webTransportListener } from './webtransport/index.ts'
 import type { WebTransportListenerInit } from './webtransport/index.ts'
@@ -42,6 +43,8 @@ import { loadOrCreatePeerKey } from './home.ts'
 import { firewallFromAclFile, readAclFile, watchAclFile } from './acl-file.ts'
 import type { AclFile } from './acl-file.ts'
 import { NodeFileSource, NodeFileStore } from './files.ts'
+import { Outboard } from './outboard.ts'
+import { chooseBlake3 } from './blake3.ts'
 import { nodeFileReferencer, processLeaseOwner, SqliteQueueStore } from './queue-store.ts'
 import type { AbortOptions, AclRules, AddressBook, FileSource, OutboxInit, QueuedItem, QueueStore, SendFileResult, Signer, Subwire, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
 import type { Libp2p } from '@libp2p/interface'
@@ -120,6 +123,7 @@ export class NodePeer extends SubwirePeer {
 
   readonly #ownedStore: QueueStore | undefined
   readonly #files: NodeFileStore | undefined
+  readonly #outboard: Outboard | undefined
   #collector: ReturnType<typeof setInterval> | undefined
 
   /** Use {@link createNodePeer}. */
@@ -127,6 +131,7 @@ export class NodePeer extends SubwirePeer {
     super(libp2p, subwire, addressBook, outbox)
     this.#ownedStore = ownedStore
     this.#files = files
+    this.#outboard = init.home === undefined ? undefined : new Outboard(join(init.home, OUTBOARD_DIR))
     this.#home = init.home
     this.#watch = init.home !== undefined && (init.watchAcl ?? true)
     this.#onAclReload = init.onAclReload
@@ -185,12 +190,20 @@ export class NodePeer extends SubwirePeer {
    * verified it and moved it into its inbox. See {@link Subwire.sendFile}. With
    * `queue: true` it is queued (a path is referenced, not copied) and the id returned.
    */
+  /**
+   * Opens a file for sending under `name` (default its base name). With a home, its chunk
+   * hashes are kept in `<home>/outboard/`, so sending it again unchanged skips hashing.
+   */
+  async openFile (path: string, name?: string): Promise<NodeFileSource> {
+    return await NodeFileSource.open(path, name, { outboard: this.#outboard })
+  }
+
   async sendFile (dest: string, source: string | FileSource, options: SubwireSendFileOptions & { name?: string, queue: true }): Promise<QueuedItem>
   async sendFile (dest: string, source: string | FileSource, options?: SubwireSendFileOptions & { name?: string, queue?: false }): Promise<SendFileResult>
   async sendFile (dest: string, source: string | FileSource, options?: SubwireSendFileOptions & { name?: string, queue?: boolean }): Promise<SendFileResult | QueuedItem>
   async sendFile (dest: string, source: string | FileSource, options: SubwireSendFileOptions & { name?: string, queue?: boolean } = {}): Promise<SendFileResult | QueuedItem> {
     if (typeof source !== 'string') return await this.sendFileFrom(dest, source, options)
-    const src = await NodeFileSource.open(source, options.name)
+    const src = await this.openFile(source, options.name)
     try {
       return await this.sendFileFrom(dest, src, options)
     } finally {
@@ -282,6 +295,7 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       addressSorter: quicFirst
     }
   })
+  await chooseBlake3(libp2p.logger.forComponent('subwire:files'))
   const files = init.filesDir === undefined ? undefined : new NodeFileStore(init.filesDir, { partialMaxAgeMs: init.partialMaxAgeMs })
   const firewall = init.protocol?.firewall ?? (aclFile === undefined ? undefined : firewallFromAclFile(aclFile, init.netuids))
   const ownedStore = init.queue === undefined

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { BIN, kill9, startCli, tempDir, until } from './helpers.ts'
+import { BIN, kill9, startCli, startPeer, tempDir, until } from './helpers.ts'
 import type { Proc } from './helpers.ts'
 
 const BOB_PEER = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
@@ -64,6 +64,25 @@ describe('the CLI on a first run', () => {
     assert.equal(f.status, 2, f.stderr)
     assert.match(f.stderr, /missing\.bin: no such file/)
     queueIsEmpty()
+  })
+
+  it('sends by hotkey to a peer that has no address but is connected to the running listener (a browser)', async () => {
+    const bob = startCli(['--home', home('bob'), 'listen', '--json'])
+    procs.push(bob)
+    const l = await until(() => bob.lines.find((x) => x.event === 'listening'), 20_000, 'the listener')
+    const addr = (l.multiaddrs as string[]).find((a) => a.includes('/quic-v1/')) as string
+    const carol = await startPeer({ uri: '//Charlie', transports: ['quic'], listen: [], filesDir: join(dir, 'carol'), protocol: { files: { minFreeBytes: 0 } } })
+    try {
+      await carol.connect(addr)
+      // not spawnSync: Carol runs in this process and must keep answering
+      const send = startCli(['--home', home('bob'), 'send', carol.ss58, file, '--json'])
+      procs.push(send)
+      assert.equal(await send.exited, 0)
+      assert.ok(send.lines.some((x) => x.event === 'sent'))
+    } finally {
+      await carol.stop()
+      kill9(bob)
+    }
   })
 
   it('--no-queue gives up after its --timeout, naming the address and the time', () => {

@@ -100,7 +100,7 @@ export { sanitizeFileName } from './files/names.ts'
 export { DiskReservations } from './files/reservations.ts'
 export { SENDER_STALL_MS, DEFAULT_MIN_FREE_BYTES } from './files/types.ts'
 export type {
-  FileManifest, FileSource, PartialFile, PartialProgress, FileStore, FileOffer, ReceivedFile, SendFileResult,
+  FileManifest, FileSource, ManifestCache, PartialFile, PartialProgress, FileStore, FileOffer, ReceivedFile, SendFileResult,
   TransferProgressEvent, SendFileOptions, FileSealer, FileOpener, ReceivePolicy
 } from './files/types.ts'
 

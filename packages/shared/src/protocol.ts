@@ -37,6 +37,8 @@ export { FileReceiver, receiveFileOverStream } from './files/receiver.ts'
 export type { ReceiveFileInit } from './files/receiver.ts'
 export { chunkCount, chunkLength, fileRoot, manifestToWire, manifestFromWire, transferKey, verifyChunksOnDisk } from './files/manifest.ts'
 export { bytesToHex } from './bytes.ts'
+export { blake3BackendName, releaseHasher, takeHasher, useBlake3, wasmBlake3 } from './files/hash.ts'
+export type { Blake3Backend, Blake3Hasher } from './files/hash.ts'
 
 export { E2E_DOMAIN, X25519_BYTES, E2E_TAG_BYTES, E2ePurpose, e2eInfo, StreamCipher, deriveStreamCipher, envelopeFromWire, sealEnvelope, openEnvelope, replyCipher, fileDataCipher } from './encryption/envelope.ts'
 export type { E2ePurposeValue, E2eContext, Envelope, SealState, KeyLookup } from './encryption/envelope.ts'

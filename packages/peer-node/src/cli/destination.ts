@@ -8,6 +8,7 @@ import { stat } from 'node:fs/promises'
 import { AbortError, PeerUnreachableError, toError, UnknownDestinationError } from '@subwire/shared'
 import { parseDestination } from '@subwire/shared/protocol'
 import { UsageError } from './args.ts'
+import { listenerStatus } from './listener.ts'
 import type { RemotePeer } from '@subwire/shared'
 import type { NodePeer } from '../node-peer.ts'
 import type { CliContext } from './context.ts'
@@ -17,8 +18,9 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 5000
 
 /**
  * A destination a person typed: a multiaddr ending in a valid `/p2p/<PeerId>` (exit 2
- * otherwise), or an SS58 that something can resolve (today the address book; exit 1
- * with `UnknownDestinationError` otherwise, saying how to add it).
+ * otherwise), or an SS58 that something can resolve (the address book, or the running
+ * listener it is connected to; exit 1 with `UnknownDestinationError` otherwise, saying
+ * how to add it).
  */
 export async function checkDestination (ctx: CliContext, dest: string): Promise<void> {
   let parsed: ReturnType<typeof parseDestination>
@@ -33,6 +35,11 @@ export async function checkDestination (ctx: CliContext, dest: string): Promise<
     const entry = await book.get(parsed.ss58)
     known = entry !== undefined && entry.addrs.length > 0
   })
+  // a peer connected to the running listener (a browser, which has no address to dial) is reachable through it
+  if (!known) {
+    const peers = (await listenerStatus(ctx))?.peers as Array<{ ss58: string }> | undefined
+    known = peers?.some((p) => p.ss58 === parsed.ss58) === true
+  }
   if (!known) {
     throw new UnknownDestinationError(`No address is known for ${dest} (it is not in the address book): add it with "subwire peers add ${dest} MULTIADDR", or use a multiaddr ending in /p2p/<PeerId>`)
   }

@@ -57,12 +57,24 @@ export function chunkLength (i: number, size: number, chunkSize: number): number
 
 /**
  * Hashes a source into a manifest: one pass, chunk by chunk, reading the next chunk while
- * hashing this one (never more than two in memory). Emits `transfer:hashing` progress.
+ * hashing this one (never more than two in memory), or takes the hashes its outboard kept
+ * from an earlier pass (see {@link FileSource.outboard}). Emits `transfer:hashing` progress.
  */
 export async function createManifest (source: FileSource, options: SendFileOptions & { id?: string | undefined, chunkSize?: number | undefined } = {}): Promise<FileManifest> {
   const chunkSize = options.chunkSize ?? FILE_CHUNK_SIZE
   validateChunking(source.size, chunkSize)
   const id = options.id ?? crypto.randomUUID()
+  const kept = await source.outboard?.get(chunkSize, options)
+  if (kept !== undefined) {
+    options.onProgress?.({ type: 'transfer:hashing', detail: { id, bytes: source.size, total: source.size, rate: 0 } })
+    return { id, name: source.name, size: source.size, chunkSize, chunkHashes: kept.chunkHashes, root: kept.root }
+  }
+  const manifest = await hashSource(source, id, chunkSize, options)
+  await source.outboard?.put(manifest, options)
+  return manifest
+}
+
+async function hashSource (source: FileSource, id: string, chunkSize: number, options: SendFileOptions): Promise<FileManifest> {
   const n = chunkCount(source.size, chunkSize)
   const chunkHashes = new Uint8Array(n * BLAKE3_BYTES)
   const h = await takeHasher()

@@ -39,6 +39,22 @@ export interface FileSource {
   check?(options?: AbortOptions): Promise<void>
   /** Releases the source. */
   close?(): Promise<void>
+  /**
+   * Chunk hashes kept from an earlier pass over this very content (an outboard, e.g. keyed
+   * by path, size, mtime and inode): {@link createManifest} takes them instead of hashing
+   * the file again, and stores what it computed. A source that serves them must check
+   * each chunk it reads against them (a change that kept the size and mtime is then a
+   * `SourceChangedError`, never other bytes).
+   */
+  readonly outboard?: ManifestCache | undefined
+}
+
+/** Where a source keeps the chunk hashes of its content between sends. */
+export interface ManifestCache {
+  /** The hashes and root for this chunk size, if they are kept and the content is unchanged. */
+  get(chunkSize: number, options?: AbortOptions): Promise<{ chunkHashes: Uint8Array, root: Uint8Array } | undefined>
+  /** Keeps a manifest just computed. */
+  put(manifest: FileManifest, options?: AbortOptions): Promise<void>
 }
 
 

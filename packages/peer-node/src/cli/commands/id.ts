@@ -6,16 +6,9 @@
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { readConfig, loadOrCreatePeerKey } from '../../home.ts'
 import { loadHotkey } from '../../keys.ts'
-import { controlRequest } from '../../control.ts'
+import { listenerStatus } from '../listener.ts'
 import type { Command } from 'commander'
 import type { CliContext } from '../context.ts'
-
-/** What the running listener of a home reports (`status` over the control socket), if one runs. */
-export async function listenerStatus (ctx: CliContext): Promise<Record<string, unknown> | undefined> {
-  let status: Record<string, unknown> | undefined
-  await controlRequest(ctx.home(), { op: 'status' }, (e) => { if (e.event === 'status') status = e })
-  return status
-}
 
 /** Registers `id` and `status`. */
 export function registerId (program: Command, ctx: CliContext): void {
