@@ -59,6 +59,7 @@ function printAclReload (ctx: CliContext): NonNullable<NodePeerInit['onAclReload
 async function serveUntilShutdown (ctx: CliContext, peer: NodePeer, opts: ListenOptions): Promise<void> {
   const control = await serveControl(ctx.home(), peer)
   const api = await serveApi(peer, { home: ctx.home(), socket: opts.apiSocket !== false, tcp: opts.api === undefined ? undefined : parseApiAddress(opts.api) })
+    .catch(async (err: unknown) => { await control.close(); throw err })
   if (api.warning !== undefined) ctx.io.stderr(`subwire: warning: ${api.warning}`)
   const apiJson = { ...(api.socketPath === undefined ? {} : { socket: api.socketPath }), ...(api.tcp === undefined ? {} : { tcp: `${api.tcp.host}:${api.tcp.port}`, token: api.tokenPath }) }
   const browser = browserAddresses(peer.multiaddrs)
