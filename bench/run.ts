@@ -62,7 +62,7 @@ function merge (runsOut: unknown[]): unknown {
 function log (line: string): void { process.stderr.write(line + '\n') }
 
 /** Starts a server process that prints `{addr, pid}`; resolves with it and a stop function. */
-async function startServer (cmd: string, args: string[]): Promise<{ addr: string, pid: number, stop: () => Promise<void> }> {
+async function startServer (cmd: string, args: string[]): Promise<{ addr: string, pid: number, pids: number[], stop: () => Promise<void> }> {
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
@@ -72,10 +72,11 @@ async function startServer (cmd: string, args: string[]): Promise<{ addr: string
     exited.then((code) => { throw new Error(`exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`) }),
     new Promise<never>((_r, reject) => setTimeout(() => { reject(new Error('did not start within 30 s')) }, 30_000))
   ])
-  const { addr, pid } = JSON.parse(line) as { addr: string, pid: number }
+  const { addr, pid, pids } = JSON.parse(line) as { addr: string, pid: number, pids?: number[] }
   return {
     addr,
     pid,
+    pids: pids ?? [pid],
     stop: async () => {
       child.stdin.end()
       const t = setTimeout(() => { child.kill('SIGKILL') }, 5000)
@@ -86,8 +87,8 @@ async function startServer (cmd: string, args: string[]): Promise<{ addr: string
   }
 }
 
-async function runClient (kind: string, transport: string, addr: string, pid: number): Promise<unknown> {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bench/lib/client.ts'), kind, transport, addr, String(pid), JSON.stringify(plan)], { encoding: 'utf8', timeout: 20 * 60_000, maxBuffer: 64 << 20 })
+async function runClient (kind: string, transport: string, addr: string, pid: number, env: Record<string, string> = {}): Promise<unknown> {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bench/lib/client.ts'), kind, transport, addr, String(pid), JSON.stringify(plan)], { encoding: 'utf8', timeout: 20 * 60_000, maxBuffer: 64 << 20, env: { ...process.env, ...env } })
   if (r.status !== 0) throw new Error(`client failed (${r.status}): ${(r.stderr ?? '').split('\n').filter((l) => /Error/.test(l)).slice(0, 2).join(' | ') || (r.stderr ?? '').slice(-300)}`)
   return JSON.parse(r.stdout.trim().split('\n').pop() as string)
 }
@@ -122,6 +123,48 @@ if (want('rpc')) {
       rpc[t.name] = { what: t.what, ...(merge(outs) as Record<string, unknown>) }
     } catch (err) {
       rpc[t.name] = { what: t.what, missing: (err as Error).message } satisfies Missing & { what: string }
+      log(`  missing: ${(err as Error).message}`)
+    }
+  }
+  // the local API (issue 18): Python through its peer's API, and a Python handler behind its peer
+  const apiRows: Array<{ name: string, what: string, run: () => Promise<unknown> }> = [
+    {
+      name: 'Python client → subwire API → peer',
+      what: 'clients/python on the Unix socket of a dial-only peer (//Alice), which queries the subwire QUIC server\'s echo; CPU counts Python and both peers',
+      run: async () => {
+        const remote = await startServer(process.execPath, ['bench/lib/servers.ts', 'subwire', 'quic'])
+        const local = await startServer(process.execPath, ['bench/lib/servers.ts', 'api'])
+        try {
+          const r = spawnSync(PY, [join(ROOT, 'bench/lib/api_client.py'), local.addr, remote.addr, [...local.pids, remote.pid].join(','), JSON.stringify(plan)], { encoding: 'utf8', timeout: 20 * 60_000, maxBuffer: 64 << 20 })
+          if (r.status !== 0) throw new Error(`Python client failed (${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-2).join(' | ')}`)
+          return JSON.parse(r.stdout.trim().split('\n').pop() as string)
+        } finally {
+          await local.stop()
+          await remote.stop()
+        }
+      }
+    },
+    {
+      name: 'peer → subwire API → Python handler',
+      what: 'the subwire Node client over QUIC to a peer whose RPC type is served by a Python handler through its local API (bench/lib/api_handler.py); CPU counts the peer and Python',
+      run: async () => {
+        const server = await startServer(process.execPath, ['bench/lib/servers.ts', 'api-handler', 'quic'])
+        try {
+          return await runClient('subwire', 'quic', server.addr, server.pid, { SUBWIRE_BENCH_TYPE: 'bench', SUBWIRE_BENCH_PIDS: server.pids.slice(1).join(',') })
+        } finally {
+          await server.stop()
+        }
+      }
+    }
+  ]
+  for (const t of apiRows.filter((x) => pick === undefined || pick.some((p) => x.name.toLowerCase().includes(p)))) {
+    log(`rpc: ${t.name}…`)
+    try {
+      const outs: unknown[] = []
+      for (let i = 0; i < runs; i++) outs.push(await t.run())
+      rpc[t.name] = { what: t.what, ...(merge(outs) as Record<string, unknown>) }
+    } catch (err) {
+      rpc[t.name] = { what: t.what, missing: (err as Error).message }
       log(`  missing: ${(err as Error).message}`)
     }
   }
@@ -341,9 +384,10 @@ if (want('browser')) {
 // published anchors, not measured here
 results.anchors = {
   note: 'published by their authors on other hardware; NOT measured here, shown for reference only',
-  btlightning: { source: 'btlightning README (Rust QUIC RPC, sr25519 handshake per connection), Apple silicon', rpc1KiB: { reqPerSec: 68_650, p50Ms: 0.05 } }
+  btlightning: { source: 'btlightning README (Rust QUIC RPC, sr25519 handshake per connection), Apple silicon', rpc1KiB: { reqPerSec: 68_650, p50Ms: 0.05 } },
+  btlightningPython: { source: 'btlightning README, its Python bindings, Apple silicon', rpc1KiB: { reqPerSec: 26_539 } }
 }
-results.targets = { rpc1KiBAt32ReqPerSec: 30_000, sequentialP50Ms: 0.15, setupP50Ms: 3, encryptedFileMBps: 1000, fileRssMiB: 256 }
+results.targets = { pythonClientVsAxon1KiB: 5, pythonHandlerVsAxon1KiB: 3, rpc1KiBAt32ReqPerSec: 30_000, sequentialP50Ms: 0.15, setupP50Ms: 3, encryptedFileMBps: 1000, fileRssMiB: 256 }
 
 // --- output -----------------------------------------------------------------------
 

@@ -45,6 +45,14 @@ export function renderTable (r: Any): string {
     out.push(table(['target', 'payload', 'setup+auth+1st reply p50 / p99 ms', 'sequential p50 / p99 ms', ...inflight.map((n) => `req/s @${n}`), `latency @${mid} p50 / p99 ms`, 'wire B/req', `CPU µs/req @${mid}`, 'peak RSS client / server MiB'], rows))
     if (missing.length > 0) out.push('', ...missing)
     out.push('', ...Object.entries(rpc).map(([name, t]) => `- ${name}: ${String((t as Any).what)}`), '')
+    // issue 18: the Python rows against the FastAPI axon at 1 KiB, in this run
+    const at1k = (name: string): number => num((rpc[name]?.rows as Any[] | undefined)?.find((x) => num(x.size) === 1024)?.[`load${mid}`]?.reqPerSec)
+    const axon = at1k('FastAPI axon')
+    const py = [['Python client → subwire API → peer', 'pythonClientVsAxon1KiB'], ['peer → subwire API → Python handler', 'pythonHandlerVsAxon1KiB']] as const
+    const lines = py.filter(([n]) => Number.isFinite(at1k(n)) && axon > 0).map(([n, k]) => `- ${n}: ${fmt(at1k(n))} req/s @${mid} at 1 KiB = ${fmt(at1k(n) / axon, 1)}x the FastAPI axon (${fmt(axon)} req/s; target ${String(r.targets?.[k] ?? '?')}x)`)
+    const btpy = r.anchors?.btlightningPython?.rpc1KiB?.reqPerSec
+    if (btpy !== undefined && lines.length > 0) lines.push(`- btlightning's Python bindings, published: ${fmt(btpy)} req/s at 1 KiB (Apple silicon; NOT measured here)`)
+    if (lines.length > 0) out.push('Python through the local API:', '', ...lines, '')
   }
   const c = r.sections?.ceilings as Any | undefined
   if (c !== undefined) {

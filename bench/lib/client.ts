@@ -27,6 +27,10 @@ interface Impl { open: () => Promise<Rpc>, stop: () => Promise<void> }
 const [kind, transport, addr, serverPidArg, planArg] = process.argv.slice(2) as [string, string, string, string, string]
 const serverPid = Number(serverPidArg)
 const plan = JSON.parse(planArg) as Plan
+// the RPC type the subwire rows ask for: `echo`, or `bench` for the Python-handler row
+const RPC_TYPE = process.env.SUBWIRE_BENCH_TYPE ?? 'echo'
+// more pids whose CPU counts as the server's (the Python handler beside its peer)
+const extraServerPids = (process.env.SUBWIRE_BENCH_PIDS ?? '').split(',').filter((x) => x !== '').map(Number)
 
 // --- implementations ----------------------------------------------------------
 
@@ -37,7 +41,7 @@ async function subwireImpl (): Promise<Impl> {
     open: async () => {
       await peer.connect(addr)
       return {
-        request: async (p) => { await peer.request(addr, 'echo', p) },
+        request: async (p) => { await peer.request(addr, RPC_TYPE, p) },
         close: async () => { for (const c of peer.libp2p.getConnections()) await c.close() }
       }
     },
@@ -216,7 +220,8 @@ for (const size of plan.payloads) {
     const lat: number[] = []
     let count = 0
     const io0 = loopbackBytes()
-    const cpu0 = procCpuMs(serverPid)
+    const serverCpuMs = (): number => procCpuMs(serverPid) + extraServerPids.reduce((n, pid) => n + procCpuMs(pid), 0)
+    const cpu0 = serverCpuMs()
     const self0 = process.cpuUsage()
     const t0 = performance.now()
     const end = t0 + plan.durationMs
@@ -230,7 +235,7 @@ for (const size of plan.payloads) {
     }))
     const secs = (performance.now() - t0) / 1000
     const self = process.cpuUsage(self0)
-    const serverCpu = procCpuMs(serverPid) - cpu0
+    const serverCpu = serverCpuMs() - cpu0
     row[`load${inflight}`] = {
       reqPerSec: Math.round(count / secs),
       latency: quantiles(lat),

@@ -6,6 +6,15 @@
 //                     then that many bytes); written here because `@libp2p/perf` is not on
 //                     the npm registry this project installs from (404)
 //   tcp     -         a plain node:net echo of u32-length-prefixed frames, pipelined
+//   api     -         a dial-only subwire peer (//Alice) serving its local API on a socket in a
+//                     temporary home (addr: the socket path), for the Python client row
+//   api-handler quic  the subwire peer (//Bob) whose RPC type `bench` is served by a Python
+//                     handler (bench/lib/api_handler.py) through the local API
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { createServer } from 'node:net'
 import { quic } from '@chainsafe/libp2p-quic'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -13,6 +22,7 @@ import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { createNodePeer, loadHotkey } from '@subwire/peer-node'
+import { serveApi } from '../../packages/peer-node/src/api/server.ts'
 import type { Stream } from '@libp2p/interface'
 
 const [kind, transport = 'quic'] = process.argv.slice(2)
@@ -62,6 +72,34 @@ if (kind === 'subwire') {
   ready(peer.multiaddrs[0] as string)
   await until
   await peer.stop()
+} else if (kind === 'api' || kind === 'api-handler') {
+  const home = mkdtempSync(join(tmpdir(), 'subwire-bench-api-'))
+  const peer = await createNodePeer({
+    signer: await loadHotkey({ uri: kind === 'api' ? '//Alice' : '//Bob' }),
+    netuids: [42],
+    listen: kind === 'api' ? [] : listen,
+    transports: ['quic'],
+    queue: false,
+    inboundConnectionsPerSecond: 10_000,
+    protocol: { redial: false, limits: { handshakesPerSecondPerIp: 10_000 } }
+  })
+  await peer.start()
+  const api = await serveApi(peer, { home })
+  let handler: ReturnType<typeof spawn> | undefined
+  if (kind === 'api-handler') {
+    handler = spawn('/usr/bin/python3', [new URL('./api_handler.py', import.meta.url).pathname, api.socketPath as string], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: handler?.stdout as NodeJS.ReadableStream }).once('line', () => { resolve() })
+      handler?.once('exit', (code) => { reject(new Error(`the Python handler exited with ${String(code)}`)) })
+    })
+  }
+  // pid: the peer, then the Python handler (both count in CPU per request)
+  process.stdout.write(JSON.stringify({ addr: kind === 'api' ? api.socketPath : peer.multiaddrs[0], pid: process.pid, pids: [process.pid, ...(handler?.pid === undefined ? [] : [handler.pid])] }) + '\n')
+  await until
+  handler?.kill()
+  await api.close()
+  await peer.stop()
+  rmSync(home, { recursive: true, force: true })
 } else if (kind === 'perf') {
   const node = await createLibp2p({
     addresses: { listen },

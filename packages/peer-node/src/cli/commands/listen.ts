@@ -11,13 +11,14 @@ import { readConfig } from '../../home.ts'
 import { DEFAULT_DASHBOARD_PORT, DEFAULT_WEBTRANSPORT_LISTEN } from '../../constants.ts'
 import { browserAddresses, serveDashboard } from '../../dashboard-server.ts'
 import { serveControl, viewToJson } from '../../control.ts'
+import { parseApiAddress, serveApi } from '../../api/server.ts'
 import { collect, collectNetuid, parseNetuid, parseSize, UsageError } from '../args.ts'
 import { formatBytes, jsonSafe, printable } from '../format.ts'
 import type { Command } from 'commander'
 import type { NodePeer, NodePeerInit } from '../../node-peer.ts'
 import type { CliContext } from '../context.ts'
 
-interface ListenOptions { fullPayloads?: boolean, listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean, webtransport?: string | boolean }
+interface ListenOptions { fullPayloads?: boolean, listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean, webtransport?: string | boolean, api?: string, apiSocket?: boolean }
 
 /** Payloads printed whole up to this size of JSON; larger ones are summarised unless `--full-payloads`. */
 const MAX_PRINTED_PAYLOAD = 64 * 1024
@@ -70,6 +71,10 @@ function printAclReload (ctx: CliContext): NonNullable<NodePeerInit['onAclReload
 /** Serves the control socket (and the dashboard), announces the peer, and waits for the shutdown signal. */
 async function serveUntilShutdown (ctx: CliContext, peer: NodePeer, opts: ListenOptions): Promise<void> {
   const control = await serveControl(ctx.home(), peer)
+  const api = await serveApi(peer, { home: ctx.home(), socket: opts.apiSocket !== false, tcp: opts.api === undefined ? undefined : parseApiAddress(opts.api) })
+    .catch(async (err: unknown) => { await control.close(); throw err })
+  if (api.warning !== undefined) ctx.io.stderr(`subwire: warning: ${api.warning}`)
+  const apiJson = { ...(api.socketPath === undefined ? {} : { socket: api.socketPath }), ...(api.tcp === undefined ? {} : { tcp: `${api.tcp.host}:${api.tcp.port}`, token: api.tokenPath }) }
   const browser = browserAddresses(peer.multiaddrs)
   const dashboard = opts.dashboard === undefined
     ? undefined
@@ -78,13 +83,15 @@ async function serveUntilShutdown (ctx: CliContext, peer: NodePeer, opts: Listen
       port: opts.dashboardPort ?? DEFAULT_DASHBOARD_PORT,
       config: () => ({ peer: browserAddresses(peer.multiaddrs), allowPrivateAddresses: true, netuids: peer.subwire.netuids })
     })
-  ctx.emit({ event: 'listening', ss58: peer.ss58, peerId: peer.peerId, netuids: peer.subwire.netuids, multiaddrs: peer.multiaddrs, browserMultiaddrs: browser, ...(dashboard === undefined ? {} : { dashboard: dashboard.url }) },
+  ctx.emit({ event: 'listening', ss58: peer.ss58, peerId: peer.peerId, netuids: peer.subwire.netuids, multiaddrs: peer.multiaddrs, browserMultiaddrs: browser, api: apiJson, ...(dashboard === undefined ? {} : { dashboard: dashboard.url }) },
     `subwire listening as ${peer.ss58}\n  peer id ${peer.peerId}\n  subnets ${peer.subwire.netuids.join(', ')}\n${peer.multiaddrs.map((a) => `  ${a}`).join('\n')}` +
+    `\n  api ${[api.socketPath, api.tcp === undefined ? undefined : `${api.tcp.host}:${api.tcp.port} (token in ${api.tokenPath ?? ''})`].filter((x) => x !== undefined).join(', ') || 'off'}` +
     (dashboard === undefined ? '' : `\ndashboard ${dashboard.url}  (open it; it connects to ${browser[0] ?? 'this peer'})`) + '\nCtrl-C to stop.')
   try {
     const signal = await ctx.io.shutdown()
     ctx.emit({ event: 'stopping', signal }, `stopping (${signal})`)
   } finally {
+    await api.close()
     await control.close()
     await dashboard?.close()
   }
@@ -121,6 +128,8 @@ export function registerListen (program: Command, ctx: CliContext): void {
     .option('--require-encryption', 'refuse plaintext messages, requests and files')
     .option('--full-payloads', `print message payloads whole (by default one over ${MAX_PRINTED_PAYLOAD / 1024} KiB of JSON is summarised)`)
     .option('--webtransport [multiaddr]', `also listen for browsers over WebTransport (runs the peer under Deno; default ${DEFAULT_WEBTRANSPORT_LISTEN})`)
+    .option('--api <host:port>', 'also serve the local API on TCP (e.g. 127.0.0.1:4790), with the bearer token in <home>/api.token; a non-loopback address is warned about')
+    .option('--no-api-socket', 'do not serve the local API on <home>/api.sock')
     .action(async (opts: ListenOptions) => {
       const config = await readConfig(ctx.home())
       const listen = opts.listen ?? config.listen
