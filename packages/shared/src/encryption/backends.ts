@@ -9,7 +9,9 @@ import { x25519 } from '@noble/curves/ed25519.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { DecryptionFailedError } from '../errors/index.ts'
-import { X25519_BYTES } from './envelope.ts'
+
+/** Size of X25519 public keys, private keys and shared secrets. */
+export const X25519_BYTES = 32
 
 
 /** An X25519 private key: a non-extractable `CryptoKey` or raw bytes (noble body). Never printed. */

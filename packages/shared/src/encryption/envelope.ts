@@ -22,6 +22,7 @@
  *
  * @packageDocumentation
  */
+import { X25519_BYTES } from './backends.ts'
 import { asRecord, bytesField } from '../wire/fields.ts'
 import { DecryptionFailedError, EncryptionUnavailableError, InvalidFrameError } from '../errors/index.ts'
 import type { Aead, E2eBackend, X25519KeyPair } from './backends.ts'
@@ -29,9 +30,6 @@ import type { Aead, E2eBackend, X25519KeyPair } from './backends.ts'
 
 /** Domain tag at the start of every HKDF `info`. */
 export const E2E_DOMAIN = 'SUBWIRE-E2E-V1'
-
-/** Size of X25519 public keys and shared secrets. */
-export const X25519_BYTES = 32
 
 /** AES-256-GCM tag size: what encryption adds to each chunk. */
 export const E2E_TAG_BYTES = 16
@@ -242,3 +240,6 @@ export async function fileDataCipher (backend: E2eBackend, staticIkm: Uint8Array
   return await deriveStreamCipher(backend, concat(staticIkm, ephemeralIkm),
     e2eInfo({ ...context, purpose: E2ePurpose.FileData }, [senderEphemeral, recipientKey, receiverEphemeral]))
 }
+
+/** Size of X25519 public keys and shared secrets (defined with the backends). */
+export { X25519_BYTES }

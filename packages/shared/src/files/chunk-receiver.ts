@@ -17,7 +17,7 @@ import { bytesToHex, equalBytes } from '../bytes.ts'
 import { blake3, releaseHasher, takeHasher } from './hash.ts'
 import { chunkCount, chunkLength, verifyChunksOnDisk } from './manifest.ts'
 import { cancelFrame, cancelledBy, forRemote } from './frames.ts'
-import type { ReceiveFileInit } from './receiver.ts'
+import type { ReceiveFileInit } from './types.ts'
 
 
 /**

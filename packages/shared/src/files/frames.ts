@@ -6,7 +6,7 @@
  */
 import { asRecord } from '../wire/fields.ts'
 import { errorClasses, errorFromWire, errorToWire, FileRefusedError, InsufficientDiskSpaceError, PartialFileCorruptedError, TransferCancelledError } from '../errors/index.ts'
-import type { ReceiveFileInit } from './receiver.ts'
+import type { ReceiveFileInit } from './types.ts'
 
 
 /** The `cancel` frame carrying `err`. */

@@ -34,7 +34,9 @@ import type { FramedStream } from '../wire/framed-stream.ts'
 import type { AbortOptions } from '../abort.ts'
 import type { Caller } from '../rpc/types.ts'
 import { DEFAULT_MIN_FREE_BYTES } from './types.ts'
-import type { FileManifest, FileOffer, FileOpener, FileStore, ReceivePolicy, ReceivedFile, TransferProgressEvent } from './types.ts'
+import type { FileManifest, FileOffer, FileOpener, ReceiveFileInit, ReceivedFile } from './types.ts'
+
+export type { ReceiveFileInit } from './types.ts'
 import { DiskReservations } from './reservations.ts'
 import { bytesToHex } from '../bytes.ts'
 import { manifestFromWire, transferKey } from './manifest.ts'
@@ -43,45 +45,6 @@ import { forRemote } from './frames.ts'
 import { ChunkReceiver } from './chunk-receiver.ts'
 
 
-/** Options of receiving one file. */
-export interface ReceiveFileInit extends AbortOptions {
-  /** The verified sender. */
-  caller: Caller
-  /** Where it goes. */
-  store: FileStore
-  /** Limits and policy. */
-  policy: ReceivePolicy
-  /** Space promised to the other transfers into the same store (none: each offer is checked alone). */
-  reservations?: DiskReservations | undefined
-  /** Called once the offer is accepted, with the manifest (so the transfer can be cancelled by id). */
-  onAccepted?: (offer: FileOffer) => void
-  /** Progress events. */
-  onProgress?: ((event: TransferProgressEvent) => void) | undefined
-  /** Opens encrypted offers; without it an encrypted offer is refused with `EncryptionUnavailableError`. */
-  e2e?: FileOpener | undefined
-  /** Refuse plaintext offers with `EncryptionRequiredError`. */
-  requireEncryption?: boolean | undefined
-  /** Time to wait for the offer or for the next chunk before giving up (default 60 s). */
-  idleTimeoutMs?: number
-  /**
-   * Takes the resume key before the partial file is opened, and returns its release.
-   * The engine uses it so that a new offer of the same file from the same sender (whose
-   * old process died unseen) supersedes the stale transfer instead of being refused.
-   */
-  claim?: (key: string) => Promise<() => void>
-  /**
-   * The receiver's delivery log. An offer of a transfer id already delivered is answered
-   * `done` at once (nothing is written or announced again); so is an offer of content
-   * (`contentKey`: sender, root and name) already delivered and still in the inbox. A
-   * completed transfer is recorded under both before its `done` is sent.
-   */
-  delivered?: {
-    was: (id: string) => Promise<boolean>
-    mark: (id: string) => Promise<void>
-  } | undefined
-  /** Where the receiver logs what the sender is not told (local paths, system errors). */
-  log?: ((format: string, ...args: unknown[]) => void) | undefined
-}
 
 type OpenedOffer = Awaited<ReturnType<FileOpener['openOffer']>>
 
