@@ -4,6 +4,7 @@
 // bench/results/<date>.json and prints a table. Every figure is the median over the runs,
 // with min and max. A baseline that cannot start is reported as missing, with the reason.
 // Not a test: no thresholds (the targets are printed beside the figures).
+import { sshBaselines } from './lib/ssh.ts'
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
@@ -355,6 +356,8 @@ if (want('files')) {
       files[`subwire ${size} MiB`] = agg
       log(`files: nginx + curl ${size} MiB…`)
       files[`nginx+curl ${size} MiB`] = await nginxCurl(dir, size)
+      log(`files: scp and rsync over ssh ${size} MiB…`)
+      Object.assign(files, await sshBaselines(dir, size, runs, dropCaches, stat))
     }
     log(`files: resume after kill -9 at 50 %, ${fileSizes[0] as number} MiB…`)
     try {

@@ -71,6 +71,18 @@ export function renderTable (r: Any): string {
       }
     }
     out.push(table(['case', 'transfer MB/s', 'with hashing MB/s', 'peak RSS sender / receiver MiB', 'note'], rows))
+    // issue 19's measure: encrypted and verified, from send to the receiver's ack, against the best scp cipher
+    const scp = (Object.entries(f) as Array<[string, Any]>).filter(([n, v]) => n.startsWith('scp ') && v.mbPerSecond !== undefined)
+    const best = scp.sort((a, b) => b[1].mbPerSecond.median - a[1].mbPerSecond.median)[0]
+    if (best !== undefined) {
+      for (const [name, v] of Object.entries(f) as Array<[string, Any]>) {
+        if (!name.startsWith('subwire ') || v.missing !== undefined) continue
+        for (const t of ['quic', 'tcp']) {
+          const g = v[`${t} encrypted`]
+          if (g?.totalMBps?.median !== undefined) out.push(`- ${name} ${t} encrypted, from send to ack: ${fmt(g.totalMBps.median)} MB/s = ${fmt(g.totalMBps.median / best[1].mbPerSecond.median, 2)}x the best scp cipher (${best[0]}: ${fmt(best[1].mbPerSecond.median)} MB/s)`)
+        }
+      }
+    }
     const rk = f.resumeAfterKill
     if (rk?.missing !== undefined) out.push('', `- resume after a kill at 50 %: missing: ${rk.missing}`)
     else if (rk !== undefined) out.push('', `- resume after a kill at 50 % (${rk.what}): the second send resumed from ${rk.resumedFromMiB} MiB and re-sent ${rk.resentMiB} of ${rk.sizeMiB} MiB in ${rk.secondSendSeconds} s (hashing the file again included)`)
