@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { BIN, kill9, startCli, tempDir, until } from './helpers.ts'
+import { BIN, kill9, sha256File, startCli, tempDir, until } from './helpers.ts'
 import type { Proc } from './helpers.ts'
 
 const SIZE = 192 * 1024 * 1024
 
-async function sha256 (path: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
-  return h.digest('hex')
-}
 
 
 describe('subwire send, with kill -9 on either side', () => {
@@ -75,7 +69,7 @@ describe('subwire send, with kill -9 on either side', () => {
     assert.ok(sent.bytesSent <= SIZE * 0.7, `bytesSent ${sent.bytesSent}`)
     const got = await until(() => bob.proc.lines.find((l) => l.event === 'file'), 10_000, 'the file event') as { path: string, blake3: string, from: string }
     assert.equal(got.blake3, sent.blake3)
-    assert.equal(await sha256(got.path), await sha256(file))
+    assert.equal(await sha256File(got.path), await sha256File(file))
     kill9(bob.proc)
   })
 
@@ -93,7 +87,7 @@ describe('subwire send, with kill -9 on either side', () => {
     assert.ok(sent.resumedFrom >= SIZE / 3, `resumedFrom ${sent.resumedFrom}`)
     assert.ok(sent.bytesSent <= SIZE * 0.7, `bytesSent ${sent.bytesSent}`)
     const got = await until(() => bob.proc.lines.find((l) => l.event === 'file'), 10_000, 'the file event') as { path: string }
-    assert.equal(await sha256(got.path), await sha256(file))
+    assert.equal(await sha256File(got.path), await sha256File(file))
     kill9(bob.proc)
   })
 })

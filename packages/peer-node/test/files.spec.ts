@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -9,30 +7,13 @@ import {
   AbortError, FileRefusedError, InsufficientDiskSpaceError
 } from '@subwire/shared'
 import { NodeFileSource } from '../src/index.ts'
-import { addrOf, startPeer, tempDir, waitFor } from './helpers.ts'
+import { addrOf, randomFile, sha256File, startPeer, tempDir, waitFor } from './helpers.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { FileSource, ReceivedFile } from '@subwire/shared'
 
 const ALICE = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'
 
-async function sha256 (path: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
-  return h.digest('hex')
-}
 
-/** Writes a file of random bytes without holding more than 16 MiB. */
-async function randomFile (path: string, size: number): Promise<void> {
-  const { open } = await import('node:fs/promises')
-  const fh = await open(path, 'w')
-  try {
-    for (let done = 0; done < size;) {
-      const n = Math.min(16 * 1024 * 1024, size - done)
-      await fh.write(randomBytes(n))
-      done += n
-    }
-  } finally { await fh.close() }
-}
 
 /** A source whose bytes differ from what was hashed, from chunk `from` on, after the manifest is made. */
 function tamperingSource (inner: FileSource, from: number): FileSource & { armed: boolean } {
@@ -93,7 +74,7 @@ describe('file transfer', () => {
       assert.equal(got.path, join(dir, 'bob', 'inbox', ALICE, `f-${size}.bin`))
       assert.equal(got.blake3, result.blake3)
       assert.equal(got.from, ALICE)
-      assert.equal(await sha256(got.path), await sha256(path))
+      assert.equal(await sha256File(got.path), await sha256File(path))
     })
   }
 
@@ -103,7 +84,7 @@ describe('file transfer', () => {
     const events: string[] = []
     const result = await alice.sendFile(bobAddr, path, { onProgress: (e) => { events.push(e.type) } })
     const got = await lastReceived(result.id)
-    assert.equal(await sha256(got.path), await sha256(path))
+    assert.equal(await sha256File(got.path), await sha256File(path))
     assert.ok(events.includes('transfer:hashing') && events.includes('transfer:bytes'))
     assert.deepEqual(await readdir(join(dir, 'bob', 'partial')), [])
   })
@@ -160,7 +141,7 @@ describe('file transfer', () => {
     // sending the real file now resumes after the two good chunks
     const ok = await alice.sendFile(bobAddr, path)
     assert.equal(ok.resumedFrom, 2 * FILE_CHUNK_SIZE)
-    assert.equal(await sha256((await lastReceived(ok.id)).path), await sha256(path))
+    assert.equal(await sha256File((await lastReceived(ok.id)).path), await sha256File(path))
   })
 
   it('refuses a file above the size limit, and when the disk would get too full', async () => {
@@ -195,7 +176,7 @@ describe('file transfer', () => {
     await waitFor(() => failed.some((f) => f.error.name === TransferCancelledError.name && /sender/.test(f.error.message)), 5000, 'the receiver to see the cancel')
     const again = await alice.sendFile(bobAddr, path)
     assert.ok(again.resumedFrom >= 8 * FILE_CHUNK_SIZE, `resumed from ${again.resumedFrom}`)
-    assert.equal(await sha256((await lastReceived(again.id)).path), await sha256(path))
+    assert.equal(await sha256File((await lastReceived(again.id)).path), await sha256File(path))
   })
 
   it('cancels from the receiver with a clear reason on the sender', async () => {
@@ -219,7 +200,7 @@ describe('file transfer', () => {
       for (let i = 0; i < 3; i++) {
         const got = await lastReceived(results[i]?.id as string)
         assert.equal(got.from, senders[i]?.ss58)
-        assert.equal(await sha256(got.path), await sha256(files[i] as string))
+        assert.equal(await sha256File(got.path), await sha256File(files[i] as string))
       }
     } finally { await Promise.all(senders.map(async (s) => { await s.stop() })) }
   })
@@ -239,6 +220,6 @@ describe('file transfer', () => {
     const result = await alice.sendFile(bobAddr, path)
     assert.ok(result.resumedFrom >= 20 * FILE_CHUNK_SIZE, `resumed from ${result.resumedFrom}`)
     assert.ok(result.bytesSent <= 40 * FILE_CHUNK_SIZE, `sent ${result.bytesSent}`)
-    assert.equal(await sha256((await lastReceived(result.id)).path), await sha256(path))
+    assert.equal(await sha256File((await lastReceived(result.id)).path), await sha256File(path))
   })
 })

@@ -5,14 +5,13 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
-import { createReadStream } from 'node:fs'
 import { open, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createNodePeer, loadHotkey } from '../src/index.ts'
-import { BIN, kill9, loopback, startCli, startPeer, tempDir, until, waitFor } from './helpers.ts'
+import { BIN, kill9, loopback, sha256File, startCli, startPeer, tempDir, until, waitFor } from './helpers.ts'
 import type { Proc } from './helpers.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { SubwireMessage } from '@subwire/shared'
@@ -27,11 +26,6 @@ async function freeUdpPort (): Promise<number> {
   return port
 }
 
-async function sha256 (path: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
-  return h.digest('hex')
-}
 
 /** Bob with a home (stable PeerId) on a fixed port: his address is known before he ever runs. */
 async function bobAt (dir: string): Promise<{ addr: string, start: (extra?: Parameters<typeof createNodePeer>[0] extends infer T ? Partial<T> : never) => Promise<NodePeer> }> {
@@ -82,7 +76,7 @@ describe('outbox, library', () => {
       assert.deepEqual(got.map((m) => (m.payload as { i: number }).i), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'in order, each once')
       assert.ok(got.every((m) => m.from === ALICE))
       assert.equal(files.length, 1)
-      assert.equal(await sha256(files[0] as string), await sha256(file))
+      assert.equal(await sha256File(files[0] as string), await sha256File(file))
       assert.equal((await alice.outbox?.list())?.length, 0, 'the outbox is empty')
     } finally {
       await alice.stop()
@@ -251,7 +245,7 @@ describe('outbox through the CLI, with kill -9', () => {
     const messages = bob.lines.filter((l) => l.event === 'message' && l.action === 'step').map((l) => (l.payload as { i: number }).i)
     assert.deepEqual(messages, Array.from({ length: 50 }, (_, i) => i), 'every message once, in order')
     assert.equal(got.size, SIZE)
-    assert.equal(await sha256(got.path), await sha256(file), 'the file arrived intact')
+    assert.equal(await sha256File(got.path), await sha256File(file), 'the file arrived intact')
     const after = cli(['--home', home('alice'), '--json', 'queue', 'list'])
     assert.equal(after.code, 0, after.stderr)
     assert.equal(after.stdout.trim(), '', 'the outbox is empty')
@@ -272,7 +266,7 @@ describe('outbox through the CLI, with kill -9', () => {
     alice = await listen('alice')
     const got = await until(() => bob.lines.find((l) => l.event === 'file' && l.name === 'mid.bin'), 120_000, 'the file at Bob') as { path: string, resumedFrom: number }
     assert.ok(got.resumedFrom >= SIZE / 4, `resumed from ${got.resumedFrom}`)
-    assert.equal(await sha256(got.path), await sha256(file))
+    assert.equal(await sha256File(got.path), await sha256File(file))
     await until(() => alice.lines.find((l) => l.event === 'delivered') ?? undefined, 20_000, 'the delivery at Alice')
     assert.equal(bob.lines.filter((l) => l.event === 'file' && l.name === 'mid.bin').length, 1, 'received once')
     assert.equal((await stat(got.path)).size, SIZE)
