@@ -34,19 +34,34 @@ function descendants (pid: number): number[] {
   return out
 }
 
-/** Peak RSS (MiB) of the largest process in a tree, sampled until stopped. */
-function watchPeak (pid: number): { stop: () => number } {
+const TICKS = 100 // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
+
+/**
+ * Peak RSS (MiB) of the largest process in a tree and the CPU seconds (user + system) of
+ * all of them, sampled every 100 ms until stopped (the last sample of a process counts).
+ */
+function watchProc (pid: number): { stop: () => { peakMiB: number, cpuSeconds: number } } {
   let peak = 0
+  const cpu = new Map<number, number>()
   const sample = (): void => {
     for (const p of descendants(pid)) {
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))
         if (m !== null) peak = Math.max(peak, Number(m[1]) / 1024)
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        cpu.set(p, (Number(f[11]) + Number(f[12])) / TICKS)
       } catch {}
     }
   }
   const timer = setInterval(sample, 100)
-  return { stop: () => { sample(); clearInterval(timer); return Math.round(peak) } }
+  return {
+    stop: () => {
+      sample()
+      clearInterval(timer)
+      return { peakMiB: Math.round(peak), cpuSeconds: [...cpu.values()].reduce((a, b) => a + b, 0) }
+    }
+  }
 }
 
 async function sha256 (path: string): Promise<string> {
@@ -66,26 +81,41 @@ try {
   for (let done = 0; done < sizeMiB;) { const n = Math.min(64, sizeMiB - done); await fh.write(randomBytes(n << 20)); done += n }
   await fh.close()
   const sourceSha = await sha256(file)
-  for (const transport of transports) {
-    for (const encrypted of encryptModes) {
-    for (let run = 0; run < runs; run++) {
+  const cases = transports.flatMap((transport) => encryptModes.flatMap((encrypted) => Array.from({ length: runs }, (_, run) => ({ transport, encrypted, run, resend: false }))))
+  // and once more a re-send of the same file to a fresh receiver, with the sender's outboard kept
+  if (transports.includes('quic') && encryptModes.includes(true)) cases.push({ transport: 'quic', encrypted: true, run: 0, resend: true })
+  for (const { transport, encrypted, run, resend } of cases) {
+    {
       await rm(join(dir, 'bob', 'files'), { recursive: true, force: true })
+      // every send but the re-send hashes the file afresh: the outboard of the last one goes
+      if (!resend) await rm(join(dir, 'alice', 'outboard'), { recursive: true, force: true })
       const bob = spawn(process.execPath, [BIN, '--home', join(dir, 'bob'), 'listen', '--json', '--min-free', '0'])
       const bobExited = new Promise((resolve) => { bob.on('exit', resolve) })
-      const bobPeak = watchPeak(bob.pid as number)
+      const bobProc = watchProc(bob.pid as number)
       const bobLines: Array<Record<string, unknown>> = []
       createInterface({ input: bob.stdout }).on('line', (l) => { try { bobLines.push(JSON.parse(l)) } catch {} })
       while (!bobLines.some((l) => l.event === 'listening')) await new Promise((r) => setTimeout(r, 50))
       const addrs = bobLines.find((l) => l.event === 'listening')?.multiaddrs as string[]
       const addr = addrs.find((a) => transport === 'quic' ? a.includes('/quic-v1/') : a.includes('/tcp/')) as string
+      const bobCpu0 = bobProc.stop().cpuSeconds
+      const bobRun = watchProc(bob.pid as number)
+      const t0 = performance.now()
       const alice = spawn(process.execPath, [BIN, '--home', join(dir, 'alice'), 'send', addr, file, '--json', '--no-queue', ...(encrypted ? [] : ['--no-encrypt'])])
-      const alicePeak = watchPeak(alice.pid as number)
+      const aliceProc = watchProc(alice.pid as number)
       const aliceLines: Array<Record<string, unknown>> = []
-      createInterface({ input: alice.stdout }).on('line', (l) => { try { aliceLines.push(JSON.parse(l)) } catch {} })
+      let firstProgressMs: number | undefined
+      createInterface({ input: alice.stdout }).on('line', (l) => {
+        try {
+          const j = JSON.parse(l) as Record<string, unknown>
+          if (j.event === 'progress' && firstProgressMs === undefined) firstProgressMs = performance.now() - t0
+          aliceLines.push(j)
+        } catch {}
+      })
       const code = await new Promise<number | null>((resolve) => { alice.on('exit', resolve) })
-      const senderRss = alicePeak.stop()
+      const sender = aliceProc.stop()
       while (!bobLines.some((l) => l.event === 'file') && code === 0) await new Promise((r) => setTimeout(r, 50))
-      const receiverRss = bobPeak.stop()
+      const receiver = bobRun.stop()
+      const gib = sizeMiB / 1024
       bob.kill('SIGINT')
       const sent = aliceLines.find((l) => l.event === 'sent') as { ms: number, size: number } | undefined
       const hashing = aliceLines.filter((l) => l.event === 'hashing').pop() as { rate: number } | undefined
@@ -94,18 +124,22 @@ try {
       const row = {
         transport,
         encrypted,
+        resend,
         run: run + 1,
         sizeMiB,
         ok: code === 0 && received !== undefined && await sha256(received.path) === sourceSha,
         mbPerSecondTotal: sent === undefined ? null : Math.round(sent.size / 1e6 / (sent.ms / 1000)),
         mbPerSecondTransfer: lastProgress === undefined ? null : Math.round(lastProgress.rate / 1e6),
         hashingMBps: hashing === undefined ? null : Math.round(hashing.rate / 1e6),
-        senderPeakRssMiB: senderRss,
-        receiverPeakRssMiB: receiverRss
+        // the first progress line comes from the first chunks the receiver credited (a whole-process start included)
+        firstProgressSeconds: firstProgressMs === undefined ? null : Math.round(firstProgressMs / 100) / 10,
+        senderCpuSecondsPerGiB: Math.round(sender.cpuSeconds / gib * 10) / 10,
+        receiverCpuSecondsPerGiB: Math.round((receiver.cpuSeconds - bobCpu0) / gib * 10) / 10,
+        senderPeakRssMiB: sender.peakMiB,
+        receiverPeakRssMiB: receiver.peakMiB
       }
       rows.push(row)
       await bobExited
-    }
     }
   }
 } finally {
@@ -127,8 +161,8 @@ const out = new URL(`./results/files-${result.date.replace(/[:.]/g, '-')}.json`,
 writeFileSync(out, JSON.stringify(result, null, 2) + '\n')
 if (values.out !== undefined) writeFileSync(values.out, JSON.stringify(result, null, 2) + '\n')
 process.stdout.write(`\nfile transfer, ${sizeMiB} MiB, ${result.cpu} x${result.cores}, Node ${result.node}\n`)
-process.stdout.write('transport e2e run ok    total MB/s  transfer MB/s  hashing MB/s  sender peak RSS  receiver peak RSS\n')
+process.stdout.write('transport e2e run ok    total MB/s  transfer MB/s  hashing MB/s  first progress s  CPU s/GiB S/R  sender peak RSS  receiver peak RSS\n')
 for (const r of rows) {
-  process.stdout.write(`${String(r.transport).padEnd(9)} ${(r.encrypted === true ? 'on' : 'off').padEnd(3)} ${String(r.run).padEnd(3)} ${String(r.ok).padEnd(5)} ${String(r.mbPerSecondTotal).padStart(10)}  ${String(r.mbPerSecondTransfer).padStart(13)}  ${String(r.hashingMBps).padStart(12)}  ${String(r.senderPeakRssMiB).padStart(12)} MiB  ${String(r.receiverPeakRssMiB).padStart(14)} MiB\n`)
+  process.stdout.write(`${String(r.transport).padEnd(9)} ${(r.encrypted === true ? 'on' : 'off').padEnd(3)} ${(r.resend === true ? 're' : String(r.run)).padEnd(3)} ${String(r.ok).padEnd(5)} ${String(r.mbPerSecondTotal).padStart(10)}  ${String(r.mbPerSecondTransfer).padStart(13)}  ${String(r.hashingMBps).padStart(12)}  ${String(r.firstProgressSeconds).padStart(16)}  ${`${String(r.senderCpuSecondsPerGiB)} / ${String(r.receiverCpuSecondsPerGiB)}`.padStart(13)}  ${String(r.senderPeakRssMiB).padStart(12)} MiB  ${String(r.receiverPeakRssMiB).padStart(14)} MiB\n`)
 }
 process.stdout.write(`written to ${out.pathname}\n`)

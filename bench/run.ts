@@ -340,7 +340,7 @@ if (want('files')) {
       const rows = (JSON.parse(readFileSync(out, 'utf8')) as { rows: Array<Record<string, unknown>> }).rows
       const groups = new Map<string, Array<Record<string, unknown>>>()
       for (const row of rows) {
-        const k = `${String(row.transport)} ${row.encrypted === true ? 'encrypted' : 'plain'}`
+        const k = `${String(row.transport)} ${row.encrypted === true ? 'encrypted' : 'plain'}${row.resend === true ? ', re-send (outboard kept)' : ''}`
         groups.set(k, [...(groups.get(k) ?? []), row])
       }
       const agg: Record<string, unknown> = {}
@@ -350,7 +350,10 @@ if (want('files')) {
           transferMBps: stat(g.map((x) => Number(x.mbPerSecondTransfer))),
           totalMBps: stat(g.map((x) => Number(x.mbPerSecondTotal))),
           senderPeakRssMiB: stat(g.map((x) => Number(x.senderPeakRssMiB))),
-          receiverPeakRssMiB: stat(g.map((x) => Number(x.receiverPeakRssMiB)))
+          receiverPeakRssMiB: stat(g.map((x) => Number(x.receiverPeakRssMiB))),
+          firstProgressSeconds: stat(g.map((x) => Number(x.firstProgressSeconds))),
+          senderCpuSecondsPerGiB: stat(g.map((x) => Number(x.senderCpuSecondsPerGiB))),
+          receiverCpuSecondsPerGiB: stat(g.map((x) => Number(x.receiverCpuSecondsPerGiB)))
         }
       }
       files[`subwire ${size} MiB`] = agg

@@ -64,13 +64,14 @@ export function renderTable (r: Any): string {
     const rows: string[][] = []
     for (const [name, v] of Object.entries(f) as Array<[string, Any]>) {
       if (name === 'pageCacheDropped' || name === 'resumeAfterKill') continue
-      if (v.missing !== undefined) { rows.push([name, `missing: ${v.missing}`, '', '', '']); continue }
-      if (v.mbPerSecond !== undefined) { rows.push([name, range(v.mbPerSecond), '', '', v.what]); continue }
+      if (v.missing !== undefined) { rows.push([name, `missing: ${v.missing}`, '', '', '', '', '']); continue }
+      if (v.mbPerSecond !== undefined) { rows.push([name, '', range(v.mbPerSecond), '', '', '', v.what]); continue }
       for (const [k, g] of Object.entries(v) as Array<[string, Any]>) {
-        rows.push([`${name}, ${k}`, range(g.transferMBps), range(g.totalMBps), `${fmt(g.senderPeakRssMiB)} / ${fmt(g.receiverPeakRssMiB)}`, g.ok === true ? 'hash equal' : 'FAILED'])
+        const cpu = g.senderCpuSecondsPerGiB === undefined ? '' : `${fmt(g.senderCpuSecondsPerGiB, 1)} / ${fmt(g.receiverCpuSecondsPerGiB, 1)}`
+        rows.push([`${name}, ${k}`, range(g.transferMBps), range(g.totalMBps), g.firstProgressSeconds === undefined ? '' : fmt(g.firstProgressSeconds, 1), cpu, `${fmt(g.senderPeakRssMiB)} / ${fmt(g.receiverPeakRssMiB)}`, g.ok === true ? 'hash equal' : 'FAILED'])
       }
     }
-    out.push(table(['case', 'transfer MB/s', 'with hashing MB/s', 'peak RSS sender / receiver MiB', 'note'], rows))
+    out.push(table(['case', 'transfer MB/s', 'send to ack MB/s (hashing included)', 'first progress s', 'CPU s/GiB sender / receiver', 'peak RSS sender / receiver MiB', 'note'], rows))
     // issue 19's measure: encrypted and verified, from send to the receiver's ack, against the best scp cipher
     const scp = (Object.entries(f) as Array<[string, Any]>).filter(([n, v]) => n.startsWith('scp ') && v.mbPerSecond !== undefined)
     const best = scp.sort((a, b) => b[1].mbPerSecond.median - a[1].mbPerSecond.median)[0]
