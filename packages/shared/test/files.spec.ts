@@ -196,3 +196,15 @@ describe('file sender and receiver over a stub duplex pair', () => {
     assert.equal((received as PromiseRejectedResult).reason.name, 'TransferCancelledError')
   })
 })
+
+describe('file names from the network', () => {
+  it('neutralises bidirectional overrides, line separators and invisible spaces, so a name reads as it is', async () => {
+    const { sanitizeFileName } = await import('../src/files/names.ts')
+    assert.equal(sanitizeFileName('invoice\u202Efdp.exe'), 'invoice_fdp.exe')
+    assert.equal(sanitizeFileName('a\u2028b\u2029c'), 'a_b_c')
+    assert.equal(sanitizeFileName('x\u2066y\u2069\u200e\u200f'), 'x_y___')
+    assert.equal(sanitizeFileName('\ufeffzero\u200bwidth.txt'), '_zero_width.txt')
+    // what people really name files survives: accents, CJK, emoji with a joiner
+    assert.equal(sanitizeFileName('weights épocha 7 模型 👩\u200d💻.bin'), 'weights épocha 7 模型 👩\u200d💻.bin')
+  })
+})
