@@ -17,7 +17,9 @@ import { tcp } from '@libp2p/tcp'
 import { keychain } from '@libp2p/keychain'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
+import { MemoryDatastore, MountDatastore } from 'datastore-core'
 import { FsDatastore } from 'datastore-fs'
+import { Key } from 'interface-datastore'
 import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createOutboxCipher, createSubwire, InvalidConfigError, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer, WebTransportUnavailableError } from '@subwire/shared'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
@@ -222,11 +224,21 @@ function quicFirst (a: Address, b: Address): -1 | 0 | 1 {
     reliableTransportsFirst(a.multiaddr, b.multiaddr)
 }
 
-async function openDatastore (dir: string): Promise<FsDatastore> {
+/**
+ * The home's libp2p datastore: on disk for what must survive a restart (the keychain with
+ * the WebRTC-Direct certificate, DHT records), but libp2p's peer store under `/peers` in
+ * memory. Every PeerId that ever connected would otherwise leave a file there, an
+ * unauthenticated flood thousands of them (and a slower start); the peers worth keeping
+ * are in subwire's own address book, by hotkey.
+ */
+async function openDatastore (dir: string): Promise<MountDatastore> {
   await mkdir(dir, { recursive: true, mode: 0o700 })
-  const store = new FsDatastore(dir)
-  await store.open()
-  return store
+  const disk = new FsDatastore(dir)
+  await disk.open()
+  return new MountDatastore([
+    { prefix: new Key('/peers'), datastore: new MemoryDatastore() },
+    { prefix: new Key('/'), datastore: disk }
+  ])
 }
 
 /** The outbox's at-rest key, bound to this peer's key (owner-only in the home): a copied outbox.db alone reveals nothing. */
