@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import {
   AbortError, RemoteHandlerError, RequestTimeoutError, rpcProtocol, SubnetNotServedError, TooManyRequestsError,
   UnknownRpcTypeError, UnexpectedPeerError, InvalidDestinationError, UnknownDestinationError, PeerUnreachableError,
-  ReplyKindError, FrameTooLargeError
+  ReplyKindError, FrameTooLargeError, InvalidConfigError, InvalidFrameError, msgProtocol
 } from '@subwire/shared'
 import { FramedStream, RpcClient } from '@subwire/shared/protocol'
 import { addrOf, startPeer } from './helpers.ts'
@@ -74,6 +74,17 @@ for (const transport of ['quic', 'tcp'] as NodeTransport[]) {
         // the ack means the listener already ran
         assert.deepEqual(got, [{ from: ALICE, action: 'weights:ready', payload: { epoch: 7 }, id }])
       } finally { off() }
+    })
+
+    it('refuses a message id over 128 bytes: on the wire at the receiver, and in the library before sending', async () => {
+      const conn = alice.libp2p.getConnections(bob.libp2p.peerId)[0]
+      assert.ok(conn)
+      const raw = new RpcClient(new FramedStream(await conn.newStream(msgProtocol(42)), { maxFrameBytes: 1 << 20, log: alice.libp2p.logger.forComponent('test') }), { maxInFlight: 10, log: alice.libp2p.logger.forComponent('test') })
+      try {
+        await assert.rejects(raw.request('step', {}, { messageId: 'x'.repeat(4096) }), (e: Error) => e.name === InvalidFrameError.name && /128 bytes/.test(e.message))
+      } finally { await raw.close() }
+      await assert.rejects(alice.message(bobAddr, 'step', {}, { id: 'y'.repeat(129) }), (e: Error) => e.name === InvalidConfigError.name)
+      assert.equal(typeof await alice.message(bobAddr, 'step', {}, { id: 'z'.repeat(128) }), 'string')
     })
 
     it('returns a message listener\'s failure to the sender instead of an ack', async () => {

@@ -80,6 +80,12 @@ export const MAX_ANNOUNCED_ADDRS = 16
 /** Longest RPC type or message action name, in UTF-8 bytes. */
 export const MAX_TYPE_LENGTH = 256
 
+/**
+ * Longest message id (UTF-8 bytes): ids are kept in the receiver's delivery log for days,
+ * so a sender must not be able to make each entry megabytes (a UUID is 36).
+ */
+export const MAX_MESSAGE_ID_BYTES = 128
+
 /** File transfer protocol id of a subnet; one stream per transfer. */
 export function fileProtocol (netuid: number): string {
   return `/subwire/sn/${netuid}/file/1.0.0`

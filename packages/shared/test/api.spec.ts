@@ -41,7 +41,7 @@ describe('public API', () => {
       'InvalidConfigError', 'InvalidDestinationError', 'InvalidFrameError', 'InvalidManifestError',
       'InvalidSignatureError', 'InvalidSs58Error', 'MAX_ANNOUNCED_ADDRS', 'MAX_ATTESTATION_LIFETIME_MS',
       'MAX_FILE_CHUNKS', 'MAX_FILE_CHUNK_SIZE', 'MAX_FILE_NAME_BYTES', 'MAX_HANDSHAKE_FRAME_BYTES', 'MAX_NETUID',
-      'MAX_QUEUED_MESSAGE_BYTES', 'MAX_TYPE_LENGTH', 'MIN_FILE_CHUNK_SIZE', 'MaxAttemptsError', 'MemoryAddressBook',
+      'MAX_QUEUED_MESSAGE_BYTES', 'MAX_MESSAGE_ID_BYTES', 'MAX_TYPE_LENGTH', 'MIN_FILE_CHUNK_SIZE', 'MaxAttemptsError', 'MemoryAddressBook',
       'MemoryDeliveryLog', 'MemoryQueueStore', 'NotAuthenticatedError', 'NotStartedError', 'Outbox', 'PROTOCOL_VERSION',
       'PartialFileCorruptedError', 'PeerIdMismatchError', 'PeerUnreachableError', 'QUEUE_LEASE_TTL_MS',
       'QueueCorruptError', 'QueueExpiredError', 'QueueItemExistsError', 'QueueItemNotFoundError',

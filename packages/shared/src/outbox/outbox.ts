@@ -9,6 +9,7 @@
  *
  * @packageDocumentation
  */
+import { checkMessageId } from '../rpc/messages.ts'
 import { encodeValue } from '../wire/codec.ts'
 import {
   DEFAULT_QUEUE_CONCURRENCY,
@@ -125,6 +126,7 @@ export class Outbox {
     throwIfAborted(options.signal)
     parseDestination(dest)
     if (action.length === 0 || encoder.encode(action).byteLength > MAX_TYPE_LENGTH) throw new InvalidConfigError(`A message action must be 1 to ${MAX_TYPE_LENGTH} bytes`)
+    checkMessageId(options.id)
     const netuid = this.#netuid(options.netuid)
     if (options.id !== undefined) {
       // an explicit id is an idempotency key: the same message again joins the waiting one

@@ -5,6 +5,8 @@
  *
  * @packageDocumentation
  */
+import { MAX_MESSAGE_ID_BYTES } from '../constants.ts'
+import { InvalidConfigError } from '../errors/index.ts'
 import type { Emitter } from '../events.ts'
 import type { DeliveryLog } from '../outbox/store.ts'
 import type { SubwireEvents, SubwireMessage } from '../types.ts'
@@ -57,5 +59,12 @@ export class MessageInbox {
       this.#delivering.delete(key)
     }
     return null
+  }
+}
+
+/** An explicit message id must be 1 to {@link MAX_MESSAGE_ID_BYTES} bytes (the receiver refuses longer ones). */
+export function checkMessageId (id: string | undefined): void {
+  if (id !== undefined && (id.length === 0 || new TextEncoder().encode(id).byteLength > MAX_MESSAGE_ID_BYTES)) {
+    throw new InvalidConfigError(`A message id must be 1 to ${MAX_MESSAGE_ID_BYTES} bytes`)
   }
 }

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { asRecord, stringField, uintField } from '../wire/fields.ts'
-import { MAX_TYPE_LENGTH, STREAM_REPLY_WINDOW } from '../constants.ts'
+import { MAX_MESSAGE_ID_BYTES, MAX_TYPE_LENGTH, STREAM_REPLY_WINDOW } from '../constants.ts'
 import { AbortError, ConnectionClosedError, EncryptionRequiredError, EncryptionUnavailableError, errorToWire, InvalidFrameError, ReplyKindError, RequestTimeoutError, TooManyRequestsError, UnknownRpcTypeError } from '../errors/index.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
 import type { Logger } from '@libp2p/interface'
@@ -139,7 +139,10 @@ export class RpcServer {
     const streamed = rec.s === 1
     try {
       const context: HandlerContext = { caller: this.#init.caller, type, signal }
-      if (typeof rec.m === 'string') context.messageId = rec.m
+      if (typeof rec.m === 'string') {
+        if (new TextEncoder().encode(rec.m).byteLength > MAX_MESSAGE_ID_BYTES) throw new InvalidFrameError(`A message id may be at most ${MAX_MESSAGE_ID_BYTES} bytes`)
+        context.messageId = rec.m
+      }
       let body = rec.b
       let sealReply: ((body: unknown, index: number, last: boolean) => Promise<Uint8Array>) | undefined
       if (rec.x !== undefined) {

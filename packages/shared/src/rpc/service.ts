@@ -6,6 +6,7 @@
  *
  * @packageDocumentation
  */
+import { checkMessageId } from './messages.ts'
 import { MAX_TYPE_LENGTH, msgProtocol, rpcProtocol } from '../constants.ts'
 import { ConnectionClosedError, InvalidConfigError, NotAuthenticatedError, SubnetFirewallError, SubnetNotServedError, toError } from '../errors/index.ts'
 import { E2ePurpose } from '../encryption/envelope.ts'
@@ -125,6 +126,7 @@ export class RpcService {
 
   /** Sends a control message; resolves with its id once the receiver acked it. */
   async message (reach: () => Promise<Session>, action: string, payload: unknown, options: MessageOptions = {}): Promise<string> {
+    checkMessageId(options.id)
     const id = options.id ?? crypto.randomUUID()
     const { client, session } = await this.#client(reach, 'msg', options)
     const e2e = (options.encrypt ?? this.#init.encryptMessages) ? this.#c.sealing.requestSealer(session, E2ePurpose.Message, id) : undefined
