@@ -34,6 +34,7 @@ for (const transport of ['quic', 'tcp'] as NodeTransport[]) {
         signal.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason as Error) })
       }))
       bob.handle('boom', () => { throw new TypeError('kaput') })
+      bob.handle('unencodable', () => { const loop: Record<string, unknown> = {}; loop.self = loop; return loop })
       bob.handle('only7', () => 'seven', { netuid: 7 })
       void silentLogger
     })
@@ -121,6 +122,13 @@ for (const transport of ['quic', 'tcp'] as NodeTransport[]) {
     it('reports an unknown type and a remote handler error by name', async () => {
       await assert.rejects(alice.request(bobAddr, 'nope', null), (e: Error) => e.name === UnknownRpcTypeError.name && /nope/.test(e.message))
       await assert.rejects(alice.request(bobAddr, 'boom', null), (e: Error) => e.name === RemoteHandlerError.name && (e as RemoteHandlerError).remoteName === 'TypeError' && e.message === 'kaput')
+    })
+
+    it('answers at once, with a typed error, when the handler\'s reply cannot be encoded', async () => {
+      const t0 = Date.now()
+      await assert.rejects(alice.request(bobAddr, 'unencodable', null, { timeout: 20_000 }), (e: Error) => e.name === RemoteHandlerError.name && /could not be encoded/.test(e.message))
+      assert.ok(Date.now() - t0 < 5_000, 'not left waiting for the deadline')
+      assert.equal(await alice.request(bobAddr, 'echo', 'after'), 'after')
     })
 
     it('times out a request and aborts the handler at the same deadline', async () => {

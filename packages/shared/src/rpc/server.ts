@@ -5,7 +5,7 @@
  */
 import { asRecord, stringField, uintField } from '../wire/fields.ts'
 import { MAX_MESSAGE_ID_BYTES, MAX_TYPE_LENGTH, STREAM_REPLY_WINDOW } from '../constants.ts'
-import { AbortError, ConnectionClosedError, EncryptionRequiredError, EncryptionUnavailableError, errorToWire, InvalidFrameError, ReplyKindError, RequestTimeoutError, TooManyRequestsError, UnknownRpcTypeError } from '../errors/index.ts'
+import { AbortError, ConnectionClosedError, EncryptionRequiredError, EncryptionUnavailableError, errorToWire, InvalidFrameError, RemoteHandlerError, ReplyKindError, RequestTimeoutError, TooManyRequestsError, UnknownRpcTypeError } from '../errors/index.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
 import type { Logger } from '@libp2p/interface'
 import { FrameKind, MAX_REQUEST_ID } from './frames.ts'
@@ -188,11 +188,13 @@ export class RpcServer {
     try {
       this.#framed.send(frame)
     } catch (err) {
-      if ((err as Error).name === 'FrameTooLargeError') {
-        this.#framed.send({ k: FrameKind.Error, id, e: errorToWire(err) })
-        return
-      }
       this.#init.log('could not reply to request %d: %s', id, (err as Error).message)
+      if (frame.k === FrameKind.Error) return
+      // the caller is told at once rather than left waiting for its deadline
+      const reason = (err as Error).name === 'FrameTooLargeError'
+        ? err
+        : new RemoteHandlerError(`The handler's reply could not be encoded: ${(err as Error).message}`)
+      try { this.#framed.send({ k: FrameKind.Error, id, e: errorToWire(reason) }) } catch {}
     }
   }
 }
