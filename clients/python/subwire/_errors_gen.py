@@ -372,14 +372,6 @@ class RequestTimeoutError(SubwireError):
     default_message = "Request timed out"
 
 
-class SignatureRejectedError(SubwireError):
-    """The signature request was rejected in the wallet"""
-
-    name = "SignatureRejectedError"
-    code = "ERR_SIGNATURE_REJECTED"
-    default_message = "The signature request was rejected in the wallet"
-
-
 class SourceChangedError(SubwireError):
     """The source changed while it was being sent"""
 
@@ -460,38 +452,6 @@ class UnknownRpcTypeError(SubwireError):
     default_message = "No handler for this request type"
 
 
-class WalletAccountNotFoundError(SubwireError):
-    """The wallet has no such account"""
-
-    name = "WalletAccountNotFoundError"
-    code = "ERR_WALLET_ACCOUNT_NOT_FOUND"
-    default_message = "The wallet has no such account"
-
-
-class WalletUnavailableError(SubwireError):
-    """No Polkadot wallet extension is available, or it did not authorise this site"""
-
-    name = "WalletUnavailableError"
-    code = "ERR_WALLET_UNAVAILABLE"
-    default_message = "No Polkadot wallet extension is available, or it did not authorise this site"
-
-
-class WebTransportProtocolError(SubwireError):
-    """WebTransport session broke the libp2p WebTransport protocol"""
-
-    name = "WebTransportProtocolError"
-    code = "ERR_WEBTRANSPORT_PROTOCOL"
-    default_message = "WebTransport session broke the libp2p WebTransport protocol"
-
-
-class WebTransportUnavailableError(SubwireError):
-    """WebTransport listening needs Deno (run \"subwire listen --webtransport\")"""
-
-    name = "WebTransportUnavailableError"
-    code = "ERR_WEBTRANSPORT_UNAVAILABLE"
-    default_message = "WebTransport listening needs Deno (run \"subwire listen --webtransport\")"
-
-
 class WrongSs58PrefixError(SubwireError):
     """SS58 address uses an unexpected network prefix"""
 
@@ -548,7 +508,6 @@ ERRORS: dict[str, type[SubwireError]] = {
     "RemoteHandlerError": RemoteHandlerError,
     "ReplyKindError": ReplyKindError,
     "RequestTimeoutError": RequestTimeoutError,
-    "SignatureRejectedError": SignatureRejectedError,
     "SourceChangedError": SourceChangedError,
     "SubnetFirewallError": SubnetFirewallError,
     "SubnetNotServedError": SubnetNotServedError,
@@ -559,11 +518,7 @@ ERRORS: dict[str, type[SubwireError]] = {
     "UnknownDestinationError": UnknownDestinationError,
     "UnknownOperationError": UnknownOperationError,
     "UnknownRpcTypeError": UnknownRpcTypeError,
-    "WalletAccountNotFoundError": WalletAccountNotFoundError,
-    "WalletUnavailableError": WalletUnavailableError,
-    "WebTransportProtocolError": WebTransportProtocolError,
-    "WebTransportUnavailableError": WebTransportUnavailableError,
     "WrongSs58PrefixError": WrongSs58PrefixError,
 }
 
-__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChunkHashMismatchError", "ConnectionClosedError", "DeadLetterError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutUnavailableError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SignatureRejectedError", "SourceChangedError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TruncatedFrameError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "WalletAccountNotFoundError", "WalletUnavailableError", "WebTransportProtocolError", "WebTransportUnavailableError", "WrongSs58PrefixError", "ERRORS"]
+__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChunkHashMismatchError", "ConnectionClosedError", "DeadLetterError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutUnavailableError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TruncatedFrameError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "WrongSs58PrefixError", "ERRORS"]

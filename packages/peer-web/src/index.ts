@@ -23,6 +23,7 @@ export { OpfsFileStore, BlobFileSource } from './files.ts'
 export { IdbQueueStore } from './queue-store.ts'
 export type { InboxFile } from './files.ts'
 export { walletAccounts, walletSigner, devSigner } from './wallet.ts'
+export { SignatureRejectedError, WalletAccountNotFoundError, WalletUnavailableError } from './errors.ts'
 export type { WalletAccount, WalletOptions, KeyValueStorage } from './wallet.ts'
 export * from './constants.ts'
 

@@ -16,11 +16,9 @@ import {
   decodeSs58,
   encodeSs58,
   seedSigner,
-  SignatureRejectedError,
-  WalletAccountNotFoundError,
-  WalletUnavailableError,
   BITTENSOR_SS58_PREFIX
 } from '@subwire/shared'
+import { SignatureRejectedError, WalletAccountNotFoundError, WalletUnavailableError } from './errors.ts'
 import { DEFAULT_APP_NAME, DEV_KEY_STORAGE_KEY } from './constants.ts'
 import type { AbortOptions, Signer } from '@subwire/shared'
 

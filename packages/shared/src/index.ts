@@ -72,10 +72,10 @@ export {
   NotAuthenticatedError, NotStartedError, PartialFileCorruptedError, PeerIdMismatchError,
   PeerUnreachableError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError,
   QueueNotEnabledError, RateLimitedError, RemoteHandlerError, ReplyKindError, RequestTimeoutError,
-  SignatureRejectedError, SourceChangedError, SubnetFirewallError, SubnetNotServedError,
+  SourceChangedError, SubnetFirewallError, SubnetNotServedError,
   TooManyRequestsError, TransferCancelledError, TruncatedFrameError, UnexpectedPeerError,
-  UnknownDestinationError, UnknownRpcTypeError, WalletAccountNotFoundError, WalletUnavailableError,
-  WebTransportProtocolError, WebTransportUnavailableError, WrongSs58PrefixError
+  UnknownDestinationError, UnknownRpcTypeError,
+  WrongSs58PrefixError
 } from './errors/index.ts'
 export type { SubwireErrorOptions, WireError } from './errors/index.ts'
 

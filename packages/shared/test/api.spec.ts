@@ -22,6 +22,10 @@ import { describe, it } from 'node:test'
  *   backoffDelay, validateBackoff.
  * It added isRemoteError and walkCause (errors told apart by origin; the cause walk).
  */
+// Moved out on purpose (issue 16): the wallet errors (WalletUnavailableError,
+// WalletAccountNotFoundError, SignatureRejectedError) to @subwire/peer-web and the
+// WebTransport listener's (WebTransportUnavailableError, WebTransportProtocolError) to
+// @subwire/peer-node: they never cross the wire.
 describe('public API', () => {
   it('exports exactly the documented names from @subwire/shared (update this list on purpose)', async () => {
     const names = Object.keys(await import('@subwire/shared')).sort()
@@ -46,11 +50,11 @@ describe('public API', () => {
       'PartialFileCorruptedError', 'PeerIdMismatchError', 'PeerUnreachableError', 'QUEUE_LEASE_TTL_MS',
       'QueueCorruptError', 'QueueExpiredError', 'QueueItemExistsError', 'QueueItemNotFoundError',
       'QueueNotEnabledError', 'RateLimitedError', 'RemoteHandlerError', 'ReplyKindError', 'RequestTimeoutError',
-      'SENDER_STALL_MS', 'STREAM_REPLY_WINDOW', 'SecretKey', 'SignatureRejectedError', 'SourceChangedError',
+      'SENDER_STALL_MS', 'STREAM_REPLY_WINDOW', 'SecretKey', 'SourceChangedError',
       'StaticSubnetMembership', 'SubnetFirewallError', 'SubnetNotServedError', 'Subwire', 'SubwireError', 'SubwirePeer',
       'TooManyRequestsError', 'TransferCancelledError', 'TruncatedFrameError', 'UnexpectedPeerError',
-      'UnknownDestinationError', 'UnknownRpcTypeError', 'WRITE_HIGH_WATER_MARK', 'WalletAccountNotFoundError',
-      'WalletUnavailableError', 'WebTransportProtocolError', 'WebTransportUnavailableError', 'WrongSs58PrefixError',
+      'UnknownDestinationError', 'UnknownRpcTypeError', 'WRITE_HIGH_WATER_MARK',
+      'WrongSs58PrefixError',
       'aclConnectionGater', 'blake3', 'callbackSigner', 'createAttestation', 'createManifest', 'createOutboxCipher',
       'createSubwire', 'decodeSs58', 'defaultE2eBackend', 'encodeSs58', 'errorClasses', 'errorFromWire', 'errorToWire',
       'fileProtocol', 'isRemoteError', 'isSs58', 'isSs58Prefix', 'keypairSigner', 'msgProtocol', 'nobleBackend',

@@ -15,7 +15,7 @@
  *
  * @packageDocumentation
  */
-import { WebTransportProtocolError } from '@subwire/shared'
+import { WebTransportProtocolError } from './errors.ts'
 import { encodeVarint, MAX_HEADER_BYTES, parseStreamHeader, WT_BIDI_STREAM } from './stream-header.ts'
 import type { AbortOptions, Logger } from '@libp2p/interface'
 import type { DenoQuicBidiStream, DenoQuicConn } from './deno.ts'

@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import { WebTransportProtocolError } from '@subwire/shared'
+import { WebTransportProtocolError } from './errors.ts'
 
 /** HTTP/3 signal value that opens a WebTransport bidirectional stream. */
 export const WT_BIDI_STREAM = 0x41n

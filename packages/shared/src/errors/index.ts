@@ -19,31 +19,27 @@
  */
 import { markRemote } from './base.ts'
 import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './wire.ts'
-import { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, InvalidAttestationError, InvalidSignatureError, InvalidSs58Error, PeerIdMismatchError, SignatureRejectedError, WalletAccountNotFoundError, WalletUnavailableError, WrongSs58PrefixError } from './identity.ts'
+import { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, InvalidAttestationError, InvalidSignatureError, InvalidSs58Error, PeerIdMismatchError, WrongSs58PrefixError } from './identity.ts'
 import { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedPeerError } from './auth.ts'
 import { RemoteHandlerError, ReplyKindError, RequestTimeoutError, SubnetNotServedError, TooManyRequestsError, UnknownRpcTypeError } from './rpc.ts'
 import { AbortError, ConnectionClosedError, InvalidConfigError, InvalidDestinationError, NotStartedError, PeerUnreachableError, UnknownDestinationError } from './connection.ts'
 import { ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError } from './files.ts'
 import { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 import { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
-import { WebTransportProtocolError, WebTransportUnavailableError } from './transport.ts'
 
 export { isRemoteError, markRemote, SubwireError, walkCause } from './base.ts'
 export type { SubwireErrorOptions } from './base.ts'
 export { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './wire.ts'
-export { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, InvalidAttestationError, InvalidSignatureError, InvalidSs58Error, PeerIdMismatchError, SignatureRejectedError, WalletAccountNotFoundError, WalletUnavailableError, WrongSs58PrefixError } from './identity.ts'
+export { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, InvalidAttestationError, InvalidSignatureError, InvalidSs58Error, PeerIdMismatchError, WrongSs58PrefixError } from './identity.ts'
 export { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedPeerError } from './auth.ts'
 export { RemoteHandlerError, ReplyKindError, RequestTimeoutError, SubnetNotServedError, TooManyRequestsError, UnknownRpcTypeError } from './rpc.ts'
 export { AbortError, ConnectionClosedError, InvalidConfigError, InvalidDestinationError, NotStartedError, PeerUnreachableError, UnknownDestinationError } from './connection.ts'
 export { ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError } from './files.ts'
 export { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 export { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
-export { WebTransportProtocolError, WebTransportUnavailableError } from './transport.ts'
 
 /** Every exported error class, by name. Used to rebuild errors from the wire. */
 export const errorClasses = {
-  WebTransportUnavailableError,
-  WebTransportProtocolError,
   QueueItemNotFoundError,
   QueueItemExistsError,
   QueueNotEnabledError,
@@ -57,9 +53,6 @@ export const errorClasses = {
   AccessDeniedError,
   SubnetFirewallError,
   RateLimitedError,
-  WalletUnavailableError,
-  WalletAccountNotFoundError,
-  SignatureRejectedError,
   InvalidFrameError,
   FrameTooLargeError,
   TruncatedFrameError,

@@ -1,9 +1,10 @@
 /**
- * Errors of the transports subwire adds (WebTransport listening).
+ * Errors of the WebTransport listener. They never cross the wire, so they live with the
+ * listener rather than in `@subwire/shared`; check them by `.name`.
  *
  * @packageDocumentation
  */
-import { SubwireError } from './base.ts'
+import { SubwireError } from '@subwire/shared'
 
 /** WebTransport listening was asked for where it cannot run (it needs Deno's QUIC endpoint). */
 export class WebTransportUnavailableError extends SubwireError {

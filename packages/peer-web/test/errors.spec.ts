@@ -1,0 +1,16 @@
+// The peers' own errors (they never cross the wire, so they live with their peer): one class
+// per condition, checked by `.name`, with a default message and a code.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { SignatureRejectedError, WalletAccountNotFoundError, WalletUnavailableError } from '../src/errors.ts'
+
+describe('errors of the wallet signer', () => {
+  for (const E of [SignatureRejectedError, WalletAccountNotFoundError, WalletUnavailableError]) {
+    it(`${E.name} has its name, a code and a default message`, () => {
+      const e = new E()
+      assert.equal(e.name, E.name)
+      assert.match((e as unknown as { code: string }).code, /^ERR_/)
+      assert.ok(e.message.length > 0 && e.message !== E.name)
+    })
+  }
+})
