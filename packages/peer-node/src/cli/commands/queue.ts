@@ -37,10 +37,15 @@ function printItems (ctx: CliContext, items: Array<Record<string, unknown>>, dea
     return
   }
   const when = (t: number): string => t <= Date.now() ? 'now' : `in ${Math.ceil((t - Date.now()) / 1000)} s`
+  // delivery is FIFO per destination (a message sent after a file arrives after it): an
+  // item behind an earlier one for the same destination waits for it, whatever its own schedule
+  const head = new Map<string, string>()
   for (const i of items) {
     const err = i.lastError as { name: string, message: string } | undefined
+    const ahead = dead ? undefined : head.get(String(i.dest))
+    if (!head.has(String(i.dest))) head.set(String(i.dest), String(i.id))
     ctx.io.stdout(`${String(i.id)}  ${String(i.kind)} "${String(i.label)}"  ${formatBytes(i.size as number)}  to ${String(i.dest)}\n` +
-      `    attempts ${String(i.attempts)}` + (dead ? '' : `, next ${when(i.nextAttemptAt as number)}`) +
+      `    attempts ${String(i.attempts)}` + (dead ? '' : ahead === undefined ? `, next ${when(i.nextAttemptAt as number)}` : `, waits behind ${ahead} (FIFO per destination)`) +
       (i.kind === 'file' && (i.progress as number) > 0 ? `, ${formatBytes(i.progress as number)} acknowledged` : '') +
       (err === undefined ? '' : `\n    last error ${err.name}: ${err.message}`))
   }
