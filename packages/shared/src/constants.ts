@@ -102,6 +102,13 @@ export const BLAKE3_BYTES = 32
 /** Most chunks in one manifest: the chunk-hash list must fit one frame (16 MiB / 32 B), i.e. 512 GiB at 1 MiB chunks. */
 export const MAX_FILE_CHUNKS = 512 * 1024
 
+/**
+ * Largest sealed manifest (`c` of an encrypted offer): the longest chunk-hash list (16 MiB)
+ * plus 64 KiB for the other fields (a 4096-character name is at most 12 KiB of UTF-8) and
+ * the tag. The file stream's frame limit (16 MiB + 64 KiB) bounds it on the wire as well.
+ */
+export const MAX_SEALED_MANIFEST_BYTES = MAX_FILE_CHUNKS * BLAKE3_BYTES + 64 * 1024
+
 /** Largest file name kept, in UTF-8 bytes (common file systems allow 255). */
 export const MAX_FILE_NAME_BYTES = 200
 
