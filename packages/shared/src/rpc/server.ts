@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-import { asRecord, stringField, uintField } from '../wire/fields.ts'
+import { asRecord, present, stringField, uintField } from '../wire/fields.ts'
 import { MAX_TYPE_LENGTH, STREAM_REPLY_WINDOW } from '../constants.ts'
 import { AbortError, ConnectionClosedError, EncryptionRequiredError, EncryptionUnavailableError, errorToWire, InvalidFrameError, ReplyKindError, RequestTimeoutError, TooManyRequestsError, UnknownRpcTypeError } from '../errors/index.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
@@ -112,7 +112,7 @@ export class RpcServer {
     let type: string
     try {
       type = stringField(rec, 't', 'request', MAX_TYPE_LENGTH)
-      if (rec.to !== undefined) uintField(rec, 'to', 'request')
+      if (present(rec, 'to')) uintField(rec, 'to', 'request')
     } catch (err) {
       this.#reply(id, { k: FrameKind.Error, id, e: errorToWire(err) })
       return
@@ -142,7 +142,7 @@ export class RpcServer {
       if (typeof rec.m === 'string') context.messageId = rec.m
       let body = rec.b
       let sealReply: ((body: unknown, index: number, last: boolean) => Promise<Uint8Array>) | undefined
-      if (rec.x !== undefined) {
+      if (present(rec, 'x')) {
         if (this.#init.e2e === undefined) throw new EncryptionUnavailableError('This peer has end-to-end encryption turned off')
         const opened = await this.#init.e2e(rec.x, type, context.messageId)
         body = opened.body

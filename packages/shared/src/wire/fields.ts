@@ -16,6 +16,15 @@ export function asRecord (value: unknown, what: string): Record<string, unknown>
 }
 
 
+/**
+ * True if an optional field is there: a missing field and a nil one mean the same (a peer
+ * may send either), so both read as absent.
+ */
+export function present (rec: Record<string, unknown>, key: string): boolean {
+  return rec[key] !== undefined && rec[key] !== null
+}
+
+
 /** Reads a required unsigned integer field. */
 export function uintField (rec: Record<string, unknown>, key: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
   const v = rec[key]
