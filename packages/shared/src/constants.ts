@@ -65,6 +65,12 @@ export const FRAME_HEADER_BYTES = 4
 /** Default time a request waits for its reply. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
+/**
+ * Longest timer a JavaScript runtime keeps (2^31 - 1 ms, about 24.8 days): a longer request
+ * timeout (`to` may be any u64) is waited for this long at most, never fired at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** Concurrent requests one connection may have in flight at the server; clients queue beyond what the server announces. */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 1024
 

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { asRecord, present, stringField, uintField } from '../wire/fields.ts'
-import { MAX_TYPE_LENGTH, STREAM_REPLY_WINDOW } from '../constants.ts'
+import { MAX_TIMER_MS, MAX_TYPE_LENGTH, STREAM_REPLY_WINDOW } from '../constants.ts'
 import { AbortError, ConnectionClosedError, EncryptionRequiredError, EncryptionUnavailableError, errorToWire, InvalidFrameError, ReplyKindError, RequestTimeoutError, TooManyRequestsError, UnknownRpcTypeError } from '../errors/index.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
 import type { Logger } from '@libp2p/interface'
@@ -128,7 +128,7 @@ export class RpcServer {
     }
     const running: Running = { controller: new AbortController(), credit: STREAM_REPLY_WINDOW, creditWaiter: undefined, timer: undefined }
     if (typeof rec.to === 'number') {
-      running.timer = setTimeout(() => { running.controller.abort(new RequestTimeoutError()) }, rec.to)
+      running.timer = setTimeout(() => { running.controller.abort(new RequestTimeoutError()) }, Math.min(rec.to, MAX_TIMER_MS))
     }
     this.#running.set(id, running)
     void this.#run(id, type, rec, handler, running)
