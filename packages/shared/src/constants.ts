@@ -83,8 +83,11 @@ export const WRITE_HIGH_WATER_MARK = 1024 * 1024
 /** Most addresses a peer may announce in its handshake; more are ignored. */
 export const MAX_ANNOUNCED_ADDRS = 16
 
-/** Longest RPC type or message action name, in UTF-8 bytes. */
+/** Longest RPC type or message action name, and longest error name, in UTF-8 bytes (checked the same on both sides). */
 export const MAX_TYPE_LENGTH = 256
+
+/** Longest error message on the wire, in UTF-8 bytes: a sender cuts a longer one (ending it with "…"). */
+export const MAX_ERROR_MESSAGE_BYTES = 64 * 1024
 
 /** File transfer protocol id of a subnet; one stream per transfer. */
 export function fileProtocol (netuid: number): string {

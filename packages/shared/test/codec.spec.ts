@@ -145,3 +145,18 @@ describe('the MessagePack dialect (what a strict decoder reads)', () => {
     assert.deepEqual(decodeValue(Buffer.from('de0001a16101', 'hex')), { a: 1 })
   })
 })
+
+describe('string limits (UTF-8 bytes everywhere)', () => {
+  it('an error name and message are cut to 256 and 64 KiB UTF-8 bytes before they travel, and read back', async () => {
+    const { errorToWire } = await import('@subwire/shared')
+    const { stringField } = await import('@subwire/shared/protocol')
+    const err = new Error('é'.repeat(40_000))
+    err.name = 'N'.repeat(300)
+    const wire = errorToWire(err)
+    assert.ok(Buffer.byteLength(wire.name) <= 256 && wire.name.endsWith('…'))
+    assert.ok(Buffer.byteLength(wire.message) <= 64 * 1024 && wire.message.endsWith('…'))
+    assert.equal(stringField({ m: wire.message }, 'm', 'error frame', 64 * 1024), wire.message)
+    assert.throws(() => stringField({ t: 'é'.repeat(129) }, 't', 'request', 256), InvalidFrameError)
+    assert.equal(stringField({ t: 'é'.repeat(128) }, 't', 'request', 256).length, 128)
+  })
+})
