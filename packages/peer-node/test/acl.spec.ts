@@ -221,4 +221,30 @@ describe('access control at the transport stages', () => {
       await bob.stop()
     }
   })
+
+  it('a file to a firewalled subnet fails with SubnetFirewallError, and a queued one is dead-lettered at once', async () => {
+    const { dir, cleanup } = await tempDir()
+    const bob = await startPeer({
+      uri: '//Bob',
+      netuids: [1, 42],
+      filesDir: join(dir, 'bob-files'),
+      protocol: { files: { minFreeBytes: 0 }, firewall: { netuids: [1, 42], source: { allowed: async (n) => new Set(n === 1 ? [ALICE] : []) } } }
+    })
+    const alice = await startPeer({ uri: '//Alice', listen: [], netuids: [1, 42], home: join(dir, 'alice'), outbox: { backoff: { baseMs: 50, capMs: 200 }, maxAttempts: 50 } })
+    try {
+      const addr = addrOf(bob, 'quic')
+      const file = join(dir, 'f.bin')
+      await writeFile(file, randomBytes(100_000))
+      await assert.rejects(alice.sendFile(addr, file, { netuid: 42 }), (err: Error) => err.name === SubnetFirewallError.name)
+      const { id } = await alice.sendFile(addr, file, { netuid: 42, queue: true })
+      await assert.rejects(alice.outbox?.waitFor(id) as Promise<unknown>, (e: Error) => e.name === 'DeadLetterError' && (e.cause as Error).name === SubnetFirewallError.name)
+      const [dead] = await alice.outbox?.dead() ?? []
+      assert.equal(dead?.attempts, 1, 'dead-lettered on the first refusal, not retried')
+      assert.match(dead?.lastError?.name ?? '', /SubnetFirewallError/)
+    } finally {
+      await alice.stop()
+      await bob.stop()
+      await cleanup()
+    }
+  })
 })

@@ -65,6 +65,12 @@ export const FRAME_HEADER_BYTES = 4
 /** Default time a request waits for its reply. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
+/**
+ * Longest timer a JavaScript runtime keeps (2^31 - 1 ms, about 24.8 days): a longer request
+ * timeout (`to` may be any u64) is waited for this long at most, never fired at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** Concurrent requests one connection may have in flight at the server; clients queue beyond what the server announces. */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 1024
 
@@ -77,7 +83,7 @@ export const WRITE_HIGH_WATER_MARK = 1024 * 1024
 /** Most addresses a peer may announce in its handshake; more are ignored. */
 export const MAX_ANNOUNCED_ADDRS = 16
 
-/** Longest RPC type or message action name, in UTF-8 bytes. */
+/** Longest RPC type or message action name, and longest error name, in UTF-8 bytes (checked the same on both sides). */
 export const MAX_TYPE_LENGTH = 256
 
 /**
@@ -85,6 +91,9 @@ export const MAX_TYPE_LENGTH = 256
  * so a sender must not be able to make each entry megabytes (a UUID is 36).
  */
 export const MAX_MESSAGE_ID_BYTES = 128
+
+/** Longest error message on the wire, in UTF-8 bytes: a sender cuts a longer one (ending it with "…"). */
+export const MAX_ERROR_MESSAGE_BYTES = 64 * 1024
 
 /** File transfer protocol id of a subnet; one stream per transfer. */
 export function fileProtocol (netuid: number): string {
@@ -107,6 +116,13 @@ export const BLAKE3_BYTES = 32
 
 /** Most chunks in one manifest: the chunk-hash list must fit one frame (16 MiB / 32 B), i.e. 512 GiB at 1 MiB chunks. */
 export const MAX_FILE_CHUNKS = 512 * 1024
+
+/**
+ * Largest sealed manifest (`c` of an encrypted offer): the longest chunk-hash list (16 MiB)
+ * plus 64 KiB for the other fields (a 4096-character name is at most 12 KiB of UTF-8) and
+ * the tag. The file stream's frame limit (16 MiB + 64 KiB) bounds it on the wire as well.
+ */
+export const MAX_SEALED_MANIFEST_BYTES = MAX_FILE_CHUNKS * BLAKE3_BYTES + 64 * 1024
 
 /** Largest file name kept, in UTF-8 bytes (common file systems allow 255). */
 export const MAX_FILE_NAME_BYTES = 200

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from '@subwire/shared'
-import { decodeValue, encodeFrame, FrameDecoder } from '@subwire/shared/protocol'
+import { decodeValue, encodeFrame, encodeValue, FrameDecoder } from '@subwire/shared/protocol'
 
 function decodeAll (decoder: FrameDecoder): unknown[] {
   const out: unknown[] = []
@@ -96,5 +96,67 @@ describe('frame codec', () => {
 
   it('decodeValue wraps MessagePack errors', () => {
     assert.throws(() => decodeValue(new Uint8Array([0xc1])), (e: Error) => e.name === InvalidFrameError.name)
+  })
+})
+
+describe('the MessagePack dialect (what a strict decoder reads)', () => {
+  const hexOf = (v: unknown): string => Buffer.from(encodeValue(v)).toString('hex')
+
+  it('sends integers as integers: uint64 from 2^32, int64 below -2^31, the smallest form below', () => {
+    assert.equal(hexOf(0), '00')
+    assert.equal(hexOf(127), '7f')
+    assert.equal(hexOf(128), 'cc80')
+    assert.equal(hexOf(65536), 'ce00010000')
+    assert.equal(hexOf(2 ** 32 - 1), 'ceffffffff')
+    assert.equal(hexOf(2 ** 32), 'cf0000000100000000')
+    assert.equal(hexOf(5 * 2 ** 30), 'cf0000000140000000')
+    assert.equal(hexOf(Number.MAX_SAFE_INTEGER), 'cf001fffffffffffff')
+    assert.equal(hexOf(-1), 'ff')
+    assert.equal(hexOf(-33), 'd0df')
+    assert.equal(hexOf(-(2 ** 31) - 1), 'd3ffffffff7fffffff')
+    assert.equal(hexOf(1.5), 'cb3ff8000000000000')
+    assert.equal(hexOf(10n), '0a')
+    assert.throws(() => encodeValue(2n ** 64n), RangeError)
+  })
+
+  it('sends undefined as nil, leaves out map entries that are undefined, and uses no extension type', () => {
+    assert.equal(hexOf(undefined), 'c0')
+    assert.equal(hexOf([undefined]), '91c0')
+    assert.equal(hexOf({ a: 1, b: undefined }), '81a16101')
+    assert.equal(hexOf(new Date(0)), Buffer.from(encodeValue('1970-01-01T00:00:00.000Z')).toString('hex'))
+    assert.equal(hexOf(new Uint16Array([1])), 'c4020100')
+    assert.equal(hexOf(new Map([['a', 1]])), '81a16101')
+    assert.equal(hexOf(new Set([1])), '9101')
+  })
+
+  it('round-trips arbitrary JSON-like values and large integers', () => {
+    fc.assert(fc.property(fc.jsonValue(), (v) => {
+      assert.deepEqual(decodeValue(encodeValue(v)), JSON.parse(JSON.stringify(v)))
+    }))
+    fc.assert(fc.property(fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), (n) => {
+      assert.equal(decodeValue(encodeValue(n)), n)
+    }))
+  })
+
+  it('still reads what older peers sent: float64 integers, the undefined extension, timestamps', () => {
+    assert.equal(decodeValue(Buffer.from('cb41f4000000000000', 'hex')), 5 * 2 ** 30)
+    assert.deepEqual(decodeValue(Buffer.from('81a162d40000', 'hex')), { b: undefined })
+    assert.ok(decodeValue(Buffer.from('d6ff00000000', 'hex')) instanceof Date)
+    assert.deepEqual(decodeValue(Buffer.from('de0001a16101', 'hex')), { a: 1 })
+  })
+})
+
+describe('string limits (UTF-8 bytes everywhere)', () => {
+  it('an error name and message are cut to 256 and 64 KiB UTF-8 bytes before they travel, and read back', async () => {
+    const { errorToWire } = await import('@subwire/shared')
+    const { stringField } = await import('@subwire/shared/protocol')
+    const err = new Error('é'.repeat(40_000))
+    err.name = 'N'.repeat(300)
+    const wire = errorToWire(err)
+    assert.ok(Buffer.byteLength(wire.name) <= 256 && wire.name.endsWith('…'))
+    assert.ok(Buffer.byteLength(wire.message) <= 64 * 1024 && wire.message.endsWith('…'))
+    assert.equal(stringField({ m: wire.message }, 'm', 'error frame', 64 * 1024), wire.message)
+    assert.throws(() => stringField({ t: 'é'.repeat(129) }, 't', 'request', 256), InvalidFrameError)
+    assert.equal(stringField({ t: 'é'.repeat(128) }, 't', 'request', 256).length, 128)
   })
 })

@@ -208,3 +208,39 @@ describe('file names from the network', () => {
     assert.equal(sanitizeFileName('weights épocha 7 模型 👩\u200d💻.bin'), 'weights épocha 7 模型 👩\u200d💻.bin')
   })
 })
+
+describe('a manifest of the largest file (512 GiB at 1 MiB chunks)', () => {
+  it('is sent encrypted: 524,288 chunk hashes sealed in one offer open on the receiver', async () => {
+    const { E2eSealing } = await import('../src/encryption/sealing.ts')
+    const { FILE_CHUNK_SIZE, MAX_FILE_CHUNKS } = await import('../src/constants.ts')
+    const { fileRoot } = await import('../src/files/manifest.ts')
+    const receiverSs58 = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
+    const senderSealing = new E2eSealing(caller.ss58)
+    const receiverSealing = new E2eSealing(receiverSs58)
+    await senderSealing.start()
+    await receiverSealing.start()
+    const key = await receiverSealing.keys().rotate(0)
+    const size = MAX_FILE_CHUNKS * FILE_CHUNK_SIZE
+    const chunkHashes = bytes(MAX_FILE_CHUNKS * 32, 7)
+    const manifest: FileManifest = { id: crypto.randomUUID(), name: 'huge.bin', size, chunkSize: FILE_CHUNK_SIZE, chunkHashes, root: await fileRoot(size, FILE_CHUNK_SIZE, chunkHashes) }
+    const session = { remote: { ss58: receiverSs58 }, attestation: { encryptionKey: key.publicKey } } as unknown as Parameters<typeof senderSealing.fileSealer>[0]
+    // the file stream's frame limit: 16 MiB + 64 KiB
+    const { a, b } = framedPair(16 * 1024 * 1024 + 64 * 1024)
+    let offered: { size: number } | undefined
+    const receiver = new FileReceiver(b, {
+      caller,
+      store: new MemoryFileStore(),
+      policy: { onOffer: (offer) => { offered = offer; throw new Error('only the offer is tested') } },
+      e2e: receiverSealing.fileOpener(caller),
+      log: silentLog
+    })
+    const src: FileSource = { name: 'huge.bin', size, read: async () => { throw new Error('no chunk is read') } }
+    const sender = new FileSender(a, src, manifest, { e2e: senderSealing.fileSealer(session, manifest.id) })
+    const [sent, received] = await Promise.allSettled([sender.send(), receiver.receive()])
+    assert.equal(offered?.size, size, 'the receiver opened and checked the whole manifest')
+    assert.equal(sent.status, 'rejected')
+    assert.equal((sent as PromiseRejectedResult).reason.name, 'FileRefusedError')
+    assert.match((sent as PromiseRejectedResult).reason.message, /only the offer is tested/)
+    assert.equal(received.status, 'rejected')
+  })
+})

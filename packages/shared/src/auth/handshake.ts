@@ -9,7 +9,7 @@
  *
  * @packageDocumentation
  */
-import { asRecord, bytesField, uintField } from '../wire/fields.ts'
+import { asRecord, bytesField, present, uintField } from '../wire/fields.ts'
 import { MAX_ANNOUNCED_ADDRS, PROTOCOL_VERSION } from '../constants.ts'
 import { errorFromWire, errorToWire, HandshakeFailedError, InvalidFrameError } from '../errors/index.ts'
 import type { Attestation, SignedAttestation } from '../identity/attestation.ts'
@@ -69,7 +69,7 @@ export async function initiateHandshake (framed: FramedStream, hello: Hello, ver
   framed.send(helloFrame(hello))
   const reply = asRecord(await framed.readFrame(options), 'handshake reply')
   if (reply.ok !== true) {
-    if (reply.ok === false && reply.e !== undefined) {
+    if (reply.ok === false && present(reply, 'e')) {
       const remote = errorFromWire(asRecord(reply.e, 'handshake refusal') as { name: string, message: string })
       throw new HandshakeFailedError(`Remote refused the handshake: ${remote.name}: ${remote.message}`, { cause: remote })
     }

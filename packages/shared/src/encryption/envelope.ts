@@ -37,7 +37,7 @@ export const E2E_TAG_BYTES = 16
 /** Bytes of the nonce prefix derived with the key. */
 const NONCE_PREFIX_BYTES = 7
 
-/** Largest sealed single payload accepted by {@link openEnvelope} (a 16 MiB frame holds less). */
+/** Largest sealed single payload accepted by {@link envelopeFromWire} by default (a 16 MiB frame holds less). */
 const MAX_ENVELOPE_BYTES = 16 * 1024 * 1024
 
 
@@ -176,13 +176,16 @@ export interface Envelope {
 }
 
 
-/** Parses an envelope from a decoded frame field; throws {@link InvalidFrameError}. */
-export function envelopeFromWire (value: unknown): Envelope {
+/**
+ * Parses an envelope from a decoded frame field; throws {@link InvalidFrameError}. `maxBytes`
+ * bounds `c` (16 MiB; a file offer allows a whole manifest, see `MAX_SEALED_MANIFEST_BYTES`).
+ */
+export function envelopeFromWire (value: unknown, maxBytes = MAX_ENVELOPE_BYTES): Envelope {
   const rec = asRecord(value, 'envelope')
   const ek = bytesField(rec, 'ek', 'envelope', X25519_BYTES)
   const rk = bytesField(rec, 'rk', 'envelope', X25519_BYTES)
   if (ek.byteLength !== X25519_BYTES || rk.byteLength !== X25519_BYTES) throw new InvalidFrameError('envelope keys must be 32 bytes')
-  const c = bytesField(rec, 'c', 'envelope', MAX_ENVELOPE_BYTES)
+  const c = bytesField(rec, 'c', 'envelope', maxBytes)
   if (c.byteLength < E2E_TAG_BYTES) throw new InvalidFrameError('envelope ciphertext is shorter than its tag')
   return { ek, rk, c }
 }

@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+import { MAX_SEALED_MANIFEST_BYTES } from '../constants.ts'
 import { NotStartedError } from '../errors/index.ts'
 import { decodeValue, encodeValue } from '../wire/codec.ts'
 import { defaultE2eBackend } from './backends.ts'
@@ -91,7 +92,7 @@ export class E2eSealing {
     const backend = keyring.backend
     return {
       openOffer: async (x, id) => {
-        const envelope = envelopeFromWire(x)
+        const envelope = envelopeFromWire(x, MAX_SEALED_MANIFEST_BYTES)
         const parties = { sender: caller.ss58, recipient: this.#ss58, id }
         const { plaintext, ikm } = await openEnvelope(backend, keyring.lookup, { ...parties, purpose: E2ePurpose.FileManifest }, envelope)
         return {

@@ -17,6 +17,7 @@
  *
  * @packageDocumentation
  */
+import { MAX_ERROR_MESSAGE_BYTES, MAX_TYPE_LENGTH } from '../constants.ts'
 import { markRemote } from './base.ts'
 import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './wire.ts'
 import { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, InvalidAttestationError, InvalidSignatureError, InvalidSs58Error, PeerIdMismatchError, WrongSs58PrefixError } from './identity.ts'
@@ -101,15 +102,32 @@ export interface WireError {
   netuid?: number
 }
 
-/** Turns any thrown value into `{ name, message }` for the wire. Stack traces never leave the process. */
+const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder()
+
+/** `s` cut to at most `maxBytes` UTF-8 bytes at a character boundary, ending in "…" when cut. */
+function cut (s: string, maxBytes: number): string {
+  if (s.length * 3 <= maxBytes) return s
+  const bytes = utf8.encode(s)
+  if (bytes.byteLength <= maxBytes) return s
+  let end = maxBytes - 3 // room for the ellipsis (3 bytes)
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--
+  return utf8Decoder.decode(bytes.subarray(0, end)) + '…'
+}
+
+/**
+ * Turns any thrown value into `{ name, message }` for the wire, the name cut to 256 and
+ * the message to 64 KiB UTF-8 bytes (a receiver refuses longer ones). Stack traces never
+ * leave the process.
+ */
 export function errorToWire (err: unknown): WireError {
   if (err instanceof Error) {
-    const wire: WireError = { name: err.name, message: err.message }
+    const wire: WireError = { name: cut(err.name, MAX_TYPE_LENGTH), message: cut(err.message, MAX_ERROR_MESSAGE_BYTES) }
     const netuid = (err as { netuid?: unknown }).netuid
     if (typeof netuid === 'number') wire.netuid = netuid
     return wire
   }
-  return { name: 'Error', message: String(err) }
+  return { name: 'Error', message: cut(String(err), MAX_ERROR_MESSAGE_BYTES) }
 }
 
 /**

@@ -26,7 +26,7 @@
  *
  * @packageDocumentation
  */
-import { asRecord, stringField } from '../wire/fields.ts'
+import { asRecord, present, stringField } from '../wire/fields.ts'
 import { decodeValue } from '../wire/codec.ts'
 import { EncryptionRequiredError, EncryptionUnavailableError, errorToWire, FileRefusedError, FileTooLargeError, InsufficientDiskSpaceError, InvalidFrameError, InvalidManifestError, toError } from '../errors/index.ts'
 import { formatSize } from '../units.ts'
@@ -125,7 +125,7 @@ export class FileReceiver {
   /** The offer's manifest, opened first when it is sealed. */
   async #open (offer: Record<string, unknown>): Promise<{ manifest: FileManifest, opened: OpenedOffer | undefined }> {
     const init = this.#init
-    if (offer.x === undefined) {
+    if (!present(offer, 'x')) {
       if (init.requireEncryption === true) throw new EncryptionRequiredError('This peer accepts only end-to-end encrypted files')
       return { manifest: await manifestFromWire(offer.m), opened: undefined }
     }

@@ -16,6 +16,7 @@ import type { FileManifest, FileSealer, FileSource, SendFileOptions, SendFileRes
 import { bytesToHex, equalBytes } from '../bytes.ts'
 import { chunkCount, chunkLength, manifestToWire } from './manifest.ts'
 import { cancelFrame, cancelledBy } from './frames.ts'
+import { FrameKind, wireErrorOf } from '../rpc/frames.ts'
 
 
 /** What the sender learned from the receiver's `accept`. */
@@ -61,13 +62,18 @@ export class FileSender {
     const sealed = await this.#offer()
     const reply = asRecord(await this.#framed.readFrame({ signal }), 'offer reply')
     if (reply.k === 'refuse') return await this.#refused(reply)
+    // the whole channel is refused (not admitted to the subnet, not authenticated, takes no files)
+    if (reply.k === FrameKind.Refused) {
+      await this.#framed.close().catch(() => {})
+      throw errorFromWire(wireErrorOf(reply))
+    }
     if (reply.k === 'done') {
       // the receiver already has this transfer (a retry after a lost ack)
       if (!equalBytes(bytesField(reply, 'r', 'done', BLAKE3_BYTES), manifest.root)) throw new InvalidFrameError('The receiver acknowledged another root than the one offered')
       await this.#framed.close().catch(() => {})
       return { id: manifest.id, name: manifest.name, size: manifest.size, blake3: bytesToHex(manifest.root), bytesSent: 0, resumedFrom: manifest.size }
     }
-    if (reply.k !== 'accept') throw new InvalidFrameError(`expected accept, refuse or done, got ${String(reply.k)}`)
+    if (reply.k !== 'accept') throw new InvalidFrameError(`expected accept, refuse, done or a refusal (7), got ${String(reply.k)}`)
     const accepted = await this.#accepted(reply, sealed)
     this.#listen()
     const bytesSent = await this.#stream(accepted)

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { asRecord, uintField } from '../wire/fields.ts'
-import { STREAM_REPLY_WINDOW } from '../constants.ts'
+import { MAX_TIMER_MS, STREAM_REPLY_WINDOW } from '../constants.ts'
 import { AbortError, ConnectionClosedError, DecryptionFailedError, errorFromWire, InvalidFrameError, RequestTimeoutError, errorClasses } from '../errors/index.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
 import type { Logger } from '@libp2p/interface'
@@ -205,7 +205,7 @@ export class RpcClient {
     options.signal?.addEventListener('abort', onAbort, { once: true })
     if (options.timeout !== undefined) {
       frame.to = Math.max(1, Math.ceil(options.timeout))
-      timer = setTimeout(() => { cancel(new RequestTimeoutError(`No reply to "${type}" within ${options.timeout} ms`)) }, options.timeout)
+      timer = setTimeout(() => { cancel(new RequestTimeoutError(`No reply to "${type}" within ${options.timeout} ms`)) }, Math.min(options.timeout, MAX_TIMER_MS))
     }
     if (streaming !== undefined) frame.s = 1
     if (options.messageId !== undefined) frame.m = options.messageId

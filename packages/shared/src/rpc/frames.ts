@@ -24,7 +24,7 @@
  * @packageDocumentation
  */
 import { asRecord, stringField } from '../wire/fields.ts'
-import { MAX_TYPE_LENGTH } from '../constants.ts'
+import { MAX_ERROR_MESSAGE_BYTES, MAX_TYPE_LENGTH } from '../constants.ts'
 import { errorToWire } from '../errors/index.ts'
 import type { WireError } from '../errors/index.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
@@ -52,7 +52,7 @@ export function wireErrorOf (rec: Record<string, unknown>): WireError {
   const e = asRecord(rec.e, 'error frame')
   const wire: WireError = {
     name: stringField(e, 'name', 'error frame', MAX_TYPE_LENGTH),
-    message: stringField(e, 'message', 'error frame', 64 * 1024)
+    message: stringField(e, 'message', 'error frame', MAX_ERROR_MESSAGE_BYTES)
   }
   if (typeof e.netuid === 'number') wire.netuid = e.netuid
   return wire

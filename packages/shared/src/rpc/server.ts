@@ -3,8 +3,8 @@
  *
  * @packageDocumentation
  */
-import { asRecord, stringField, uintField } from '../wire/fields.ts'
-import { MAX_MESSAGE_ID_BYTES, MAX_TYPE_LENGTH, STREAM_REPLY_WINDOW } from '../constants.ts'
+import { asRecord, present, stringField, uintField } from '../wire/fields.ts'
+import { MAX_MESSAGE_ID_BYTES, MAX_TIMER_MS, MAX_TYPE_LENGTH, STREAM_REPLY_WINDOW } from '../constants.ts'
 import { AbortError, ConnectionClosedError, EncryptionRequiredError, EncryptionUnavailableError, errorToWire, InvalidFrameError, RemoteHandlerError, ReplyKindError, RequestTimeoutError, TooManyRequestsError, UnknownRpcTypeError } from '../errors/index.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
 import type { Logger } from '@libp2p/interface'
@@ -112,7 +112,7 @@ export class RpcServer {
     let type: string
     try {
       type = stringField(rec, 't', 'request', MAX_TYPE_LENGTH)
-      if (rec.to !== undefined) uintField(rec, 'to', 'request')
+      if (present(rec, 'to')) uintField(rec, 'to', 'request')
     } catch (err) {
       this.#reply(id, { k: FrameKind.Error, id, e: errorToWire(err) })
       return
@@ -128,7 +128,7 @@ export class RpcServer {
     }
     const running: Running = { controller: new AbortController(), credit: STREAM_REPLY_WINDOW, creditWaiter: undefined, timer: undefined }
     if (typeof rec.to === 'number') {
-      running.timer = setTimeout(() => { running.controller.abort(new RequestTimeoutError()) }, rec.to)
+      running.timer = setTimeout(() => { running.controller.abort(new RequestTimeoutError()) }, Math.min(rec.to, MAX_TIMER_MS))
     }
     this.#running.set(id, running)
     void this.#run(id, type, rec, handler, running)
@@ -145,7 +145,7 @@ export class RpcServer {
       }
       let body = rec.b
       let sealReply: ((body: unknown, index: number, last: boolean) => Promise<Uint8Array>) | undefined
-      if (rec.x !== undefined) {
+      if (present(rec, 'x')) {
         if (this.#init.e2e === undefined) throw new EncryptionUnavailableError('This peer has end-to-end encryption turned off')
         const opened = await this.#init.e2e(rec.x, type, context.messageId)
         body = opened.body

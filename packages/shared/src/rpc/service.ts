@@ -8,6 +8,7 @@
  */
 import { checkMessageId } from './messages.ts'
 import { MAX_TYPE_LENGTH, msgProtocol, rpcProtocol } from '../constants.ts'
+import { utf8Length } from '../wire/fields.ts'
 import { ConnectionClosedError, InvalidConfigError, NotAuthenticatedError, SubnetFirewallError, SubnetNotServedError, toError } from '../errors/index.ts'
 import { E2ePurpose } from '../encryption/envelope.ts'
 import { FramedStream } from '../wire/framed-stream.ts'
@@ -71,7 +72,7 @@ export class RpcService {
 
   /** Registers an RPC handler for `type` on one subnet or on every configured one. */
   handle (type: string, handler: RpcHandler, options: HandleOptions = {}): void {
-    if (type.length === 0 || type.length > MAX_TYPE_LENGTH) throw new InvalidConfigError(`RPC type must be 1 to ${MAX_TYPE_LENGTH} characters`)
+    if (type.length === 0 || utf8Length(type) > MAX_TYPE_LENGTH) throw new InvalidConfigError(`RPC type must be 1 to ${MAX_TYPE_LENGTH} UTF-8 bytes`)
     const key = options.netuid ?? '*'
     const netuids = this.#init.netuids
     if (key !== '*' && !netuids.includes(key)) throw new SubnetNotServedError(`Cannot handle "${type}" on subnet ${key}: this peer serves ${netuids.join(', ') || 'no subnet'}`, { netuid: key })

@@ -9,8 +9,14 @@ import { Packr } from 'msgpackr'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { FRAME_HEADER_BYTES } from '../constants.ts'
 import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from '../errors/index.ts'
+import { pack, packInto } from './encode.ts'
 
 
+/**
+ * The decoder (msgpackr): lenient about what older peers send (an `undefined` extension
+ * `d4 00 00`, integers as float64, timestamps). What we send is encoded by `./encode.ts`,
+ * in the strict dialect docs/PROTOCOL.md describes.
+ */
 const packr = new Packr({
   useRecords: false,
   mapsAsObjects: true,
@@ -21,9 +27,9 @@ const packr = new Packr({
 })
 
 
-/** Encodes a value as MessagePack (no frame header). */
+/** Encodes a value as MessagePack in subwire's dialect (no frame header). */
 export function encodeValue (value: unknown): Uint8Array {
-  return packr.pack(value)
+  return pack(value)
 }
 
 
@@ -45,14 +51,13 @@ export function decodeValue (bytes: Uint8Array): unknown {
 
 /** Encodes one frame: header plus MessagePack body. Throws if the body exceeds `maxFrameBytes`. */
 export function encodeFrame (value: unknown, maxFrameBytes: number): Uint8Array {
-  const body = packr.pack(value)
-  if (body.byteLength > maxFrameBytes) {
-    throw new FrameTooLargeError(`Frame of ${body.byteLength} bytes exceeds the maximum of ${maxFrameBytes}`)
+  const { bytes, end } = packInto(value, FRAME_HEADER_BYTES)
+  const length = end - FRAME_HEADER_BYTES
+  if (length > maxFrameBytes) {
+    throw new FrameTooLargeError(`Frame of ${length} bytes exceeds the maximum of ${maxFrameBytes}`)
   }
-  const out = new Uint8Array(FRAME_HEADER_BYTES + body.byteLength)
-  new DataView(out.buffer).setUint32(0, body.byteLength)
-  out.set(body, FRAME_HEADER_BYTES)
-  return out
+  new DataView(bytes.buffer).setUint32(0, length)
+  return bytes.byteLength - end > 4096 ? bytes.slice(0, end) : bytes.subarray(0, end)
 }
 
 

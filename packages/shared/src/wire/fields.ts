@@ -16,6 +16,15 @@ export function asRecord (value: unknown, what: string): Record<string, unknown>
 }
 
 
+/**
+ * True if an optional field is there: a missing field and a nil one mean the same (a peer
+ * may send either), so both read as absent.
+ */
+export function present (rec: Record<string, unknown>, key: string): boolean {
+  return rec[key] !== undefined && rec[key] !== null
+}
+
+
 /** Reads a required unsigned integer field. */
 export function uintField (rec: Record<string, unknown>, key: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
   const v = rec[key]
@@ -26,11 +35,19 @@ export function uintField (rec: Record<string, unknown>, key: string, what: stri
 }
 
 
-/** Reads a required string field with a maximum UTF-8 length. */
-export function stringField (rec: Record<string, unknown>, key: string, what: string, maxLength: number): string {
+const utf8 = new TextEncoder()
+
+/** Length of `s` in UTF-8 bytes: every string limit of the protocol counts these. */
+export function utf8Length (s: string): number {
+  return utf8.encode(s).byteLength
+}
+
+
+/** Reads a required string field of at most `maxBytes` UTF-8 bytes. */
+export function stringField (rec: Record<string, unknown>, key: string, what: string, maxBytes: number): string {
   const v = rec[key]
-  if (typeof v !== 'string' || v.length > maxLength) {
-    throw new InvalidFrameError(`${what}: field "${key}" must be a string of at most ${maxLength} characters`)
+  if (typeof v !== 'string' || (v.length > maxBytes) || (v.length * 3 > maxBytes && utf8Length(v) > maxBytes)) {
+    throw new InvalidFrameError(`${what}: field "${key}" must be a string of at most ${maxBytes} UTF-8 bytes`)
   }
   return v
 }
