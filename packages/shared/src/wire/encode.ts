@@ -190,9 +190,29 @@ class Writer {
  * (for a frame header). Returns the buffer and the end of the encoding.
  */
 export function packInto (value: unknown, offset = 0): { bytes: Uint8Array, end: number } {
-  const w = new Writer(offset)
+  const w = new Writer(offset, offset + sizeHint(value))
   w.value(value, 0)
   return { bytes: w.buf, end: w.pos }
+}
+
+/**
+ * A first guess of the encoded size, so that a frame carrying a large byte field (a file
+ * chunk, a 100 KiB body) is written into one buffer of the right size instead of one that
+ * doubles, copying the payload each time: the byte fields at the top level and one level
+ * down, plus room for the rest.
+ */
+function sizeHint (value: unknown): number {
+  if (value instanceof Uint8Array) return value.byteLength + 16
+  if (value === null || typeof value !== 'object') return 256
+  let n = 256
+  for (const v of Object.values(value as Record<string, unknown>)) {
+    if (v instanceof Uint8Array) n += v.byteLength + 8
+    else if (typeof v === 'string') n += v.length * 3 + 8
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      for (const w of Object.values(v as Record<string, unknown>)) if (w instanceof Uint8Array) n += w.byteLength + 8
+    }
+  }
+  return n
 }
 
 /** Encodes `value` in subwire's MessagePack dialect. */
