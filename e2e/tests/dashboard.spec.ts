@@ -23,24 +23,28 @@ const signRawCalls = async (page: Page): Promise<number> =>
 async function connectTo (page: Page, addr: string, ss58: string): Promise<void> {
   await page.fill('[data-testid=peer-addr]', addr)
   await page.click('[data-testid=add-peer]')
-  await page.waitForSelector(`#peer-list tr[data-ss58="${ss58}"]`, { timeout: 30_000 })
-    .catch(async (err: Error) => { throw new Error(`${err.message}; error box: ${await errorText(page)}`) })
+  await page.waitForSelector(`#peer-list tr[data-ss58="${ss58}"][data-state=connected]`, { timeout: 30_000 })
+    .catch(async (err: Error) => { throw new Error(`${err.message}; notice: ${await errorText(page, 'peers')}`) })
 }
 
-/** After a reload: connect the wallet again and sign in as Charlie (one more signature). */
+/** After a reload the dashboard signs in again by itself, as Charlie (one more signature). */
 async function signInAgain (page: Page): Promise<void> {
   await page.waitForSelector('body[data-ready=true]')
-  await page.click('[data-testid=connect-wallet]')
-  await page.waitForSelector('#accounts:not([hidden])')
-  await page.selectOption('[data-testid=account]', CHARLIE)
-  await page.click('[data-testid=sign-in]')
   await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
+  assert.equal(await page.textContent('#my-ss58'), CHARLIE)
 }
 
 async function sendViaDashboard (page: Page, path: string, to: string): Promise<void> {
-  await page.evaluate(() => { const r = document.getElementById('send-result'); if (r !== null) r.hidden = true })
   await page.selectOption('[data-testid=send-to]', to)
   await page.setInputFiles('[data-testid=file-input]', path)
+}
+
+/** Waits for the outgoing transfer of `name` to be done; returns its row's selector. */
+async function waitSent (page: Page, name: string, ms = 180_000): Promise<string> {
+  const row = `#transfer-list li[data-dir=out][data-name="${name}"]`
+  await page.waitForSelector(`${row}[data-state=done]`, { timeout: ms })
+    .catch(async (err: Error) => { throw new Error(`${err.message}; row: ${await page.textContent(row).catch(() => 'none')}`) })
+  return row
 }
 
 describe('dashboard in Chromium, signed in with a wallet extension', () => {
@@ -70,6 +74,20 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
     await page.waitForSelector('body[data-ready=true]')
     assert.equal(await page.inputValue('[data-testid=peer-addr]'), cli.browserAddrs[0], 'the dashboard offers the peer it is served by')
     assert.match(cli.browserAddrs[0] ?? '', /\/webrtc-direct\/certhash\/u[\w-]+\/p2p\//)
+    // before sign-in nothing that needs a peer can be clicked
+    for (const id of ['add-peer', 'choose-files', 'rpc-send', 'message-send', 'queue-choose']) {
+      assert.equal(await page.isDisabled(`[data-testid=${id}]`), true, `${id} is disabled before sign-in`)
+    }
+    assert.equal((await page.request.get(new URL('/favicon.ico', cli.dashboard).toString())).status(), 200)
+    // the sections read 1, 2, 3, … in the order they are on screen
+    const headings = await page.$$eval('main h2', (hs) => hs.map((h) => ({ n: parseInt(h.textContent ?? ''), top: h.getBoundingClientRect().top, left: h.getBoundingClientRect().left })))
+    const byPosition = [...headings].sort((x, y) => x.top - y.top || x.left - y.left).map((h) => h.n)
+    assert.deepEqual(byPosition, headings.map((_h, i) => i + 1))
+    await screenshot(page, '00-before-sign-in')
+    await page.setViewportSize({ width: 375, height: 800 })
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 375), 'no sideways scrolling at 375 px')
+    await screenshot(page, '00-before-sign-in-phone')
+    await page.setViewportSize({ width: 1280, height: 900 })
     await page.click('[data-testid=connect-wallet]')
     await page.waitForSelector('#accounts:not([hidden])')
     const options = await page.$$eval('#account option', (os) => os.map((o) => (o as HTMLOptionElement).value))
@@ -89,6 +107,7 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
     assert.equal(seen.peerId, await page.textContent('#my-peer-id'))
     assert.match(String(seen.remoteAddr), /webrtc-direct/)
     await page.waitForFunction(() => /ms$/.test(document.querySelector('#peer-list tr td:nth-child(4)')?.textContent ?? ''), null, { timeout: 15_000 })
+      .catch(async (err: Error) => { throw new Error(`${err.message}; ${await page.innerHTML('#peer-list')}`) })
     await screenshot(page, '02-peers')
   })
 
@@ -102,8 +121,14 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
     await screenshot(page, '03-rpc')
     await page.fill('[data-testid=rpc-type]', 'no-such-type')
     await page.click('[data-testid=rpc-send]')
-    await page.waitForSelector('#error:not([hidden])')
-    assert.equal(await page.getAttribute('#error', 'data-error-name'), 'UnknownRpcTypeError')
+    await page.waitForSelector('#notice-rpc:not([hidden])')
+    assert.equal(await page.getAttribute('#notice-rpc', 'data-error-name'), 'UnknownRpcTypeError')
+    assert.equal(await page.textContent('#rpc-reply'), '', 'the previous answer is gone after a failed request')
+    assert.equal(await page.textContent('#notice-rpc .msg'), 'The peer has no handler for that request type.')
+    assert.doesNotMatch(await page.textContent('#notice-rpc .msg') ?? '', /UnknownRpcTypeError/, 'the technical name is behind the toggle')
+    await page.fill('[data-testid=rpc-type]', 'echo')
+    await page.click('[data-testid=rpc-send]')
+    await page.waitForSelector('#notice-rpc[hidden]', { state: 'attached' })
     assert.equal(await signRawCalls(page), 1, 'no signature prompt per request')
   })
 
@@ -111,25 +136,86 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
     const src = join(dir, 'weights-64m.bin')
     const sha = await randomFile(src, 64 * MiB)
     await sendViaDashboard(page, src, BOB)
-    await page.waitForSelector('#send-result:not([hidden])', { timeout: 180_000 })
-      .catch(async (err: Error) => { throw new Error(`${err.message}; error box: ${await errorText(page)}`) })
+    const row = await waitSent(page, 'weights-64m.bin')
     const got = await cli.waitFor((e) => e.event === 'file' && e.name === 'weights-64m.bin')
     assert.equal(got.from, CHARLIE)
     assert.equal(got.size, 64 * MiB)
     assert.equal(await sha256File(String(got.path)), sha)
-    assert.equal(await page.getAttribute('#send-result', 'data-blake3'), got.blake3)
+    assert.equal(await page.getAttribute(row, 'data-blake3'), got.blake3)
     assert.ok(String(got.path).includes(join('inbox', CHARLIE)))
     await screenshot(page, '04-file-sent')
     assert.equal(await signRawCalls(page), 1)
   })
 
-  it('receives a file from a Node peer into the OPFS inbox with the right hash', async () => {
+  it('sends several files at once, each its own transfer, none dropped; a Cancel of a waiting one is not a failure', async () => {
+    const names = ['a-1m.bin', 'b-2m.bin', 'c-3m.bin']
+    const shas = await Promise.all(names.map(async (n, i) => await randomFile(join(dir, n), (i + 1) * MiB)))
+    const big = join(dir, 'big-32m.bin')
+    await randomFile(big, 32 * MiB)
+    assert.equal(await page.evaluate(() => document.getElementById('choose-files')?.tagName), 'BUTTON', 'reachable by keyboard')
+    await page.selectOption('[data-testid=send-to]', BOB)
+    await page.setInputFiles('[data-testid=file-input]', [big, ...names.map((n) => join(dir, n)), join(dir, 'weights-64m.bin')])
+    const last = '#transfer-list li[data-dir=out][data-name="weights-64m.bin"][data-state=waiting]'
+    await page.waitForSelector(last)
+    await page.click(`${last} [data-testid=cancel]`)
+    for (const [i, n] of names.entries()) {
+      await waitSent(page, n)
+      const got = await cli.waitFor((e) => e.event === 'file' && e.name === n)
+      assert.equal(await sha256File(String(got.path)), shas[i])
+    }
+    await waitSent(page, 'big-32m.bin')
+    const cancelled = '#transfer-list li[data-dir=out][data-name="weights-64m.bin"]'
+    assert.equal(await page.getAttribute(cancelled, 'data-state'), 'cancelled')
+    assert.equal(await page.$(`${cancelled} .reason`), null, 'your own Cancel is not shown as a failure')
+    assert.equal(await errorText(page, 'send'), '')
+    await screenshot(page, '04-several-files')
+  })
+
+  it('sends a message to a Node peer, which sees the verified sender', async () => {
+    await page.fill('[data-testid=message-action]', 'weights:ready')
+    await page.fill('[data-testid=message-payload]', '{"round": 7}')
+    await page.selectOption('[data-testid=message-to]', BOB)
+    await page.click('[data-testid=message-send]')
+    await page.waitForFunction(() => /delivered weights:ready/.test(document.getElementById('message-status')?.textContent ?? ''))
+    const got = await cli.waitFor((e) => e.event === 'message' && e.action === 'weights:ready')
+    assert.equal(got.from, CHARLIE)
+    assert.match(JSON.stringify(got), /round/)
+  })
+
+  it('shows a message from a Node peer, declines one file (the sender sees the refusal) and accepts the next into the OPFS inbox with the right hash', async () => {
     const { sender: eve, addr } = await NodeSender.start()
     try {
       await connectTo(page, addr, EVE)
+      const sent = await eve.message(CHARLIE, 'ping', { n: 1 })
+      assert.equal(sent.error, undefined)
+      const msg = `#message-list li[data-action=ping][data-from="${EVE}"]`
+      await page.waitForSelector(msg)
+      assert.equal(await page.getAttribute(msg, 'data-payload'), '{"n":1}')
+      await screenshot(page, '12-messages')
+
+      const unwanted = join(dir, 'unwanted-1m.bin')
+      await randomFile(unwanted, MiB)
+      eve.sendLater(unwanted, CHARLIE)
+      const offered = '#transfer-list li[data-dir=in][data-state=asking][data-name="unwanted-1m.bin"]'
+      await page.waitForSelector(offered, { timeout: 30_000 })
+      assert.match(await page.textContent(offered) ?? '', new RegExp(EVE), 'the sender hotkey is shown')
+      await page.click(`${offered} [data-testid=decline]`)
+      const refused = await eve.next()
+      assert.match(refused.error ?? '', /^FileRefusedError: .*declined/)
+      await page.waitForSelector('#transfer-list li[data-dir=in][data-name="unwanted-1m.bin"][data-state=declined]')
       const src = join(dir, 'checkpoint-24m.bin')
       const sha = await randomFile(src, 24 * MiB)
-      const { result, error } = await eve.send(src, CHARLIE)
+      eve.sendLater(src, CHARLIE)
+      // the browser asks first: accept, and always from Eve
+      const asking = `#transfer-list li[data-dir=in][data-state=asking][data-peer="${EVE}"][data-name="checkpoint-24m.bin"]`
+      await page.waitForSelector(asking, { timeout: 30_000 })
+        .catch(async (err: Error) => { throw new Error(`${err.message}; peers: ${await page.textContent('#peer-list')}; transfers: ${await page.textContent('#transfer-list')}`) })
+      assert.match(await page.textContent(asking) ?? '', /checkpoint-24m\.bin/)
+      assert.match(await page.textContent(asking) ?? '', /24\.0 MiB/)
+      await screenshot(page, '05-consent')
+      await page.check(`${asking} [data-testid=always-accept]`)
+      await page.click(`${asking} [data-testid=accept]`)
+      const { result, error } = await eve.next()
       assert.equal(error, undefined)
       assert.equal(result?.size, 24 * MiB)
       const row = `#inbox-list tr[data-blake3="${result?.blake3 ?? ''}"]`
@@ -140,6 +226,7 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
       const inBrowser = await opfsFile(page, path)
       assert.deepEqual(inBrowser, { size: 24 * MiB, sha })
       await screenshot(page, '05-inbox')
+      assert.equal(await page.getAttribute(`#transfer-list li[data-id="${result?.id ?? ''}"]`, 'data-state'), 'done')
     } finally {
       eve.stop()
     }
@@ -151,15 +238,24 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
       await connectTo(page, addr, EVE)
       const src = join(dir, 'reload-80m.bin')
       const sha = await randomFile(src, 80 * MiB)
+      const before = await page.$$eval('#transfer-list li', (lis) => lis.map((li) => `${(li as HTMLElement).dataset['id'] ?? ''}:${(li as HTMLElement).dataset['state'] ?? ''}`))
       eve.sendLater(src, CHARLIE)
       // reload once more than two 16 MiB OPFS segments have arrived
-      await page.waitForFunction(() => /receiving from .*: (\d+\.\d) MiB/.test(document.getElementById('receiving')?.textContent ?? '') &&
-        parseFloat(/: (\d+\.\d) MiB/.exec(document.getElementById('receiving')?.textContent ?? '')?.[1] ?? '0') >= 40, null, { timeout: 120_000, polling: 50 })
+      await page.waitForFunction(() => [...document.querySelectorAll<HTMLElement>('#transfer-list li[data-dir=in][data-state=receiving]')]
+        .some((li) => Number(li.dataset['bytes']) >= 40 * 1024 * 1024), null, { timeout: 120_000, polling: 50 })
       await page.reload()
       const first = await eve.next()
       assert.match(first.error ?? '', /ConnectionClosedError|TransferCancelledError/, 'the sender learns the browser went away')
       await signInAgain(page)
-      await connectTo(page, addr, EVE)
+      // the transfer list is the same after the reload; the known peer is connected again by itself
+      const after = await page.$$eval('#transfer-list li', (lis) => lis.map((li) => `${(li as HTMLElement).dataset['id'] ?? ''}:${(li as HTMLElement).dataset['state'] ?? ''}`))
+      assert.deepEqual(after.slice(-before.length), before)
+      await page.waitForSelector(`#peer-list tr[data-ss58="${EVE}"][data-state=connected]`, { timeout: 30_000 })
+      await screenshot(page, '05-after-reload')
+      await page.setViewportSize({ width: 375, height: 800 })
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 375), 'no sideways scrolling at 375 px')
+      await screenshot(page, '05-after-reload-phone')
+      await page.setViewportSize({ width: 1280, height: 900 })
       const { result, error } = await eve.send(src, CHARLIE)
       assert.equal(error, undefined)
       assert.ok((result?.resumedFrom ?? 0) >= 32 * MiB, `resumed from ${String(result?.resumedFrom)}`)
@@ -178,21 +274,26 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
     const addrBefore = cli.browserAddrs[0]
     await connectTo(page, addrBefore ?? '', BOB)
     await sendViaDashboard(page, src, BOB)
-    await page.waitForFunction(() => parseFloat(document.getElementById('send-bar')?.style.width ?? '0') >= 30, null, { timeout: 120_000, polling: 50 })
+    const row = '#transfer-list li[data-dir=out][data-name="resume-64m.bin"]'
+    await page.waitForFunction((r) => parseFloat(document.querySelector<HTMLElement>(r)?.dataset['progress'] ?? '0') >= 30, row, { timeout: 120_000, polling: 50 })
     await cli.kill()
-    await page.waitForSelector('#error:not([hidden])', { timeout: 90_000 })
-    const name = await page.getAttribute('#error', 'data-error-name')
-    assert.ok(['ConnectionClosedError', 'PeerUnreachableError', 'RequestTimeoutError'].includes(name ?? ''), `error ${name}: ${await errorText(page)}`)
-    assert.match(await errorText(page), /lost|reached|answer/)
+    const killed = Date.now()
+    // the peer's row follows the connection: not "connected" for long after the peer is gone
+    await page.waitForSelector(`#peer-list tr[data-ss58="${BOB}"]:not([data-state=connected])`, { timeout: 20_000 })
+    assert.ok(Date.now() - killed < 20_000)
+    await page.waitForSelector(`${row}[data-state=failed]`, { timeout: 90_000 })
+    const reason = await page.textContent(`${row} .reason`) ?? ''
+    assert.match(reason, /lost|reached|answer/, reason)
+    assert.doesNotMatch(reason, /Send the same file again/)
     await screenshot(page, '06-peer-stopped')
 
     cli = await CliPeer.start(join(dir, 'bob'), { ports })
     assert.equal(cli.browserAddrs[0], addrBefore, 'same certhash address after a restart')
-    await page.waitForSelector(`#peer-list tr[data-ss58="${BOB}"]`, { state: 'detached', timeout: 60_000 })
+    await page.waitForSelector(`#peer-list tr[data-ss58="${BOB}"][data-state=disconnected]`, { timeout: 60_000 })
     await connectTo(page, cli.browserAddrs[0] ?? '', BOB)
-    await sendViaDashboard(page, src, BOB)
-    await page.waitForSelector('#send-result:not([hidden])', { timeout: 180_000 })
-    assert.match(await page.textContent('#send-result') ?? '', /resumed from/)
+    await page.click(`${row} [data-testid=retry]`)
+    await waitSent(page, 'resume-64m.bin')
+    assert.match(await page.textContent(row) ?? '', /resumed from/)
     const got = await cli.waitFor((e) => e.event === 'file' && e.name === 'resume-64m.bin')
     // the kill came at >= 30 % sent; what the receiver had verified is kept, not re-sent
     assert.ok(Number(got.resumedFrom) >= 4 * MiB && Number(got.resumedFrom) <= 64 * MiB * 0.9, `resumed from ${String(got.resumedFrom)}`)
@@ -245,10 +346,10 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
       await other.page.click('[data-testid=connect-wallet]')
       await other.page.waitForSelector('#accounts:not([hidden])')
       await other.page.click('[data-testid=sign-in]')
-      await other.page.waitForSelector('#error:not([hidden])')
-      assert.equal(await other.page.getAttribute('#error', 'data-error-name'), 'SignatureRejectedError')
-      assert.match(await errorText(other.page), /rejected the signature/)
-      assert.equal(await other.page.getAttribute('body', 'data-signed-in'), null)
+      await other.page.waitForSelector('#notice-identity:not([hidden])')
+      assert.equal(await other.page.getAttribute('#notice-identity', 'data-error-name'), 'SignatureRejectedError')
+      assert.match(await errorText(other.page, 'identity'), /rejected the signature/)
+      assert.equal(await other.page.getAttribute('body', 'data-signed-in'), 'false')
       await screenshot(other.page, '08-signature-rejected')
     } finally {
       await other.context.close()
@@ -261,8 +362,8 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
       const p = await browser.newPage()
       await p.goto(cli.dashboard)
       await p.click('[data-testid=connect-wallet]')
-      await p.waitForSelector('#error:not([hidden])')
-      assert.equal(await p.getAttribute('#error', 'data-error-name'), 'WalletUnavailableError')
+      await p.waitForSelector('#notice-identity:not([hidden])')
+      assert.equal(await p.getAttribute('#notice-identity', 'data-error-name'), 'WalletUnavailableError')
       await screenshot(p, '09-no-extension')
       await p.click('[data-testid=use-dev-key]')
       await p.waitForSelector('body[data-signed-in=true]')

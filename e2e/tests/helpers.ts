@@ -185,13 +185,13 @@ export async function screenshot (page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
 }
 
-/** The text of the dashboard's error box, or '' if it is hidden. */
-export async function errorText (page: Page): Promise<string> {
-  return await page.evaluate(() => { const e = document.getElementById('error'); return e === null || e.hidden ? '' : e.textContent ?? '' })
+/** The sentence of a dashboard section's notice (`identity`, `peers`, `rpc`, …), or '' if it is hidden. */
+export async function errorText (page: Page, area: string): Promise<string> {
+  return await page.evaluate((a) => { const e = document.getElementById(`notice-${a}`); return e === null || e.hidden ? '' : e.querySelector('.msg')?.textContent ?? '' }, area)
 }
 
 /** What the Node sender process reports. */
-export interface SenderReport { addr?: string, result?: SendFileResult, error?: string }
+export interface SenderReport { addr?: string, result?: SendFileResult, messageId?: string, error?: string }
 
 /** A Node peer (//Eve) in its own process that sends files into the browser on request. */
 export class NodeSender {
@@ -221,6 +221,13 @@ export class NodeSender {
 
   /** Asks it to send without waiting; read the outcome with {@link NodeSender.next}. */
   sendLater (path: string, to: string): void { this.#proc.send({ send: path, to }) }
+
+  /** Sends a control message to `to`; resolves with the outcome. */
+  async message (to: string, action: string, payload: unknown): Promise<SenderReport> {
+    const outcome = this.next()
+    this.#proc.send({ to, message: { action, payload } })
+    return await outcome
+  }
 
   /** Stops it. */
   stop (): void { this.#proc.disconnect() }

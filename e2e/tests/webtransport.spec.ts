@@ -59,7 +59,7 @@ describe('WebTransport: Chromium ↔ the peer under Deno', () => {
     await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
     await page.click('[data-testid=add-peer]')
     await page.waitForSelector(`#peer-list tr[data-ss58="${BOB}"]`, { timeout: 30_000 })
-      .catch(async (err: Error) => { throw new Error(`${err.message}; error box: ${await errorText(page)}; stderr ${cli.stderr}`) })
+      .catch(async (err: Error) => { throw new Error(`${err.message}; notice: ${await errorText(page, 'peers')}; stderr ${cli.stderr}`) })
     assert.equal(await page.textContent(`#peer-list tr[data-ss58="${BOB}"] td:nth-child(3)`), 'webtransport')
     assert.equal(await page.getAttribute('[data-testid=connect-status]', 'data-transport'), 'webtransport')
     assert.match(await page.textContent('[data-testid=connect-status]') ?? '', /over webtransport$/)
@@ -128,13 +128,14 @@ describe('WebTransport: Chromium ↔ the peer under Deno', () => {
     const sha = await randomFile(src, 64 * MiB)
     await page.selectOption('[data-testid=send-to]', BOB)
     await page.setInputFiles('[data-testid=file-input]', src)
-    await page.waitForSelector('#send-result:not([hidden])', { timeout: 180_000 })
-      .catch(async (err: Error) => { throw new Error(`${err.message}; error box: ${await errorText(page)}`) })
+    const sent = '#transfer-list li[data-dir=out][data-name="up-64m.bin"]'
+    await page.waitForSelector(`${sent}[data-state=done]`, { timeout: 180_000 })
+      .catch(async (err: Error) => { throw new Error(`${err.message}; row: ${await page.textContent(sent).catch(() => 'none')}`) })
     const got = await cli.waitFor((e) => e.event === 'file' && e.name === 'up-64m.bin')
     assert.equal(got.from, CHARLIE)
     assert.equal(got.size, 64 * MiB)
     assert.equal(await sha256File(String(got.path)), sha)
-    assert.equal(await page.getAttribute('#send-result', 'data-blake3'), got.blake3)
+    assert.equal(await page.getAttribute(sent, 'data-blake3'), got.blake3)
   })
 
   it('sends a 64 MiB file peer→browser over WebTransport (subwire send through the listener), after the page hung up and dialled again; OPFS has the same bytes', async () => {
@@ -144,6 +145,8 @@ describe('WebTransport: Chromium ↔ the peer under Deno', () => {
       for (const c of peer.libp2p.getConnections()) await peer.libp2p.hangUp(c.remotePeer)
       await peer.connect(addr)
     }, wtAddr)
+    // `subwire send` below blocks this process, so nobody could click Accept: receive without asking
+    await page.uncheck('[data-testid=ask-consent]')
     const src = join(dir, 'down-64m.bin')
     const sha = await randomFile(src, 64 * MiB)
     const r = spawnSync(process.execPath, [BIN, '--home', join(dir, 'bob'), '--json', 'send', CHARLIE, src], { encoding: 'utf8', timeout: 180_000 })
@@ -162,7 +165,12 @@ describe('WebTransport: Chromium ↔ the peer under Deno', () => {
   it('falls back to WebRTC-Direct when the browser has no WebTransport, and says so', async () => {
     const other = await context.newPage()
     try {
-      await other.addInitScript(() => { Reflect.deleteProperty(globalThis, 'WebTransport') })
+      await other.addInitScript(() => {
+        Reflect.deleteProperty(globalThis, 'WebTransport')
+        // a browser that never signed in here: no remembered session or peers
+        localStorage.removeItem('subwire.session')
+        localStorage.removeItem('subwire.knownPeers')
+      })
       await other.goto(cli.dashboard)
       await other.waitForSelector('body[data-ready=true]')
       await other.click('[data-testid=use-dev-key]')
@@ -170,7 +178,8 @@ describe('WebTransport: Chromium ↔ the peer under Deno', () => {
       assert.equal(await other.inputValue('[data-testid=peer-addr]'), wtAddr)
       await other.click('[data-testid=add-peer]')
       await other.waitForSelector(`#peer-list tr[data-ss58="${BOB}"]`, { timeout: 30_000 })
-        .catch(async (err: Error) => { throw new Error(`${err.message}; error box: ${await errorText(other)}`) })
+        .catch(async (err: Error) => { throw new Error(`${err.message}; notice: ${await errorText(other, 'peers')}`) })
+      await other.waitForSelector('[data-testid=connect-status][data-transport]', { timeout: 30_000 })
       assert.equal(await other.getAttribute('[data-testid=connect-status]', 'data-transport'), 'webrtc-direct')
       assert.match(await other.textContent('[data-testid=connect-status]') ?? '', /over webrtc-direct \(webtransport failed: /)
       assert.equal(await other.textContent(`#peer-list tr[data-ss58="${BOB}"] td:nth-child(3)`), 'webrtc-direct')

@@ -1,11 +1,16 @@
 /**
- * The subwire dashboard: a wallet-extension user as a full peer. Connect a wallet (or
- * a development key), connect to Node peers by multiaddr, send and receive files, and
- * query peers over RPC. Every failure is shown with what it means.
+ * The subwire dashboard: a wallet-extension user as a full peer. Sign in with a wallet
+ * (or a development key), connect to peers, send many files and receive them with
+ * consent, exchange messages and query peers over RPC. Each failure is said once, in the
+ * section where it happened, with the technical detail behind a toggle.
  */
-import { createWebPeer, devSigner, orderByTransport, transportOfAddr, walletAccounts, walletSigner } from '@subwire/peer-web'
+import { createWebPeer, devSigner, walletAccounts, walletSigner } from '@subwire/peer-web'
+import { Messages } from './messages.ts'
+import { connectingText, Peers } from './peers.ts'
+import { Transfers } from './transfers.ts'
+import { $, bytes, clearNotice, el, guarded, named, parseJson, short } from './ui.ts'
 import type { InboxFile, OpfsFileStore, WebPeer } from '@subwire/peer-web'
-import type { RemotePeer, Signer, TransferProgressEvent } from '@subwire/shared'
+import type { Signer } from '@subwire/shared'
 
 /** What the server that hosts the dashboard may tell it (`npm start` writes it). */
 interface HostConfig {
@@ -17,104 +22,66 @@ interface HostConfig {
   netuids?: number[]
 }
 
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const el = document.getElementById(id)
-  if (el === null) throw new Error(`#${id} missing`)
-  return el as T
-}
+/** How this browser signed in last, so a reload signs in the same way. */
+type Session = { kind: 'dev' } | { kind: 'wallet', ss58: string }
 
 const HASHES_KEY = 'subwire.inboxHashes'
+const SESSION_KEY = 'subwire.session'
 let peer: WebPeer | undefined
 let host: HostConfig = {}
-let sending: AbortController | undefined
 
-// --- errors -----------------------------------------------------------------
-
-const EXPLAIN: Record<string, string> = {
-  WalletUnavailableError: 'No Polkadot wallet extension answered. Install polkadot-js, Talisman or SubWallet and allow this site, or use a development key.',
-  WalletAccountNotFoundError: 'The wallet has no such sr25519 account.',
-  SignatureRejectedError: 'You rejected the signature in the wallet, so this browser is not signed in. Click "Sign in" to try again.',
-  PeerUnreachableError: 'The peer could not be reached on any of its addresses.',
-  InvalidDestinationError: 'That is not a multiaddr ending in /p2p/<PeerId>.',
-  FileRefusedError: 'The peer refused the file.',
-  FileTooLargeError: 'The peer refused the file: too large.',
-  InsufficientDiskSpaceError: 'The peer refused the file: not enough disk space.',
-  FileHashMismatchError: 'The file did not match its BLAKE3 hash: nothing was kept.',
-  ChunkHashMismatchError: 'A chunk did not match its hash: the transfer was stopped.',
-  ConnectionClosedError: 'The connection to the peer was lost. Send the same file again to resume where it stopped.',
-  TransferCancelledError: 'The transfer was cancelled.',
-  FilesNotEnabledError: 'That peer does not receive files.',
-  SubnetNotServedError: 'That peer does not serve this subnet.',
-  RequestTimeoutError: 'The peer did not answer in time.',
-  UnknownRpcTypeError: 'The peer has no handler for that request type.',
-  HandshakeFailedError: 'The peer failed the hotkey handshake.',
-  NotStartedError: 'Sign in first.'
+const input = (id: string): HTMLInputElement => $<HTMLInputElement>(id)
+const needPeer = (): WebPeer => {
+  if (peer === undefined) throw named('NotStartedError', 'Sign in first')
+  return peer
 }
 
-function showError (err: unknown): void {
-  const e = err instanceof Error ? err : new Error(String(err))
-  const box = $('error')
-  box.hidden = false
-  box.dataset['errorName'] = e.name
-  box.textContent = `${EXPLAIN[e.name] ?? 'Something failed.'} (${e.name}: ${e.message})`
-}
+const peers = new Peers(() => { renderPeers() }, (addrs) => { void connect(addrs) })
+const transfers = new Transfers($('transfer-list'), (t) => {
+  if (t.state === 'done' && t.dir === 'in') void renderInbox()
+  peers.moved(t.peer, transfers.all.filter((x) => x.peer === t.peer).reduce((n, x) => n + x.bytes, 0))
+})
+const messages = new Messages($('message-list'))
 
-function clearError (): void {
-  $('error').hidden = true
-}
-
-async function guarded (fn: () => Promise<void>): Promise<void> {
-  clearError()
-  try { await fn() } catch (err) { showError(err) }
-}
-
-// --- formatting --------------------------------------------------------------
-
-const short = (s: string): string => s.length > 16 ? `${s.slice(0, 8)}…${s.slice(-6)}` : s
-
-function bytes (n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let i = 0
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++ }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`
-}
-
-function progressText (e: TransferProgressEvent): string {
-  const { bytes: done, total, rate } = e.detail
-  if (e.type === 'transfer:hashing') return `hashing ${bytes(done)} of ${bytes(total)}`
-  const eta = rate > 0 ? Math.ceil((total - done) / rate) : Infinity
-  return `${bytes(done)} of ${bytes(total)} · ${(rate / 1e6).toFixed(1)} MB/s · ETA ${Number.isFinite(eta) ? `${eta} s` : '…'}`
+function setSignedIn (on: boolean): void {
+  for (const e of document.querySelectorAll<HTMLInputElement>('.needs-peer')) e.disabled = !on
+  document.body.dataset['signedIn'] = String(on)
+  $('me').hidden = !on
+  $('signed-in-actions').hidden = !on
 }
 
 // --- identity ---------------------------------------------------------------
 
-async function startPeer (signer: Signer, source: string): Promise<void> {
+async function startPeer (signer: Signer, source: string, session: Session): Promise<void> {
   await peer?.stop()
+  peers.detach()
+  $('identity-status').textContent = session.kind === 'wallet' ? 'Waiting for the wallet to sign…' : 'Signing in…'
   const p = await createWebPeer({
     signer,
     netuids: host.netuids ?? [42],
     allowPrivateAddresses: host.allowPrivateAddresses ?? ['127.0.0.1', 'localhost'].includes(location.hostname),
     protocol: { files: { minFreeBytes: 64 * 1024 * 1024 } }
   })
-  await p.start() // the wallet signs the attestation here, once
+  try {
+    await p.start() // the wallet signs the attestation here, once
+  } finally {
+    $('identity-status').textContent = ''
+  }
   peer = p
   ;(globalThis as { subwirePeer?: WebPeer }).subwirePeer = p
+  localStorage.setItem(SESSION_KEY, JSON.stringify(session))
   $('my-ss58').textContent = p.ss58
   $('my-peer-id').textContent = p.peerId
   $('my-source').textContent = source
-  $('me').hidden = false
-  p.on('peer:authenticated', () => { renderPeers() })
-  p.on('peer:disconnected', () => { renderPeers() })
-  p.on('file:accepted', (o) => { receiving(o.id, `receiving ${o.name} (${bytes(o.size)}) from ${short(o.from.ss58)}`) })
-  p.on('file:progress', (e) => { receiving(e.detail.id, `receiving from ${short(e.from)}: ${progressText(e)}`) })
-  p.on('file:failed', (f) => { if (f.id !== undefined) receiving(f.id, `failed from ${short(f.from)}: ${f.error.name}: ${f.error.message}`) })
-  p.on('file:received', async (f) => {
+  p.subwire.onFileOffer(async (offer) => { await transfers.consent(offer, input('ask-consent').checked) })
+  p.on('message', (m) => { messages.add(m) })
+  p.on('file:received', (f) => {
     const hashes = JSON.parse(localStorage.getItem(HASHES_KEY) ?? '{}') as Record<string, string>
     hashes[f.path] = f.blake3
     localStorage.setItem(HASHES_KEY, JSON.stringify(hashes))
-    receiving(f.id, undefined)
-    await renderInbox()
   })
+  peers.attach(p)
+  transfers.attach(p)
   for (const ev of ['queue:added', 'queue:attempt', 'queue:retry', 'queue:delivered', 'queue:dead', 'queue:dropped', 'queue:progress'] as const) {
     p.outbox?.on(ev, () => { scheduleOutbox() })
   }
@@ -122,132 +89,119 @@ async function startPeer (signer: Signer, source: string): Promise<void> {
   p.outbox?.on('queue:delivered', ({ item, result }) => {
     $('queue-status').textContent = `delivered ${item.label} to ${short(item.dest)}${result === undefined ? '' : ` (BLAKE3 ${result.blake3})`}`
   })
-  document.body.dataset['signedIn'] = 'true'
+  setSignedIn(true)
   renderPeers()
   await renderOutbox()
   await renderInbox()
-  const first = host.peer?.[0]
-  if (first !== undefined && ($('peer-addr') as HTMLInputElement).value === '') ($('peer-addr') as HTMLInputElement).value = first
+  // reconnect the peers this browser knows, in the background
+  for (const k of peers.known) void connect(k.addrs, { quiet: true })
 }
 
 $('connect-wallet').addEventListener('click', () => {
-  void guarded(async () => {
+  void guarded('identity', async () => {
     const accounts = await walletAccounts({ appName: 'subwire dashboard' })
-    if (accounts.length === 0) throw Object.assign(new Error('The wallet has no sr25519 accounts'), { name: 'WalletAccountNotFoundError' })
-    const select = $('account') as HTMLSelectElement
+    if (accounts.length === 0) throw named('WalletAccountNotFoundError', 'The wallet has no sr25519 accounts')
+    const select = $<HTMLSelectElement>('account')
     select.replaceChildren(...accounts.map((a) => new Option(`${a.name ?? 'account'} (${a.source}) ${a.ss58}`, a.ss58)))
     $('accounts').hidden = false
+    select.focus()
   })
 })
 
+async function signInWallet (ss58: string): Promise<void> {
+  await startPeer(await walletSigner(ss58, { appName: 'subwire dashboard' }), 'wallet extension', { kind: 'wallet', ss58 })
+}
+
 $('sign-in').addEventListener('click', () => {
-  void guarded(async () => {
-    const ss58 = ($('account') as HTMLSelectElement).value
-    await startPeer(await walletSigner(ss58, { appName: 'subwire dashboard' }), 'wallet extension')
-  })
+  void guarded('identity', async () => { await signInWallet($<HTMLSelectElement>('account').value) })
 })
 
 $('use-dev-key').addEventListener('click', () => {
-  void guarded(async () => { await startPeer(devSigner(), 'development key (kept in this browser)') })
+  void guarded('identity', async () => { await startPeer(devSigner(), 'development key (kept in this browser)', { kind: 'dev' }) })
+})
+
+$('sign-out').addEventListener('click', () => {
+  void guarded('identity', async () => {
+    localStorage.removeItem(SESSION_KEY)
+    peers.detach()
+    await peer?.stop()
+    peer = undefined
+    setSignedIn(false)
+    renderPeers()
+  })
 })
 
 // --- peers ------------------------------------------------------------------
 
-const latency = new Map<string, number>()
-
 function renderPeers (): void {
-  const list = peer?.peers() ?? []
-  const rows = list.map((r: RemotePeer) => {
-    const tr = document.createElement('tr')
-    tr.dataset['ss58'] = r.ss58
-    const ms = latency.get(r.peerId)
-    for (const [text, mono] of [[r.ss58, true], [short(r.peerId), true], [peer?.transportTo(r.peerId) ?? '', false], [ms === undefined ? '…' : `${ms.toFixed(1)} ms`, false]] as const) {
-      const td = document.createElement('td')
-      td.textContent = text
-      if (mono) td.className = 'mono'
-      tr.append(td)
-    }
-    return tr
-  })
-  $('peer-list').replaceChildren(...rows)
-  for (const id of ['send-to', 'rpc-to']) {
-    const select = $(id) as HTMLSelectElement
+  peers.render($('peer-list'))
+  const live = peers.connected()
+  for (const id of ['send-to', 'rpc-to', 'message-to']) {
+    const select = $<HTMLSelectElement>(id)
     const keep = select.value
-    select.replaceChildren(...list.map((r) => new Option(`${short(r.ss58)} (${peer?.transportTo(r.peerId)})`, r.ss58)))
-    if (list.some((r) => r.ss58 === keep)) select.value = keep
+    select.replaceChildren(...live.map((ss58) => new Option(short(ss58), ss58)))
+    if (live.includes(keep)) select.value = keep
   }
 }
 
-// latency as libp2p's connection monitor measures it (it pings every connection)
-setInterval(() => {
-  if (peer === undefined) return
-  let changed = false
-  for (const r of peer.peers()) {
-    const ms = peer.rtt(r.peerId)
-    if (ms !== undefined && ms !== latency.get(r.peerId)) { latency.set(r.peerId, ms); changed = true }
-  }
-  if (changed) renderPeers()
-}, 1000)
+setInterval(() => { if (peer !== undefined) renderPeers() }, 2000)
+
+/** Connects to the first reachable of `addrs` (WebTransport, then WebRTC-Direct, then WebSockets). */
+async function connect (typed: string[], options: { quiet?: boolean } = {}): Promise<void> {
+  const p = peer
+  if (p === undefined) return
+  const ids = new Set(typed.map((a) => a.slice(a.lastIndexOf('/p2p/') + 5)))
+  const known = peers.known.find((k) => ids.has(k.peerId))
+  const served = (host.peer ?? []).filter((a) => ids.has(a.slice(a.lastIndexOf('/p2p/') + 5)))
+  const candidates = [...new Set([...typed, ...served])]
+  const status = $('connect-status')
+  if (options.quiet !== true) { status.hidden = false; status.textContent = connectingText(candidates) }
+  peers.connecting(known?.ss58, true)
+  const ok = await guarded('peers', async () => {
+    try {
+      const { remote, transport, failed } = await p.connectFirst(candidates, { signal: AbortSignal.timeout(30_000) })
+      peers.remember({ ss58: remote.ss58, peerId: remote.peerId, addrs: candidates })
+      status.hidden = false
+      status.dataset['transport'] = transport
+      status.textContent = `connected to ${short(remote.ss58)} over ${transport}` +
+        (failed.length === 0 ? '' : ` (${failed.map((f) => `${f.transport} failed: ${f.error.message}`).join('; ')})`)
+      renderPeers()
+      if (options.quiet !== true) for (const id of ['send-to', 'rpc-to', 'message-to']) $<HTMLSelectElement>(id).value = remote.ss58
+    } finally {
+      peers.connecting(known?.ss58, false)
+    }
+  })
+  // a known peer that is offline after a reload is not an error: its row says "disconnected"
+  if (!ok && options.quiet === true) { clearNotice('peers'); status.hidden = true }
+}
 
 $('add-peer').addEventListener('submit', (ev) => {
   ev.preventDefault()
-  void guarded(async () => {
-    if (peer === undefined) throw Object.assign(new Error('Sign in first'), { name: 'NotStartedError' })
-    // the addresses to try: several may be pasted (space-separated); the peer's own address
-    // list when it is the one this dashboard is served by. WebTransport first, then
-    // WebRTC-Direct, then WebSockets.
-    const typed = ($('peer-addr') as HTMLInputElement).value.trim().split(/\s+/).filter((a) => a !== '')
-    const ids = new Set(typed.map((a) => a.slice(a.lastIndexOf('/p2p/') + 5)))
-    const served = (host.peer ?? []).filter((a) => ids.has(a.slice(a.lastIndexOf('/p2p/') + 5)))
-    const candidates = [...new Set([...typed, ...served])]
-    const status = $('connect-status')
-    status.hidden = false
-    status.textContent = `connecting (${orderByTransport(candidates).map(transportOfAddr).join(', then ')})…`
-    const { remote, transport, failed } = await peer.connectFirst(candidates, { signal: AbortSignal.timeout(30_000) })
-    status.dataset['transport'] = transport
-    status.textContent = `connected to ${short(remote.ss58)} over ${transport}` +
-      (failed.length === 0 ? '' : ` (${failed.map((f) => `${f.transport} failed: ${f.error.message}`).join('; ')})`)
-    renderPeers()
-    for (const id of ['send-to', 'rpc-to']) ($(id) as HTMLSelectElement).value = remote.ss58
+  const typed = input('peer-addr').value.trim().split(/\s+/).filter((a) => a !== '')
+  void guarded('peers', async () => {
+    needPeer()
+    if (typed.length === 0 || typed.some((a) => !a.includes('/p2p/'))) throw named('InvalidDestinationError', `not a multiaddr with /p2p/: ${typed.join(' ')}`)
+    await connect(typed)
   })
 })
 
 // --- send -------------------------------------------------------------------
 
-async function send (file: File): Promise<void> {
-  if (peer === undefined) throw Object.assign(new Error('Sign in first'), { name: 'NotStartedError' })
-  const to = ($('send-to') as HTMLSelectElement).value
-  if (to === '') throw Object.assign(new Error('Connect to a peer first'), { name: 'InvalidDestinationError' })
-  sending = new AbortController()
-  $('send-progress').hidden = false
-  $('send-result').hidden = true
-  $('send-status').textContent = `starting ${file.name}`
-  $('send-bar').style.width = '0%'
-  $('send-cancel').hidden = false
-  try {
-    const result = await peer.sendFile(to, file, {
-      signal: sending.signal,
-      onProgress: (e) => {
-        $('send-status').textContent = progressText(e)
-        if (e.type === 'transfer:bytes') $('send-bar').style.width = `${(100 * e.detail.bytes / Math.max(1, e.detail.total)).toFixed(1)}%`
-      }
-    })
-    $('send-bar').style.width = '100%'
-    const res = $('send-result')
-    res.hidden = false
-    res.dataset['blake3'] = result.blake3
-    res.textContent = `${result.name} delivered (${bytes(result.size)}${result.resumedFrom > 0 ? `, resumed from ${bytes(result.resumedFrom)}` : ''}) in ${(result.ms / 1000).toFixed(1)} s. BLAKE3 ${result.blake3}`
-    $('send-status').textContent = 'done'
-  } finally {
-    sending = undefined
-    $('send-cancel').hidden = true
-  }
+async function addFiles (files: File[]): Promise<void> {
+  await guarded('send', async () => {
+    needPeer()
+    const to = $<HTMLSelectElement>('send-to').value
+    if (to === '') throw named('InvalidDestinationError', 'Connect to a peer first')
+    if (files.length === 0) throw named('NoFilesError', 'nothing was dropped')
+    await transfers.add(to, files)
+  })
 }
 
-$('file-input').addEventListener('change', () => {
-  const file = ($('file-input') as HTMLInputElement).files?.[0]
-  if (file !== undefined) void guarded(async () => { await send(file) })
-  ;($('file-input') as HTMLInputElement).value = ''
+$('choose-files').addEventListener('click', () => { input('file-input').click() })
+input('file-input').addEventListener('change', () => {
+  const files = [...input('file-input').files ?? []]
+  input('file-input').value = ''
+  void addFiles(files)
 })
 const drop = $('drop')
 drop.addEventListener('dragover', (ev) => { ev.preventDefault(); drop.classList.add('over') })
@@ -255,19 +209,10 @@ drop.addEventListener('dragleave', () => { drop.classList.remove('over') })
 drop.addEventListener('drop', (ev) => {
   ev.preventDefault()
   drop.classList.remove('over')
-  const file = ev.dataTransfer?.files[0]
-  if (file !== undefined) void guarded(async () => { await send(file) })
+  void addFiles([...ev.dataTransfer?.files ?? []].filter((f) => f.size > 0 || f.type !== ''))
 })
-$('send-cancel').addEventListener('click', () => { sending?.abort() })
 
 // --- inbox ------------------------------------------------------------------
-
-const receivingRows = new Map<string, string>()
-function receiving (id: string, text: string | undefined): void {
-  if (text === undefined) receivingRows.delete(id)
-  else receivingRows.set(id, text)
-  $('receiving').replaceChildren(...[...receivingRows.values()].map((t) => Object.assign(document.createElement('div'), { textContent: t })))
-}
 
 async function renderInbox (): Promise<void> {
   const store = peer?.files as OpfsFileStore | undefined
@@ -275,48 +220,62 @@ async function renderInbox (): Promise<void> {
   const hashes = JSON.parse(localStorage.getItem(HASHES_KEY) ?? '{}') as Record<string, string>
   const files: InboxFile[] = await store.list()
   $('inbox-list').replaceChildren(...files.map((f) => {
-    const tr = document.createElement('tr')
+    const tr = el('tr')
     tr.dataset['path'] = f.path
     tr.dataset['blake3'] = hashes[f.path] ?? ''
-    const cells = [f.name, short(f.sender), bytes(f.size), hashes[f.path] === undefined ? '' : short(hashes[f.path] ?? '')]
-    for (const c of cells) tr.append(Object.assign(document.createElement('td'), { textContent: c }))
-    const td = document.createElement('td')
-    const a = document.createElement('a')
-    a.textContent = 'download'
-    a.href = '#'
-    a.addEventListener('click', (ev) => {
-      ev.preventDefault()
-      void guarded(async () => {
+    for (const c of [f.name, short(f.sender), bytes(f.size), hashes[f.path] === undefined ? '' : short(hashes[f.path] ?? '')]) tr.append(el('td', {}, c))
+    const download = el('button', { type: 'button', className: 'secondary small', textContent: 'Download' })
+    download.setAttribute('aria-label', `Download ${f.name}`)
+    download.addEventListener('click', () => {
+      void guarded('inbox', async () => {
         const file = await store.file(f.path)
         const url = URL.createObjectURL(file) // disk-backed: not read into memory
-        const link = Object.assign(document.createElement('a'), { href: url, download: f.name })
-        link.click()
+        el('a', { href: url, download: f.name }).click()
         setTimeout(() => { URL.revokeObjectURL(url) }, 60_000)
       })
     })
-    td.append(a)
-    tr.append(td)
+    tr.append(el('td', {}, download))
     return tr
   }))
 }
+
+// --- messages ---------------------------------------------------------------
+
+$('message-form').addEventListener('submit', (ev) => {
+  ev.preventDefault()
+  const status = $('message-status')
+  status.textContent = 'sending…'
+  void guarded('messages', async () => {
+    try {
+      const p = needPeer()
+      const to = $<HTMLSelectElement>('message-to').value
+      if (to === '') throw named('InvalidDestinationError', 'Connect to a peer first')
+      const payload = parseJson($<HTMLTextAreaElement>('message-payload').value, 'The payload')
+      const action = input('message-action').value.trim()
+      const id = await p.message(to, action, payload)
+      status.textContent = `delivered ${action} to ${short(to)} (acknowledged)`
+      status.dataset['messageId'] = id
+    } catch (err) {
+      status.textContent = ''
+      throw err
+    }
+  })
+})
 
 // --- RPC --------------------------------------------------------------------
 
 $('rpc-form').addEventListener('submit', (ev) => {
   ev.preventDefault()
-  void guarded(async () => {
-    if (peer === undefined) throw Object.assign(new Error('Sign in first'), { name: 'NotStartedError' })
-    const to = ($('rpc-to') as HTMLSelectElement).value
-    let body: unknown
-    try {
-      body = JSON.parse(($('rpc-body') as HTMLTextAreaElement).value)
-    } catch (err) {
-      throw Object.assign(new Error(`The body is not valid JSON: ${(err as Error).message}`), { name: 'InvalidJsonError' })
-    }
+  const reply = $('rpc-reply')
+  reply.textContent = '' // a failed request must not leave the previous answer on screen
+  void guarded('rpc', async () => {
+    const p = needPeer()
+    const to = $<HTMLSelectElement>('rpc-to').value
+    if (to === '') throw named('InvalidDestinationError', 'Connect to a peer first')
+    const body = parseJson($<HTMLTextAreaElement>('rpc-body').value, 'The body')
     const started = performance.now()
-    const reply = await peer.request(to, ($('rpc-type') as HTMLInputElement).value.trim(), body)
-    const ms = performance.now() - started
-    $('rpc-reply').textContent = `${JSON.stringify(reply, null, 2)}\n\n(${ms.toFixed(1)} ms)`
+    const answer = await p.request(to, input('rpc-type').value.trim(), body)
+    reply.textContent = `${JSON.stringify(answer, null, 2)}\n\n(${(performance.now() - started).toFixed(1)} ms)`
   })
 })
 
@@ -334,50 +293,40 @@ async function renderOutbox (): Promise<void> {
   if (outbox === undefined) return
   const items = [...await outbox.list(), ...await outbox.dead()]
   const now = Date.now()
-  const rows = items.map((i) => {
-    const tr = document.createElement('tr')
-    tr.dataset['id'] = i.id
-    tr.dataset['state'] = i.state
-    tr.dataset['attempts'] = String(i.attempts)
+  $('outbox-list').replaceChildren(...items.map((i) => {
+    const tr = el('tr')
+    Object.assign(tr.dataset, { id: i.id, state: i.state, attempts: String(i.attempts) })
     const next = i.state === 'dead' ? 'dead-lettered' : i.nextAttemptAt <= now ? 'now' : `in ${Math.ceil((i.nextAttemptAt - now) / 1000)} s`
     const progress = outboxProgress.get(i.id)
-    const cells = [short(i.dest), i.kind, i.label, `${bytes(i.size)}${progress === undefined ? '' : ` (${bytes(progress)} sent)`}`, String(i.attempts), next, i.lastError === undefined ? '' : `${i.lastError.name}: ${i.lastError.message}`]
-    for (const text of cells) {
-      const td = document.createElement('td')
-      td.textContent = text
-      tr.append(td)
-    }
-    const td = document.createElement('td')
+    for (const text of [short(i.dest), i.kind, i.label, `${bytes(i.size)}${progress === undefined ? '' : ` (${bytes(progress)} sent)`}`, String(i.attempts), next, i.lastError === undefined ? '' : `${i.lastError.name}: ${i.lastError.message}`]) tr.append(el('td', {}, text))
+    const td = el('td')
     for (const [label, action] of [['Retry', async () => { await outbox.retry(i.id) }], ['Drop', async () => { await outbox.drop(i.id) }]] as const) {
-      const b = document.createElement('button')
-      b.className = 'secondary'
-      b.textContent = label
+      const b = el('button', { type: 'button', className: 'secondary small', textContent: label })
       b.dataset['testid'] = `outbox-${label.toLowerCase()}`
-      b.addEventListener('click', () => { void guarded(async () => { await action(); await renderOutbox() }) })
+      b.addEventListener('click', () => { void guarded('outbox', async () => { await action(); await renderOutbox() }) })
       td.append(b)
     }
     tr.append(td)
     return tr
-  })
-  $('outbox-list').replaceChildren(...rows)
+  }))
   document.body.dataset['outbox'] = String(items.length)
 }
 
 setInterval(() => { if (peer?.outbox !== undefined) scheduleOutbox() }, 1000)
 $('queue-form').addEventListener('submit', (ev) => { ev.preventDefault() })
+$('queue-choose').addEventListener('click', () => { input('queue-file').click() })
 
-$('queue-file').addEventListener('change', () => {
-  const input = $('queue-file') as HTMLInputElement
-  const file = input.files?.[0]
-  input.value = ''
+input('queue-file').addEventListener('change', () => {
+  const file = input('queue-file').files?.[0]
+  input('queue-file').value = ''
   if (file === undefined) return
-  void guarded(async () => {
-    if (peer === undefined) throw Object.assign(new Error('Sign in first'), { name: 'NotStartedError' })
-    const dest = ($('queue-dest') as HTMLInputElement).value.trim()
+  void guarded('outbox', async () => {
+    const p = needPeer()
+    const dest = input('queue-dest').value.trim()
     $('queue-status').textContent = `queueing ${file.name}: hashing and storing it in this browser…`
-    const { id } = await peer.sendFile(dest, file, {
+    const { id } = await p.sendFile(dest, file, {
       queue: true,
-      onProgress: (e) => { $('queue-status').textContent = `queueing ${file.name}: ${progressText(e)}` }
+      onProgress: (e) => { $('queue-status').textContent = `queueing ${file.name}: ${e.type === 'transfer:hashing' ? 'hashing' : 'storing'} ${bytes(e.detail.bytes)} of ${bytes(e.detail.total)}` }
     })
     $('queue-status').textContent = `queued ${file.name} (${id})`
     await renderOutbox()
@@ -387,14 +336,23 @@ $('queue-file').addEventListener('change', () => {
 // --- start ------------------------------------------------------------------
 
 async function loadHost (): Promise<void> {
+  setSignedIn(false)
   try {
     const res = await fetch('/subwire.json', { cache: 'no-store' })
     if (res.ok) host = await res.json() as HostConfig
-  } catch {}
+  } catch {} // served without a Node peer (vite dev): no host config
   const fromUrl = new URLSearchParams(location.search).get('peer')
   if (fromUrl !== null) host.peer = [fromUrl, ...(host.peer ?? [])]
-  if (host.peer?.[0] !== undefined) ($('peer-addr') as HTMLInputElement).value = host.peer[0]
+  if (host.peer?.[0] !== undefined) input('peer-addr').value = host.peer[0]
+  renderPeers()
   document.body.dataset['ready'] = 'true'
+  const session = JSON.parse(localStorage.getItem(SESSION_KEY) ?? 'null') as Session | null
+  if (session !== null) {
+    await guarded('identity', async () => {
+      if (session.kind === 'dev') await startPeer(devSigner(), 'development key (kept in this browser)', session)
+      else await signInWallet(session.ss58)
+    })
+  }
 }
 
 void loadHost()

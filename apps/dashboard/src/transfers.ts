@@ -1,0 +1,355 @@
+/**
+ * The transfer list: every file in and out, with its state, progress, rate, ETA and a rate
+ * sparkline, and Cancel / Retry. Outgoing files are sent one after another. The list (and
+ * the files being sent, in IndexedDB) survives a reload: a file that was moving when the
+ * page went away is paused, and Resume (like Retry) sends it again from what the receiver
+ * verified.
+ */
+import { asError, bytes, button, el, explain, short } from './ui.ts'
+import type { WebPeer } from '@subwire/peer-web'
+import type { FileOffer, TransferProgressEvent } from '@subwire/shared'
+
+export type TransferState = 'waiting' | 'asking' | 'hashing' | 'sending' | 'receiving' | 'paused' | 'verifying' | 'done' | 'failed' | 'cancelled' | 'declined'
+
+export interface Transfer {
+  id: string
+  dir: 'out' | 'in'
+  /** The other side's hotkey. */
+  peer: string
+  name: string
+  size: number
+  state: TransferState
+  bytes: number
+  rate: number
+  samples: number[]
+  error?: { name: string, message: string }
+  blake3?: string
+  resumedFrom?: number
+  bytesSent?: number
+}
+
+const LIST_KEY = 'subwire.transfers'
+const ACCEPT_KEY = 'subwire.alwaysAccept'
+const SAMPLES = 30
+/** How long an offer waits for the user's answer before it is declined. */
+const CONSENT_MS = 5 * 60_000
+const ACTIVE: TransferState[] = ['hashing', 'sending', 'verifying']
+
+/** Files being sent, kept in IndexedDB so Resume works after a reload. */
+class KeptFiles {
+  #db: Promise<IDBDatabase> | undefined
+  #open (): Promise<IDBDatabase> {
+    this.#db ??= new Promise((resolve, reject) => {
+      const req = indexedDB.open('subwire-dashboard', 1)
+      req.onupgradeneeded = () => { req.result.createObjectStore('files') }
+      req.onsuccess = () => { resolve(req.result) }
+      req.onerror = () => { reject(req.error ?? new Error('IndexedDB failed')) }
+    })
+    return this.#db
+  }
+
+  async #run<T> (mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest): Promise<T> {
+    const db = await this.#open()
+    return await new Promise<T>((resolve, reject) => {
+      const req = fn(db.transaction('files', mode).objectStore('files'))
+      req.onsuccess = () => { resolve(req.result as T) }
+      req.onerror = () => { reject(req.error ?? new Error('IndexedDB failed')) }
+    })
+  }
+
+  async put (id: string, file: File): Promise<void> { await this.#run('readwrite', (s) => s.put(file, id)) }
+  async get (id: string): Promise<File | undefined> { return await this.#run<File | undefined>('readonly', (s) => s.get(id)) }
+  async delete (id: string): Promise<void> { await this.#run('readwrite', (s) => s.delete(id)) }
+}
+
+export class Transfers {
+  readonly #list: Transfer[]
+  readonly #root: HTMLElement
+  readonly #kept = new KeptFiles()
+  readonly #files = new Map<string, File>()
+  readonly #controllers = new Map<string, AbortController>()
+  readonly #why = new Map<string, 'pause' | 'cancel'>()
+  readonly #asking = new Map<string, (accept: boolean) => void>()
+  readonly #onChange: (t: Transfer) => void
+  #peer: WebPeer | undefined
+  #busy = false
+  #renderTimer: ReturnType<typeof setTimeout> | undefined
+
+  constructor (root: HTMLElement, onChange: (t: Transfer) => void) {
+    this.#root = root
+    this.#onChange = onChange
+    this.#list = (JSON.parse(localStorage.getItem(LIST_KEY) ?? '[]') as Transfer[]).map((t) => {
+      // what was moving when the page went away is now paused (outgoing) or failed (incoming)
+      if (t.dir === 'out' && (ACTIVE.includes(t.state) || t.state === 'waiting')) return { ...t, state: 'paused' as const, rate: 0 }
+      if (t.dir === 'in' && (t.state === 'receiving' || t.state === 'asking')) return { ...t, state: 'failed' as const, rate: 0, error: { name: 'ConnectionClosedError', message: 'the page was reloaded' } }
+      return t
+    })
+    this.render()
+  }
+
+  get all (): readonly Transfer[] { return this.#list }
+
+  /** Uses `peer` from now on (after sign-in). */
+  attach (peer: WebPeer): void {
+    this.#peer = peer
+    peer.on('file:accepted', (o) => { this.#incoming(o, 'receiving') })
+    peer.on('file:progress', (e) => { this.#progress(e.detail.id, e, 'receiving') })
+    peer.on('file:received', (f) => {
+      const t = this.#find(f.id)
+      if (t === undefined) return
+      Object.assign(t, { state: 'done', bytes: t.size, rate: 0, blake3: f.blake3, resumedFrom: f.resumedFrom })
+      this.#changed(t)
+    })
+    peer.on('file:failed', (f) => {
+      const t = f.id === undefined ? undefined : this.#find(f.id)
+      if (t === undefined || t.state === 'declined' || t.state === 'cancelled') return
+      Object.assign(t, { state: 'failed', rate: 0, error: { name: f.error.name, message: f.error.message } })
+      this.#changed(t)
+    })
+    this.#pump()
+  }
+
+  /** The consent hook: asks in the list unless the sender is always accepted. */
+  async consent (offer: FileOffer, ask: boolean): Promise<void> {
+    if (!ask || this.alwaysAccepted().includes(offer.from.ss58)) return
+    const t = this.#incoming(offer, 'asking')
+    const accepted = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => { resolve(false) }, CONSENT_MS)
+      this.#asking.set(t.id, (a) => { clearTimeout(timer); resolve(a) })
+    })
+    this.#asking.delete(t.id)
+    if (!accepted) {
+      Object.assign(t, { state: 'declined', error: { name: 'FileRefusedError', message: 'You declined it' } })
+      this.#changed(t)
+      throw new Error('The receiver declined the file')
+    }
+    t.state = 'receiving'
+    this.#changed(t)
+  }
+
+  alwaysAccepted (): string[] { return JSON.parse(localStorage.getItem(ACCEPT_KEY) ?? '[]') as string[] }
+
+  /** Adds files to send to `to`; each is its own transfer. */
+  async add (to: string, files: File[]): Promise<void> {
+    for (const file of files) {
+      const t: Transfer = { id: crypto.randomUUID(), dir: 'out', peer: to, name: file.name, size: file.size, state: 'waiting', bytes: 0, rate: 0, samples: [] }
+      this.#files.set(t.id, file)
+      this.#list.unshift(t)
+      this.#changed(t)
+      await this.#kept.put(t.id, file).catch(() => {}) // without IndexedDB, Resume works until a reload
+    }
+    this.#pump()
+  }
+
+  cancel (id: string): void {
+    const t = this.#find(id)
+    if (t?.dir === 'in') {
+      this.#peer?.cancelTransfer(id, 'cancelled by the receiver')
+      Object.assign(t, { state: 'cancelled', rate: 0 })
+      this.#changed(t)
+      return
+    }
+    this.#stop(id, 'cancel')
+  }
+
+  /** Resume (a paused file) and Retry (a failed one) both send again from the receiver's verified offset. */
+  resume (id: string): void {
+    const t = this.#find(id)
+    if (t === undefined || t.dir !== 'out') return
+    Object.assign(t, { state: 'waiting', rate: 0 })
+    delete t.error
+    this.#changed(t)
+    this.#pump()
+  }
+
+  answer (id: string, accept: boolean, always: boolean): void {
+    const t = this.#find(id)
+    if (accept && always && t !== undefined && !this.alwaysAccepted().includes(t.peer)) {
+      localStorage.setItem(ACCEPT_KEY, JSON.stringify([...this.alwaysAccepted(), t.peer]))
+    }
+    this.#asking.get(id)?.(accept)
+  }
+
+  remove (id: string): void {
+    const i = this.#list.findIndex((t) => t.id === id)
+    if (i >= 0) this.#list.splice(i, 1)
+    this.#files.delete(id)
+    void this.#kept.delete(id).catch(() => {})
+    this.#save()
+    this.render()
+  }
+
+  #stop (id: string, why: 'pause' | 'cancel'): void {
+    const t = this.#find(id)
+    if (t === undefined) return
+    const c = this.#controllers.get(id)
+    if (c !== undefined) { this.#why.set(id, why); c.abort(); return }
+    t.state = why === 'pause' ? 'paused' : 'cancelled'
+    this.#changed(t)
+  }
+
+  #find (id: string): Transfer | undefined { return this.#list.find((t) => t.id === id) }
+
+  #incoming (o: FileOffer, state: TransferState): Transfer {
+    let t = this.#find(o.id)
+    if (t === undefined) {
+      t = { id: o.id, dir: 'in', peer: o.from.ss58, name: o.name, size: o.size, state, bytes: 0, rate: 0, samples: [] }
+      this.#list.unshift(t)
+    } else if (t.state !== 'declined') {
+      t.state = state
+    }
+    this.#changed(t)
+    return t
+  }
+
+  #progress (id: string, e: TransferProgressEvent, moving: TransferState): void {
+    const t = this.#find(id)
+    if (t === undefined || t.state === 'declined' || t.state === 'cancelled') return
+    const { bytes: done, total, rate } = e.detail
+    if (e.type === 'transfer:hashing') {
+      Object.assign(t, { state: 'hashing', bytes: done, rate })
+    } else {
+      Object.assign(t, { state: done >= total && t.dir === 'out' ? 'verifying' : moving, bytes: done, rate })
+      t.samples = [...t.samples, rate].slice(-SAMPLES)
+    }
+    this.#changed(t, true)
+  }
+
+  #pump (): void {
+    if (this.#busy || this.#peer === undefined) return
+    const next = [...this.#list].reverse().find((t) => t.dir === 'out' && t.state === 'waiting')
+    if (next === undefined) return
+    this.#busy = true
+    void this.#send(next).finally(() => { this.#busy = false; this.#pump() })
+  }
+
+  async #send (t: Transfer): Promise<void> {
+    const peer = this.#peer
+    if (peer === undefined) return
+    const file = this.#files.get(t.id) ?? await this.#kept.get(t.id).catch(() => undefined)
+    if (file === undefined) {
+      Object.assign(t, { state: 'failed', error: { name: 'SourceMissingError', message: 'the file is no longer in this browser: add it again' } })
+      this.#changed(t)
+      return
+    }
+    this.#files.set(t.id, file)
+    const controller = new AbortController()
+    this.#controllers.set(t.id, controller)
+    Object.assign(t, { state: 'hashing', rate: 0 })
+    this.#changed(t)
+    try {
+      const result = await peer.sendFile(t.peer, file, {
+        signal: controller.signal,
+        onProgress: (e) => { this.#progress(t.id, e, 'sending') }
+      })
+      Object.assign(t, { state: 'done', bytes: t.size, rate: 0, blake3: result.blake3, resumedFrom: result.resumedFrom, bytesSent: result.bytesSent })
+      this.#files.delete(t.id)
+      void this.#kept.delete(t.id).catch(() => {})
+    } catch (err) {
+      const why = this.#why.get(t.id)
+      this.#why.delete(t.id)
+      // the user's own Pause or Cancel is a state, not a failure
+      if (why === 'pause') Object.assign(t, { state: 'paused', rate: 0 })
+      else if (why === 'cancel') Object.assign(t, { state: 'cancelled', rate: 0 })
+      else { const e = asError(err); Object.assign(t, { state: e.name === 'FileRefusedError' ? 'declined' : 'failed', rate: 0, error: { name: e.name, message: e.message } }) }
+    } finally {
+      this.#controllers.delete(t.id)
+    }
+    this.#changed(t)
+  }
+
+  #changed (t: Transfer, throttle = false): void {
+    this.#onChange(t)
+    if (!throttle) { this.#save(); this.render(); return }
+    this.#renderTimer ??= setTimeout(() => { this.#renderTimer = undefined; this.#save(); this.render() }, 150)
+  }
+
+  #save (): void {
+    localStorage.setItem(LIST_KEY, JSON.stringify(this.#list.slice(0, 200)))
+  }
+
+  render (): void {
+    document.getElementById('transfers-empty')?.toggleAttribute('hidden', this.#list.length > 0)
+    this.#root.replaceChildren(...this.#list.map((t) => this.#row(t)))
+  }
+
+  #row (t: Transfer): HTMLElement {
+    const li = el('li')
+    Object.assign(li.dataset, { id: t.id, dir: t.dir, state: t.state, name: t.name, peer: t.peer, bytes: String(t.bytes), blake3: t.blake3 ?? '', resumedFrom: String(t.resumedFrom ?? ''), bytesSent: String(t.bytesSent ?? '') })
+    const pct = t.size === 0 ? (t.state === 'done' ? 100 : 0) : 100 * t.bytes / t.size
+    li.dataset['progress'] = pct.toFixed(1)
+    const arrow = t.dir === 'out' ? `to ${short(t.peer)}` : `from ${short(t.peer)}`
+    const who = el('div', { className: 'who', title: t.peer }, `${t.dir === 'out' ? '↑' : '↓'} ${arrow} · `, el('span', { className: 'mono' }, t.peer))
+    const stats = el('div', { className: 'stats' }, el('span', { className: `state state-${t.state}` }, LABEL[t.state]), ` · ${bytes(t.bytes)} of ${bytes(t.size)}`)
+    if (t.state === 'sending' || t.state === 'receiving') {
+      const eta = t.rate > 0 ? Math.ceil((t.size - t.bytes) / t.rate) : Infinity
+      stats.append(` · ${(t.rate / 1e6).toFixed(1)} MB/s · ETA ${Number.isFinite(eta) ? `${eta} s` : '…'} `, sparkline(t.samples))
+    }
+    if (t.state === 'done' && t.resumedFrom !== undefined && t.resumedFrom > 0) stats.append(` · resumed from ${bytes(t.resumedFrom)}`)
+    if (t.blake3 !== undefined) stats.append(` · BLAKE3 ${short(t.blake3)}`)
+    const info = el('div', {}, el('div', { className: 'what' }, t.name), who, stats)
+    const bar = el('div', { className: 'bar' }, el('div', { className: 'fill' }))
+    bar.setAttribute('role', 'progressbar')
+    bar.setAttribute('aria-label', `${t.name} progress`)
+    bar.setAttribute('aria-valuenow', pct.toFixed(0))
+    ;(bar.firstChild as HTMLElement).style.width = `${pct.toFixed(1)}%`
+    li.append(info, el('div', { className: 'actions' }, ...this.#actions(t)), bar)
+    if (t.error !== undefined && t.state !== 'cancelled') {
+      const reason = el('div', { className: 'reason' }, t.state === 'declined' && t.dir === 'in' ? 'You declined it.' : explain('transfers', t.error), ' ')
+      const details = el('details', {}, el('summary', { textContent: 'Technical detail' }), el('code', { textContent: `${t.error.name}: ${t.error.message}` }))
+      reason.append(details)
+      li.append(reason)
+    }
+    return li
+  }
+
+  #actions (t: Transfer): HTMLElement[] {
+    const out: HTMLElement[] = []
+    if (t.state === 'asking') {
+      const always = el('input', { type: 'checkbox' })
+      always.dataset['testid'] = 'always-accept'
+      out.push(button('Accept', 'accept', () => { this.answer(t.id, true, always.checked) }, ''),
+        button('Decline', 'decline', () => { this.answer(t.id, false, false) }),
+        el('label', { className: 'check' }, always, 'always accept from this hotkey'))
+      return out
+    }
+    if (t.dir === 'out' && t.state === 'paused') out.push(button('Resume', 'resume', () => { this.resume(t.id) }, 'small'))
+    if (t.dir === 'out' && (t.state === 'failed' || t.state === 'cancelled' || t.state === 'declined')) out.push(button('Retry', 'retry', () => { this.resume(t.id) }, 'small'))
+    if (ACTIVE.includes(t.state) || ['waiting', 'paused', 'receiving'].includes(t.state)) out.push(button('Cancel', 'cancel', () => { this.cancel(t.id) }))
+    if (['done', 'failed', 'cancelled', 'declined'].includes(t.state)) out.push(button('Remove', 'remove', () => { this.remove(t.id) }))
+    for (const b of out) b.setAttribute('aria-label', `${(b.textContent ?? '')} ${t.name}`)
+    return out
+  }
+}
+
+const LABEL: Record<TransferState, string> = {
+  waiting: 'waiting',
+  asking: 'asks for your consent',
+  hashing: 'hashing',
+  sending: 'sending',
+  receiving: 'receiving',
+  paused: 'paused',
+  verifying: 'verifying',
+  done: 'done',
+  failed: 'failed',
+  cancelled: 'cancelled',
+  declined: 'declined'
+}
+
+function sparkline (samples: number[]): SVGSVGElement {
+  const ns = 'http://www.w3.org/2000/svg'
+  const svg = document.createElementNS(ns, 'svg')
+  svg.setAttribute('width', '60')
+  svg.setAttribute('height', '14')
+  svg.setAttribute('class', 'spark')
+  svg.setAttribute('aria-hidden', 'true')
+  const max = Math.max(1, ...samples)
+  const pts = samples.map((s, i) => `${(60 * i / Math.max(1, SAMPLES - 1)).toFixed(1)},${(13 - 12 * s / max).toFixed(1)}`).join(' ')
+  const line = document.createElementNS(ns, 'polyline')
+  line.setAttribute('points', pts)
+  line.setAttribute('fill', 'none')
+  line.setAttribute('stroke', '#2da44e')
+  line.setAttribute('stroke-width', '1.5')
+  svg.append(line)
+  return svg
+}

@@ -1,0 +1,139 @@
+/**
+ * What a person sees of a failure: one friendly sentence in the section where it
+ * happened, the technical detail behind a toggle, a dismiss button, and nothing left
+ * over once the next action there succeeds.
+ */
+
+export const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id)
+  if (el === null) throw new Error(`#${id} missing`)
+  return el as T
+}
+
+/** The sections that show their own notices. */
+export type Area = 'identity' | 'peers' | 'send' | 'transfers' | 'inbox' | 'messages' | 'rpc' | 'outbox'
+
+const COMMON: Record<string, string> = {
+  WalletUnavailableError: 'No Polkadot wallet extension answered. Install polkadot-js, Talisman or SubWallet and allow this site, or use a development key.',
+  WalletAccountNotFoundError: 'The wallet has no sr25519 account to sign in with.',
+  SignatureRejectedError: 'You rejected the signature in the wallet, so this browser is not signed in. Click "Sign in" to try again.',
+  PeerUnreachableError: 'The peer could not be reached on any of its addresses.',
+  InvalidDestinationError: 'That is not a multiaddr ending in /p2p/<PeerId>, nor the hotkey of a connected peer.',
+  FilesNotEnabledError: 'That peer does not receive files.',
+  SubnetNotServedError: 'That peer does not serve this subnet.',
+  RequestTimeoutError: 'The peer did not answer in time.',
+  UnknownRpcTypeError: 'The peer has no handler for that request type.',
+  HandshakeFailedError: 'The peer failed the hotkey handshake.',
+  AccessDeniedError: 'The peer does not let this hotkey in.',
+  NotStartedError: 'Sign in first.',
+  InvalidJsonError: 'That is not valid JSON.'
+}
+
+/** Explanations that depend on what was being done. */
+const BY_AREA: Partial<Record<Area, Record<string, string>>> = {
+  transfers: {
+    FileRefusedError: 'The peer declined the file.',
+    FileTooLargeError: 'The peer refused the file: it is too large for it.',
+    InsufficientDiskSpaceError: 'The peer refused the file: it has not enough disk space.',
+    FileHashMismatchError: 'The file did not match its BLAKE3 hash, so nothing was kept.',
+    ChunkHashMismatchError: 'A piece of the file did not match its hash, so the transfer was stopped.',
+    ConnectionClosedError: 'The connection to the peer was lost. Retry to continue where it stopped.',
+    TransferCancelledError: 'The other side cancelled the transfer.'
+  },
+  rpc: { ConnectionClosedError: 'The connection to the peer was lost before it answered.' },
+  messages: { ConnectionClosedError: 'The connection to the peer was lost before it confirmed the message.' },
+  peers: { ConnectionClosedError: 'The connection closed while connecting.', AbortError: 'Connecting took too long.', TimeoutError: 'Connecting took too long.' }
+}
+
+const FALLBACK: Record<Area, string> = {
+  identity: 'Signing in failed.',
+  peers: 'Connecting to the peer failed.',
+  send: 'The files could not be added.',
+  transfers: 'The transfer failed.',
+  inbox: 'The file could not be opened.',
+  messages: 'The message was not delivered.',
+  rpc: 'The request failed.',
+  outbox: 'The outbox action failed.'
+}
+
+/** An error made in the dashboard, with a name the explanations know. */
+export function named (name: string, message: string): Error {
+  return Object.assign(new Error(message), { name })
+}
+
+export function asError (err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err))
+}
+
+/** One sentence for `err` where it happened in `area`. */
+export function explain (area: Area, err: unknown): string {
+  const e = typeof err === 'object' && err !== null && typeof (err as { name?: unknown }).name === 'string' ? err as { name: string } : asError(err)
+  return BY_AREA[area]?.[e.name] ?? COMMON[e.name] ?? FALLBACK[area]
+}
+
+/** Shows one notice in `area`: the sentence, the detail behind a toggle, a dismiss button. */
+export function showNotice (area: Area, err: unknown): void {
+  const e = asError(err)
+  const box = $(`notice-${area}`)
+  box.dataset['errorName'] = e.name
+  const text = Object.assign(document.createElement('span'), { className: 'msg', textContent: explain(area, e) })
+  const dismiss = Object.assign(document.createElement('button'), { type: 'button', className: 'dismiss', textContent: '×', title: 'Dismiss' })
+  dismiss.setAttribute('aria-label', 'Dismiss this message')
+  dismiss.dataset['testid'] = 'dismiss'
+  dismiss.addEventListener('click', () => { clearNotice(area) })
+  const details = document.createElement('details')
+  details.append(Object.assign(document.createElement('summary'), { textContent: 'Technical detail' }),
+    Object.assign(document.createElement('code'), { textContent: `${e.name}: ${e.message}` }))
+  box.replaceChildren(text, dismiss, details)
+  box.hidden = false
+}
+
+export function clearNotice (area: Area): void {
+  const box = $(`notice-${area}`)
+  box.hidden = true
+  box.replaceChildren()
+  delete box.dataset['errorName']
+}
+
+/** Runs `fn` for `area`: a success clears that area's notice, a failure shows one. */
+export async function guarded (area: Area, fn: () => Promise<void>): Promise<boolean> {
+  try {
+    await fn()
+    clearNotice(area)
+    return true
+  } catch (err) {
+    showNotice(area, err)
+    return false
+  }
+}
+
+export const short = (s: string): string => s.length > 16 ? `${s.slice(0, 8)}…${s.slice(-6)}` : s
+
+export function bytes (n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++ }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`
+}
+
+export function el<K extends keyof HTMLElementTagNameMap> (tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
+  const e = Object.assign(document.createElement(tag), props)
+  e.append(...children)
+  return e
+}
+
+export function button (label: string, testid: string, onClick: () => void, cls = 'secondary small'): HTMLButtonElement {
+  const b = el('button', { type: 'button', className: cls, textContent: label })
+  b.dataset['testid'] = testid
+  b.addEventListener('click', onClick)
+  return b
+}
+
+/** Reads JSON from a text box, or throws `InvalidJsonError` naming the box. */
+export function parseJson (text: string, what: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw named('InvalidJsonError', `${what} is not valid JSON: ${asError(err).message}`)
+  }
+}
