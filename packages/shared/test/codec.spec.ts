@@ -129,8 +129,10 @@ describe('the MessagePack dialect (what a strict decoder reads)', () => {
     assert.equal(hexOf(new Set([1])), '9101')
   })
 
-  it('round-trips arbitrary JSON-like values and large integers', () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => {
+  it('round-trips arbitrary JSON-like values and large integers ("__proto__" keys are covered above)', () => {
+    const hasProtoKey = (v: unknown): boolean => typeof v === 'object' && v !== null &&
+      (Object.hasOwn(v, '__proto__') || Object.values(v).some(hasProtoKey))
+    fc.assert(fc.property(fc.jsonValue().filter((v) => !hasProtoKey(v)), (v) => {
       assert.deepEqual(decodeValue(encodeValue(v)), JSON.parse(JSON.stringify(v)))
     }))
     fc.assert(fc.property(fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), (n) => {
