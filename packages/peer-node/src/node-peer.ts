@@ -46,6 +46,8 @@ import { loadOrCreatePeerKey } from './home.ts'
 import { firewallFromAclFile, readAclFile, watchAclFile } from './acl-file.ts'
 import type { AclFile } from './acl-file.ts'
 import { NodeFileSource, NodeFileStore } from './files.ts'
+import { NODE_TRANSPORTS } from './transports.ts'
+import type { NodeTransport } from './transports.ts'
 import { Outboard } from './outboard.ts'
 import { chooseBlake3 } from './blake3.ts'
 import { nodeFileReferencer, processLeaseOwner, SqliteQueueStore } from './queue-store.ts'
@@ -53,15 +55,8 @@ import type { AbortOptions, AclRules, AddressBook, FileSource, OutboxInit, Queue
 import type { Libp2p } from '@libp2p/interface'
 import type { Address, ComponentLogger, PrivateKey } from '@libp2p/interface'
 
-/**
- * Transports a Node peer can use: QUIC and TCP between servers; WebRTC-Direct and
- * WebSockets are listened on for browsers. `webtransport` listens for browsers too, but
- * only when the peer runs under Deno (Node has no HTTP/3 server).
- */
-export type NodeTransport = 'quic' | 'tcp' | 'webrtc-direct' | 'ws' | 'webtransport'
-
-/** The transports on by default, in order of preference (WebTransport is asked for explicitly). */
-export const NODE_TRANSPORTS: readonly NodeTransport[] = ['quic', 'tcp', 'webrtc-direct', 'ws']
+export { NODE_TRANSPORTS } from './transports.ts'
+export type { NodeTransport } from './transports.ts'
 
 /** Configuration of a Node peer. */
 export interface NodePeerInit {

@@ -6,7 +6,7 @@
 import { constants } from 'node:fs'
 import { access, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { NODE_TRANSPORTS } from '../../index.ts'
+import { NODE_TRANSPORTS } from '../../transports.ts'
 import { readConfig } from '../../home.ts'
 import { DEFAULT_DASHBOARD_PORT, DEFAULT_WEBTRANSPORT_LISTEN } from '../../constants.ts'
 import { browserAddresses, serveDashboard } from '../../dashboard-server.ts'
