@@ -9,6 +9,7 @@
 //   package): Deno has the HTTP/3 server WebTransport needs, Node has none. The same
 //   peer, with every other transport, runs there.
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { findBundledNode, findDeno } from './runtimes.js'
@@ -23,6 +24,10 @@ const V8_FLAGS = ['--max-semi-space-size=4']
 const NODE_V8_FLAGS = [...V8_FLAGS, '--external-memory-accounted-in-global-limit']
 const CHILD_ENV = 'SUBWIRE_LAUNCHED'
 const here = dirname(fileURLToPath(import.meta.url))
+// In the repository the CLI runs from its TypeScript sources; an installed package (npm
+// pack, scripts/pack.mjs) ships them compiled to lib/, since Node strips no types under node_modules.
+const layout = existsSync(join(here, '..', 'src')) ? { dir: 'src', ext: '.ts' } : { dir: 'lib', ext: '.js' }
+const entry = (...path) => join(here, '..', layout.dir, ...path.slice(0, -1), path[path.length - 1] + layout.ext)
 
 /** `listen --webtransport` (with or without a value) runs under Deno. */
 function wantsDeno (args) {
@@ -47,27 +52,27 @@ function runChild (cmd, args) {
 
 if (process.env[CHILD_ENV] === '1') {
   delete process.env[CHILD_ENV]
-  const { stopWithLauncher } = await import(pathToFileURL(join(here, '..', 'src', 'cli', 'orphan.ts')).href)
+  const { stopWithLauncher } = await import(pathToFileURL(entry('cli', 'orphan')).href)
   stopWithLauncher()
-  const { main } = await import(pathToFileURL(join(here, '..', 'src', 'cli', 'main.ts')).href)
+  const { main } = await import(pathToFileURL(entry('cli', 'main')).href)
   const code = await main(process.argv.slice(2))
   process.exit(code)
 } else if (wantsDeno(process.argv.slice(2))) {
   const deno = findDeno()
   if (deno === undefined) {
-    process.stderr.write('subwire: --webtransport runs the peer under Deno; run "npm install" in the subwire repository to get it (or set SUBWIRE_DENO)\n')
+    process.stderr.write('subwire: --webtransport runs the peer under Deno; run "npm install" in the subwire repository (or install @subwire/peer-node with npm) to get it, or set SUBWIRE_DENO\n')
     process.exit(1)
   }
   // --unstable-net: Deno.QuicEndpoint and Deno.upgradeWebTransport; the peer reads its home,
   // binds sockets and loads the QUIC and WebRTC native modules, hence --allow-all
   // SUBWIRE_DENO_FLAGS adds Deno flags, e.g. "--inspect=127.0.0.1:9229"
   const extra = (process.env.SUBWIRE_DENO_FLAGS ?? '').split(/\s+/).filter((f) => f.length > 0)
-  runChild(deno, ['run', '--allow-all', '--unstable-net', '--no-prompt', '--quiet', `--v8-flags=${V8_FLAGS.join(',')}`, ...extra, join(here, '..', 'src', 'deno-main.ts'), ...process.argv.slice(2)])
+  runChild(deno, ['run', '--allow-all', '--unstable-net', '--no-prompt', '--quiet', `--v8-flags=${V8_FLAGS.join(',')}`, ...extra, entry('deno-main'), ...process.argv.slice(2)])
 } else {
   const major = Number(process.versions.node.split('.')[0])
   const node = major >= MIN_MAJOR ? process.execPath : findBundledNode()
   if (node === undefined) {
-    process.stderr.write(`subwire: needs Node >= ${MIN_MAJOR} (this is ${process.version}); run "npm install" in the subwire repository to get it\n`)
+    process.stderr.write(`subwire: needs Node >= ${MIN_MAJOR} (this is ${process.version}); run "npm install" in the subwire repository (or install @subwire/peer-node with npm) to get it\n`)
     process.exit(1)
   }
   // SUBWIRE_NODE_FLAGS adds Node flags to the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"

@@ -6,6 +6,7 @@
  * One request per connection, newline-delimited JSON both ways:
  * - `{ op: 'message', dest, action, payload, netuid?, encrypt?, timeout?, id?, watch? }`
  * - `{ op: 'file', dest, path, name?, netuid?, encrypt?, watch? }` (hashing progress lines first)
+ * - `{ op: 'status' }`: addresses, connected peers, transfers in flight with progress, the outbox
  * - `{ op: 'watch', id }`, `{ op: 'list' }`, `{ op: 'dead' }`, `{ op: 'retry', id }` (`id: 'all'`), `{ op: 'drop', id }`
  *
  * Answers are lines `{ event: … }`; the last one of a watch is `delivered` or `dead`,
@@ -18,6 +19,7 @@ import { createConnection, createServer } from 'node:net'
 import { isAbsolute, join } from 'node:path'
 import { errorToWire, InvalidConfigError, toError } from '@subwire/shared'
 import { CONTROL_SOCKET_FILE } from './constants.ts'
+import { Transfers } from './ops/transfers.ts'
 import type { Outbox, OutboxView } from '@subwire/shared'
 import type { NodePeer } from './node-peer.ts'
 import type { Server, Socket } from 'node:net'
@@ -120,11 +122,13 @@ export async function serveControl (home: string, peer: NodePeer): Promise<Contr
   if (await isAlive(path)) throw new InvalidConfigError(`Another subwire listener is running in ${home} (it answers on ${path})`)
   await unlink(path).catch(() => {})
   const sockets = new Set<Socket>()
+  const transfers = new Transfers({ peer })
+  transfers.start()
   const server: Server = createServer((socket) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
     socket.on('error', () => {})
-    void handle(socket, peer, outbox)
+    void handle(socket, peer, outbox, transfers)
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -134,6 +138,7 @@ export async function serveControl (home: string, peer: NodePeer): Promise<Contr
   return {
     path,
     close: async () => {
+      transfers.stop()
       for (const s of sockets) s.destroy()
       await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
       await unlink(path).catch(() => {})
@@ -181,7 +186,7 @@ const str = (v: unknown, name: string): string => {
 const optNum = (v: unknown): number | undefined => typeof v === 'number' ? v : undefined
 const optBool = (v: unknown): boolean | undefined => typeof v === 'boolean' ? v : undefined
 
-async function handle (socket: Socket, peer: NodePeer, outbox: Outbox): Promise<void> {
+async function handle (socket: Socket, peer: NodePeer, outbox: Outbox, transfers: Transfers): Promise<void> {
   const send = (e: ControlEvent): void => { if (!socket.destroyed) socket.write(JSON.stringify(e) + '\n') }
   const controller = new AbortController()
   socket.on('close', () => { controller.abort() })
@@ -230,6 +235,7 @@ async function handle (socket: Socket, peer: NodePeer, outbox: Outbox): Promise<
         netuids: peer.subwire.netuids,
         multiaddrs: peer.multiaddrs,
         peers: peer.peers().map((p) => ({ ss58: p.ss58, peerId: p.peerId, direction: p.direction, remoteAddr: p.remoteAddr })),
+        transfers: transfers.list(),
         outbox: { pending: pending.length, dead: dead.length, items: pending.map(viewToJson) }
       })
     } else if (op === 'retry') {

@@ -24,6 +24,7 @@ import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createOutboxCiph
 import { WebTransportUnavailableError } from './webtransport/errors.ts'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
+import type { Libp2pInit } from 'libp2p'
 import { FileAddressBook } from './address-book-file.ts'
 import {
   ADDRESS_BOOK_FILE,
@@ -110,6 +111,8 @@ export interface NodePeerInit {
   outbox?: OutboxInit
   /** WebTransport listener options (certificate store, clock, rotation), with `transports` including `webtransport`. */
   webtransport?: Partial<WebTransportListenerInit>
+  /** libp2p's metrics (e.g. `prometheusMetrics()` of `@libp2p/prometheus-metrics`); none by default. */
+  metrics?: Libp2pInit['metrics']
 }
 
 /** A running subwire peer on Node: {@link SubwirePeer} plus files sent from a path. */
@@ -269,6 +272,7 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
     privateKey,
     ...(datastore === undefined ? {} : { datastore }),
     ...(init.logger === undefined ? {} : { logger: init.logger }),
+    ...(init.metrics === undefined ? {} : { metrics: init.metrics }),
     addresses: { listen },
     connectionGater: aclConnectionGater(acl),
     transports: [

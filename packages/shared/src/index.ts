@@ -38,6 +38,7 @@ export type {
   SubwireEvents,
   SubwireMessage,
   RemotePeer,
+  RequestServed,
   SendOptions,
   MessageOptions,
   HandleOptions,

@@ -23,6 +23,7 @@ export { RpcClient } from './rpc/client.ts'
 export { RpcServer } from './rpc/server.ts'
 export type { RpcServerInit } from './rpc/server.ts'
 export type { RequestSealer, RequestOpener, RequestLimiter } from './rpc/types.ts'
+export type { ServedRequest } from './rpc/server.ts'
 
 export { initiateHandshake, respondHandshake } from './auth/handshake.ts'
 export type { Hello, HandshakeResult, AttestationVerifier } from './auth/handshake.ts'

@@ -84,7 +84,7 @@ export class Subwire {
     this.#connector = new Connector({ libp2p: this.#libp2p, auth: this.#auth, addressBook: components.addressBook, log: authLog }, { redial: init.redial ?? true })
     const rpcLog = logger.forComponent('subwire:rpc')
     this.#rpc = new RpcService(
-      { auth: this.#auth, sealing: this.#sealing, messages: new MessageInbox({ events: this.#events, deliveries, log: rpcLog }), log: rpcLog },
+      { auth: this.#auth, sealing: this.#sealing, messages: new MessageInbox({ events: this.#events, deliveries, log: rpcLog }), log: rpcLog, onServed: (s) => { if (this.#events.listens('request:served')) this.#events.emit('request:served', s) } },
       { netuids, maxConcurrent, requestTimeoutMs, handshakeTimeoutMs, maxFrameBytes, encryptRequests: encryption.requests, encryptMessages: encryption.messages, requireEncryption: encryption.require })
     this.#files = new FileService(
       { auth: this.#auth, sealing: this.#sealing, events: this.#events, deliveries, store: components.files, log: logger.forComponent('subwire:files') },

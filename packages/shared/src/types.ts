@@ -139,6 +139,24 @@ export interface SubwireEvents {
   'file:received': ReceivedFile
   /** An incoming transfer failed or was refused; what was verified is kept for a resume. */
   'file:failed': { id: string | undefined, from: string, error: Error }
+  /** An incoming request or control message was answered or refused (for metrics). */
+  'request:served': RequestServed
+}
+
+/** An incoming request or control message, once answered or refused. */
+export interface RequestServed {
+  /** `rpc` for a request, `msg` for a control message. */
+  kind: 'rpc' | 'msg'
+  /** The request type or message action, as the caller sent it (not validated against the handlers). */
+  type: string
+  /** `'ok'`, or the name of the error the caller got (`UnknownRpcTypeError`, `TooManyRequestsError`, …). */
+  outcome: string
+  /** Milliseconds from the request frame to the reply. */
+  ms: number
+  /** The verified caller's hotkey. */
+  from: string
+  /** The subnet it arrived on. */
+  netuid: number
 }
 
 /** Options of `Subwire.sendFile`. */

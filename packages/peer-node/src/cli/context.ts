@@ -10,7 +10,9 @@ import { loadHotkey } from '../keys.ts'
 import { ADDRESS_BOOK_FILE } from '../constants.ts'
 import { FileAddressBook } from '../address-book-file.ts'
 import { jsonSafe } from './format.ts'
+import { jsonComponentLogger, jsonLogLine } from '../ops/log.ts'
 import type { Command } from 'commander'
+import type { ComponentLogger } from '@libp2p/interface'
 import type { AddressBook } from '@subwire/shared'
 import type { NodePeer, NodePeerInit } from '../node-peer.ts'
 import type { SubwireConfig } from '../home.ts'
@@ -20,7 +22,12 @@ import type { CliIo } from './io.ts'
 export interface GlobalOptions {
   home?: string
   json?: boolean
+  /** `human` (default) or `json`: one JSON log object per line (level, time, component, event). */
+  logFormat?: 'human' | 'json'
 }
+
+/** The component of the CLI's own log lines. */
+const CLI_COMPONENT = 'subwire:cli'
 
 /** Where a command's peer keeps received files, and its limits. */
 export interface PeerFiles {
@@ -53,11 +60,26 @@ export class CliContext {
    * once the line has left the process; callers that need no such guarantee may ignore it.
    */
   async emit (json: Record<string, unknown>, human?: string): Promise<void> {
-    const line = this.globals().json === true ? JSON.stringify(jsonSafe(json)) : human
+    const line = this.jsonLogs()
+      ? jsonLogLine('info', CLI_COMPONENT, String(json.event ?? 'output'), jsonSafe(json) as Record<string, unknown>)
+      : this.globals().json === true ? JSON.stringify(jsonSafe(json)) : human
     if (line === undefined) return
     const written = Promise.resolve(this.io.stdout(line))
     written.catch(() => {}) // awaited by those who need it (a message's ack); others must not see it unhandled
     await written
+  }
+
+  /** True under `--log-format json`. */
+  jsonLogs (): boolean { return this.globals().logFormat === 'json' }
+
+  /** A warning on stderr: `subwire: warning: …`, or a JSON line with `level: "warn"`. */
+  warn (event: string, message: string): void {
+    this.io.stderr(this.jsonLogs() ? jsonLogLine('warn', CLI_COMPONENT, event, { message }) : `subwire: warning: ${message}`)
+  }
+
+  /** The peer's logger: JSON lines on stderr under `--log-format json`, else libp2p's default. */
+  logger (): ComponentLogger | undefined {
+    return this.jsonLogs() ? jsonComponentLogger({ write: (line) => { this.io.stderr(line) } }) : undefined
   }
 
   /** Runs `fn` with a peer of this home (started unless `extra.start` is false), and stops the peer after. */
@@ -66,6 +88,7 @@ export class CliContext {
     const signer = await loadHotkey(config.hotkey, config.ss58Prefix)
     // libp2p and the engine load only for the commands that run a peer (~0.2 s of start-up)
     const { createNodePeer } = await import('../index.ts')
+    const logger = this.logger()
     const peer = await createNodePeer({
       signer,
       netuids: netuids ?? config.netuids,
@@ -74,7 +97,9 @@ export class CliContext {
       filesDir: files?.dir,
       protocol: { ss58Prefix: config.ss58Prefix, files: { maxFileSize: files?.maxFileSize, minFreeBytes: files?.minFreeBytes }, ...extra.protocol },
       ...(extra.transports === undefined ? {} : { transports: extra.transports }),
-      ...(extra.onAclReload === undefined ? {} : { onAclReload: extra.onAclReload })
+      ...(extra.onAclReload === undefined ? {} : { onAclReload: extra.onAclReload }),
+      ...(extra.metrics === undefined ? {} : { metrics: extra.metrics }),
+      ...(logger === undefined ? {} : { logger })
     })
     if (extra.start !== false) await peer.start()
     try {

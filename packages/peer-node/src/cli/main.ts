@@ -6,7 +6,8 @@
  * @packageDocumentation
  */
 import { readFileSync } from 'node:fs'
-import { Command, CommanderError } from 'commander'
+import { Command, CommanderError, Option } from 'commander'
+import { jsonLogLine } from '../ops/log.ts'
 import { UsageError } from './args.ts'
 import { describeError } from './errors.ts'
 import { printable } from './format.ts'
@@ -40,6 +41,7 @@ export async function main (argv: string[], io: CliIo = processIo): Promise<numb
     .description('Hotkey-authenticated peer-to-peer messages, RPC and files for Bittensor subnets')
     .option('--home <dir>', 'subwire home directory (default $SUBWIRE_HOME or ~/.subwire)')
     .option('--json', 'print one JSON object per line on stdout, for scripts')
+    .addOption(new Option('--log-format <format>', 'human (default), or json: every line on stdout and stderr one JSON object with level, time, component and event (library logs too, with DEBUG=subwire*)').choices(['human', 'json']))
     .version(version(), '-V, --version', 'print the version of subwire')
     .exitOverride()
     .configureOutput({
@@ -66,7 +68,7 @@ Exit codes:
 Environment:
   SUBWIRE_HOME          the home directory (default ~/.subwire; --home overrides)
   SUBWIRE_DEBUG=1       print the stack with an error
-  DEBUG=subwire*        library logs (DEBUG=subwire:files for one part; libp2p* for libp2p's)
+  DEBUG=subwire*        library logs (DEBUG=subwire:files for one part; libp2p* for libp2p's); JSON lines with --log-format json
   SUBWIRE_WEBTRANSPORT  npm start only: 0 runs the peer under Node without WebTransport
   SUBWIRE_DENO          the Deno binary for listen --webtransport (default the bundled one)
   SUBWIRE_DENO_FLAGS, SUBWIRE_NODE_FLAGS  extra flags for the peer's runtime
@@ -92,8 +94,12 @@ Environment:
     const e = err as Error
     ctx.code = e.name === UsageError.name ? 2 : 1
     const line = describeError(e)
-    if (ctx.globals().json === true) io.stdout(JSON.stringify({ event: 'error', error: e.name, message: line }))
-    io.stderr(`subwire: ${printable(line)}`)
+    if (ctx.jsonLogs()) {
+      io.stderr(jsonLogLine('error', 'subwire:cli', 'error', { error: e.name, message: line }))
+    } else {
+      if (ctx.globals().json === true) io.stdout(JSON.stringify({ event: 'error', error: e.name, message: line }))
+      io.stderr(`subwire: ${printable(line)}`)
+    }
     if (process.env.SUBWIRE_DEBUG !== undefined) io.stderr(e.stack ?? '')
   }
   return ctx.code

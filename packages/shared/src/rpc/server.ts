@@ -31,6 +31,18 @@ export interface RpcServerInit {
   e2e?: RequestOpener | undefined
   /** Refuse plaintext requests with `EncryptionRequiredError`. */
   requireEncryption?: boolean | undefined
+  /** Hears of each request once it is answered or refused (for metrics). */
+  onServed?: ((served: ServedRequest) => void) | undefined
+}
+
+/** A request this server answered or refused: its type, how it ended and how long it took. */
+export interface ServedRequest {
+  /** The request type (or message action) as the caller sent it. */
+  type: string
+  /** `'ok'`, or the name of the error the caller got. */
+  outcome: string
+  /** Milliseconds from the request frame to the reply. */
+  ms: number
 }
 
 
@@ -120,10 +132,12 @@ export class RpcServer {
     const handler = this.#init.resolve(type)
     if (handler === undefined) {
       this.#reply(id, { k: FrameKind.Error, id, e: errorToWire(new UnknownRpcTypeError(`No handler for "${type}" on subnet ${this.#init.caller.netuid}`)) })
+      this.#init.onServed?.({ type, outcome: UnknownRpcTypeError.name, ms: 0 })
       return
     }
     if (!this.#init.limiter.tryAcquire()) {
       this.#reply(id, { k: FrameKind.Error, id, e: errorToWire(new TooManyRequestsError()) })
+      this.#init.onServed?.({ type, outcome: TooManyRequestsError.name, ms: 0 })
       return
     }
     const running: Running = { controller: new AbortController(), credit: STREAM_REPLY_WINDOW, creditWaiter: undefined, timer: undefined }
@@ -137,6 +151,8 @@ export class RpcServer {
   async #run (id: number, type: string, rec: Record<string, unknown>, handler: RpcHandler, running: Running): Promise<void> {
     const signal = running.controller.signal
     const streamed = rec.s === 1
+    const startedAt = Date.now()
+    let outcome = 'ok'
     try {
       const context: HandlerContext = { caller: this.#init.caller, type, signal }
       if (typeof rec.m === 'string') {
@@ -173,6 +189,7 @@ export class RpcServer {
         this.#reply(id, sealReply === undefined ? { k: FrameKind.Reply, id, b: result } : { k: FrameKind.Reply, id, x: await sealReply(result, 0, true) })
       }
     } catch (err) {
+      outcome = ((signal.aborted ? signal.reason : err) as Error | undefined)?.name ?? 'Error'
       if (!signal.aborted || (signal.reason as Error | undefined)?.name === RequestTimeoutError.name) {
         this.#reply(id, { k: FrameKind.Error, id, e: errorToWire(signal.aborted ? signal.reason : err) })
       }
@@ -180,6 +197,7 @@ export class RpcServer {
       if (running.timer !== undefined) clearTimeout(running.timer)
       this.#running.delete(id)
       this.#init.limiter.release()
+      this.#init.onServed?.({ type, outcome, ms: Date.now() - startedAt })
     }
   }
 

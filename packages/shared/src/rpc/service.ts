@@ -18,7 +18,7 @@ import { RpcServer } from './server.ts'
 import type { Authenticator } from '../auth/authenticator.ts'
 import type { Session } from '../auth/session.ts'
 import type { E2eSealing } from '../encryption/sealing.ts'
-import type { HandleOptions, MessageOptions, SendOptions } from '../types.ts'
+import type { HandleOptions, MessageOptions, RequestServed, SendOptions } from '../types.ts'
 import type { MessageInbox } from './messages.ts'
 import type { Caller, RequestLimiter, RpcHandler } from './types.ts'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
@@ -33,6 +33,8 @@ export interface RpcServiceComponents {
   messages: MessageInbox
   /** The `subwire:rpc` logger. */
   log: Logger
+  /** Hears of every request and message served here (the engine's `request:served` event). */
+  onServed?: ((served: RequestServed) => void) | undefined
 }
 
 /** Configuration of the {@link RpcService}. */
@@ -105,6 +107,7 @@ export class RpcService {
       log: this.#c.log,
       e2e: this.#c.sealing.requestOpener(caller, kind),
       requireEncryption: this.#init.requireEncryption,
+      onServed: this.#c.onServed === undefined ? undefined : (s) => { this.#c.onServed?.({ ...s, kind, from: caller.ss58, netuid }) },
       resolve: kind === 'rpc'
         ? (type) => this.#handlers.get(netuid)?.get(type) ?? this.#handlers.get('*')?.get(type)
         : () => this.#c.messages.handler

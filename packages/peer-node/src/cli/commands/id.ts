@@ -7,8 +7,16 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { readConfig, loadOrCreatePeerKey } from '../../home.ts'
 import { loadHotkey } from '../../keys.ts'
 import { listenerStatus } from '../listener.ts'
+import { formatBytes, printable } from '../format.ts'
+import type { TransferInFlight } from '../../ops/transfers.ts'
 import type { Command } from 'commander'
 import type { CliContext } from '../context.ts'
+
+/** A transfer in flight as `status` prints it. */
+function transferLine (t: TransferInFlight): string {
+  const pct = t.total > 0 ? `${Math.floor(100 * t.bytes / t.total)}%` : '?'
+  return `${t.direction === 'in' ? 'from' : 'to'} ${t.peer}: ${printable(t.name)} ${formatBytes(t.bytes)} / ${formatBytes(t.total)} (${pct}, ${formatBytes(t.rate)}/s)`
+}
 
 /** Registers `id` and `status`. */
 export function registerId (program: Command, ctx: CliContext): void {
@@ -26,13 +34,16 @@ export function registerId (program: Command, ctx: CliContext): void {
         `home    ${ctx.home()}`)
     })
   program.command('status')
-    .description('ask the running listener for its addresses, connected peers and outbox')
+    .description('ask the running listener for its addresses, connected peers, transfers in flight and outbox')
     .action(async () => {
       const s = await listenerStatus(ctx)
       if (s === undefined) throw new Error(`no listener runs in ${ctx.home()} (start one with "subwire listen")`)
       const peers = s.peers as Array<{ ss58: string, direction: string, remoteAddr: string }>
       const outbox = s.outbox as { pending: number, dead: number }
+      const transfers = (s.transfers ?? []) as TransferInFlight[]
       await ctx.emit(s, `hotkey  ${String(s.ss58)}\npeer id ${String(s.peerId)}\nlistening on\n${(s.multiaddrs as string[]).map((a) => `  ${a}`).join('\n')}\n` +
-        `peers   ${peers.length}${peers.map((p) => `\n  ${p.ss58} ${p.direction} ${p.remoteAddr}`).join('')}\noutbox  ${outbox.pending} waiting, ${outbox.dead} dead`)
+        `peers   ${peers.length}${peers.map((p) => `\n  ${p.ss58} ${p.direction} ${p.remoteAddr}`).join('')}\n` +
+        `transfers ${transfers.length}${transfers.map((t) => `\n  ${transferLine(t)}`).join('')}\n` +
+        `outbox  ${outbox.pending} waiting, ${outbox.dead} dead`)
     })
 }

@@ -14,11 +14,13 @@ import { serveControl, viewToJson } from '../../control.ts'
 import { parseApiAddress, serveApi } from '../../api/server.ts'
 import { collect, collectNetuid, parseNetuid, parseSize, UsageError } from '../args.ts'
 import { formatBytes, jsonSafe, printable } from '../format.ts'
+import { Registry } from 'prom-client'
+import { libp2pMetrics, serveMetrics, SubwireMetrics } from '../../ops/metrics.ts'
 import type { Command } from 'commander'
 import type { NodePeer, NodePeerInit } from '../../node-peer.ts'
 import type { CliContext } from '../context.ts'
 
-interface ListenOptions { fullPayloads?: boolean, listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean, webtransport?: string | boolean, api?: string, apiSocket?: boolean }
+interface ListenOptions { fullPayloads?: boolean, listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean, webtransport?: string | boolean, api?: string, apiSocket?: boolean, metrics?: string }
 
 /** Payloads printed whole up to this size of JSON; larger ones are summarised unless `--full-payloads`. */
 const MAX_PRINTED_PAYLOAD = 64 * 1024
@@ -73,7 +75,7 @@ async function serveUntilShutdown (ctx: CliContext, peer: NodePeer, opts: Listen
   const control = await serveControl(ctx.home(), peer)
   const api = await serveApi(peer, { home: ctx.home(), socket: opts.apiSocket !== false, tcp: opts.api === undefined ? undefined : parseApiAddress(opts.api) })
     .catch(async (err: unknown) => { await control.close(); throw err })
-  if (api.warning !== undefined) ctx.io.stderr(`subwire: warning: ${api.warning}`)
+  if (api.warning !== undefined) ctx.warn('api-warning', api.warning)
   const apiJson = { ...(api.socketPath === undefined ? {} : { socket: api.socketPath }), ...(api.tcp === undefined ? {} : { tcp: `${api.tcp.host}:${api.tcp.port}`, token: api.tokenPath }) }
   const browser = browserAddresses(peer.multiaddrs)
   const dashboard = opts.dashboard === undefined
@@ -95,6 +97,24 @@ async function serveUntilShutdown (ctx: CliContext, peer: NodePeer, opts: Listen
     await control.close()
     await dashboard?.close()
   }
+}
+
+/** `--metrics HOST:PORT`, checked before the peer starts. */
+function parseMetricsAddress (value: string): { host: string, port: number } {
+  try {
+    return parseApiAddress(value)
+  } catch {
+    throw new UsageError(`--metrics wants HOST:PORT, e.g. 127.0.0.1:9464 (got "${value}")`)
+  }
+}
+
+/** Counts the peer's events and serves them with libp2p's metrics on `/metrics`. */
+async function startMetrics (ctx: CliContext, peer: NodePeer, registry: Registry | undefined, at: { host: string, port: number }): Promise<{ close: () => Promise<void> }> {
+  const metrics = new SubwireMetrics({ peer, ...(registry === undefined ? {} : { registry }) })
+  metrics.start()
+  const server = await serveMetrics(metrics, at.host, at.port).catch((err: unknown) => { metrics.stop(); throw err })
+  ctx.emit({ event: 'metrics', url: `http://${server.address}/metrics` }, `metrics on http://${server.address}/metrics`)
+  return { close: async () => { metrics.stop(); await server.close() } }
 }
 
 /** `--storage` is refused at start unless it is an existing directory this process can write. */
@@ -130,6 +150,7 @@ export function registerListen (program: Command, ctx: CliContext): void {
     .option('--webtransport [multiaddr]', `also listen for browsers over WebTransport (runs the peer under Deno; default ${DEFAULT_WEBTRANSPORT_LISTEN})`)
     .option('--api <host:port>', 'also serve the local API on TCP (e.g. 127.0.0.1:4790), with the bearer token in <home>/api.token; a non-loopback address is warned about')
     .option('--no-api-socket', 'do not serve the local API on <home>/api.sock')
+    .option('--metrics <host:port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (e.g. 127.0.0.1:9464)')
     .action(async (opts: ListenOptions) => {
       const config = await readConfig(ctx.home())
       const listen = opts.listen ?? config.listen
@@ -141,10 +162,18 @@ export function registerListen (program: Command, ctx: CliContext): void {
           }
       if (opts.storage !== undefined) await checkStorage(opts.storage)
       const files = { dir: opts.storage ?? join(ctx.home(), 'files'), maxFileSize: opts.maxFileSize, minFreeBytes: opts.minFree }
+      const metricsAt = opts.metrics === undefined ? undefined : parseMetricsAddress(opts.metrics)
+      const registry = metricsAt === undefined ? undefined : new Registry()
       await ctx.withPeer(async (peer) => {
         printPeerEvents(ctx, peer, opts.fullPayloads === true)
-        await serveUntilShutdown(ctx, peer, opts)
+        const metrics = metricsAt === undefined ? undefined : await startMetrics(ctx, peer, registry, metricsAt)
+        try {
+          await serveUntilShutdown(ctx, peer, opts)
+        } finally {
+          await metrics?.close()
+        }
       }, webtransport.listen ?? listen, opts.netuid, files, {
+        ...(registry === undefined ? {} : { metrics: libp2pMetrics(registry) }),
         ...(webtransport.transports === undefined ? {} : { transports: webtransport.transports }),
         protocol: { encryption: { require: opts.requireEncryption === true } },
         onAclReload: printAclReload(ctx)

@@ -1,0 +1,95 @@
+// The published packages: `npm pack` of the workspace packages gives tarballs that
+// install into a directory outside the checkout (third-party dependencies from the npm
+// registry, from its cache when it has them), whose `subwire` runs init, listen and
+// query (also on ::1), and whose launcher, killed with SIGKILL, leaves no peer behind.
+import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { after, before, describe, it } from 'node:test'
+import { tempDir, until, waitFor } from './helpers.ts'
+import type { ChildProcessWithoutNullStreams } from 'node:child_process'
+
+const repo = fileURLToPath(new URL('../../..', import.meta.url))
+/** npm and what it runs must not think they are part of this test run. */
+const { NODE_TEST_CONTEXT: _ctx, ...npmEnv } = process.env
+
+/** Runs `cmd args` to its end (asynchronously: a long spawnSync here upset the test runner). */
+async function exec (cmd: string, args: string[], cwd: string): Promise<{ status: number | null, stderr: string }> {
+  const child = spawn(cmd, args, { cwd, env: npmEnv, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8') })
+  const status = await new Promise<number | null>((resolve) => { child.once('exit', (code) => { resolve(code) }) })
+  return { status, stderr }
+}
+
+const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
+
+describe('the packed tarballs, installed outside the checkout', () => {
+  let dir: string
+  let cleanup: () => Promise<void>
+  let bin: string
+  const children: ChildProcessWithoutNullStreams[] = []
+
+  before(async () => { ({ dir, cleanup } = await tempDir('subwire-install-')) })
+  after(async () => {
+    for (const c of children) { try { process.kill(-(c.pid as number), 'SIGKILL') } catch {} }
+    await cleanup()
+  })
+
+  const cli = (args: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [bin, '--home', join(dir, 'homes', args[0] as string), ...args.slice(1)], { encoding: 'utf8', timeout: 60_000, cwd: dir })
+  const listen = async (home: string): Promise<{ child: ChildProcessWithoutNullStreams, lines: Array<Record<string, unknown>> }> => {
+    // through the installed .bin link, as an operator would type it
+    const child = spawn(join(dir, 'app', 'node_modules', '.bin', 'subwire'), ['--home', join(dir, 'homes', home), '--json', 'listen'], { detached: true, cwd: dir })
+    children.push(child)
+    const lines: Array<Record<string, unknown>> = []
+    createInterface({ input: child.stdout }).on('line', (l) => { try { lines.push(JSON.parse(l) as Record<string, unknown>) } catch {} })
+    await until(() => lines.find((l) => l.event === 'listening'), 30_000, 'the installed listener')
+    return { child, lines }
+  }
+
+  it('packs and installs with npm into an empty directory', { timeout: 400_000 }, async () => {
+    const packs = join(dir, 'packs')
+    await mkdir(packs, { recursive: true })
+    const packed = await exec('npm', ['pack', '-w', '@subwire/shared', '-w', '@subwire/peer-node', '-w', '@subwire/peer-web', '--pack-destination', packs], repo)
+    assert.equal(packed.status, 0, packed.stderr)
+    const tarballs = (await readdir(packs)).filter((f) => f.endsWith('.tgz')).sort()
+    assert.deepEqual(tarballs, ['subwire-peer-node-0.1.0.tgz', 'subwire-peer-web-0.1.0.tgz', 'subwire-shared-0.1.0.tgz'])
+    // the repository's package.json files are back as they were
+    assert.match(await readFile(join(repo, 'packages', 'shared', 'package.json'), 'utf8'), /"import": "\.\/src\/index\.ts"/)
+    const app = join(dir, 'app')
+    await mkdir(app, { recursive: true })
+    await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', allowScripts: { node: true, deno: true, 'msgpackr-extract': true } }))
+    const installed = await exec('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs.map((t) => join(packs, t))], app)
+    assert.equal(installed.status, 0, installed.stderr)
+    bin = join(app, 'node_modules', '@subwire', 'peer-node', 'bin', 'subwire.js')
+    const imported = spawnSync(join(app, 'node_modules', 'node', 'bin', 'node'), ['--input-type=module', '-e', "const m = await import('@subwire/peer-node'); const s = await import('@subwire/shared'); console.log(typeof m.createNodePeer, typeof s.createSubwire, import.meta.resolve('@subwire/peer-web').endsWith('/peer-web/lib/index.js'))"], { cwd: app, encoding: 'utf8' })
+    assert.equal(imported.stdout.trim(), 'function function true', imported.stderr)
+  })
+
+  it('runs init, listen and query from there, over 127.0.0.1 and ::1', async () => {
+    assert.equal(cli(['a', 'init', '--hotkey-uri', '//Alice', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--listen', '/ip6/::1/udp/0/quic-v1', '--listen', '/ip6/::1/tcp/0']).status, 0)
+    assert.equal(cli(['b', 'init', '--hotkey-uri', '//Bob', '--listen', '/ip6/::1/udp/0/quic-v1']).status, 0)
+    const { child, lines } = await listen('a')
+    const addrs = (lines.find((l) => l.event === 'listening') as { multiaddrs: string[] }).multiaddrs
+    for (const addr of [addrs.find((a) => a.startsWith('/ip4/127.0.0.1/udp/')), addrs.find((a) => a.startsWith('/ip6/::1/udp/')), addrs.find((a) => a.startsWith('/ip6/::1/tcp/'))]) {
+      assert.ok(addr !== undefined, addrs.join(' '))
+      const r = cli(['b', '--json', 'query', addr, 'echo', '{"hello":"installed"}'])
+      assert.equal(r.status, 0, String(r.stderr))
+      assert.deepEqual((JSON.parse(String(r.stdout)) as { body: unknown }).body, { hello: 'installed' })
+    }
+    process.kill(child.pid as number, 'SIGTERM')
+    await new Promise((resolve) => child.once('exit', resolve))
+    assert.equal(child.exitCode, 0)
+  })
+
+  it('leaves no peer process behind within 5 s when the launcher is killed with SIGKILL', async () => {
+    const { child } = await listen('a')
+    const peer = Number((await readFile(`/proc/${child.pid as number}/task/${child.pid as number}/children`, 'utf8')).trim().split(/\s+/)[0])
+    assert.ok(peer > 0)
+    process.kill(child.pid as number, 'SIGKILL')
+    await waitFor(() => !alive(peer), 5000, 'the orphaned peer to stop by itself')
+  })
+})

@@ -1,0 +1,124 @@
+// Running subwire in production: Prometheus metrics during real traffic, JSON log lines
+// that parse one by one and never hold a secret, and `status` with transfers in flight.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { jsonComponentLogger, jsonLogLine, redact } from '../src/ops/log.ts'
+import { BIN, kill9, randomFile, startCli, tempDir, until, waitFor } from './helpers.ts'
+import type { Proc } from './helpers.ts'
+
+/** A secret URI the logs must never show (a mnemonic-derived dev-looking key, not //Alice). */
+const MNEMONIC = 'bottom drive obey lake curtain smoke basket hold race lonely fit walk'
+
+const run = (args: string[], env: NodeJS.ProcessEnv = {}): ReturnType<typeof spawnSync> =>
+  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } })
+
+/** The value of one sample of the Prometheus text, 0 if absent. */
+function sample (text: string, name: string, labels: Record<string, string> = {}): number {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue
+    const m = /^([a-zA-Z0-9_:]+)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (m === null || m[1] !== name) continue
+    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]))
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3])
+  }
+  return 0
+}
+
+describe('subwire listen in production', () => {
+  let dir: string
+  let cleanup: () => Promise<void>
+  const procs: Proc[] = []
+  let listener: Proc
+  let stderr = ''
+  let addr: string
+  let metricsUrl: string
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('subwire-ops-'))
+    await writeFile(join(dir, 'mnemonic'), MNEMONIC)
+    assert.equal(run(['--home', join(dir, 'a'), 'init', '--mnemonic-file', join(dir, 'mnemonic'), '--listen', '/ip4/127.0.0.1/udp/0/quic-v1']).status, 0)
+    assert.equal(run(['--home', join(dir, 'b'), 'init', '--hotkey-uri', '//Bob', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1']).status, 0)
+    listener = startCli(['--home', join(dir, 'a'), '--log-format', 'json', 'listen', '--metrics', '127.0.0.1:0', '--api', '127.0.0.1:0'])
+    procs.push(listener)
+    listener.child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8') })
+    const listening = await until(() => listener.lines.find((l) => l.event === 'listening'), 30_000, 'the listener') as { multiaddrs: string[] }
+    addr = listening.multiaddrs[0] as string
+    metricsUrl = (listener.lines.find((l) => l.event === 'metrics') as { url: string }).url
+  })
+
+  after(async () => {
+    for (const p of procs) kill9(p)
+    await cleanup()
+  })
+
+  it('serves Prometheus text whose RPC, handshake and transfer counters move with real traffic', async () => {
+    const before = await (await fetch(metricsUrl)).text()
+    assert.match(before, /# TYPE subwire_rpc_requests_total counter/)
+    assert.match(before, /# TYPE subwire_rpc_request_duration_seconds histogram/)
+    assert.match(before, /libp2p_data_transfer_bytes_total|nodejs_memory_usage_bytes/)
+    assert.equal(sample(before, 'subwire_rpc_requests_total', { type: 'echo', outcome: 'ok' }), 0)
+
+    assert.equal(run(['--home', join(dir, 'b'), 'query', addr, 'echo', '{"x":1}']).status, 0)
+    assert.equal(run(['--home', join(dir, 'b'), 'query', addr, 'no-such-type', '{}']).status, 1)
+    const file = join(dir, 'f.bin')
+    await randomFile(file, 8 * 1024 * 1024)
+    const sent = run(['--home', join(dir, 'b'), 'send', addr, file])
+    assert.equal(sent.status, 0, String(sent.stderr))
+
+    const text = await (await fetch(metricsUrl)).text()
+    assert.equal(sample(text, 'subwire_rpc_requests_total', { kind: 'rpc', type: 'echo', outcome: 'ok' }), 1)
+    assert.equal(sample(text, 'subwire_rpc_requests_total', { kind: 'rpc', type: '_unknown', outcome: 'UnknownRpcTypeError' }), 1)
+    assert.equal(sample(text, 'subwire_rpc_request_duration_seconds_count', { kind: 'rpc', type: 'echo' }), 1)
+    assert.ok(sample(text, 'subwire_handshakes_completed_total', { transport: 'quic', direction: 'inbound' }) >= 3)
+    assert.equal(sample(text, 'subwire_transfers_completed_total', { direction: 'in' }), 1)
+    assert.equal(sample(text, 'subwire_transfers_active', { direction: 'in' }), 0)
+    assert.equal(sample(text, 'subwire_transfer_bytes_total', { direction: 'in' }), 8 * 1024 * 1024)
+    assert.ok(sample(text, 'libp2p_data_transfer_bytes_total', { protocol: '/subwire/sn/42/file/1.0.0 received' }) >= 8 * 1024 * 1024)
+    assert.equal(sample(text, 'subwire_outbox_items', { state: 'dead' }), 0)
+  })
+
+  it('answers status with its addresses, connections, transfers in flight and outbox', () => {
+    const r = run(['--home', join(dir, 'a'), '--json', 'status'])
+    assert.equal(r.status, 0, String(r.stderr))
+    const s = JSON.parse(String(r.stdout)) as { event: string, multiaddrs: string[], transfers: unknown[], outbox: { pending: number }, peers: unknown[] }
+    assert.equal(s.event, 'status')
+    assert.deepEqual(s.transfers, [])
+    assert.equal(s.outbox.pending, 0)
+    assert.ok(s.multiaddrs.includes(addr))
+  })
+
+  it('writes only JSON lines with level, time, component and event, and never the secret', async () => {
+    process.kill(listener.child.pid as number, 'SIGTERM')
+    assert.equal(await listener.exited, 0)
+    await waitFor(() => listener.lines.some((l) => l.event === 'stopping'), 5000, 'the stopping line')
+    for (const l of listener.lines) {
+      assert.equal(typeof l.level, 'string')
+      assert.ok(!Number.isNaN(Date.parse(String(l.time))))
+      assert.equal(l.component, 'subwire:cli')
+      assert.equal(typeof l.event, 'string')
+    }
+    for (const line of stderr.split('\n').filter((x) => x !== '')) {
+      const l = JSON.parse(line) as Record<string, unknown>
+      assert.ok(['warn', 'error', 'debug', 'trace', 'info'].includes(String(l.level)), line)
+    }
+    const all = JSON.stringify(listener.lines) + stderr
+    assert.ok(!all.includes('bottom drive'), 'the mnemonic is never logged')
+    assert.ok(listener.lines.some((l) => l.event === 'file'))
+  })
+
+  it('library logs (DEBUG=subwire*) are JSON too, and redact secret-named fields', () => {
+    const r = run(['--home', join(dir, 'b'), '--log-format', 'json', 'query', addr, 'echo', '{}'], { DEBUG: 'subwire*' })
+    assert.equal(r.status, 1) // the listener is gone
+    const lines = String(r.stderr).split('\n').filter((x) => x !== '').map((x) => JSON.parse(x) as Record<string, unknown>)
+    assert.ok(lines.some((l) => String(l.component).startsWith('subwire:') && l.level === 'debug'))
+    assert.equal(lines.at(-1)?.level, 'error')
+    assert.deepEqual(redact({ uri: MNEMONIC, nested: { apiToken: 'x', mnemonic: MNEMONIC }, ok: 1 }), { uri: '[redacted]', nested: { apiToken: '[redacted]', mnemonic: '[redacted]' }, ok: 1 })
+    assert.ok(!jsonLogLine('info', 'subwire:cli', 'x', { secretUri: MNEMONIC }).includes('bottom'))
+    const out: string[] = []
+    jsonComponentLogger({ write: (l) => out.push(l), enabled: () => true }).forComponent('subwire:test')('peer %p sent %s', 'QmPeer', 'hi')
+    assert.equal((JSON.parse(out[0] as string) as { msg: string }).msg, 'peer QmPeer sent hi')
+  })
+})
