@@ -1,6 +1,7 @@
 /**
  * The Node peer: a libp2p node with QUIC (primary) and TCP + Noise + yamux (fallback),
- * identify and ping, carrying the shared subwire protocol engine.
+ * identify, ping and subwire's Kademlia DHT (`/subwire/kad/1.0.0`, server mode when the
+ * peer listens, client mode when it only dials), carrying the shared subwire protocol engine.
  *
  * @packageDocumentation
  */
@@ -11,6 +12,7 @@ import { quic } from '@chainsafe/libp2p-quic'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -18,7 +20,7 @@ import { keychain } from '@libp2p/keychain'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { FsDatastore } from 'datastore-fs'
-import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createOutboxCipher, createSubwire, InvalidConfigError, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer, WebTransportUnavailableError } from '@subwire/shared'
+import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createOutboxCipher, createSubwire, InvalidConfigError, kadRecordRouting, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer, subwireDhtInit, WebTransportUnavailableError } from '@subwire/shared'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { FileAddressBook } from './address-book-file.ts'
@@ -43,8 +45,8 @@ import { firewallFromAclFile, readAclFile, watchAclFile } from './acl-file.ts'
 import type { AclFile } from './acl-file.ts'
 import { NodeFileSource, NodeFileStore } from './files.ts'
 import { nodeFileReferencer, processLeaseOwner, SqliteQueueStore } from './queue-store.ts'
-import type { AbortOptions, AclRules, AddressBook, FileSource, OutboxInit, QueuedItem, QueueStore, SendFileResult, Signer, Subwire, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
-import type { Libp2p } from '@libp2p/interface'
+import type { AbortOptions, AclRules, AddressBook, FileSource, HotkeySource, KadService, OutboxInit, QueuedItem, QueueStore, SendFileResult, Signer, Subwire, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
+import type { Connection, Libp2p } from '@libp2p/interface'
 import type { Address, ComponentLogger, PrivateKey } from '@libp2p/interface'
 
 /**
@@ -109,6 +111,16 @@ export interface NodePeerInit {
   outbox?: OutboxInit
   /** WebTransport listener options (certificate store, clock, rotation), with `transports` including `webtransport`. */
   webtransport?: Partial<WebTransportListenerInit>
+  /** Multiaddrs (ending in `/p2p/<PeerId>`) of DHT peers dialled at start (`--bootstrap`). */
+  bootstrap?: string[] | undefined
+  /**
+   * subwire's DHT: `false` turns it off; `server` answers DHT queries (default: when the peer
+   * listens); `publicAddressesOnly` keeps private and loopback addresses out of the routing
+   * table (default false, so a LAN or one machine works; set it on the public internet).
+   */
+  dht?: false | { server?: boolean, publicAddressesOnly?: boolean } | undefined
+  /** Sources asked after the address book and the DHT (e.g. the metagraph). */
+  sources?: HotkeySource[] | undefined
 }
 
 /** A running subwire peer on Node: {@link SubwirePeer} plus files sent from a path. */
@@ -270,6 +282,17 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       // identify is not run on every new connection: an unauthenticated flood would make us do its work (subwire's handshake carries the addresses)
       identify: identify({ runOnConnectionOpen: false }),
       ping: ping(),
+      ...(init.dht === false
+        ? {}
+        : {
+            dht: kadDHT({
+              ...subwireDhtInit(),
+              clientMode: !(init.dht?.server ?? listen.length > 0),
+              peerInfoMapper: init.dht?.publicAddressesOnly === true ? removePrivateAddressesMapper : passthroughMapper,
+              logPrefix: 'libp2p:subwire-kad',
+              datastorePrefix: '/subwire-dht'
+            })
+          }),
       ...(datastore === undefined ? {} : { keychain: keychain({ pass: keychainPass(privateKey) }) })
     },
     connectionMonitor: { ...CONNECTION_MONITOR },
@@ -288,7 +311,18 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
     ? (init.home === undefined ? new MemoryQueueStore() : await SqliteQueueStore.open(join(init.home, OUTBOX_DB_FILE)))
     : undefined
   const store = init.queue === false ? undefined : init.queue ?? ownedStore
-  const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger, files, acl, deliveries: store }, { ...init.protocol, netuids: init.netuids, firewall })
+  const services = libp2p.services as { dht?: KadService, identify?: { identify: (c: Connection) => Promise<unknown> } }
+  const dht = services.dht === undefined
+    ? undefined
+    : kadRecordRouting({
+      dht: services.dht,
+      identify: services.identify,
+      connection: (id) => libp2p.getConnections().find((c) => c.id === id),
+      log: libp2p.logger.forComponent('subwire:discovery')
+    })
+  const subwire = createSubwire(
+    { libp2p, signer: init.signer, addressBook, logger: init.logger, files, acl, deliveries: store, dht, sources: init.sources },
+    { ...init.protocol, netuids: init.netuids, firewall, bootstrap: init.bootstrap ?? init.protocol?.bootstrap })
   const outbox = store === undefined
     ? undefined
     : new Outbox({ store, cipher: await createOutboxCipher(outboxKey(privateKey)), transport: subwire, files: nodeFileReferencer, log: libp2p.logger.forComponent('subwire:outbox') }, { owner: processLeaseOwner(), ...init.outbox })

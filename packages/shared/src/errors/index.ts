@@ -1,6 +1,6 @@
 /**
  * Error classes of the subwire protocol, one file per domain (`wire`, `identity`, `auth`,
- * `rpc`, `connection`, `files`, `encryption`, `outbox`, `transport`), and their wire form.
+ * `rpc`, `connection`, `files`, `encryption`, `outbox`, `transport`, `discovery`), and their wire form.
  *
  * Errors that cross the wire travel as `{ name, message }` and are rebuilt on the other
  * side by {@link errorFromWire}, marked as remote ({@link isRemoteError}), so a caller can
@@ -27,6 +27,7 @@ import { ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTo
 import { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 import { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
 import { WebTransportProtocolError, WebTransportUnavailableError } from './transport.ts'
+import { ChainUnavailableError, FanOutTimeoutError, HotkeyRecordExpiredError, InvalidHotkeyRecordError, RecordPeerMismatchError, StaleHotkeyRecordError } from './discovery.ts'
 
 export { isRemoteError, markRemote, SubwireError, walkCause } from './base.ts'
 export type { SubwireErrorOptions } from './base.ts'
@@ -39,9 +40,16 @@ export { ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTo
 export { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 export { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
 export { WebTransportProtocolError, WebTransportUnavailableError } from './transport.ts'
+export { ChainUnavailableError, FanOutTimeoutError, HotkeyRecordExpiredError, InvalidHotkeyRecordError, RecordPeerMismatchError, StaleHotkeyRecordError } from './discovery.ts'
 
 /** Every exported error class, by name. Used to rebuild errors from the wire. */
 export const errorClasses = {
+  InvalidHotkeyRecordError,
+  HotkeyRecordExpiredError,
+  StaleHotkeyRecordError,
+  RecordPeerMismatchError,
+  ChainUnavailableError,
+  FanOutTimeoutError,
   WebTransportUnavailableError,
   WebTransportProtocolError,
   QueueItemNotFoundError,
