@@ -282,7 +282,9 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       // identify is not run on every new connection: an unauthenticated flood would make us do its work (subwire's handshake carries the addresses)
       identify: identify({ runOnConnectionOpen: false }),
       ping: ping(),
-      ...(init.dht === false
+      // a dial-only peer with no bootstrap peer has nobody to ask: no DHT (its restored routing
+      // table would only make libp2p dial peers of an earlier run at their old addresses)
+      ...(init.dht === false || (listen.length === 0 && (init.bootstrap ?? init.protocol?.bootstrap ?? []).length === 0)
         ? {}
         : {
             dht: kadDHT({

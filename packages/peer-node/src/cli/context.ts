@@ -73,7 +73,8 @@ export class CliContext {
       filesDir: files?.dir,
       protocol: { ss58Prefix: config.ss58Prefix, files: { maxFileSize: files?.maxFileSize, minFreeBytes: files?.minFreeBytes }, ...extra.protocol },
       ...(extra.transports === undefined ? {} : { transports: extra.transports }),
-      ...(extra.onAclReload === undefined ? {} : { onAclReload: extra.onAclReload })
+      ...(extra.onAclReload === undefined ? {} : { onAclReload: extra.onAclReload }),
+      bootstrap: extra.bootstrap ?? config.bootstrap ?? []
     })
     if (extra.start !== false) await peer.start()
     try {

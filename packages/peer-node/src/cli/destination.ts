@@ -8,6 +8,7 @@ import { stat } from 'node:fs/promises'
 import { AbortError, PeerUnreachableError, toError, UnknownDestinationError } from '@subwire/shared'
 import { parseDestination } from '@subwire/shared/protocol'
 import { UsageError } from './args.ts'
+import { readConfig } from '../home.ts'
 import type { RemotePeer } from '@subwire/shared'
 import type { NodePeer } from '../node-peer.ts'
 import type { CliContext } from './context.ts'
@@ -17,8 +18,9 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 5000
 
 /**
  * A destination a person typed: a multiaddr ending in a valid `/p2p/<PeerId>` (exit 2
- * otherwise), or an SS58 that something can resolve (today the address book; exit 1
- * with `UnknownDestinationError` otherwise, saying how to add it).
+ * otherwise), or an SS58 that something can resolve: the address book, or (when the home
+ * has bootstrap peers) the DHT; exit 1 with `UnknownDestinationError` otherwise, saying
+ * how to add it.
  */
 export async function checkDestination (ctx: CliContext, dest: string): Promise<void> {
   let parsed: ReturnType<typeof parseDestination>
@@ -28,13 +30,14 @@ export async function checkDestination (ctx: CliContext, dest: string): Promise<
     throw new UsageError(toError(err).message)
   }
   if (parsed.kind === 'multiaddr') return
+  if (((await readConfig(ctx.home())).bootstrap?.length ?? 0) > 0) return // the DHT is asked at dial time
   let known = false
   await ctx.withBook(async (book) => {
     const entry = await book.get(parsed.ss58)
     known = entry !== undefined && entry.addrs.length > 0
   })
   if (!known) {
-    throw new UnknownDestinationError(`No address is known for ${dest} (it is not in the address book): add it with "subwire peers add ${dest} MULTIADDR", or use a multiaddr ending in /p2p/<PeerId>`)
+    throw new UnknownDestinationError(`No address is known for ${dest} (it is not in the address book and the home has no bootstrap peers for the DHT): add it with "subwire peers add ${dest} MULTIADDR", or use a multiaddr ending in /p2p/<PeerId>`)
   }
 }
 

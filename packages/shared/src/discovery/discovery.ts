@@ -97,17 +97,24 @@ export class Discovery {
     this.#started = true
     for (const s of this.#c.sources ?? []) await s.start?.()
     this.#c.libp2p.addEventListener('self:peer:update', this.#onSelfUpdate)
+    const reached: string[] = []
     await Promise.all(this.#bootstrap.map(async (b) => {
       const signal = options.signal === undefined ? AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS) : AbortSignal.any([options.signal, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS)])
       try {
-        await this.#c.libp2p.dial(multiaddr(b), { signal })
+        reached.push((await this.#c.libp2p.dial(multiaddr(b), { signal })).remotePeer.toString())
       } catch (err) {
         this.#c.log('bootstrap peer %s not reached: %s', b, toError(err).message)
       }
     }))
-    // the routing table learns a bootstrap peer after its handshake and identify: wait (bounded) for it
+    // the routing table learns a bootstrap peer after its handshake and identify: wait (bounded) for one
+    // (peers a persistent peer store remembers from an earlier run may be long gone)
     const deadline = Date.now() + BOOTSTRAP_DIAL_TIMEOUT_MS
-    while (this.#bootstrap.length > 0 && this.#c.routing?.peers === 0 && Date.now() < deadline && options.signal?.aborted !== true) {
+    const knows = this.#c.routing?.knows
+    const ready = async (): Promise<boolean> => {
+      for (const p of reached) if (knows === undefined ? (this.#c.routing?.peers ?? 1) > 0 : await knows(p)) return true
+      return false
+    }
+    while (reached.length > 0 && !(await ready()) && Date.now() < deadline && options.signal?.aborted !== true) {
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
     this.#schedule(0)
@@ -261,8 +268,8 @@ export class Discovery {
           })().catch((err: unknown) => { this.#c.log('record of member %s not usable: %s', peerId, toError(err).message) }))
         }
       } catch (err) {
-        throwIfAborted(options.signal)
-        this.#c.log('listing subnet %d in the DHT failed: %s', netuid, toError(err).message)
+        // a caller's budget ran out (or the DHT failed): the members found so far are the answer
+        this.#c.log('listing subnet %d in the DHT ended early: %s', netuid, toError(err).message)
       }
       await Promise.all(lookups)
     }

@@ -7,10 +7,30 @@
  */
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { DHT_PROTOCOL, HOTKEY_RECORD_NAMESPACE, PEER_RECORD_NAMESPACE } from '../constants.ts'
 import { selectHotkeyRecord, validateHotkeyRecordEntry } from './record.ts'
 import type { AbortOptions } from '../abort.ts'
 import type { RecordRouting } from './types.ts'
+
+/**
+ * After the first value (or provider) arrives, wait this long for more, then answer with
+ * the best so far: a query otherwise runs until every close peer answered or timed out,
+ * and one dead peer among them would hold every lookup for its dial timeout.
+ */
+export const DHT_ANSWER_GRACE_MS = 300
+
+/** A signal that aborts with `options.signal` or when `grace` is called and its time has passed. */
+function graceful (options: AbortOptions): { signal: AbortSignal, grace: () => void, expired: () => boolean, done: () => void } {
+  const controller = new AbortController()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return {
+    signal: options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]),
+    grace: () => { timer ??= setTimeout(() => { controller.abort() }, DHT_ANSWER_GRACE_MS) },
+    expired: () => controller.signal.aborted && options.signal?.aborted !== true,
+    done: () => { clearTimeout(timer); controller.abort() }
+  }
+}
 import type { Connection, PeerId } from '@libp2p/interface'
 
 /** The part of a kad-dht query event this bridge reads. */
@@ -27,13 +47,13 @@ export interface KadService {
   /** See kad-dht's `findProviders`. */
   findProviders: (cid: CID, options?: AbortOptions) => AsyncIterable<KadEvent>
   /** kad-dht's routing table: a query with no peer in it would wait for one, so it is asked first. */
-  routingTable?: { size: number } | undefined
+  routingTable?: { size: number, find?: (peer: PeerId) => Promise<PeerId | undefined> } | undefined
 }
 
 /** The part of the identify service used here. */
 export interface IdentifyService {
   /** Asks the remote for its protocols and listen addresses (the kad topology hears of it). */
-  identify: (connection: Connection, options?: AbortOptions) => Promise<unknown>
+  identify: (connection: Connection) => Promise<unknown>
 }
 
 /**
@@ -73,6 +93,11 @@ export function kadRecordRouting (c: KadRoutingComponents): RecordRouting {
   const alone = (): boolean => c.dht.routingTable !== undefined && c.dht.routingTable.size === 0
   return {
     get peers () { return c.dht.routingTable?.size ?? 0 },
+    async knows (peerId) {
+      const find = c.dht.routingTable?.find
+      if (find === undefined) return (c.dht.routingTable?.size ?? 0) > 0
+      return (await find.call(c.dht.routingTable, peerIdFromString(peerId))) !== undefined
+    },
     async put (key, value, options = {}) {
       if (alone()) return 0
       let reached = 0
@@ -81,13 +106,18 @@ export function kadRecordRouting (c: KadRoutingComponents): RecordRouting {
     },
     async get (key, options = {}) {
       if (alone()) return undefined
-      let best: Uint8Array | undefined
+      const values: Uint8Array[] = []
+      const g = graceful(options)
       try {
-        for await (const e of c.dht.get(key, options)) if (e.name === 'VALUE' && e.value !== undefined) best = e.value
+        for await (const e of c.dht.get(key, { ...options, signal: g.signal })) {
+          if (e.name === 'VALUE' && e.value !== undefined) { values.push(e.value); g.grace() }
+        }
       } catch (err) {
-        if ((err as Error).name !== 'NotFoundError') throw err
+        if (!g.expired() && (err as Error).name !== 'NotFoundError') throw err
+      } finally {
+        g.done()
       }
-      return best
+      return values.length === 0 ? undefined : values[selectHotkeyRecord(key, values)]
     },
     async provide (key, options = {}) {
       if (alone()) return
@@ -96,11 +126,19 @@ export function kadRecordRouting (c: KadRoutingComponents): RecordRouting {
     async * providers (key, options = {}) {
       if (alone()) return
       const seen = new Set<string>()
-      for await (const e of c.dht.findProviders(await providerCid(key), options)) {
-        for (const p of e.name === 'PROVIDER' ? e.providers ?? [] : []) {
-          const id = p.id.toString()
-          if (!seen.has(id)) { seen.add(id); yield id }
+      const g = graceful(options)
+      try {
+        for await (const e of c.dht.findProviders(await providerCid(key), { ...options, signal: g.signal })) {
+          for (const p of e.name === 'PROVIDER' ? e.providers ?? [] : []) {
+            const id = p.id.toString()
+            g.grace()
+            if (!seen.has(id)) { seen.add(id); yield id }
+          }
         }
+      } catch (err) {
+        if (!g.expired()) throw err
+      } finally {
+        g.done()
       }
     },
     authenticated (connectionId) {

@@ -49,6 +49,8 @@ export interface RecordRouting {
   providers: (key: Uint8Array, options?: AbortOptions) => AsyncIterable<string>
   /** Peers in the routing table now, if known (discovery waits for the first after dialling the bootstrap peers). */
   readonly peers?: number | undefined
+  /** True once `peerId` is in the routing table (discovery waits for its bootstrap peers, not for peers remembered from an earlier run). */
+  knows?: (peerId: string) => Promise<boolean>
   /** Called once a connection is authenticated, so the routing table can learn the peer (e.g. runs identify on it). */
   authenticated?: (connectionId: string) => void
 }

@@ -133,7 +133,10 @@ export class FanOut {
     const failed: Record<FanOutFailure, number> = { unreachable: 0, timeout: 0, refused: 0, handler: 0 }
     try {
       throwIfAborted(options.signal)
-      const members = options.members ?? (await this.#c.members(netuid, { signal })).map((m) => m.ss58)
+      // listing may take at most half the deadline: what is found by then is asked
+      const listing = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, options.timeout / 2))])
+      const members = options.members ?? (await this.#c.members(netuid, { signal: listing })).map((m) => m.ss58)
+      throwIfAborted(options.signal)
       this.#c.log('fan-out to %d member(s) of subnet %d', members.length, netuid)
       let next = 0
       let finished = 0

@@ -1,0 +1,32 @@
+/**
+ * `subwire resolve SS58`: where a hotkey can be reached and which source said so (the
+ * address book, the DHT, the metagraph).
+ *
+ * @packageDocumentation
+ */
+import { InvalidDestinationError, isSs58 } from '@subwire/shared'
+import { parseTimeout } from '../args.ts'
+import { DEFAULT_DIAL_TIMEOUT_MS } from '../destination.ts'
+import type { Command } from 'commander'
+import type { CliContext } from '../context.ts'
+
+/** Registers `resolve`. */
+export function registerResolve (program: Command, ctx: CliContext): void {
+  program.command('resolve')
+    .description('show where a hotkey can be reached and where that came from (address book, DHT, metagraph)')
+    .argument('<ss58>', 'the hotkey')
+    .option('--timeout <ms>', `give up after this long (default ${DEFAULT_DIAL_TIMEOUT_MS} ms; units: 500ms, 2s)`, parseTimeout)
+    .addHelpText('after', `
+Example:
+  subwire resolve 5FLSigC9H… --json`)
+    .action(async (ss58: string, opts: { timeout?: number }) => {
+      if (!isSs58(ss58)) throw new InvalidDestinationError(`"${ss58}" is not an SS58 address`)
+      await ctx.withPeer(async (peer) => {
+        const r = await peer.resolve(ss58, { signal: AbortSignal.timeout(opts.timeout ?? DEFAULT_DIAL_TIMEOUT_MS) })
+        const expires = r.expiresAt === undefined ? undefined : new Date(r.expiresAt).toISOString()
+        ctx.emit({ ss58: r.ss58, source: r.source, via: r.via, peerId: r.peerId, multiaddrs: r.multiaddrs, netuids: r.netuids, seq: r.record?.seq, expiresAt: expires, details: r.details },
+          `${r.ss58}\n  source  ${r.source}${r.via === undefined ? '' : ` (found in ${r.via})`}\n  peer id ${r.peerId ?? '(not known: the handshake proves the hotkey)'}\n` +
+          r.multiaddrs.map((a) => `  ${a}`).join('\n') + (expires === undefined ? '' : `\n  expires ${expires}`))
+      })
+    })
+}
