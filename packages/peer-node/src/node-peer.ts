@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { createHash } from 'node:crypto'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { quic } from '@chainsafe/libp2p-quic'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -19,7 +19,9 @@ import { tcp } from '@libp2p/tcp'
 import { keychain } from '@libp2p/keychain'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
+import { MemoryDatastore, MountDatastore } from 'datastore-core'
 import { FsDatastore } from 'datastore-fs'
+import { Key } from 'interface-datastore'
 import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createOutboxCipher, createSubwire, InvalidConfigError, kadRecordRouting, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer, subwireDhtInit, WebTransportUnavailableError } from '@subwire/shared'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
@@ -221,11 +223,27 @@ function quicFirst (a: Address, b: Address): -1 | 0 | 1 {
     reliableTransportsFirst(a.multiaddr, b.multiaddr)
 }
 
-async function openDatastore (dir: string): Promise<FsDatastore> {
+/** Datastore prefixes kept on disk: the keychain's keys and the WebRTC-Direct certificate (a stable certhash). */
+const PERSISTED_PREFIXES = ['/pkcs8', '/info', '/libp2p/webrtc-direct']
+/** What earlier versions kept on disk and no longer do: the peer store and the DHT's tables. */
+const FORMERLY_PERSISTED = ['peers', 'subwire-dht']
+
+/**
+ * libp2p's datastore for a home: the keychain and the WebRTC-Direct certificate on disk,
+ * everything else (the peer store with every address libp2p heard of, the DHT's routing
+ * table, records and providers) in memory. A restarted or one-shot peer so never
+ * restores peers of an earlier run (a dead one would hold the DHT's first self-lookup,
+ * which every query waits for) and the home holds no address nobody chose to keep.
+ */
+async function openDatastore (dir: string): Promise<MountDatastore> {
   await mkdir(dir, { recursive: true, mode: 0o700 })
-  const store = new FsDatastore(dir)
-  await store.open()
-  return store
+  for (const d of FORMERLY_PERSISTED) await rm(join(dir, d), { recursive: true, force: true })
+  const disk = new FsDatastore(dir)
+  await disk.open()
+  return new MountDatastore([
+    ...PERSISTED_PREFIXES.map((p) => ({ prefix: new Key(p), datastore: disk })),
+    { prefix: new Key('/'), datastore: new MemoryDatastore() }
+  ])
 }
 
 /** The outbox's at-rest key, bound to this peer's key (owner-only in the home): a copied outbox.db alone reveals nothing. */

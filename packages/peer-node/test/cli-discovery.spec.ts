@@ -2,9 +2,11 @@
 // --bootstrap B; A reaches C by hotkey alone and fans a query out to subnet 42.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { BIN, kill9, startCli, tempDir, until, waitFor } from './helpers.ts'
 import type { Proc } from './helpers.ts'
 
@@ -30,12 +32,19 @@ describe('subwire CLI: reach a peer and a subnet by hotkey through the DHT', () 
   const home = (n: string): string => join(dir, n)
   const ss58: Record<string, string> = {}
 
+  const procOf: Record<string, Proc> = {}
+  const addrOf: Record<string, string> = {}
+  const peerIdOf: Record<string, string> = {}
+
   const listen = async (name: string, extra: string[] = []): Promise<{ proc: Proc, addr: string }> => {
     const proc = startCli(['--home', home(name), '--json', 'listen', ...extra])
     procs.push(proc)
-    const l = await until(() => proc.lines.find((x) => x.event === 'listening'), 30_000, `${name} listening`) as { multiaddrs: string[], ss58: string }
+    const l = await until(() => proc.lines.find((x) => x.event === 'listening'), 30_000, `${name} listening`) as { multiaddrs: string[], ss58: string, peerId: string }
     ss58[name] = l.ss58
-    return { proc, addr: l.multiaddrs.find((a) => a.includes('/quic-v1')) as string }
+    procOf[name] = proc
+    addrOf[name] = l.multiaddrs.find((a) => a.includes('/quic-v1')) as string
+    peerIdOf[name] = l.peerId
+    return { proc, addr: addrOf[name] }
   }
 
   before(async () => {
@@ -95,4 +104,45 @@ describe('subwire CLI: reach a peer and a subnet by hotkey through the DHT', () 
     assert.equal(summary.members, 2)
   })
 
+  it('keeps no address of C anywhere in A\'s home: the DHT found it, nobody chose to keep it', async () => {
+    const addr = (addrOf.charlie as string).split('/p2p/')[0] as string
+    const peerId = peerIdFromString(peerIdOf.charlie as string)
+    // as text, and as libp2p would store them (the peer store's key and its binary multiaddrs)
+    const needles = [peerIdOf.charlie as string, addr, `/udp/${addr.split('/udp/')[1]?.split('/')[0] ?? ''}/`, peerId.toCID().toString()]
+    const binary = [Buffer.from(multiaddr(addr).bytes), Buffer.from(peerId.toMultihash().bytes)]
+    const files = (await readdir(home('alice'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name))
+    assert.ok(files.length > 0)
+    for (const f of files) {
+      const bytes = await readFile(f)
+      const text = bytes.toString('latin1')
+      for (const n of needles) assert.ok(!text.includes(n) && !f.includes(n), `${f} holds ${n}`)
+      for (const b of binary) assert.ok(!bytes.includes(b), `${f} holds C's address or PeerId in binary`)
+    }
+    const peers = await run(['--home', home('alice'), '--json', 'peers'])
+    assert.equal(peers.status, 0, peers.stderr)
+    assert.ok(!peers.lines.some((l) => l.ss58 === ss58.charlie), peers.stdout)
+  })
+
+  it('with C stopped, a fan-out from a fresh process prints B\'s result and a typed failure for C within its timeout', async () => {
+    kill9(procOf.charlie as Proc)
+    await (procOf.charlie as Proc).exited
+    const timeoutMs = 4000
+    const r = await run(['--home', home('alice'), '--json', 'query', '--subnet', '42', 'echo', '{}', '--timeout', `${timeoutMs}ms`])
+    const results = r.lines.filter((l) => l.summary !== true)
+    const bob = results.find((l) => l.ss58 === ss58.bob)
+    const charlie = results.find((l) => l.ss58 === ss58.charlie)
+    assert.equal(bob?.ok, true, `${r.stdout} ${r.stderr}`)
+    assert.deepEqual(bob?.body, {})
+    assert.equal(charlie?.ok, false, `${r.stdout} ${r.stderr}`)
+    assert.ok(['timeout', 'unreachable'].includes(charlie?.reason as string), String(charlie?.reason))
+    assert.match(charlie?.error as string, /^[A-Z][A-Za-z]+Error$/)
+    for (const l of results) assert.ok((l.ms as number) <= timeoutMs + 250, `${String(l.ss58)} took ${String(l.ms)} ms`)
+    const summary = r.lines.at(-1) as { summary: boolean, answered: number, members: number, ms: number, failed: { timeout: number, unreachable: number } }
+    assert.equal(summary.summary, true)
+    assert.equal(summary.members, 2)
+    assert.equal(summary.answered, 1)
+    assert.equal(summary.failed.timeout + summary.failed.unreachable, 1)
+    assert.ok(summary.ms <= timeoutMs + 250, `the fan-out took ${summary.ms} ms`)
+    assert.equal(r.status, 0, r.stderr)
+  })
 })

@@ -90,14 +90,14 @@ export class Subwire {
     this.#sealing = new E2eSealing(this.#signer.ss58, components.e2eBackend)
     this.#attester = new Attester({ libp2p: this.#libp2p, signer: this.#signer, sealing: this.#sealing, log: authLog }, { netuids, lifetimeMs, skewMs: maxClockSkewMs, maxConcurrent })
     this.#auth = new Authenticator(
-      { attester: this.#attester, access: this.#access, events: this.#events, addressBook: components.addressBook, log: authLog },
+      { attester: this.#attester, access: this.#access, events: this.#events, log: authLog },
       { ss58Prefix, handshakeTimeoutMs, maxClockSkewMs, maxConcurrent })
     const discoveryLog = logger.forComponent('subwire:discovery')
     this.#discovery = new Discovery(
       { libp2p: this.#libp2p, signer: this.#signer, routing: components.dht, sources: components.sources, addressBook: components.addressBook, log: discoveryLog },
       { netuids, bootstrap: init.bootstrap, ...init.discovery })
     this.#fanout = new FanOut({ members: async (netuid, options) => await this.#discovery.members(netuid, options), log: logger.forComponent('subwire:fanout') })
-    this.#connector = new Connector({ libp2p: this.#libp2p, auth: this.#auth, discovery: this.#discovery, log: authLog }, { redial: init.redial ?? true })
+    this.#connector = new Connector({ libp2p: this.#libp2p, auth: this.#auth, discovery: this.#discovery, addressBook: components.addressBook, log: authLog }, { redial: init.redial ?? true })
     const rpcLog = logger.forComponent('subwire:rpc')
     this.#rpc = new RpcService(
       { auth: this.#auth, sealing: this.#sealing, messages: new MessageInbox({ events: this.#events, deliveries, log: rpcLog }), log: rpcLog },

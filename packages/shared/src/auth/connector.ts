@@ -5,15 +5,22 @@
  * source named. A cached address that no longer answers is forgotten and resolved afresh
  * once. Reached peers are tagged for re-dial.
  *
+ * Only this part writes the address book, and only for connections it dialled to an
+ * address a user gave (a multiaddr destination) or the book itself held: what the DHT or
+ * the metagraph found stays in the discovery cache until it expires, and connections
+ * libp2p or the DHT made on their own teach the book nothing.
+ *
  * @packageDocumentation
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { AbortError, NotStartedError, PeerUnreachableError, RecordPeerMismatchError, UnexpectedPeerError, toError } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
-import { parseDestination } from './destination.ts'
+import { mergeAddrs } from './address-book.ts'
+import { isDialable, parseDestination, stripPeerId } from './destination.ts'
 import type { AbortOptions } from '../abort.ts'
 import type { Discovery } from '../discovery/discovery.ts'
 import type { ResolvedHotkey } from '../discovery/types.ts'
+import type { AddressBook } from './address-book.ts'
 import type { Authenticator } from './authenticator.ts'
 import type { Session } from './session.ts'
 import type { Connection, Libp2p, Logger } from '@libp2p/interface'
@@ -30,6 +37,8 @@ export interface ConnectorComponents {
   auth: Authenticator
   /** Resolves an SS58 to addresses (address book, DHT, metagraph). */
   discovery: Discovery
+  /** Where addresses of peers we dialled by a user's address or the book's are kept; none: nothing is remembered. */
+  addressBook?: AddressBook | undefined
   /** The `subwire:auth` logger. */
   log: Logger
 }
@@ -65,7 +74,9 @@ export class Connector {
       const open = this.#c.auth.find((s) => s.remote.peerId === parsed.peerId)
       if (open !== undefined) return open
       const connection = await this.#dial(dest, parsed.multiaddr, options)
-      return await this.#check(connection, undefined, parsed.peerId, undefined, options)
+      const session = await this.#check(connection, undefined, parsed.peerId, undefined, options)
+      await this.#remember(session, stripPeerId(parsed.multiaddr).toString())
+      return session
     }
     const open = this.#c.auth.find((s) => s.remote.ss58 === parsed.ss58)
     if (open !== undefined) return open
@@ -82,11 +93,29 @@ export class Connector {
       if (found === stale) throw err
       connection = await this.#dial(dest, targetOf(found), options)
     }
+    let session: Session
     try {
-      return await this.#check(connection, parsed.ss58, found.peerId, found, options)
+      session = await this.#check(connection, parsed.ss58, found.peerId, found, options)
     } catch (err) {
       this.#c.discovery.forget(parsed.ss58)
       throw err
+    }
+    if (found.source === 'address-book') await this.#remember(session, stripPeerId(connection.remoteAddr).toString())
+    return session
+  }
+
+  /** Keeps the address we dialled (first) and the ones the remote announced in the address book. */
+  async #remember (session: Session, dialled: string): Promise<void> {
+    const book = this.#c.addressBook
+    if (book === undefined) return
+    try {
+      const { ss58, peerId } = session.remote
+      const old = await book.get(ss58)
+      const addrs = mergeAddrs([dialled, ...session.addrs].filter(isDialable), old?.peerId === peerId ? old.addrs : [])
+      if (addrs.length === 0) return
+      await book.put({ ss58, peerId, addrs, updatedAt: Date.now() })
+    } catch (err) {
+      this.#c.log('could not update the address book: %s', toError(err).message)
     }
   }
 

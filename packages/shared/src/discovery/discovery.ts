@@ -246,7 +246,10 @@ export class Discovery {
 
   /**
    * The members of a subnet: the hotkeys whose peers announced it in the DHT (each with
-   * its verified record), merged with each source's members. Our own hotkey is left out.
+   * its verified record), merged with each source's members and with the cached answers
+   * that name the subnet (what is known here when the DHT is slow or the caller's budget
+   * ends the listing early). A source that fails is logged and skipped. Our own hotkey is
+   * left out.
    */
   async members (netuid: number, options: AbortOptions = {}): Promise<ResolvedHotkey[]> {
     throwIfAborted(options.signal)
@@ -275,9 +278,19 @@ export class Discovery {
     }
     for (const s of this.#c.sources ?? []) {
       if (s.members === undefined) continue
-      for (const m of await s.members(netuid, options)) {
-        if (!byHotkey.has(m.ss58)) byHotkey.set(m.ss58, m)
+      try {
+        for (const m of await s.members(netuid, options)) {
+          if (!byHotkey.has(m.ss58)) byHotkey.set(m.ss58, m)
+        }
+      } catch (err) {
+        throwIfAborted(options.signal)
+        this.#c.log('source %s could not list subnet %d: %s', s.name, netuid, toError(err).message)
       }
+    }
+    // what is known here already (a slow or cut-short DHT listing loses nobody we resolved)
+    const now = Date.now()
+    for (const c of this.#cache.values()) {
+      if (c.netuids?.includes(netuid) === true && (c.expiresAt === undefined || c.expiresAt > now) && !byHotkey.has(c.ss58)) byHotkey.set(c.ss58, c)
     }
     byHotkey.delete(this.#c.signer.ss58)
     return [...byHotkey.values()]

@@ -57,14 +57,19 @@ export interface IdentifyService {
 }
 
 /**
- * The kad-dht options subwire needs: its own protocol id (never the public IPFS DHT) and
- * the validator and selector of both record namespaces (highest valid `seq` wins).
+ * The kad-dht options subwire needs: its own protocol id (never the public IPFS DHT), the
+ * validator and selector of both record namespaces (highest valid `seq` wins), and
+ * queries that do not wait for the first self-lookup.
  */
-export function subwireDhtInit (): { protocol: string, validators: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>, selectors: Record<string, (key: Uint8Array, values: Uint8Array[]) => number> } {
+export function subwireDhtInit (): { protocol: string, allowQueryWithZeroPeers: boolean, validators: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>, selectors: Record<string, (key: Uint8Array, values: Uint8Array[]) => number> } {
   const validate = async (key: Uint8Array, value: Uint8Array): Promise<void> => { validateHotkeyRecordEntry(key, value) }
   const select = (key: Uint8Array, values: Uint8Array[]): number => selectHotkeyRecord(key, values)
   return {
     protocol: DHT_PROTOCOL,
+    // queries start at once instead of waiting for the first self-lookup, which waits on
+    // every close peer (a dead one for its dial timeout); discovery waits for the bootstrap
+    // peers itself, and the bridge does not query with an empty routing table
+    allowQueryWithZeroPeers: true,
     validators: { [HOTKEY_RECORD_NAMESPACE]: validate, [PEER_RECORD_NAMESPACE]: validate },
     selectors: { [HOTKEY_RECORD_NAMESPACE]: select, [PEER_RECORD_NAMESPACE]: select }
   }

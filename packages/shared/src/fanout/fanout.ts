@@ -17,6 +17,9 @@ import type { AbortOptions } from '../abort.ts'
 import type { ResolvedHotkey } from '../discovery/types.ts'
 import type { Logger } from '@libp2p/interface'
 
+/** A member's own timeout that fires this close to the fan-out's deadline is reported as the deadline's. */
+const DEADLINE_SLACK_MS = 50
+
 /** Why a member failed. */
 export type FanOutFailure = 'unreachable' | 'timeout' | 'refused' | 'handler'
 
@@ -154,7 +157,9 @@ export class FanOut {
             push({ ss58, ok: true, body, ms: t })
           } catch (err) {
             let error = toError(err)
-            if (deadline.signal.aborted && (error.name === AbortError.name || error.name === FanOutTimeoutError.name)) error = new FanOutTimeoutError(`no answer within ${options.timeout} ms`, { cause: err })
+            // the call's own timeout is the time left, so it may fire a moment before the deadline: the same expiry
+            const expired = deadline.signal.aborted || performance.now() - started >= options.timeout - DEADLINE_SLACK_MS
+            if (expired && TIMEOUT.has(error.name) && error.name !== FanOutTimeoutError.name) error = new FanOutTimeoutError(`no answer within ${options.timeout} ms`, { cause: err })
             const reason = classifyFailure(error)
             failed[reason]++
             push({ ss58, ok: false, reason, error, ms: ms() })
