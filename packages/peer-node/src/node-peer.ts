@@ -26,6 +26,8 @@ import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createOutboxCiph
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { FileAddressBook } from './address-book-file.ts'
+import { MetagraphSource } from './metagraph.ts'
+import type { MetagraphSourceInit } from './metagraph.ts'
 import {
   ADDRESS_BOOK_FILE,
   DATASTORE_DIR,
@@ -123,6 +125,11 @@ export interface NodePeerInit {
   dht?: false | { server?: boolean, publicAddressesOnly?: boolean } | undefined
   /** Sources asked after the address book and the DHT (e.g. the metagraph). */
   sources?: HotkeySource[] | undefined
+  /**
+   * The subtensor node's RPC (`ws://…`, or the metagraph options): a {@link MetagraphSource}
+   * for the served subnets is added as the last source (dials axons by IP and port).
+   */
+  subtensor?: string | (Omit<MetagraphSourceInit, 'netuids'> & { netuids?: number[] }) | undefined
 }
 
 /** A running subwire peer on Node: {@link SubwirePeer} plus files sent from a path. */
@@ -340,8 +347,13 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       connection: (id) => libp2p.getConnections().find((c) => c.id === id),
       log: libp2p.logger.forComponent('subwire:discovery')
     })
+  const chain = typeof init.subtensor === 'string' ? { url: init.subtensor } : init.subtensor
+  const sources = [
+    ...(init.sources ?? []),
+    ...(chain === undefined ? [] : [new MetagraphSource({ log: libp2p.logger.forComponent('subwire:metagraph') }, { ...chain, netuids: chain.netuids ?? init.netuids })])
+  ]
   const subwire = createSubwire(
-    { libp2p, signer: init.signer, addressBook, logger: init.logger, files, acl, deliveries: store, dht, sources: init.sources },
+    { libp2p, signer: init.signer, addressBook, logger: init.logger, files, acl, deliveries: store, dht, sources },
     { ...init.protocol, netuids: init.netuids, firewall, bootstrap: init.bootstrap ?? init.protocol?.bootstrap })
   const outbox = store === undefined
     ? undefined

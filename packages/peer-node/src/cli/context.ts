@@ -74,7 +74,8 @@ export class CliContext {
       protocol: { ss58Prefix: config.ss58Prefix, files: { maxFileSize: files?.maxFileSize, minFreeBytes: files?.minFreeBytes }, ...extra.protocol },
       ...(extra.transports === undefined ? {} : { transports: extra.transports }),
       ...(extra.onAclReload === undefined ? {} : { onAclReload: extra.onAclReload }),
-      bootstrap: extra.bootstrap ?? config.bootstrap ?? []
+      bootstrap: extra.bootstrap ?? config.bootstrap ?? [],
+      subtensor: extra.subtensor ?? config.subtensor
     })
     if (extra.start !== false) await peer.start()
     try {

@@ -17,7 +17,7 @@ import type { Command } from 'commander'
 import type { NodePeer, NodePeerInit } from '../../node-peer.ts'
 import type { CliContext } from '../context.ts'
 
-interface ListenOptions { fullPayloads?: boolean, listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean, webtransport?: string | boolean, bootstrap?: string[] }
+interface ListenOptions { fullPayloads?: boolean, listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean, webtransport?: string | boolean, bootstrap?: string[], subtensor?: string }
 
 /** Payloads printed whole up to this size of JSON; larger ones are summarised unless `--full-payloads`. */
 const MAX_PRINTED_PAYLOAD = 64 * 1024
@@ -121,6 +121,7 @@ export function registerListen (program: Command, ctx: CliContext): void {
     .option('--require-encryption', 'refuse plaintext messages, requests and files')
     .option('--full-payloads', `print message payloads whole (by default one over ${MAX_PRINTED_PAYLOAD / 1024} KiB of JSON is summarised)`)
     .option('--bootstrap <multiaddr>', 'a DHT peer to join through, ending in /p2p/<PeerId> (repeatable; remembered in the config for this home\'s other commands)', collect)
+    .option('--subtensor <url>', 'a subtensor node\'s RPC (ws://…): the metagraph (axon IP and port of each hotkey) is the last resolution source, refreshed every 2 min (remembered in the config)')
     .option('--webtransport [multiaddr]', `also listen for browsers over WebTransport (runs the peer under Deno; default ${DEFAULT_WEBTRANSPORT_LISTEN})`)
     .action(async (opts: ListenOptions) => {
       const config = await readConfig(ctx.home())
@@ -129,6 +130,11 @@ export function registerListen (program: Command, ctx: CliContext): void {
         for (const b of opts.bootstrap) if (!b.includes('/p2p/')) throw new UsageError(`--bootstrap ${b} must end in /p2p/<PeerId>`)
         const bootstrap = [...new Set([...opts.bootstrap, ...(config.bootstrap ?? [])])]
         if (bootstrap.length !== (config.bootstrap ?? []).length) await writeConfig(ctx.home(), { ...config, bootstrap })
+      }
+      if (opts.subtensor !== undefined) {
+        if (!/^wss?:\/\//.test(opts.subtensor)) throw new UsageError(`--subtensor ${opts.subtensor} must be a ws:// or wss:// URL`)
+        const now = await readConfig(ctx.home())
+        if (now.subtensor !== opts.subtensor) await writeConfig(ctx.home(), { ...now, subtensor: opts.subtensor })
       }
       const webtransport = opts.webtransport === undefined || opts.webtransport === false
         ? {}
@@ -145,7 +151,8 @@ export function registerListen (program: Command, ctx: CliContext): void {
         ...(webtransport.transports === undefined ? {} : { transports: webtransport.transports }),
         protocol: { encryption: { require: opts.requireEncryption === true } },
         onAclReload: printAclReload(ctx),
-        ...(opts.bootstrap === undefined ? {} : { bootstrap: [...new Set([...opts.bootstrap, ...(config.bootstrap ?? [])])] })
+        ...(opts.bootstrap === undefined ? {} : { bootstrap: [...new Set([...opts.bootstrap, ...(config.bootstrap ?? [])])] }),
+        ...(opts.subtensor === undefined ? {} : { subtensor: opts.subtensor })
       })
     })
 }
