@@ -96,7 +96,7 @@ export class Subwire {
     this.#discovery = new Discovery(
       { libp2p: this.#libp2p, signer: this.#signer, routing: components.dht, sources: components.sources, addressBook: components.addressBook, log: discoveryLog },
       { netuids, bootstrap: init.bootstrap, ...init.discovery })
-    this.#fanout = new FanOut({ members: async (netuid, options) => await this.#discovery.members(netuid, options), log: logger.forComponent('subwire:fanout') })
+    this.#fanout = new FanOut({ members: async (netuid, options) => await this.#members(netuid, options), log: logger.forComponent('subwire:fanout') })
     this.#connector = new Connector({ libp2p: this.#libp2p, auth: this.#auth, discovery: this.#discovery, addressBook: components.addressBook, log: authLog }, { redial: init.redial ?? true })
     const rpcLog = logger.forComponent('subwire:rpc')
     this.#rpc = new RpcService(
@@ -228,6 +228,18 @@ export class Subwire {
   }
 
   /** Peers with an authenticated connection right now. */
+  /** A subnet's members: what discovery lists, and the peers in session here whose verified attestation names the subnet (known even when the DHT is slow). */
+  async #members (netuid: number, options: AbortOptions): Promise<ResolvedHotkey[]> {
+    const found = await this.#discovery.members(netuid, options)
+    const known = new Set(found.map((m) => m.ss58))
+    for (const p of this.peers()) {
+      if (p.ss58 === this.#signer.ss58 || known.has(p.ss58) || !p.netuids.includes(netuid)) continue
+      known.add(p.ss58)
+      found.push({ ss58: p.ss58, peerId: p.peerId, multiaddrs: [], source: 'connected', netuids: [...p.netuids] })
+    }
+    return found
+  }
+
   peers (): RemotePeer[] {
     return [...this.#auth.sessions()].map((s) => ({ ...s.remote }))
   }
