@@ -8,6 +8,8 @@
  * - `{ op: 'file', dest, path, name?, netuid?, encrypt?, watch? }` (hashing progress lines first)
  * - `{ op: 'status' }`: addresses, connected peers, transfers in flight with progress, the outbox
  * - `{ op: 'watch', id }`, `{ op: 'list' }`, `{ op: 'dead' }`, `{ op: 'retry', id }` (`id: 'all'`), `{ op: 'drop', id }`
+ * - `{ op: 'resolve', ss58, timeout? }`: the running peer resolves a hotkey (its DHT is warm,
+ *   its cache holds what it found); answers `{ event: 'resolved', ss58, source, via?, peerId?, multiaddrs, netuids?, seq?, expiresAt?, details? }`
  *
  * Answers are lines `{ event: … }`; the last one of a watch is `delivered` or `dead`,
  * and any failure is `{ event: 'error', error, message }`.
@@ -26,6 +28,9 @@ import type { Server, Socket } from 'node:net'
 
 /** A line of the control protocol (and of the CLI's `--json` output for queued sends). */
 export type ControlEvent = Record<string, unknown> & { event: string }
+
+/** How long a `resolve` request may take unless it says. */
+const RESOLVE_TIMEOUT_MS = 10_000
 
 /** Longest request line accepted. */
 const MAX_REQUEST_BYTES = 1024 * 1024
@@ -238,6 +243,10 @@ async function handle (socket: Socket, peer: NodePeer, outbox: Outbox, transfers
         transfers: transfers.list(),
         outbox: { pending: pending.length, dead: dead.length, items: pending.map(viewToJson) }
       })
+    } else if (op === 'resolve') {
+      const timeout = optNum(req.timeout) ?? RESOLVE_TIMEOUT_MS
+      const r = await peer.resolve(str(req.ss58, 'ss58'), { signal: AbortSignal.any([controller.signal, AbortSignal.timeout(timeout)]) })
+      send({ event: 'resolved', ss58: r.ss58, source: r.source, via: r.via, peerId: r.peerId, multiaddrs: r.multiaddrs, netuids: r.netuids, seq: r.record?.seq, expiresAt: r.expiresAt, details: r.details })
     } else if (op === 'retry') {
       send({ event: 'retried', count: await outbox.retry(str(req.id, 'id')) })
     } else if (op === 'drop') {

@@ -24,6 +24,10 @@ export interface SubwireConfig {
   listen: string[]
   /** SS58 network prefix (42). */
   ss58Prefix: number
+  /** DHT peers (multiaddrs ending in /p2p/<PeerId>) dialled at start; `subwire listen --bootstrap` adds to it. */
+  bootstrap?: string[] | undefined
+  /** The subtensor node's RPC (`ws://…`) the metagraph is read from; `subwire listen --subtensor` sets it. */
+  subtensor?: string | undefined
 }
 
 /** Resolves the home directory: explicit, then `$SUBWIRE_HOME`, then `~/.subwire`. */
@@ -51,7 +55,13 @@ function validateConfig (raw: unknown, path: string): SubwireConfig {
     throw new InvalidConfigError(`${path}: "netuids" must be a list of integers from 0 to ${MAX_NETUID}`)
   }
   if (!Array.isArray(c.listen) || c.listen.some((a) => typeof a !== 'string')) throw new InvalidConfigError(`${path}: "listen" must be a list of multiaddrs`)
+  if (c.bootstrap !== undefined && (!Array.isArray(c.bootstrap) || c.bootstrap.some((a) => typeof a !== 'string' || !a.includes('/p2p/')))) {
+    throw new InvalidConfigError(`${path}: "bootstrap" must be a list of multiaddrs ending in /p2p/<PeerId>`)
+  }
+  if (c.subtensor !== undefined && (typeof c.subtensor !== 'string' || !/^wss?:\/\//.test(c.subtensor))) throw new InvalidConfigError(`${path}: "subtensor" must be a ws:// or wss:// URL`)
   return {
+    ...(c.bootstrap === undefined ? {} : { bootstrap: c.bootstrap }),
+    ...(c.subtensor === undefined ? {} : { subtensor: c.subtensor }),
     version: 1,
     hotkey: c.hotkey,
     netuids: c.netuids,

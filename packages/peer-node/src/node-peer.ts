@@ -1,16 +1,18 @@
 /**
  * The Node peer: a libp2p node with QUIC (primary) and TCP + Noise + yamux (fallback),
- * identify and ping, carrying the shared subwire protocol engine.
+ * identify, ping and subwire's Kademlia DHT (`/subwire/kad/1.0.0`, server mode when the
+ * peer listens, client mode when it only dials), carrying the shared subwire protocol engine.
  *
  * @packageDocumentation
  */
 import { createHash } from 'node:crypto'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { quic } from '@chainsafe/libp2p-quic'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -20,12 +22,14 @@ import { webSockets } from '@libp2p/websockets'
 import { MemoryDatastore, MountDatastore } from 'datastore-core'
 import { FsDatastore } from 'datastore-fs'
 import { Key } from 'interface-datastore'
-import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createOutboxCipher, createSubwire, InvalidConfigError, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer } from '@subwire/shared'
+import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createOutboxCipher, createSubwire, InvalidConfigError, kadRecordRouting, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer, subwireDhtInit } from '@subwire/shared'
 import { WebTransportUnavailableError } from './webtransport/errors.ts'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import type { Libp2pInit } from 'libp2p'
 import { FileAddressBook } from './address-book-file.ts'
+import { MetagraphSource } from './metagraph.ts'
+import type { MetagraphSourceInit } from './metagraph.ts'
 import {
   ADDRESS_BOOK_FILE,
   DATASTORE_DIR,
@@ -52,8 +56,8 @@ import type { NodeTransport } from './transports.ts'
 import { Outboard } from './outboard.ts'
 import { chooseBlake3 } from './blake3.ts'
 import { nodeFileReferencer, processLeaseOwner, SqliteQueueStore } from './queue-store.ts'
-import type { AbortOptions, AclRules, AddressBook, FileSource, OutboxInit, QueuedItem, QueueStore, SendFileResult, Signer, Subwire, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
-import type { Libp2p } from '@libp2p/interface'
+import type { AbortOptions, AclRules, AddressBook, FileSource, HotkeySource, KadService, OutboxInit, QueuedItem, QueueStore, SendFileResult, Signer, Subwire, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
+import type { Connection, Libp2p } from '@libp2p/interface'
 import type { Address, ComponentLogger, PrivateKey } from '@libp2p/interface'
 
 export { NODE_TRANSPORTS } from './transports.ts'
@@ -113,6 +117,21 @@ export interface NodePeerInit {
   webtransport?: Partial<WebTransportListenerInit>
   /** libp2p's metrics (e.g. `prometheusMetrics()` of `@libp2p/prometheus-metrics`); none by default. */
   metrics?: Libp2pInit['metrics']
+  /** Multiaddrs (ending in `/p2p/<PeerId>`) of DHT peers dialled at start (`--bootstrap`). */
+  bootstrap?: string[] | undefined
+  /**
+   * subwire's DHT: `false` turns it off; `server` answers DHT queries (default: when the peer
+   * listens); `publicAddressesOnly` keeps private and loopback addresses out of the routing
+   * table (default false, so a LAN or one machine works; set it on the public internet).
+   */
+  dht?: false | { server?: boolean, publicAddressesOnly?: boolean } | undefined
+  /** Sources asked after the address book and the DHT (e.g. the metagraph). */
+  sources?: HotkeySource[] | undefined
+  /**
+   * The subtensor node's RPC (`ws://…`, or the metagraph options): a {@link MetagraphSource}
+   * for the served subnets is added as the last source (dials axons by IP and port).
+   */
+  subtensor?: string | (Omit<MetagraphSourceInit, 'netuids'> & { netuids?: number[] }) | undefined
 }
 
 /** A running subwire peer on Node: {@link SubwirePeer} plus files sent from a path. */
@@ -223,20 +242,26 @@ function quicFirst (a: Address, b: Address): -1 | 0 | 1 {
     reliableTransportsFirst(a.multiaddr, b.multiaddr)
 }
 
+/** Datastore prefixes kept on disk: the keychain's keys and the WebRTC-Direct certificate (a stable certhash). */
+const PERSISTED_PREFIXES = ['/pkcs8', '/info', '/libp2p/webrtc-direct']
+/** What earlier versions kept on disk and no longer do: the peer store and the DHT's tables. */
+const FORMERLY_PERSISTED = ['peers', 'subwire-dht']
+
 /**
- * The home's libp2p datastore: on disk for what must survive a restart (the keychain with
- * the WebRTC-Direct certificate, DHT records), but libp2p's peer store under `/peers` in
- * memory. Every PeerId that ever connected would otherwise leave a file there, an
- * unauthenticated flood thousands of them (and a slower start); the peers worth keeping
- * are in subwire's own address book, by hotkey.
+ * libp2p's datastore for a home: the keychain and the WebRTC-Direct certificate on disk,
+ * everything else (the peer store with every address libp2p heard of, the DHT's routing
+ * table, records and providers) in memory. A restarted or one-shot peer so never
+ * restores peers of an earlier run (a dead one would hold the DHT's first self-lookup,
+ * which every query waits for) and the home holds no address nobody chose to keep.
  */
 async function openDatastore (dir: string): Promise<MountDatastore> {
   await mkdir(dir, { recursive: true, mode: 0o700 })
+  for (const d of FORMERLY_PERSISTED) await rm(join(dir, d), { recursive: true, force: true })
   const disk = new FsDatastore(dir)
   await disk.open()
   return new MountDatastore([
-    { prefix: new Key('/peers'), datastore: new MemoryDatastore() },
-    { prefix: new Key('/'), datastore: disk }
+    ...PERSISTED_PREFIXES.map((p) => ({ prefix: new Key(p), datastore: disk })),
+    { prefix: new Key('/'), datastore: new MemoryDatastore() }
   ])
 }
 
@@ -295,6 +320,19 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       // identify is not run on every new connection: an unauthenticated flood would make us do its work (subwire's handshake carries the addresses)
       identify: identify({ runOnConnectionOpen: false }),
       ping: ping(),
+      // a dial-only peer with no bootstrap peer has nobody to ask: no DHT (its restored routing
+      // table would only make libp2p dial peers of an earlier run at their old addresses)
+      ...(init.dht === false || (listen.length === 0 && (init.bootstrap ?? init.protocol?.bootstrap ?? []).length === 0)
+        ? {}
+        : {
+            dht: kadDHT({
+              ...subwireDhtInit(),
+              clientMode: !(init.dht?.server ?? listen.length > 0),
+              peerInfoMapper: init.dht?.publicAddressesOnly === true ? removePrivateAddressesMapper : passthroughMapper,
+              logPrefix: 'libp2p:subwire-kad',
+              datastorePrefix: '/subwire-dht'
+            })
+          }),
       ...(datastore === undefined ? {} : { keychain: keychain({ pass: keychainPass(privateKey) }) })
     },
     connectionMonitor: { ...CONNECTION_MONITOR },
@@ -314,7 +352,23 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
     ? (init.home === undefined ? new MemoryQueueStore() : await SqliteQueueStore.open(join(init.home, OUTBOX_DB_FILE)))
     : undefined
   const store = init.queue === false ? undefined : init.queue ?? ownedStore
-  const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger, files, acl, deliveries: store }, { ...init.protocol, netuids: init.netuids, firewall })
+  const services = libp2p.services as { dht?: KadService, identify?: { identify: (c: Connection) => Promise<unknown> } }
+  const dht = services.dht === undefined
+    ? undefined
+    : kadRecordRouting({
+      dht: services.dht,
+      identify: services.identify,
+      connection: (id) => libp2p.getConnections().find((c) => c.id === id),
+      log: libp2p.logger.forComponent('subwire:discovery')
+    })
+  const chain = typeof init.subtensor === 'string' ? { url: init.subtensor } : init.subtensor
+  const sources = [
+    ...(init.sources ?? []),
+    ...(chain === undefined ? [] : [new MetagraphSource({ log: libp2p.logger.forComponent('subwire:metagraph') }, { ...chain, netuids: chain.netuids ?? init.netuids })])
+  ]
+  const subwire = createSubwire(
+    { libp2p, signer: init.signer, addressBook, logger: init.logger, files, acl, deliveries: store, dht, sources },
+    { ...init.protocol, netuids: init.netuids, firewall, bootstrap: init.bootstrap ?? init.protocol?.bootstrap })
   const outbox = store === undefined
     ? undefined
     : new Outbox({ store, cipher: await createOutboxCipher(outboxKey(privateKey)), transport: subwire, files: nodeFileReferencer, log: libp2p.logger.forComponent('subwire:outbox') }, { owner: processLeaseOwner(), ...init.outbox })

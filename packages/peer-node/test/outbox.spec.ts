@@ -136,8 +136,10 @@ describe('outbox, library', () => {
       const again = await createNodePeer({ signer: await loadHotkey({ uri: '//Alice' }), netuids: [42], listen: loopback(['quic']), home, transports: ['quic'] })
       await again.start()
       try {
-        const after = await again.libp2p.peerStore.get(bobPeer.libp2p.peerId)
-        assert.equal(after.tags.has('keep-alive-subwire'), false, 'the tag is gone after a restart')
+        // the peer store lives in memory now: a restarted peer may not know Bob at all, and never with the tag
+        const known = await again.libp2p.peerStore.has(bobPeer.libp2p.peerId)
+        const after = known ? await again.libp2p.peerStore.get(bobPeer.libp2p.peerId) : undefined
+        assert.equal(after?.tags.has('keep-alive-subwire') ?? false, false, 'the tag is gone after a restart')
       } finally {
         await again.stop()
       }

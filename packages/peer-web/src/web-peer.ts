@@ -13,10 +13,12 @@ import { ping } from '@libp2p/ping'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { webTransport } from '@libp2p/webtransport'
-import { CONNECTION_MONITOR, createOutboxCipher, createSubwire, MemoryAddressBook, MemoryQueueStore, Outbox, PeerUnreachableError, SubwirePeer } from '@subwire/shared'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { CONNECTION_MONITOR, createOutboxCipher, createSubwire, kadRecordRouting, subwireDhtInit, MemoryAddressBook, MemoryQueueStore, Outbox, PeerUnreachableError, SubwirePeer } from '@subwire/shared'
 import { createLibp2p } from 'libp2p'
 import { BlobFileSource, OpfsFileStore } from './files.ts'
 import { IdbQueueStore } from './queue-store.ts'
+import type { KadService } from '@subwire/shared'
 import type { AbortOptions, AddressBook, FileSource, FileStore, OutboxInit, QueuedItem, QueueStore, RemotePeer, SendFileResult, Signer, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
 import type { ComponentLogger, ConnectionGater, PrivateKey } from '@libp2p/interface'
 
@@ -164,7 +166,18 @@ export async function createWebPeerImpl (init: WebPeerInit): Promise<WebPeer> {
     streamMuxers: [yamux()],
     ...(g === undefined ? {} : { connectionGater: g }),
     connectionMonitor: { ...CONNECTION_MONITOR },
-    services: { identify: identify(), ping: ping() }
+    services: {
+      identify: identify(),
+      ping: ping(),
+      // subwire's DHT in client mode: a browser asks the Node peers it is connected to, and is never asked
+      dht: kadDHT({ ...subwireDhtInit(), clientMode: true, peerInfoMapper: init.allowPrivateAddresses === true ? passthroughMapper : removePrivateAddressesMapper, logPrefix: 'libp2p:subwire-kad' })
+    }
+  })
+  const dht = kadRecordRouting({
+    dht: libp2p.services.dht as unknown as KadService,
+    identify: libp2p.services.identify,
+    connection: (id) => libp2p.getConnections().find((c) => c.id === id),
+    log: libp2p.logger.forComponent('subwire:discovery')
   })
   const files = init.files === null ? undefined : (init.files ?? new OpfsFileStore())
   const addressBook = init.addressBook ?? new MemoryAddressBook()
@@ -172,7 +185,7 @@ export async function createWebPeerImpl (init: WebPeerInit): Promise<WebPeer> {
     ? (typeof indexedDB === 'undefined' ? new MemoryQueueStore() : await IdbQueueStore.open(init.signer.ss58))
     : undefined
   const store = init.queue === false ? undefined : init.queue ?? ownedStore
-  const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger, files, deliveries: store }, { ...init.protocol, netuids: init.netuids })
+  const subwire = createSubwire({ libp2p, signer: init.signer, addressBook, logger: init.logger, files, deliveries: store, dht }, { ...init.protocol, netuids: init.netuids })
   let outbox: Outbox | undefined
   if (store !== undefined) {
     const key = store instanceof IdbQueueStore ? await store.atRestKey() : crypto.getRandomValues(new Uint8Array(32))

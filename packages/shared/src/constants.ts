@@ -153,3 +153,26 @@ export const DELIVERY_LOG_RETENTION_MS = 7 * 24 * 60 * 60_000
 export const QUEUE_LEASE_TTL_MS = 15_000
 /** Longest queued message (its MessagePack payload), checked when it is queued. */
 export const MAX_QUEUED_MESSAGE_BYTES = 16 * 1024 * 1024 - 64 * 1024
+
+/** The Kademlia protocol id of subwire's own DHT: never the public IPFS DHT (`/ipfs/kad/1.0.0`). */
+export const DHT_PROTOCOL = '/subwire/kad/1.0.0'
+/** Domain tag at the start of every hotkey record's signed bytes (distinct from the attestation's). */
+export const HOTKEY_RECORD_DOMAIN = 'SUBWIRE-HOTKEY-RECORD'
+/** Version byte inside the hotkey record; changes with its layout. */
+export const HOTKEY_RECORD_VERSION = 1
+/** DHT key namespace of hotkey records: `/subwire-hk/<ss58>`. */
+export const HOTKEY_RECORD_NAMESPACE = 'subwire-hk'
+/** DHT key namespace of the same records looked up by PeerId: `/subwire-pid/<peerId>` (lists a subnet's members by hotkey). */
+export const PEER_RECORD_NAMESPACE = 'subwire-pid'
+/** Default lifetime of a hotkey record: an hour, so a dead peer's address ages out soon. */
+export const DEFAULT_HOTKEY_RECORD_LIFETIME_MS = 60 * 60 * 1000
+/** Republish when this fraction of the record's lifetime has passed (well before expiry). */
+export const HOTKEY_RECORD_REPUBLISH_FRACTION = 0.5
+/** Most multiaddrs in one hotkey record (a peer with QUIC, TCP, WebRTC-Direct, WS and WebTransport on v4 and v6 has ~10). */
+export const MAX_RECORD_ADDRS = 32
+/** Longest multiaddr in a record, in UTF-8 bytes (a WebTransport address with two certhashes is ~200). */
+export const MAX_RECORD_ADDR_BYTES = 1024
+/** Default deadline of one fan-out: a slow or dead member is reported, never waited for past it. */
+export const DEFAULT_FANOUT_TIMEOUT_MS = 5_000
+/** Default members dialled at once by a fan-out. */
+export const DEFAULT_FANOUT_CONCURRENCY = 32

@@ -7,6 +7,8 @@
  * - Framing: length-prefixed MessagePack with the size checked at the header.
  * - RPC `/subwire/sn/<netuid>/rpc/1.0.0` and messages `/subwire/sn/<netuid>/msg/1.0.0`,
  *   multiplexed over one long-lived stream per connection and subnet.
+ * - Discovery: signed hotkey records in subwire's own Kademlia DHT (`/subwire/kad/1.0.0`),
+ *   resolution by hotkey (address book, DHT, metagraph) and fan-out to a whole subnet.
  * - {@link Subwire}: the engine that runs all of it on a libp2p node.
  *
  * This entry point is the public API, chosen name by name. The protocol's machinery
@@ -58,7 +60,9 @@ export {
   MAX_ANNOUNCED_ADDRS, MAX_TYPE_LENGTH, MAX_MESSAGE_ID_BYTES, FILE_CHUNK_SIZE, MIN_FILE_CHUNK_SIZE, MAX_FILE_CHUNK_SIZE, FILE_WINDOW_CHUNKS, BLAKE3_BYTES,
   MAX_FILE_CHUNKS, MAX_FILE_NAME_BYTES, CONNECTION_MONITOR, DEFAULT_QUEUE_BACKOFF_BASE_MS, DEFAULT_QUEUE_BACKOFF_CAP_MS,
   DEFAULT_QUEUE_MAX_ATTEMPTS, DEFAULT_QUEUE_EXPIRY_MS, DEFAULT_QUEUE_CONCURRENCY, DELIVERY_LOG_RETENTION_MS, QUEUE_LEASE_TTL_MS,
-  MAX_QUEUED_MESSAGE_BYTES
+  MAX_QUEUED_MESSAGE_BYTES, DHT_PROTOCOL, HOTKEY_RECORD_DOMAIN, HOTKEY_RECORD_VERSION, HOTKEY_RECORD_NAMESPACE, PEER_RECORD_NAMESPACE,
+  DEFAULT_HOTKEY_RECORD_LIFETIME_MS, HOTKEY_RECORD_REPUBLISH_FRACTION, MAX_RECORD_ADDRS, MAX_RECORD_ADDR_BYTES, DEFAULT_FANOUT_TIMEOUT_MS,
+  DEFAULT_FANOUT_CONCURRENCY
 } from './constants.ts'
 
 // errors
@@ -75,8 +79,8 @@ export {
   QueueNotEnabledError, RateLimitedError, RemoteHandlerError, ReplyKindError, RequestTimeoutError,
   SourceChangedError, SubnetFirewallError, SubnetNotServedError,
   TooManyRequestsError, TransferCancelledError, TruncatedFrameError, UnexpectedPeerError,
-  UnknownDestinationError, UnknownRpcTypeError,
-  WrongSs58PrefixError
+  UnknownDestinationError, UnknownRpcTypeError, WrongSs58PrefixError,
+  InvalidHotkeyRecordError, HotkeyRecordExpiredError, StaleHotkeyRecordError, RecordPeerMismatchError, ChainUnavailableError, FanOutTimeoutError
 } from './errors/index.ts'
 export type { SubwireErrorOptions, WireError } from './errors/index.ts'
 
@@ -87,6 +91,14 @@ export { wrapBytes, verifyHotkeySignature, SecretKey, keypairSigner, seedSigner,
 export type { Signer, Sr25519Keypair } from './identity/signers.ts'
 export { createAttestation, verifyAttestation } from './identity/attestation.ts'
 export type { Attestation, SignedAttestation, CreateAttestationInit, VerifyAttestationOptions } from './identity/attestation.ts'
+
+// discovery and fan-out
+export { createHotkeyRecord, verifyHotkeyRecord, hotkeyRecordKey, peerRecordKey, hotkeyRecordToValue, selectHotkeyRecord, validateHotkeyRecordEntry } from './discovery/record.ts'
+export type { HotkeyRecord, SignedHotkeyRecord, CreateHotkeyRecordInit, VerifyHotkeyRecordOptions } from './discovery/record.ts'
+export type { RecordRouting, HotkeySource, ResolvedHotkey, ResolutionSource } from './discovery/types.ts'
+export { subwireDhtInit, kadRecordRouting } from './discovery/kad.ts'
+export type { KadService, IdentifyService, KadRoutingComponents } from './discovery/kad.ts'
+export type { FanOutResult, FanOutSummary, FanOutOptions, FanOutFailure, SubnetFanOut } from './fanout/fanout.ts'
 
 // access and addresses
 export { AccessControl, StaticSubnetMembership, aclConnectionGater, parseAclEntry, parseIp, validateAclRules } from './auth/acl.ts'

@@ -11,6 +11,8 @@ import type { QueueFileOptions } from './outbox/types.ts'
 import type { FileSource, SendFileResult } from './files/types.ts'
 import type { AbortOptions } from './abort.ts'
 import type { RpcHandler } from './rpc/types.ts'
+import type { ResolvedHotkey } from './discovery/types.ts'
+import type { FanOutOptions, SubnetFanOut } from './fanout/fanout.ts'
 import type { Subwire } from './subwire.ts'
 import type {
   HandleOptions,
@@ -115,6 +117,15 @@ export class SubwirePeer {
     if (this.outbox === undefined) throw new QueueNotEnabledError('This peer was created without an outbox store')
     return this.outbox
   }
+
+  /** See {@link Subwire.resolve}. */
+  async resolve (ss58: string, options?: AbortOptions): Promise<ResolvedHotkey> { return await this.subwire.resolve(ss58, options) }
+  /** See {@link Subwire.members}. */
+  async members (netuid: number, options?: AbortOptions): Promise<ResolvedHotkey[]> { return await this.subwire.members(netuid, options) }
+  /** See {@link Subwire.querySubnet}. */
+  querySubnet (netuid: number, type: string, body: unknown, options?: FanOutOptions): SubnetFanOut { return this.subwire.querySubnet(netuid, type, body, options) }
+  /** See {@link Subwire.messageSubnet}. */
+  messageSubnet (netuid: number, action: string, payload: unknown, options?: FanOutOptions): SubnetFanOut { return this.subwire.messageSubnet(netuid, action, payload, options) }
 
   /** See {@link Subwire.cancelTransfer}. */
   cancelTransfer (id: string, reason?: string): boolean { return this.subwire.cancelTransfer(id, reason) }

@@ -6,7 +6,8 @@
  * - Framing: the MessagePack codec, the frame decoder, the field readers of decoded frames
  *   and {@link FramedStream}.
  * - RPC: {@link RpcClient}, {@link RpcServer}, the frame kinds and the channel refusal.
- * - The handshake frames and the attestation layout.
+ * - The handshake frames, the attestation layout and the hotkey record layout.
+ * - The discovery and fan-out parts ({@link Discovery}, {@link FanOut}).
  * - Files: {@link FileSender}, {@link FileReceiver}, manifests on the wire, roots,
  *   resume keys and the on-disk check.
  * - Encryption: envelopes, the stream cipher and its derivations, the keyring.
@@ -28,6 +29,12 @@ export type { ServedRequest } from './rpc/server.ts'
 export { initiateHandshake, respondHandshake } from './auth/handshake.ts'
 export type { Hello, HandshakeResult, AttestationVerifier } from './auth/handshake.ts'
 export { encodeAttestation, decodeAttestation, SignatureCache } from './identity/attestation.ts'
+export { encodeHotkeyRecord, decodeHotkeyRecord, hotkeyRecordFromValue } from './discovery/record.ts'
+export { providerCid } from './discovery/kad.ts'
+export { Discovery } from './discovery/discovery.ts'
+export type { DiscoveryComponents, DiscoveryInit } from './discovery/discovery.ts'
+export { FanOut, classifyFailure, quantile } from './fanout/fanout.ts'
+export type { FanOutComponents, MemberCall } from './fanout/fanout.ts'
 export { mergeAddrs } from './auth/address-book.ts'
 export { ipOfMultiaddr } from './auth/acl.ts'
 export { parseDestination } from './auth/destination.ts'

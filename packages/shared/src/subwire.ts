@@ -4,10 +4,13 @@
  * (the hotkey handshake on every connection) with its {@link Attester}, {@link Access}
  * (ACL, subnet firewall, flood limits) and {@link Connector} (reaching a destination), the
  * {@link RpcService} (requests and control messages over one long-lived stream per
- * connection and subnet), the {@link FileService} and the end-to-end {@link E2eSealing}.
+ * connection and subnet), the {@link FileService}, the end-to-end {@link E2eSealing},
+ * {@link Discovery} (signed hotkey records in the DHT, bootstrap, resolution by hotkey) and
+ * {@link FanOut} (one call to every member of a subnet).
  *
  * Each part logs under its own component (`subwire`, `subwire:auth`, `subwire:rpc`,
- * `subwire:files`), so `DEBUG=subwire:files` shows file transfers alone.
+ * `subwire:files`, `subwire:discovery`, `subwire:fanout`), so `DEBUG=subwire:files` shows
+ * file transfers alone.
  *
  * @packageDocumentation
  */
@@ -21,6 +24,8 @@ import { Attester } from './auth/attester.ts'
 import { Authenticator } from './auth/authenticator.ts'
 import { Connector } from './auth/connector.ts'
 import { E2eSealing } from './encryption/sealing.ts'
+import { Discovery } from './discovery/discovery.ts'
+import { FanOut } from './fanout/fanout.ts'
 import { FileService } from './files/service.ts'
 import { decodeSs58 } from './identity/ss58.ts'
 import { MemoryDeliveryLog } from './outbox/store.ts'
@@ -28,6 +33,8 @@ import { MessageInbox } from './rpc/messages.ts'
 import { RpcService } from './rpc/service.ts'
 import type { AbortOptions } from './abort.ts'
 import type { SubnetFirewallInit } from './auth/acl.ts'
+import type { ResolvedHotkey } from './discovery/types.ts'
+import type { FanOutOptions, SubnetFanOut } from './fanout/fanout.ts'
 import type { Session } from './auth/session.ts'
 import type { Listener } from './events.ts'
 import type { FileSource, ReceivePolicy, SendFileResult } from './files/types.ts'
@@ -51,7 +58,11 @@ export class Subwire {
   readonly #connector: Connector
   readonly #rpc: RpcService
   readonly #files: FileService
+  readonly #discovery: Discovery
+  readonly #fanout: FanOut
   #started = false
+  readonly #onAuthenticated = (p: RemotePeer): void => { this.#discovery.authenticated(p.connectionId) }
+  #offAuthenticated: (() => void) | undefined
   readonly #onOpen = (evt: CustomEvent<Connection>): void => { this.#auth.opened(evt.detail) }
   readonly #onClose = (evt: CustomEvent<Connection>): void => {
     this.#auth.closed(evt.detail)
@@ -79,9 +90,14 @@ export class Subwire {
     this.#sealing = new E2eSealing(this.#signer.ss58, components.e2eBackend)
     this.#attester = new Attester({ libp2p: this.#libp2p, signer: this.#signer, sealing: this.#sealing, log: authLog }, { netuids, lifetimeMs, skewMs: maxClockSkewMs, maxConcurrent })
     this.#auth = new Authenticator(
-      { attester: this.#attester, access: this.#access, events: this.#events, addressBook: components.addressBook, log: authLog },
+      { attester: this.#attester, access: this.#access, events: this.#events, log: authLog },
       { ss58Prefix, handshakeTimeoutMs, maxClockSkewMs, maxConcurrent })
-    this.#connector = new Connector({ libp2p: this.#libp2p, auth: this.#auth, addressBook: components.addressBook, log: authLog }, { redial: init.redial ?? true })
+    const discoveryLog = logger.forComponent('subwire:discovery')
+    this.#discovery = new Discovery(
+      { libp2p: this.#libp2p, signer: this.#signer, routing: components.dht, sources: components.sources, addressBook: components.addressBook, log: discoveryLog },
+      { netuids, bootstrap: init.bootstrap, ...init.discovery })
+    this.#fanout = new FanOut({ members: async (netuid, options) => await this.#members(netuid, options), log: logger.forComponent('subwire:fanout') })
+    this.#connector = new Connector({ libp2p: this.#libp2p, auth: this.#auth, discovery: this.#discovery, addressBook: components.addressBook, log: authLog }, { redial: init.redial ?? true })
     const rpcLog = logger.forComponent('subwire:rpc')
     this.#rpc = new RpcService(
       { auth: this.#auth, sealing: this.#sealing, messages: new MessageInbox({ events: this.#events, deliveries, log: rpcLog }), log: rpcLog, onServed: (s) => { if (this.#events.listens('request:served')) this.#events.emit('request:served', s) } },
@@ -136,13 +152,17 @@ export class Subwire {
     this.#started = true
     this.#auth.start()
     this.#connector.start()
+    this.#offAuthenticated = this.#events.on('peer:authenticated', this.#onAuthenticated)
     for (const c of this.#libp2p.getConnections()) this.#auth.opened(c)
+    await this.#discovery.start(options)
   }
 
   /** Unregisters the protocols, fails pending work and forgets every session. Does not stop libp2p. */
   async stop (): Promise<void> {
     if (!this.#started) return
     this.#started = false
+    this.#offAuthenticated?.()
+    await this.#discovery.stop()
     this.#connector.stop()
     this.#libp2p.removeEventListener('connection:open', this.#onOpen)
     this.#libp2p.removeEventListener('connection:close', this.#onClose)
@@ -208,6 +228,18 @@ export class Subwire {
   }
 
   /** Peers with an authenticated connection right now. */
+  /** A subnet's members: what discovery lists, and the peers in session here whose verified attestation names the subnet (known even when the DHT is slow). */
+  async #members (netuid: number, options: AbortOptions): Promise<ResolvedHotkey[]> {
+    const found = await this.#discovery.members(netuid, options)
+    const known = new Set(found.map((m) => m.ss58))
+    for (const p of this.peers()) {
+      if (p.ss58 === this.#signer.ss58 || known.has(p.ss58) || !p.netuids.includes(netuid)) continue
+      known.add(p.ss58)
+      found.push({ ss58: p.ss58, peerId: p.peerId, multiaddrs: [], source: 'connected', netuids: [...p.netuids] })
+    }
+    return found
+  }
+
   peers (): RemotePeer[] {
     return [...this.#auth.sessions()].map((s) => ({ ...s.remote }))
   }
@@ -252,6 +284,40 @@ export class Subwire {
   /** Sets (or clears) the policy hook that accepts or refuses incoming files: throw to refuse. */
   onFileOffer (hook: ReceivePolicy['onOffer']): void {
     this.#files.onOffer(hook)
+  }
+
+  /**
+   * Where a hotkey can be reached and which source said so: the address book, the DHT
+   * (cached until the record expires), then the metagraph. Throws `UnknownDestinationError`.
+   */
+  async resolve (ss58: string, options: AbortOptions = {}): Promise<ResolvedHotkey> {
+    return await this.#discovery.resolve(ss58, options)
+  }
+
+  /** The members of a subnet (DHT providers with their verified records, and the metagraph); not this peer. */
+  async members (netuid: number, options: AbortOptions = {}): Promise<ResolvedHotkey[]> {
+    return await this.#discovery.members(netuid, options)
+  }
+
+  /** Publishes our signed record now (it is also published at start, on address changes and before expiry); resolves with how many DHT peers took it. */
+  async publish (options: AbortOptions = {}): Promise<number> {
+    return await this.#discovery.publish(options)
+  }
+
+  /** Sends one request to every member of `netuid`; iterate for the results as they arrive, then read `summary`. */
+  querySubnet (netuid: number, type: string, body: unknown, options: FanOutOptions = {}): SubnetFanOut {
+    return this.#fanout.run(netuid, async (ss58, o) => {
+      const send = { netuid, timeout: o.timeout, encrypt: options.encrypt, signal: o.signal }
+      if (options.stream !== true) return await this.request(ss58, type, body, send)
+      const chunks: unknown[] = []
+      for await (const chunk of this.requestStream(ss58, type, body, send)) chunks.push(chunk)
+      return chunks
+    }, options)
+  }
+
+  /** Sends one control message to every member of `netuid`; each result's body is the message id. */
+  messageSubnet (netuid: number, action: string, payload: unknown, options: FanOutOptions = {}): SubnetFanOut {
+    return this.#fanout.run(netuid, async (ss58, o) => await this.message(ss58, action, payload, { netuid, timeout: o.timeout, encrypt: options.encrypt, signal: o.signal }), options)
   }
 
   #reach (dest: string, options: AbortOptions): () => Promise<Session> {

@@ -13,6 +13,7 @@ import type { E2eBackend } from './encryption/backends.ts'
 import type { FileManifest, FileOffer, FileStore, ReceivedFile, ReceivePolicy, SendFileOptions, TransferProgressEvent } from './files/types.ts'
 import type { DeliveryLog } from './outbox/store.ts'
 import type { Caller } from './rpc/types.ts'
+import type { HotkeySource, RecordRouting } from './discovery/types.ts'
 import type { ComponentLogger, Libp2p } from '@libp2p/interface'
 
 /** What the engine is given (injected), apart from its configuration. */
@@ -40,6 +41,10 @@ export interface SubwireComponents {
    * Node peer uses its durable outbox store).
    */
   deliveries?: DeliveryLog | undefined
+  /** The DHT records are published in and resolved from (the peers inject kad-dht); none: no DHT. */
+  dht?: RecordRouting | undefined
+  /** Sources asked after the address book and the DHT, in order (the metagraph). */
+  sources?: HotkeySource[] | undefined
 }
 
 /** End-to-end encryption defaults. Per call, `encrypt` overrides them. */
@@ -82,6 +87,10 @@ export interface SubwireInit {
   firewall?: SubnetFirewallInit | undefined
   /** Flood limits. */
   limits?: FloodLimits
+  /** Multiaddrs (ending in `/p2p/<PeerId>`) dialled at start to join the DHT. A peer that knows nobody still works with explicit multiaddrs. */
+  bootstrap?: string[] | undefined
+  /** Our hotkey record: its lifetime (default 1 h) and whether to publish it (default: when listening). */
+  discovery?: { recordLifetimeMs?: number, publish?: boolean }
   /** Limits and policy for received files. */
   files?: ReceivePolicy & {
     /** Give up an incoming transfer after this long without data (default 60 s). */

@@ -21,6 +21,13 @@ import { describe, it } from 'node:test'
  * - helpers: mergeAddrs, ipOfMultiaddr, throwIfAborted, verifyingSource, deliveryKey,
  *   backoffDelay, validateBackoff.
  * It added isRemoteError and walkCause (errors told apart by origin; the cause walk).
+ *
+ * Issue 17 (discovery by hotkey, fan-out) added to `@subwire/shared`: the hotkey record
+ * (createHotkeyRecord, verifyHotkeyRecord, hotkeyRecordKey, peerRecordKey,
+ * hotkeyRecordToValue, selectHotkeyRecord, validateHotkeyRecordEntry), the kad-dht bridge
+ * (subwireDhtInit, kadRecordRouting), their constants and six errors; and to
+ * `@subwire/shared/protocol`: the record layout (encodeHotkeyRecord, decodeHotkeyRecord,
+ * hotkeyRecordFromValue, providerCid) and the parts (Discovery, FanOut, classifyFailure, quantile).
  */
 // Moved out on purpose (issue 16): the wallet errors (WalletUnavailableError,
 // WalletAccountNotFoundError, SignatureRejectedError) to @subwire/peer-web and the
@@ -60,7 +67,14 @@ describe('public API', () => {
       'fileProtocol', 'isRemoteError', 'isSs58', 'isSs58Prefix', 'keypairSigner', 'msgProtocol', 'nobleBackend',
       'parseAclEntry', 'parseIp', 'rpcProtocol', 'sanitizeFileName', 'seedSigner', 'systemClock', 'toError',
       'uriSigner', 'validateAclRules', 'verifyAttestation', 'verifyHotkeySignature', 'walkCause', 'webCryptoBackend',
-      'wrapBytes'
+      'wrapBytes',
+      // issue 17
+      'ChainUnavailableError', 'DEFAULT_FANOUT_CONCURRENCY', 'DEFAULT_FANOUT_TIMEOUT_MS', 'DEFAULT_HOTKEY_RECORD_LIFETIME_MS',
+      'DHT_PROTOCOL', 'FanOutTimeoutError', 'HOTKEY_RECORD_DOMAIN', 'HOTKEY_RECORD_NAMESPACE', 'HOTKEY_RECORD_REPUBLISH_FRACTION',
+      'HOTKEY_RECORD_VERSION', 'HotkeyRecordExpiredError', 'InvalidHotkeyRecordError', 'MAX_RECORD_ADDRS', 'MAX_RECORD_ADDR_BYTES',
+      'PEER_RECORD_NAMESPACE', 'RecordPeerMismatchError', 'StaleHotkeyRecordError', 'createHotkeyRecord', 'hotkeyRecordKey',
+      'hotkeyRecordToValue', 'kadRecordRouting', 'peerRecordKey', 'selectHotkeyRecord', 'subwireDhtInit',
+      'validateHotkeyRecordEntry', 'verifyHotkeyRecord'
     ].sort())
   })
 
@@ -76,7 +90,10 @@ describe('public API', () => {
       'refuseChannel', 'replyCipher', 'respondHandshake', 'sealEnvelope', 'sendFileOverStream', 'stringField',
       'throwIfAborted', 'transferKey', 'uintField', 'validateBackoff', 'verifyChunksOnDisk', 'verifyingSource',
       // bulk speed (issue 19): one BLAKE3 backend per process, native on Node
-      'blake3BackendName', 'releaseHasher', 'takeHasher', 'useBlake3', 'wasmBlake3'
+      'blake3BackendName', 'releaseHasher', 'takeHasher', 'useBlake3', 'wasmBlake3',
+      // issue 17
+      'Discovery', 'FanOut', 'classifyFailure', 'decodeHotkeyRecord', 'encodeHotkeyRecord', 'hotkeyRecordFromValue',
+      'providerCid', 'quantile'
     ].sort())
   })
 })

@@ -31,8 +31,9 @@ export function collect (value: string, previous: string[] = []): string[] {
 
 /** Parses a timeout: a positive number of milliseconds. */
 export function parseTimeout (value: string): number {
-  const n = Number(value)
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`timeout "${value}" must be a positive number of milliseconds`)
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(value.trim())
+  const n = m === null ? Number.NaN : Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 'ms'] ?? 1)
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`timeout "${value}" must be a positive number of milliseconds (or with a unit: 500ms, 2s, 1m)`)
   return n
 }
 

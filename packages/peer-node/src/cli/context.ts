@@ -99,7 +99,9 @@ export class CliContext {
       ...(extra.transports === undefined ? {} : { transports: extra.transports }),
       ...(extra.onAclReload === undefined ? {} : { onAclReload: extra.onAclReload }),
       ...(extra.metrics === undefined ? {} : { metrics: extra.metrics }),
-      ...(logger === undefined ? {} : { logger })
+      ...(logger === undefined ? {} : { logger }),
+      bootstrap: extra.bootstrap ?? config.bootstrap ?? [],
+      subtensor: extra.subtensor ?? config.subtensor
     })
     if (extra.start !== false) await peer.start()
     try {

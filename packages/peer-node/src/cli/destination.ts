@@ -9,6 +9,7 @@ import { AbortError, PeerUnreachableError, toError, UnknownDestinationError } fr
 import { parseDestination } from '@subwire/shared/protocol'
 import { UsageError } from './args.ts'
 import { listenerStatus } from './listener.ts'
+import { readConfig } from '../home.ts'
 import type { RemotePeer } from '@subwire/shared'
 import type { NodePeer } from '../node-peer.ts'
 import type { CliContext } from './context.ts'
@@ -18,9 +19,9 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 5000
 
 /**
  * A destination a person typed: a multiaddr ending in a valid `/p2p/<PeerId>` (exit 2
- * otherwise), or an SS58 that something can resolve (the address book, or the running
- * listener it is connected to; exit 1 with `UnknownDestinationError` otherwise, saying
- * how to add it).
+ * otherwise), or an SS58 that something can resolve: the address book, the running
+ * listener it is connected to, or (when the home has bootstrap peers) the DHT; exit 1 with
+ * `UnknownDestinationError` otherwise, saying how to add it.
  */
 export async function checkDestination (ctx: CliContext, dest: string): Promise<void> {
   let parsed: ReturnType<typeof parseDestination>
@@ -30,6 +31,8 @@ export async function checkDestination (ctx: CliContext, dest: string): Promise<
     throw new UsageError(toError(err).message)
   }
   if (parsed.kind === 'multiaddr') return
+  const config = await readConfig(ctx.home())
+  if ((config.bootstrap?.length ?? 0) > 0 || config.subtensor !== undefined) return // the DHT or the metagraph is asked at dial time
   let known = false
   await ctx.withBook(async (book) => {
     const entry = await book.get(parsed.ss58)
@@ -41,7 +44,7 @@ export async function checkDestination (ctx: CliContext, dest: string): Promise<
     known = peers?.some((p) => p.ss58 === parsed.ss58) === true
   }
   if (!known) {
-    throw new UnknownDestinationError(`No address is known for ${dest} (it is not in the address book): add it with "subwire peers add ${dest} MULTIADDR", or use a multiaddr ending in /p2p/<PeerId>`)
+    throw new UnknownDestinationError(`No address is known for ${dest} (it is not in the address book and the home has no bootstrap peers for the DHT): add it with "subwire peers add ${dest} MULTIADDR", or use a multiaddr ending in /p2p/<PeerId>`)
   }
 }
 

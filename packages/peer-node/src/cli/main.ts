@@ -21,6 +21,7 @@ import { registerMessage } from './commands/message.ts'
 import { registerPeers } from './commands/peers.ts'
 import { registerQuery } from './commands/query.ts'
 import { registerQueue } from './commands/queue.ts'
+import { registerResolve } from './commands/resolve.ts'
 import { registerSend } from './commands/send.ts'
 import type { CliIo } from './io.ts'
 
@@ -80,6 +81,7 @@ Environment:
   registerListen(program, ctx)
   registerSend(program, ctx)
   registerQuery(program, ctx)
+  registerResolve(program, ctx)
   registerMessage(program, ctx)
   registerQueue(program, ctx)
   registerPeers(program, ctx)

@@ -1,6 +1,8 @@
 /**
- * The address book: which multiaddrs reach which hotkey. Learned from handshakes and
- * from configuration; persisted by the peer (a file on Node, IndexedDB in the browser).
+ * The address book: which multiaddrs reach which hotkey. Written by the user (`peers add`)
+ * and by the connector for connections it dialled to a user's address or the book's own
+ * (never for inbound connections or what the DHT found); persisted by the peer (a file on
+ * Node, IndexedDB in the browser).
  *
  * @packageDocumentation
  */

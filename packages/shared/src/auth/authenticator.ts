@@ -12,15 +12,12 @@ import { throwIfAborted } from '../abort.ts'
 import { verifyAttestation, SignatureCache } from '../identity/attestation.ts'
 import { refuseChannel } from '../rpc/frames.ts'
 import { FramedStream } from '../wire/framed-stream.ts'
-import { mergeAddrs } from './address-book.ts'
-import { isDialable, stripPeerId } from './destination.ts'
 import { initiateHandshake, respondHandshake } from './handshake.ts'
 import type { AbortOptions } from '../abort.ts'
 import type { Emitter } from '../events.ts'
 import type { Attestation } from '../identity/attestation.ts'
 import type { SubwireEvents } from '../types.ts'
 import type { Access } from './access.ts'
-import type { AddressBook } from './address-book.ts'
 import type { Attester } from './attester.ts'
 import type { HandshakeResult } from './handshake.ts'
 import type { Session } from './session.ts'
@@ -44,8 +41,6 @@ export interface AuthenticatorComponents {
   access: Access
   /** The engine's events. */
   events: Emitter<SubwireEvents>
-  /** Where learned addresses are kept; none: nothing is remembered. */
-  addressBook: AddressBook | undefined
   /** The `subwire:auth` logger. */
   log: Logger
 }
@@ -234,6 +229,7 @@ export class Authenticator {
       admitted,
       attestation: a,
       maxConcurrent: Math.min(result.maxConcurrent, this.#init.maxConcurrent * 16),
+      addrs: result.addrs,
       remote: {
         ss58: a.ss58,
         peerId: a.peerId,
@@ -247,7 +243,6 @@ export class Authenticator {
     this.#sessions.set(connection.id, session)
     this.#c.log('authenticated %s (%s) on %s connection %s', a.ss58, a.peerId, connection.direction, connection.id)
     p?.resolve(session)
-    void this.#remember(connection, result)
     this.#c.events.emit('peer:authenticated', { ...session.remote })
   }
 
@@ -269,22 +264,6 @@ export class Authenticator {
     // shortly (the connection serves nothing meanwhile: it has no session).
     const timer = setTimeout(() => { if (connection.status === 'open') connection.abort(err) }, REFUSAL_GRACE_MS)
     ;(timer as { unref?: () => void }).unref?.()
-  }
-
-  /** Keeps the addresses a remote announced (and the one we dialled) in the address book. */
-  async #remember (connection: Connection, result: HandshakeResult): Promise<void> {
-    const book = this.#c.addressBook
-    if (book === undefined) return
-    try {
-      const a = result.attestation
-      const fresh = connection.direction === 'outbound' ? [stripPeerId(connection.remoteAddr).toString(), ...result.addrs] : result.addrs
-      const old = await book.get(a.ss58)
-      const addrs = mergeAddrs(fresh.filter(isDialable), old?.peerId === a.peerId ? old.addrs : [])
-      if (addrs.length === 0) return
-      await book.put({ ss58: a.ss58, peerId: a.peerId, addrs, updatedAt: Date.now() })
-    } catch (err) {
-      this.#c.log('could not update the address book: %s', toError(err).message)
-    }
   }
 
   #pendingFor (connection: Connection): PendingAuth {

@@ -1,15 +1,25 @@
 /**
  * Reaches a destination: an open session to it, else a dial (to the multiaddr given, or
- * to the addresses the address book has for an SS58) and its handshake, checked against
- * the hotkey or PeerId that was asked for. Reached peers are tagged for re-dial.
+ * to the addresses {@link Discovery} resolves an SS58 to: the address book, the DHT, then
+ * the metagraph) and its handshake, checked against the hotkey asked for and the PeerId the
+ * source named. A cached address that no longer answers is forgotten and resolved afresh
+ * once. Reached peers are tagged for re-dial.
+ *
+ * Only this part writes the address book, and only for connections it dialled to an
+ * address a user gave (a multiaddr destination) or the book itself held: what the DHT or
+ * the metagraph found stays in the discovery cache until it expires, and connections
+ * libp2p or the DHT made on their own teach the book nothing.
  *
  * @packageDocumentation
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { AbortError, NotStartedError, PeerUnreachableError, UnexpectedPeerError, UnknownDestinationError, toError } from '../errors/index.ts'
+import { AbortError, NotStartedError, PeerUnreachableError, RecordPeerMismatchError, UnexpectedPeerError, toError } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
-import { parseDestination } from './destination.ts'
+import { mergeAddrs } from './address-book.ts'
+import { isDialable, parseDestination, stripPeerId } from './destination.ts'
 import type { AbortOptions } from '../abort.ts'
+import type { Discovery } from '../discovery/discovery.ts'
+import type { ResolvedHotkey } from '../discovery/types.ts'
 import type { AddressBook } from './address-book.ts'
 import type { Authenticator } from './authenticator.ts'
 import type { Session } from './session.ts'
@@ -25,8 +35,10 @@ export interface ConnectorComponents {
   libp2p: Libp2p
   /** The sessions. */
   auth: Authenticator
-  /** Where learned addresses are kept; none: nothing is remembered. */
-  addressBook: AddressBook | undefined
+  /** Resolves an SS58 to addresses (address book, DHT, metagraph). */
+  discovery: Discovery
+  /** Where addresses of peers we dialled by a user's address or the book's are kept; none: nothing is remembered. */
+  addressBook?: AddressBook | undefined
   /** The `subwire:auth` logger. */
   log: Logger
 }
@@ -58,31 +70,62 @@ export class Connector {
     if (!this.#started) throw new NotStartedError()
     throwIfAborted(options.signal)
     const parsed = parseDestination(dest)
-    let target: Multiaddr | Multiaddr[]
-    let expectedSs58: string | undefined
-    let expectedPeer: string | undefined
     if (parsed.kind === 'multiaddr') {
-      expectedPeer = parsed.peerId
       const open = this.#c.auth.find((s) => s.remote.peerId === parsed.peerId)
       if (open !== undefined) return open
-      target = parsed.multiaddr
-    } else {
-      expectedSs58 = parsed.ss58
-      const open = this.#c.auth.find((s) => s.remote.ss58 === parsed.ss58)
-      if (open !== undefined) return open
-      const entry = await this.#c.addressBook?.get(parsed.ss58, options)
-      if (entry === undefined || entry.addrs.length === 0) {
-        throw new UnknownDestinationError(`No address is known for ${dest}: pass a multiaddr ending in /p2p/<PeerId>`)
-      }
-      expectedPeer = entry.peerId
-      target = entry.addrs.map((a) => multiaddr(a).encapsulate(`/p2p/${entry.peerId}`))
+      const connection = await this.#dial(dest, parsed.multiaddr, options)
+      const session = await this.#check(connection, undefined, parsed.peerId, undefined, options)
+      await this.#remember(session, stripPeerId(parsed.multiaddr).toString())
+      return session
     }
-    const connection = await this.#dial(dest, target, options)
+    const open = this.#c.auth.find((s) => s.remote.ss58 === parsed.ss58)
+    if (open !== undefined) return open
+    let found = await this.#c.discovery.resolve(parsed.ss58, options)
+    let connection: Connection
+    try {
+      connection = await this.#dial(dest, targetOf(found), options)
+    } catch (err) {
+      if ((found.source !== 'cache' && found.source !== 'address-book') || !this.#c.discovery.canLookUp || options.signal?.aborted === true) throw err
+      this.#c.log('%s address of %s did not answer, looking it up again', found.source, parsed.ss58)
+      this.#c.discovery.forget(parsed.ss58)
+      const stale = found
+      found = await this.#c.discovery.resolve(parsed.ss58, { ...options, fresh: true }).catch(() => stale)
+      if (found === stale) throw err
+      connection = await this.#dial(dest, targetOf(found), options)
+    }
+    let session: Session
+    try {
+      session = await this.#check(connection, parsed.ss58, found.peerId, found, options)
+    } catch (err) {
+      this.#c.discovery.forget(parsed.ss58)
+      throw err
+    }
+    if (found.source === 'address-book') await this.#remember(session, stripPeerId(connection.remoteAddr).toString())
+    return session
+  }
+
+  /** Keeps the address we dialled (first) and the ones the remote announced in the address book. */
+  async #remember (session: Session, dialled: string): Promise<void> {
+    const book = this.#c.addressBook
+    if (book === undefined) return
+    try {
+      const { ss58, peerId } = session.remote
+      const old = await book.get(ss58)
+      const addrs = mergeAddrs([dialled, ...session.addrs].filter(isDialable), old?.peerId === peerId ? old.addrs : [])
+      if (addrs.length === 0) return
+      await book.put({ ss58, peerId, addrs, updatedAt: Date.now() })
+    } catch (err) {
+      this.#c.log('could not update the address book: %s', toError(err).message)
+    }
+  }
+
+  async #check (connection: Connection, expectedSs58: string | undefined, expectedPeer: string | undefined, found: ResolvedHotkey | undefined, options: AbortOptions): Promise<Session> {
     const session = await this.#c.auth.authenticated(connection, options)
     if (expectedSs58 !== undefined && session.remote.ss58 !== expectedSs58) {
       throw new UnexpectedPeerError(`Expected hotkey ${expectedSs58} but the peer at that address authenticated as ${session.remote.ss58}`)
     }
     if (expectedPeer !== undefined && session.remote.peerId !== expectedPeer) {
+      if (found?.record !== undefined) throw new RecordPeerMismatchError(`The record of ${found.ss58} names PeerId ${expectedPeer} but ${session.remote.peerId} answered`)
       throw new UnexpectedPeerError(`Expected PeerId ${expectedPeer} but reached ${session.remote.peerId}`)
     }
     if (this.#redial) {
@@ -108,4 +151,12 @@ export class Connector {
       throw new PeerUnreachableError(`Could not reach ${dest}: ${toError(err).message}`, { cause: err })
     }
   }
+}
+
+/** The dial target of a resolution: its addresses with `/p2p/<PeerId>` when the source named one (the metagraph does not). */
+function targetOf (found: ResolvedHotkey): Multiaddr[] {
+  return found.multiaddrs.map((a) => {
+    const ma = multiaddr(a)
+    return found.peerId === undefined || a.includes('/p2p/') ? ma : ma.encapsulate(`/p2p/${found.peerId}`)
+  })
 }

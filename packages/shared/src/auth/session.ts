@@ -20,4 +20,6 @@ export interface Session {
   readonly attestation: Attestation
   /** Requests we may keep in flight at the remote: its announced limit, capped. */
   readonly maxConcurrent: number
+  /** The addresses the remote announced in its hello (not yet dialled, so not trusted as reachable). */
+  readonly addrs: readonly string[]
 }

@@ -1,6 +1,6 @@
 /**
  * Error classes of the subwire protocol, one file per domain (`wire`, `identity`, `auth`,
- * `rpc`, `connection`, `files`, `encryption`, `outbox`, `transport`), and their wire form.
+ * `rpc`, `connection`, `files`, `encryption`, `outbox`, `transport`, `discovery`), and their wire form.
  *
  * Errors that cross the wire travel as `{ name, message }` and are rebuilt on the other
  * side by {@link errorFromWire}, marked as remote ({@link isRemoteError}), so a caller can
@@ -27,6 +27,7 @@ import { AbortError, ConnectionClosedError, InvalidConfigError, InvalidDestinati
 import { ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError } from './files.ts'
 import { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 import { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
+import { ChainUnavailableError, FanOutTimeoutError, HotkeyRecordExpiredError, InvalidHotkeyRecordError, RecordPeerMismatchError, StaleHotkeyRecordError } from './discovery.ts'
 
 export { isRemoteError, markRemote, SubwireError, walkCause } from './base.ts'
 export type { SubwireErrorOptions } from './base.ts'
@@ -38,9 +39,16 @@ export { AbortError, ConnectionClosedError, InvalidConfigError, InvalidDestinati
 export { ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError } from './files.ts'
 export { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 export { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
+export { ChainUnavailableError, FanOutTimeoutError, HotkeyRecordExpiredError, InvalidHotkeyRecordError, RecordPeerMismatchError, StaleHotkeyRecordError } from './discovery.ts'
 
 /** Every exported error class, by name. Used to rebuild errors from the wire. */
 export const errorClasses = {
+  InvalidHotkeyRecordError,
+  HotkeyRecordExpiredError,
+  StaleHotkeyRecordError,
+  RecordPeerMismatchError,
+  ChainUnavailableError,
+  FanOutTimeoutError,
   QueueItemNotFoundError,
   QueueItemExistsError,
   QueueNotEnabledError,

@@ -7,6 +7,9 @@
  */
 import {
   createAttestation,
+  createHotkeyRecord,
+  hotkeyRecordToValue,
+  validateHotkeyRecordEntry,
   errorClasses,
   parseAclEntry,
   seedSigner,
@@ -14,6 +17,7 @@ import {
 } from '@subwire/shared'
 import {
   decodeAttestation,
+  decodeHotkeyRecord,
   decodeValue,
   encodeFrame,
   encodeValue,
@@ -48,8 +52,23 @@ function sampleManifest (): FileManifest {
   return { id: '00000000-0000-4000-8000-000000000001', name: 'w.bin', size: 10, chunkSize: 65536, chunkHashes: new Uint8Array(32), root: new Uint8Array(32) }
 }
 
+async function hotkeyRecordSeeds (): Promise<Uint8Array[]> {
+  const signer = seedSigner(new Uint8Array(32).fill(2))
+  const r = await createHotkeyRecord(signer, { peerId: '12D3KooWSfFdutFmSNkzth92hFDUVCe5cXyXRm4KoDYdbscz3831', multiaddrs: ['/ip4/127.0.0.1/udp/4701/quic-v1'], netuids: [42], now: 1_767_225_600_000 })
+  return [r.bytes, hotkeyRecordToValue(r)]
+}
+
 /** Every target. */
 export const targets: FuzzTarget[] = [
+  {
+    name: 'hotkey-record',
+    seeds: hotkeyRecordSeeds,
+    run: (input) => {
+      try { decodeHotkeyRecord(input) } catch (err) { if (!isTypedError(err)) throw err }
+      // what the DHT validator runs on every PUT and GET
+      validateHotkeyRecordEntry(enc.encode('/subwire-hk/5EsNLFaGe9XK5LzWH3i6eC2Wqv6YqZS1442N1C4yeSdP6uxy'), input, 1_767_225_600_000)
+    }
+  },
   {
     name: 'frame',
     seeds: async () => [encodeFrame({ k: 0, id: 1, t: 'echo', b: new Uint8Array(8) }, 1 << 20), encodeFrame({ k: 'chunk', i: 3, d: new Uint8Array(64) }, 1 << 20), Uint8Array.of(0, 0, 0, 1, 0xc0)],

@@ -4,7 +4,9 @@
  *
  * @packageDocumentation
  */
-import { isSs58, parseAclEntry } from '@subwire/shared'
+import { logger } from '@libp2p/logger'
+import { ChainUnavailableError, isSs58, parseAclEntry, toError } from '@subwire/shared'
+import { MetagraphSource } from '../../metagraph.ts'
 import { readConfig } from '../../home.ts'
 import { readAclFile, writeAclFile } from '../../acl-file.ts'
 import { parseNetuid, UsageError } from '../args.ts'
@@ -55,6 +57,41 @@ function firewall (f: AclFile, state: 'on' | 'off', netuid: number): string {
   return `firewall ${state} for subnet ${netuid}` + (state === 'on' ? ` (${admitted} hotkey(s) admitted${admitted === 0 ? ': nobody gets in' : ''})` : '')
 }
 
+/** `--min-stake` in whole units (up to 9 decimals) as the chain's smallest unit. */
+function parseStake (v: string): bigint {
+  const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(v)
+  if (m === null) throw new UsageError(`--min-stake ${v}: a non-negative number with at most 9 decimals`)
+  return BigInt(m[1] as string) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'))
+}
+
+/** `acl firewall from-metagraph N`: admit the subnet's hotkeys (by stake and permit) as the chain says now; nobody if it cannot be read. */
+async function fromMetagraph (ctx: CliContext, netuid: number, opts: { minStake?: bigint, validatorsOnly?: boolean, subtensor?: string }): Promise<void> {
+  const config = await readConfig(ctx.home())
+  const url = opts.subtensor ?? config.subtensor
+  if (url === undefined) throw new UsageError('no subtensor node: give --subtensor ws://… (or run listen --subtensor once)')
+  const source = new MetagraphSource({ log: logger('subwire:metagraph') }, { url, netuids: [netuid], refreshMs: 0 })
+  let admitted: string[]
+  try {
+    const neurons = await source.neurons(netuid)
+    admitted = neurons.filter((n) => n.stake >= (opts.minStake ?? 0n) && (opts.validatorsOnly !== true || n.validatorPermit)).map((n) => n.ss58)
+  } catch (err) {
+    if (toError(err).name !== ChainUnavailableError.name) throw err
+    await editAcl(ctx, (f) => {
+      f.firewall.netuids = [...new Set([...f.firewall.netuids, netuid])]
+      f.firewall.admitted[String(netuid)] = []
+      return `firewall on for subnet ${netuid} admitting nobody: the chain could not be read`
+    })
+    throw err
+  } finally {
+    await source.stop()
+  }
+  await editAcl(ctx, (f) => {
+    f.firewall.netuids = [...new Set([...f.firewall.netuids, netuid])]
+    f.firewall.admitted[String(netuid)] = admitted
+    return `firewall on for subnet ${netuid}: ${admitted.length} hotkey(s) admitted from the metagraph${admitted.length === 0 ? ': nobody gets in' : ''}`
+  })
+}
+
 /** `acl list`: the lists and the firewall, as one JSON line or for a person. */
 async function list (ctx: CliContext): Promise<void> {
   await readConfig(ctx.home())
@@ -99,11 +136,21 @@ export function registerAcl (program: Command, ctx: CliContext): void {
       await editAcl(ctx, (f) => remove(f, entryList))
     })
   acl.command('firewall')
-    .description('turn the fail-closed subnet firewall on or off for a subnet (on with nobody admitted: nobody gets in)')
-    .argument('<state>', 'on or off')
+    .description('turn the fail-closed subnet firewall on or off for a subnet (on with nobody admitted: nobody gets in); from-metagraph: on, admitting the subnet\'s registered hotkeys read from the chain now')
+    .argument('<state>', 'on, off or from-metagraph')
     .argument('<netuid>', 'subnet', parseNetuid)
-    .action(async (state: string, netuid: number) => {
-      if (state !== 'on' && state !== 'off') throw new UsageError('state must be "on" or "off"')
+    .option('--min-stake <n>', 'from-metagraph: only hotkeys with at least this stake on the subnet (alpha, in whole units: 9 decimals)', parseStake)
+    .option('--validators-only', 'from-metagraph: only hotkeys with a validator permit')
+    .option('--subtensor <url>', 'from-metagraph: the subtensor node (ws://…; default the one `listen --subtensor` remembered)')
+    .addHelpText('after', `
+Examples:
+  subwire acl firewall on 42
+  subwire acl firewall from-metagraph 42 --min-stake 1000 --validators-only --subtensor ws://127.0.0.1:9944
+From the metagraph the admitted set is a snapshot: run it again (e.g. from cron) to follow the chain. If the
+chain cannot be read, the firewall is turned on admitting nobody (fail-closed) and the command exits 1.`)
+    .action(async (state: string, netuid: number, opts: { minStake?: bigint, validatorsOnly?: boolean, subtensor?: string }) => {
+      if (state === 'from-metagraph') return await fromMetagraph(ctx, netuid, opts)
+      if (state !== 'on' && state !== 'off') throw new UsageError('state must be "on", "off" or "from-metagraph"')
       await editAcl(ctx, (f) => firewall(f, state, netuid))
     })
   acl.command('list')

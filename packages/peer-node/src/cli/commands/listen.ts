@@ -7,7 +7,7 @@ import { constants } from 'node:fs'
 import { access, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { NODE_TRANSPORTS } from '../../transports.ts'
-import { readConfig } from '../../home.ts'
+import { readConfig, writeConfig } from '../../home.ts'
 import { DEFAULT_DASHBOARD_PORT, DEFAULT_WEBTRANSPORT_LISTEN } from '../../constants.ts'
 import { browserAddresses, serveDashboard } from '../../dashboard-server.ts'
 import { serveControl, viewToJson } from '../../control.ts'
@@ -20,7 +20,7 @@ import type { Command } from 'commander'
 import type { NodePeer, NodePeerInit } from '../../node-peer.ts'
 import type { CliContext } from '../context.ts'
 
-interface ListenOptions { fullPayloads?: boolean, listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean, webtransport?: string | boolean, api?: string, apiSocket?: boolean, metrics?: string }
+interface ListenOptions { fullPayloads?: boolean, listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean, webtransport?: string | boolean, api?: string, apiSocket?: boolean, metrics?: string, bootstrap?: string[], subtensor?: string }
 
 /** Payloads printed whole up to this size of JSON; larger ones are summarised unless `--full-payloads`. */
 const MAX_PRINTED_PAYLOAD = 64 * 1024
@@ -147,6 +147,8 @@ export function registerListen (program: Command, ctx: CliContext): void {
     .option('--dashboard-port <port>', 'port of the dashboard server (default 4780; 0: any)', parseNetuid)
     .option('--require-encryption', 'refuse plaintext messages, requests and files')
     .option('--full-payloads', `print message payloads whole (by default one over ${MAX_PRINTED_PAYLOAD / 1024} KiB of JSON is summarised)`)
+    .option('--bootstrap <multiaddr>', 'a DHT peer to join through, ending in /p2p/<PeerId> (repeatable; remembered in the config for this home\'s other commands)', collect)
+    .option('--subtensor <url>', 'a subtensor node\'s RPC (ws://…): the metagraph (axon IP and port of each hotkey) is the last resolution source, refreshed every 2 min (remembered in the config)')
     .option('--webtransport [multiaddr]', `also listen for browsers over WebTransport (runs the peer under Deno; default ${DEFAULT_WEBTRANSPORT_LISTEN})`)
     .option('--api <host:port>', 'also serve the local API on TCP (e.g. 127.0.0.1:4790), with the bearer token in <home>/api.token; a non-loopback address is warned about')
     .option('--no-api-socket', 'do not serve the local API on <home>/api.sock')
@@ -154,6 +156,16 @@ export function registerListen (program: Command, ctx: CliContext): void {
     .action(async (opts: ListenOptions) => {
       const config = await readConfig(ctx.home())
       const listen = opts.listen ?? config.listen
+      if (opts.bootstrap !== undefined) {
+        for (const b of opts.bootstrap) if (!b.includes('/p2p/')) throw new UsageError(`--bootstrap ${b} must end in /p2p/<PeerId>`)
+        const bootstrap = [...new Set([...opts.bootstrap, ...(config.bootstrap ?? [])])]
+        if (bootstrap.length !== (config.bootstrap ?? []).length) await writeConfig(ctx.home(), { ...config, bootstrap })
+      }
+      if (opts.subtensor !== undefined) {
+        if (!/^wss?:\/\//.test(opts.subtensor)) throw new UsageError(`--subtensor ${opts.subtensor} must be a ws:// or wss:// URL`)
+        const now = await readConfig(ctx.home())
+        if (now.subtensor !== opts.subtensor) await writeConfig(ctx.home(), { ...now, subtensor: opts.subtensor })
+      }
       const webtransport = opts.webtransport === undefined || opts.webtransport === false
         ? {}
         : {
@@ -176,7 +188,9 @@ export function registerListen (program: Command, ctx: CliContext): void {
         ...(registry === undefined ? {} : { metrics: libp2pMetrics(registry) }),
         ...(webtransport.transports === undefined ? {} : { transports: webtransport.transports }),
         protocol: { encryption: { require: opts.requireEncryption === true } },
-        onAclReload: printAclReload(ctx)
+        onAclReload: printAclReload(ctx),
+        ...(opts.bootstrap === undefined ? {} : { bootstrap: [...new Set([...opts.bootstrap, ...(config.bootstrap ?? [])])] }),
+        ...(opts.subtensor === undefined ? {} : { subtensor: opts.subtensor })
       })
     })
 }

@@ -1,0 +1,155 @@
+/**
+ * The bridge between the discovery part and a `@libp2p/kad-dht` service, written against
+ * the service's shape so `shared` needs no DHT dependency: the validators and selectors
+ * for the record namespaces, and a {@link RecordRouting} over the service.
+ *
+ * @packageDocumentation
+ */
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { DHT_PROTOCOL, HOTKEY_RECORD_NAMESPACE, PEER_RECORD_NAMESPACE } from '../constants.ts'
+import { selectHotkeyRecord, validateHotkeyRecordEntry } from './record.ts'
+import type { AbortOptions } from '../abort.ts'
+import type { RecordRouting } from './types.ts'
+
+/**
+ * After the first value (or provider) arrives, wait this long for more, then answer with
+ * the best so far: a query otherwise runs until every close peer answered or timed out,
+ * and one dead peer among them would hold every lookup for its dial timeout.
+ */
+export const DHT_ANSWER_GRACE_MS = 300
+
+/** A signal that aborts with `options.signal` or when `grace` is called and its time has passed. */
+function graceful (options: AbortOptions): { signal: AbortSignal, grace: () => void, expired: () => boolean, done: () => void } {
+  const controller = new AbortController()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return {
+    signal: options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]),
+    grace: () => { timer ??= setTimeout(() => { controller.abort() }, DHT_ANSWER_GRACE_MS) },
+    expired: () => controller.signal.aborted && options.signal?.aborted !== true,
+    done: () => { clearTimeout(timer); controller.abort() }
+  }
+}
+import type { Connection, PeerId } from '@libp2p/interface'
+
+/** The part of a kad-dht query event this bridge reads. */
+interface KadEvent { name: string, value?: Uint8Array, providers?: Array<{ id: PeerId }> }
+
+/** The part of the `@libp2p/kad-dht` service used here. */
+export interface KadService {
+  /** See kad-dht's `put`. */
+  put: (key: Uint8Array, value: Uint8Array, options?: AbortOptions) => AsyncIterable<KadEvent>
+  /** See kad-dht's `get`. */
+  get: (key: Uint8Array, options?: AbortOptions) => AsyncIterable<KadEvent>
+  /** See kad-dht's `provide`. */
+  provide: (cid: CID, options?: AbortOptions) => AsyncIterable<KadEvent>
+  /** See kad-dht's `findProviders`. */
+  findProviders: (cid: CID, options?: AbortOptions) => AsyncIterable<KadEvent>
+  /** kad-dht's routing table: a query with no peer in it would wait for one, so it is asked first. */
+  routingTable?: { size: number, find?: (peer: PeerId) => Promise<PeerId | undefined> } | undefined
+}
+
+/** The part of the identify service used here. */
+export interface IdentifyService {
+  /** Asks the remote for its protocols and listen addresses (the kad topology hears of it). */
+  identify: (connection: Connection) => Promise<unknown>
+}
+
+/**
+ * The kad-dht options subwire needs: its own protocol id (never the public IPFS DHT), the
+ * validator and selector of both record namespaces (highest valid `seq` wins), and
+ * queries that do not wait for the first self-lookup.
+ */
+export function subwireDhtInit (): { protocol: string, allowQueryWithZeroPeers: boolean, validators: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>, selectors: Record<string, (key: Uint8Array, values: Uint8Array[]) => number> } {
+  const validate = async (key: Uint8Array, value: Uint8Array): Promise<void> => { validateHotkeyRecordEntry(key, value) }
+  const select = (key: Uint8Array, values: Uint8Array[]): number => selectHotkeyRecord(key, values)
+  return {
+    protocol: DHT_PROTOCOL,
+    // queries start at once instead of waiting for the first self-lookup, which waits on
+    // every close peer (a dead one for its dial timeout); discovery waits for the bootstrap
+    // peers itself, and the bridge does not query with an empty routing table
+    allowQueryWithZeroPeers: true,
+    validators: { [HOTKEY_RECORD_NAMESPACE]: validate, [PEER_RECORD_NAMESPACE]: validate },
+    selectors: { [HOTKEY_RECORD_NAMESPACE]: select, [PEER_RECORD_NAMESPACE]: select }
+  }
+}
+
+/** The content id a provider key stands for: a raw CIDv1 of its SHA-256. */
+export async function providerCid (key: Uint8Array): Promise<CID> {
+  return CID.createV1(0x55, await sha256.digest(key))
+}
+
+/** What {@link kadRecordRouting} is given. */
+export interface KadRoutingComponents {
+  /** The kad-dht service. */
+  dht: KadService
+  /** The identify service, run on each authenticated connection (libp2p is configured not to run it on every new one). */
+  identify?: IdentifyService | undefined
+  /** Finds an open connection by id. */
+  connection: (id: string) => Connection | undefined
+  /** Logs identify failures. */
+  log: (format: string, ...args: unknown[]) => void
+}
+
+/** A {@link RecordRouting} over a kad-dht service. */
+export function kadRecordRouting (c: KadRoutingComponents): RecordRouting {
+  // kad-dht pauses a query until its routing table has a peer; with nobody to ask, answer at once
+  const alone = (): boolean => c.dht.routingTable !== undefined && c.dht.routingTable.size === 0
+  return {
+    get peers () { return c.dht.routingTable?.size ?? 0 },
+    async knows (peerId) {
+      const find = c.dht.routingTable?.find
+      if (find === undefined) return (c.dht.routingTable?.size ?? 0) > 0
+      return (await find.call(c.dht.routingTable, peerIdFromString(peerId))) !== undefined
+    },
+    async put (key, value, options = {}) {
+      if (alone()) return 0
+      let reached = 0
+      for await (const e of c.dht.put(key, value, options)) if (e.name === 'PEER_RESPONSE') reached++
+      return reached
+    },
+    async get (key, options = {}) {
+      if (alone()) return undefined
+      const values: Uint8Array[] = []
+      const g = graceful(options)
+      try {
+        for await (const e of c.dht.get(key, { ...options, signal: g.signal })) {
+          if (e.name === 'VALUE' && e.value !== undefined) { values.push(e.value); g.grace() }
+        }
+      } catch (err) {
+        if (!g.expired() && (err as Error).name !== 'NotFoundError') throw err
+      } finally {
+        g.done()
+      }
+      return values.length === 0 ? undefined : values[selectHotkeyRecord(key, values)]
+    },
+    async provide (key, options = {}) {
+      if (alone()) return
+      for await (const _ of c.dht.provide(await providerCid(key), options)) { /* drain */ }
+    },
+    async * providers (key, options = {}) {
+      if (alone()) return
+      const seen = new Set<string>()
+      const g = graceful(options)
+      try {
+        for await (const e of c.dht.findProviders(await providerCid(key), { ...options, signal: g.signal })) {
+          for (const p of e.name === 'PROVIDER' ? e.providers ?? [] : []) {
+            const id = p.id.toString()
+            g.grace()
+            if (!seen.has(id)) { seen.add(id); yield id }
+          }
+        }
+      } catch (err) {
+        if (!g.expired()) throw err
+      } finally {
+        g.done()
+      }
+    },
+    authenticated (connectionId) {
+      const conn = c.connection(connectionId)
+      if (conn === undefined || c.identify === undefined) return
+      c.identify.identify(conn).catch((err: unknown) => { c.log('identify of %s failed: %s', conn.remotePeer.toString(), (err as Error).message) })
+    }
+  }
+}
