@@ -60,6 +60,14 @@ class AttestationFromFutureError(SubwireError):
     default_message = "Attestation is issued in the future beyond the allowed clock skew"
 
 
+class ChainUnavailableError(SubwireError):
+    """The subtensor node could not be reached"""
+
+    name = "ChainUnavailableError"
+    code = "ERR_CHAIN_UNAVAILABLE"
+    default_message = "The subtensor node could not be reached"
+
+
 class ChunkHashMismatchError(SubwireError):
     """A chunk does not match its hash in the manifest"""
 
@@ -108,12 +116,12 @@ class EncryptionUnavailableError(SubwireError):
     default_message = "The remote peer publishes no encryption key in its attestation"
 
 
-class FanOutUnavailableError(SubwireError):
-    """query_subnet is not available yet: subnet fan-out is not in this peer (docs/API.md)"""
+class FanOutTimeoutError(SubwireError):
+    """The peer did not answer within the fan-out timeout"""
 
-    name = "FanOutUnavailableError"
-    code = "ERR_FAN_OUT_UNAVAILABLE"
-    default_message = "query_subnet is not available yet: subnet fan-out is not in this peer (docs/API.md)"
+    name = "FanOutTimeoutError"
+    code = "ERR_FANOUT_TIMEOUT"
+    default_message = "The peer did not answer within the fan-out timeout"
 
 
 class FileHashMismatchError(SubwireError):
@@ -188,6 +196,14 @@ class HotkeyLoadError(SubwireError):
     default_message = "Could not load the hotkey"
 
 
+class HotkeyRecordExpiredError(SubwireError):
+    """Hotkey record has expired"""
+
+    name = "HotkeyRecordExpiredError"
+    code = "ERR_HOTKEY_RECORD_EXPIRED"
+    default_message = "Hotkey record has expired"
+
+
 class InsufficientDiskSpaceError(SubwireError):
     """Not enough free disk space for this file"""
 
@@ -226,6 +242,14 @@ class InvalidFrameError(SubwireError):
     name = "InvalidFrameError"
     code = "ERR_INVALID_FRAME"
     default_message = "Malformed frame"
+
+
+class InvalidHotkeyRecordError(SubwireError):
+    """Malformed hotkey record"""
+
+    name = "InvalidHotkeyRecordError"
+    code = "ERR_INVALID_HOTKEY_RECORD"
+    default_message = "Malformed hotkey record"
 
 
 class InvalidManifestError(SubwireError):
@@ -348,6 +372,14 @@ class RateLimitedError(SubwireError):
     default_message = "Too many connections, handshakes or streams; try again later"
 
 
+class RecordPeerMismatchError(SubwireError):
+    """The peer reached is not the PeerId the hotkey record names"""
+
+    name = "RecordPeerMismatchError"
+    code = "ERR_RECORD_PEER_MISMATCH"
+    default_message = "The peer reached is not the PeerId the hotkey record names"
+
+
 class RemoteHandlerError(SubwireError):
     """Remote handler failed"""
 
@@ -378,6 +410,14 @@ class SourceChangedError(SubwireError):
     name = "SourceChangedError"
     code = "ERR_SOURCE_CHANGED"
     default_message = "The source changed while it was being sent"
+
+
+class StaleHotkeyRecordError(SubwireError):
+    """A newer record is known for this hotkey"""
+
+    name = "StaleHotkeyRecordError"
+    code = "ERR_STALE_HOTKEY_RECORD"
+    default_message = "A newer record is known for this hotkey"
 
 
 class SubnetFirewallError(SubwireError):
@@ -469,13 +509,14 @@ ERRORS: dict[str, type[SubwireError]] = {
     "ApiVersionError": ApiVersionError,
     "AttestationExpiredError": AttestationExpiredError,
     "AttestationFromFutureError": AttestationFromFutureError,
+    "ChainUnavailableError": ChainUnavailableError,
     "ChunkHashMismatchError": ChunkHashMismatchError,
     "ConnectionClosedError": ConnectionClosedError,
     "DeadLetterError": DeadLetterError,
     "DecryptionFailedError": DecryptionFailedError,
     "EncryptionRequiredError": EncryptionRequiredError,
     "EncryptionUnavailableError": EncryptionUnavailableError,
-    "FanOutUnavailableError": FanOutUnavailableError,
+    "FanOutTimeoutError": FanOutTimeoutError,
     "FileHashMismatchError": FileHashMismatchError,
     "FileRefusedError": FileRefusedError,
     "FileTooLargeError": FileTooLargeError,
@@ -485,11 +526,13 @@ ERRORS: dict[str, type[SubwireError]] = {
     "HandshakeFailedError": HandshakeFailedError,
     "HandshakeTimeoutError": HandshakeTimeoutError,
     "HotkeyLoadError": HotkeyLoadError,
+    "HotkeyRecordExpiredError": HotkeyRecordExpiredError,
     "InsufficientDiskSpaceError": InsufficientDiskSpaceError,
     "InvalidAttestationError": InvalidAttestationError,
     "InvalidConfigError": InvalidConfigError,
     "InvalidDestinationError": InvalidDestinationError,
     "InvalidFrameError": InvalidFrameError,
+    "InvalidHotkeyRecordError": InvalidHotkeyRecordError,
     "InvalidManifestError": InvalidManifestError,
     "InvalidSignatureError": InvalidSignatureError,
     "InvalidSs58Error": InvalidSs58Error,
@@ -505,10 +548,12 @@ ERRORS: dict[str, type[SubwireError]] = {
     "QueueItemNotFoundError": QueueItemNotFoundError,
     "QueueNotEnabledError": QueueNotEnabledError,
     "RateLimitedError": RateLimitedError,
+    "RecordPeerMismatchError": RecordPeerMismatchError,
     "RemoteHandlerError": RemoteHandlerError,
     "ReplyKindError": ReplyKindError,
     "RequestTimeoutError": RequestTimeoutError,
     "SourceChangedError": SourceChangedError,
+    "StaleHotkeyRecordError": StaleHotkeyRecordError,
     "SubnetFirewallError": SubnetFirewallError,
     "SubnetNotServedError": SubnetNotServedError,
     "TooManyRequestsError": TooManyRequestsError,
@@ -521,4 +566,4 @@ ERRORS: dict[str, type[SubwireError]] = {
     "WrongSs58PrefixError": WrongSs58PrefixError,
 }
 
-__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChunkHashMismatchError", "ConnectionClosedError", "DeadLetterError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutUnavailableError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TruncatedFrameError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "WrongSs58PrefixError", "ERRORS"]
+__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChainUnavailableError", "ChunkHashMismatchError", "ConnectionClosedError", "DeadLetterError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutTimeoutError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "HotkeyRecordExpiredError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidHotkeyRecordError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RecordPeerMismatchError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "StaleHotkeyRecordError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TruncatedFrameError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "WrongSs58PrefixError", "ERRORS"]

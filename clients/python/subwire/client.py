@@ -334,9 +334,44 @@ class Client:
 
     async def query_stream(self, dest: str, type: str, body: Any = None, *, timeout: float | None = None, netuid: int | None = None, encrypt: bool | None = None) -> AsyncIterator[Any]:
         """Sends a request whose reply is streamed; yields each chunk."""
+        async for kind, value in self._streamed("request_stream", {"dest": dest, "type": type, "body": body, "timeout": self._ms(timeout), "netuid": netuid, "encrypt": encrypt}, "chunk"):
+            if kind == "item":
+                yield value
+
+    async def query_subnet(self, netuid: int, type: str, body: Any = None, *, timeout: float | None = None, concurrency: int | None = None,
+                           members: list[str] | None = None, stream: bool | None = None, encrypt: bool | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Fans a request out to every member of a subnet and yields each member's result as it arrives.
+
+        A result is ``{"ss58", "ok": True, "body", "ms"}`` or ``{"ss58", "ok": False, "reason", "error", "ms"}``
+        (``reason``: ``unreachable``, ``timeout``, ``refused`` or ``handler``; ``error`` the typed exception).
+        The last item is the summary: ``{"summary": True, "members", "answered", "failed", "p50Ms", "p99Ms", "ms"}``.
+        ``timeout`` (seconds) bounds the whole fan-out: a slow or dead member is a ``timeout`` result, never a wait.
+        """
+        async for item in self._fan_out("query_subnet", {"netuid": netuid, "type": type, "body": body}, timeout, concurrency, members, stream, encrypt):
+            yield item
+
+    async def message_subnet(self, netuid: int, action: str, payload: Any = None, *, timeout: float | None = None, concurrency: int | None = None,
+                             members: list[str] | None = None, encrypt: bool | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Sends a control message to every member of a subnet; yields each member's ack or failure, then the summary (as ``query_subnet``)."""
+        async for item in self._fan_out("message_subnet", {"netuid": netuid, "action": action, "payload": payload}, timeout, concurrency, members, None, encrypt):
+            yield item
+
+    async def _fan_out(self, op: str, args: dict[str, Any], timeout: float | None, concurrency: int | None, members: list[str] | None,
+                       stream: bool | None, encrypt: bool | None) -> AsyncIterator[dict[str, Any]]:
+        full = {**args, "timeout": self._ms(timeout), "concurrency": concurrency, "members": members, "stream": stream, "encrypt": encrypt}
+        async for kind, value in self._streamed(op, full, "member"):
+            if kind == "item":
+                result = dict(value)
+                if not result.get("ok") and isinstance(result.get("error"), dict):
+                    result["error"] = error_from_wire(result["error"])
+                yield result
+            else:
+                yield {"summary": True, **(value or {})}
+
+    async def _streamed(self, op: str, args: dict[str, Any], frame_type: str) -> AsyncIterator[tuple[str, Any]]:
+        """Runs an operation whose progress frames of ``frame_type`` are items; yields ``("item", value)`` each, then ``("end", result)``."""
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        id_, fut = self._start("request_stream", {"dest": dest, "type": type, "body": body, "timeout": self._ms(timeout), "netuid": netuid, "encrypt": encrypt},
-                               lambda f: queue.put_nowait(("chunk", f.get("value"))) if f["t"] == "chunk" else None)
+        id_, fut = self._start(op, args, lambda f: queue.put_nowait(("item", f.get("value"))) if f["t"] == frame_type else None)
         fut.add_done_callback(lambda _f: queue.put_nowait(("end", None)))
         finished = False
         try:
@@ -344,17 +379,13 @@ class Client:
                 kind, value = await queue.get()
                 if kind == "end":
                     finished = True
-                    fut.result()
+                    yield ("end", fut.result())
                     return
-                yield value
+                yield (kind, value)
         finally:
             if not finished and id_ in self._ops and self._closed is None:
                 del self._ops[id_]
                 self._send({"op": "cancel", "target": id_})
-
-    async def query_subnet(self, netuid: int, type: str, body: Any = None, **options: Any) -> Any:
-        """Fans a request out to a subnet's peers. Not in the peer yet: raises ``FanOutUnavailableError``."""
-        return await self._call("query_subnet", {"netuid": netuid, "type": type, "body": body, **options})
 
     async def message(self, dest: str, action: str, payload: Any = None, *, queue: bool = False, timeout: float | None = None, netuid: int | None = None, encrypt: bool | None = None, id: str | None = None) -> str:
         """Sends a control message; returns its id once the receiver acked it (or, with ``queue=True``, once it is in the outbox)."""

@@ -287,11 +287,21 @@ def test_another_user_is_refused_on_the_socket(alice: Listener) -> None:
     assert r.returncode != 0 and "PermissionError" in r.stderr and "connected" not in r.stdout
 
 
-def test_query_subnet_says_it_is_not_available_yet(alice: Listener) -> None:
+def test_query_subnet_fans_out_with_a_result_per_member_and_a_summary(alice: Listener, bob: Listener) -> None:
+    charlie = "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y"  # no address anywhere: a typed failure
     async def main() -> None:
         async with await subwire.connect(alice.socket) as a:
-            with pytest.raises(subwire.FanOutUnavailableError):
-                await a.query_subnet(42, "score", {})
+            await a.query(bob.addr, "echo", {}, timeout=5)  # Alice has dialled Bob: she can reach him by hotkey
+            items = [r async for r in a.query_subnet(42, "echo", {"x": 1}, timeout=3, members=[bob.ss58, charlie])]
+            results, summary = items[:-1], items[-1]
+            by = {r["ss58"]: r for r in results}
+            assert by[bob.ss58]["ok"] is True and by[bob.ss58]["body"] == {"x": 1}
+            assert by[charlie]["ok"] is False and by[charlie]["reason"] == "unreachable"
+            assert isinstance(by[charlie]["error"], subwire.SubwireError)
+            assert summary["summary"] is True and summary["members"] == 2 and summary["answered"] == 1
+            acks = [r async for r in a.message_subnet(42, "note", {"n": 1}, timeout=3, members=[bob.ss58])]
+            assert acks[0]["ok"] is True and acks[-1]["answered"] == 1
+            bob.wait_line(lambda l: l.get("event") == "message" and l.get("action") == "note")
     run(main())
 
 

@@ -189,12 +189,19 @@ describe('api server', () => {
     await c.closed
   })
 
-  it('fails query_subnet with FanOutUnavailableError until fan-out exists', async () => {
+  it('answers query_subnet with a member frame per member and the summary, a dead member as a typed failure', async () => {
     const c = await open()
     c.socket.write(hello)
-    c.socket.write(frame({ op: 'query_subnet', id: 2, netuid: 42, type: 'x' }))
-    const [, f] = await c.next(2)
-    assert.equal(errorName(f), 'FanOutUnavailableError')
+    const nobody = '5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y'
+    c.socket.write(frame({ op: 'query_subnet', id: 2, netuid: 42, type: 'echo', body: 1, timeout: 2000, members: [nobody] }))
+    const [, member, result] = await c.next(3) as Array<{ t: string, value: Record<string, unknown> }>
+    assert.equal(member?.t, 'member')
+    assert.equal(member?.value.ss58, nobody)
+    assert.equal(member?.value.ok, false)
+    assert.equal(member?.value.reason, 'unreachable')
+    assert.equal(result?.t, 'result')
+    assert.equal(result?.value.members, 1)
+    assert.equal(result?.value.answered, 0)
     c.socket.destroy()
   })
 })

@@ -36,19 +36,11 @@ export class HandlerTakenError extends SubwireError {
   static override code = 'ERR_API_HANDLER_TAKEN'
   static defaultMessage = 'Another API client already serves this type'
 }
-/** Subnet fan-out (`query_subnet`) is not in this peer yet. */
-export class FanOutUnavailableError extends SubwireError {
-  static override name = 'FanOutUnavailableError'
-  static override code = 'ERR_FAN_OUT_UNAVAILABLE'
-  static defaultMessage = 'query_subnet is not available yet: subnet fan-out is not in this peer (docs/API.md)'
-}
-
 /** Every API error class, by name (the Python client's error list is generated from it and `errorClasses`). */
 export const apiErrorClasses = {
   ApiUnauthorizedError,
   ApiProtocolError,
   ApiVersionError,
   UnknownOperationError,
-  HandlerTakenError,
-  FanOutUnavailableError
+  HandlerTakenError
 } as const

@@ -6,15 +6,15 @@
  *
  * @packageDocumentation
  */
-import { isSs58 } from '@subwire/shared'
+import { errorToWire, isSs58 } from '@subwire/shared'
 import { API_VERSION } from './constants.ts'
-import { ApiProtocolError, FanOutUnavailableError } from './errors.ts'
+import { ApiProtocolError } from './errors.ts'
 import { API_EVENT_TYPES } from './events.ts'
 import type { ApiConnection, OpContext, Operation } from './connection.ts'
 import type { EventHub } from './events.ts'
 import type { HandlerRegistry } from './handlers.ts'
 import type { NodePeer } from '../node-peer.ts'
-import type { RemotePeer } from '@subwire/shared'
+import type { FanOutOptions, RemotePeer, SubnetFanOut } from '@subwire/shared'
 
 /** What the operations work on. */
 export interface OperationComponents {
@@ -51,7 +51,7 @@ export function identityOperations ({ peer }: OperationComponents): Array<[strin
   ]
 }
 
-/** `request`, `request_stream`, `message`, `query_subnet`. */
+/** `request`, `request_stream`, `message`, `query_subnet`, `message_subnet`. */
 export function rpcOperations ({ peer }: OperationComponents): Array<[string, Operation]> {
   return [
     ['request', async (a, ctx) => await peer.request(a.str('dest'), a.str('type'), a.value('body'), {
@@ -73,9 +73,32 @@ export function rpcOperations ({ peer }: OperationComponents): Array<[string, Op
       const id = await peer.message(a.str('dest'), a.str('action'), a.value('payload'), { ...options, queue })
       return { id, queued: queue }
     }],
-    // the subnet fan-out is being built in the engine (querySubnet); its place is kept
-    ['query_subnet', async () => { throw new FanOutUnavailableError() }]
+    // a result per member as it arrives, then the summary as the operation's result
+    ['query_subnet', async (a, ctx) => await fanOut(peer.querySubnet(a.int('netuid'), a.str('type'), a.value('body'), fanOutOptions(a, ctx)), ctx)],
+    ['message_subnet', async (a, ctx) => await fanOut(peer.messageSubnet(a.int('netuid'), a.str('action'), a.value('payload'), fanOutOptions(a, ctx)), ctx)]
   ]
+}
+
+/** The fan-out options of `query_subnet` / `message_subnet`. */
+function fanOutOptions (a: Parameters<Operation>[0], ctx: OpContext): FanOutOptions {
+  const members = a.optStrList('members')
+  return {
+    signal: ctx.signal,
+    ...(a.optNum('timeout') === undefined ? {} : { timeout: a.optNum('timeout') }),
+    ...(a.optInt('concurrency') === undefined ? {} : { concurrency: a.optInt('concurrency') }),
+    ...(members === undefined ? {} : { members }),
+    ...(a.optBool('stream') === undefined ? {} : { stream: a.optBool('stream') }),
+    ...(a.optBool('encrypt') === undefined ? {} : { encrypt: a.optBool('encrypt') })
+  }
+}
+
+/** Streams a fan-out's results (`{ t: 'member', value }`, errors typed by name) and returns its summary. */
+async function fanOut (run: SubnetFanOut, ctx: OpContext): Promise<unknown> {
+  for await (const r of run) {
+    ctx.emit({ t: 'member', value: r.ok ? { ss58: r.ss58, ok: true, body: r.body ?? null, ms: r.ms } : { ss58: r.ss58, ok: false, reason: r.reason, error: errorToWire(r.error), ms: r.ms } })
+  }
+  const s = await run.summary
+  return { ...s, p50Ms: Number.isFinite(s.p50Ms) ? s.p50Ms : null, p99Ms: Number.isFinite(s.p99Ms) ? s.p99Ms : null }
 }
 
 /** The connection a client operation needs (the HTTP surface has none: it serves no handlers or subscriptions). */
