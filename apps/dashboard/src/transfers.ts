@@ -6,8 +6,10 @@
  * verified.
  */
 import { asError, bytes, button, el, explain, short } from './ui.ts'
+import { BlobFileSource } from '@subwire/peer-web'
+import { createManifest } from '@subwire/shared'
 import type { WebPeer } from '@subwire/peer-web'
-import type { FileOffer, TransferProgressEvent } from '@subwire/shared'
+import type { FileManifest, FileOffer, TransferProgressEvent } from '@subwire/shared'
 
 export type TransferState = 'waiting' | 'asking' | 'hashing' | 'sending' | 'receiving' | 'paused' | 'verifying' | 'done' | 'failed' | 'cancelled' | 'declined'
 
@@ -19,7 +21,10 @@ export interface Transfer {
   name: string
   size: number
   state: TransferState
+  /** Bytes sent or received (what the receiver verified, after a resume). */
   bytes: number
+  /** Bytes hashed, while an outgoing file is hashed. */
+  hashed?: number
   rate: number
   samples: number[]
   error?: { name: string, message: string }
@@ -35,7 +40,7 @@ const SAMPLES = 30
 const CONSENT_MS = 5 * 60_000
 const ACTIVE: TransferState[] = ['hashing', 'sending', 'verifying']
 
-/** Files being sent, kept in IndexedDB so Resume works after a reload. */
+/** Files being sent and their manifests, kept in IndexedDB so Resume works after a reload without hashing again. */
 class KeptFiles {
   #db: Promise<IDBDatabase> | undefined
   #open (): Promise<IDBDatabase> {
@@ -59,7 +64,13 @@ class KeptFiles {
 
   async put (id: string, file: File): Promise<void> { await this.#run('readwrite', (s) => s.put(file, id)) }
   async get (id: string): Promise<File | undefined> { return await this.#run<File | undefined>('readonly', (s) => s.get(id)) }
-  async delete (id: string): Promise<void> { await this.#run('readwrite', (s) => s.delete(id)) }
+  async delete (id: string): Promise<void> {
+    await this.#run('readwrite', (s) => s.delete(id))
+    await this.#run('readwrite', (s) => s.delete(`manifest:${id}`))
+  }
+
+  async putManifest (m: FileManifest): Promise<void> { await this.#run('readwrite', (s) => s.put(m, `manifest:${m.id}`)) }
+  async getManifest (id: string): Promise<FileManifest | undefined> { return await this.#run<FileManifest | undefined>('readonly', (s) => s.get(`manifest:${id}`)) }
 }
 
 export class Transfers {
@@ -67,6 +78,8 @@ export class Transfers {
   readonly #root: HTMLElement
   readonly #kept = new KeptFiles()
   readonly #files = new Map<string, File>()
+  /** The manifest of each file being sent, so a Resume offers the same one without hashing again. */
+  readonly #manifests = new Map<string, FileManifest>()
   readonly #controllers = new Map<string, AbortController>()
   readonly #why = new Map<string, 'pause' | 'cancel'>()
   readonly #asking = new Map<string, (accept: boolean) => void>()
@@ -152,6 +165,12 @@ export class Transfers {
     this.#stop(id, 'cancel')
   }
 
+  /** Stops sending; the receiver keeps what it verified, and Resume continues from there. */
+  pause (id: string): void {
+    const t = this.#find(id)
+    if (t?.dir === 'out') this.#stop(id, 'pause')
+  }
+
   /** Resume (a paused file) and Retry (a failed one) both send again from the receiver's verified offset. */
   resume (id: string): void {
     const t = this.#find(id)
@@ -174,6 +193,7 @@ export class Transfers {
     const i = this.#list.findIndex((t) => t.id === id)
     if (i >= 0) this.#list.splice(i, 1)
     this.#files.delete(id)
+    this.#manifests.delete(id)
     void this.#kept.delete(id).catch(() => {})
     this.#save()
     this.render()
@@ -207,7 +227,7 @@ export class Transfers {
     if (t === undefined || t.state === 'declined' || t.state === 'cancelled') return
     const { bytes: done, total, rate } = e.detail
     if (e.type === 'transfer:hashing') {
-      Object.assign(t, { state: 'hashing', bytes: done, rate })
+      Object.assign(t, { state: 'hashing', hashed: done, rate })
     } else {
       Object.assign(t, { state: done >= total && t.dir === 'out' ? 'verifying' : moving, bytes: done, rate })
       t.samples = [...t.samples, rate].slice(-SAMPLES)
@@ -238,12 +258,14 @@ export class Transfers {
     Object.assign(t, { state: 'hashing', rate: 0 })
     this.#changed(t)
     try {
-      const result = await peer.sendFile(t.peer, file, {
-        signal: controller.signal,
-        onProgress: (e) => { this.#progress(t.id, e, 'sending') }
-      })
+      const onProgress = (e: TransferProgressEvent): void => { this.#progress(t.id, e, 'sending') }
+      const manifest = await this.#manifest(t, file, controller.signal, onProgress)
+      // the same manifest and transfer id each time: the receiver sees one transfer, paused
+      // and resumed, and continues after the chunks it verified
+      const result = await peer.sendFile(t.peer, file, { id: t.id, manifest, signal: controller.signal, onProgress })
       Object.assign(t, { state: 'done', bytes: t.size, rate: 0, blake3: result.blake3, resumedFrom: result.resumedFrom, bytesSent: result.bytesSent })
       this.#files.delete(t.id)
+      this.#manifests.delete(t.id)
       void this.#kept.delete(t.id).catch(() => {})
     } catch (err) {
       const why = this.#why.get(t.id)
@@ -256,6 +278,16 @@ export class Transfers {
       this.#controllers.delete(t.id)
     }
     this.#changed(t)
+  }
+
+  /** The file's manifest: kept from an earlier attempt, or hashed now (and kept). */
+  async #manifest (t: Transfer, file: File, signal: AbortSignal, onProgress: (e: TransferProgressEvent) => void): Promise<FileManifest> {
+    const kept = this.#manifests.get(t.id) ?? await this.#kept.getManifest(t.id).catch(() => undefined)
+    if (kept !== undefined && kept.size === file.size) return kept
+    const manifest = await createManifest(new BlobFileSource(file), { id: t.id, signal, onProgress })
+    this.#manifests.set(t.id, manifest)
+    await this.#kept.putManifest(manifest).catch(() => {}) // without IndexedDB, a Resume after a reload hashes again
+    return manifest
   }
 
   #changed (t: Transfer, throttle = false): void {
@@ -278,9 +310,12 @@ export class Transfers {
     Object.assign(li.dataset, { id: t.id, dir: t.dir, state: t.state, name: t.name, peer: t.peer, bytes: String(t.bytes), blake3: t.blake3 ?? '', resumedFrom: String(t.resumedFrom ?? ''), bytesSent: String(t.bytesSent ?? '') })
     const pct = t.size === 0 ? (t.state === 'done' ? 100 : 0) : 100 * t.bytes / t.size
     li.dataset['progress'] = pct.toFixed(1)
+    // while hashing, the bar shows the hashing pass (data-progress stays what was sent)
+    const barPct = t.state === 'hashing' && t.size > 0 ? 100 * (t.hashed ?? 0) / t.size : pct
     const arrow = t.dir === 'out' ? `to ${short(t.peer)}` : `from ${short(t.peer)}`
     const who = el('div', { className: 'who', title: t.peer }, `${t.dir === 'out' ? '↑' : '↓'} ${arrow} · `, el('span', { className: 'mono' }, t.peer))
-    const stats = el('div', { className: 'stats' }, el('span', { className: `state state-${t.state}` }, LABEL[t.state]), ` · ${bytes(t.bytes)} of ${bytes(t.size)}`)
+    const amount = t.state === 'hashing' ? `${bytes(t.hashed ?? 0)} of ${bytes(t.size)} hashed` : `${bytes(t.bytes)} of ${bytes(t.size)}`
+    const stats = el('div', { className: 'stats' }, el('span', { className: `state state-${t.state}` }, LABEL[t.state]), ` · ${amount}`)
     if (t.state === 'sending' || t.state === 'receiving') {
       const eta = t.rate > 0 ? Math.ceil((t.size - t.bytes) / t.rate) : Infinity
       stats.append(` · ${(t.rate / 1e6).toFixed(1)} MB/s · ETA ${Number.isFinite(eta) ? `${eta} s` : '…'} `, sparkline(t.samples))
@@ -291,8 +326,8 @@ export class Transfers {
     const bar = el('div', { className: 'bar' }, el('div', { className: 'fill' }))
     bar.setAttribute('role', 'progressbar')
     bar.setAttribute('aria-label', `${t.name} progress`)
-    bar.setAttribute('aria-valuenow', pct.toFixed(0))
-    ;(bar.firstChild as HTMLElement).style.width = `${pct.toFixed(1)}%`
+    bar.setAttribute('aria-valuenow', barPct.toFixed(0))
+    ;(bar.firstChild as HTMLElement).style.width = `${barPct.toFixed(1)}%`
     li.append(info, el('div', { className: 'actions' }, ...this.#actions(t)), bar)
     if (t.error !== undefined && t.state !== 'cancelled') {
       const reason = el('div', { className: 'reason' }, t.state === 'declined' && t.dir === 'in' ? 'You declined it.' : explain('transfers', t.error), ' ')
@@ -313,6 +348,7 @@ export class Transfers {
         el('label', { className: 'check' }, always, 'always accept from this hotkey'))
       return out
     }
+    if (t.dir === 'out' && (t.state === 'sending' || t.state === 'hashing')) out.push(button('Pause', 'pause', () => { this.pause(t.id) }, 'small'))
     if (t.dir === 'out' && t.state === 'paused') out.push(button('Resume', 'resume', () => { this.resume(t.id) }, 'small'))
     if (t.dir === 'out' && (t.state === 'failed' || t.state === 'cancelled' || t.state === 'declined')) out.push(button('Retry', 'retry', () => { this.resume(t.id) }, 'small'))
     if (ACTIVE.includes(t.state) || ['waiting', 'paused', 'receiving'].includes(t.state)) out.push(button('Cancel', 'cancel', () => { this.cancel(t.id) }))

@@ -197,6 +197,29 @@ describe('file sender and receiver over a stub duplex pair', () => {
   })
 })
 
+describe('a sender stopped before the receiver accepted', () => {
+  it('tells the receiver, which gives the transfer up instead of waiting for chunks', async () => {
+    const store = new MemoryFileStore()
+    const data = bytes(4 * CS, 6)
+    const src = source(data, 'asked.bin')
+    const manifest = await createManifest(src, { chunkSize: CS })
+    src.reads.length = 0
+    const controller = new AbortController()
+    const { a, b } = framedPair(CS + 64 * 1024)
+    // the receiver asks its user (consent); the sender is paused meanwhile
+    const onOffer = async (): Promise<void> => { controller.abort(); await new Promise((resolve) => setTimeout(resolve, 50)) }
+    const started = performance.now()
+    const [sent, received] = await Promise.allSettled([
+      new FileSender(a, src, manifest, { signal: controller.signal }).send(),
+      new FileReceiver(b, { caller, store, policy: { onOffer }, log: silentLog, idleTimeoutMs: 30_000 }).receive()
+    ])
+    assert.equal((sent as PromiseRejectedResult).reason.name, 'AbortError')
+    assert.equal((received as PromiseRejectedResult).reason.name, 'TransferCancelledError')
+    assert.ok(performance.now() - started < 5000, 'not after the idle timeout')
+    assert.deepEqual(src.reads, [], 'no chunk read for sending')
+  })
+})
+
 describe('file names from the network', () => {
   it('neutralises bidirectional overrides, line separators and invisible spaces, so a name reads as it is', async () => {
     const { sanitizeFileName } = await import('../src/files/names.ts')

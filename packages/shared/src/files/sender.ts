@@ -60,7 +60,7 @@ export class FileSender {
     const manifest = this.#manifest
     throwIfAborted(signal)
     const sealed = await this.#offer()
-    const reply = asRecord(await this.#framed.readFrame({ signal }), 'offer reply')
+    const reply = asRecord(await this.#reply(), 'offer reply')
     if (reply.k === 'refuse') return await this.#refused(reply)
     // the whole channel is refused (not admitted to the subnet, not authenticated, takes no files)
     if (reply.k === FrameKind.Refused) {
@@ -94,6 +94,20 @@ export class FileSender {
     const sealed = await e2e.sealOffer(encodeValue(manifestToWire(this.#manifest)))
     this.#framed.send({ k: 'offer', id: this.#manifest.id, x: sealed.x })
     return sealed
+  }
+
+  /**
+   * The receiver's answer to the offer. Stopped meanwhile (while its user decides, say), we
+   * tell it so: it gives up the transfer and its claim instead of waiting for chunks.
+   */
+  async #reply (): Promise<unknown> {
+    try {
+      return await this.#framed.readFrame({ signal: this.#options.signal })
+    } catch (err) {
+      const e = toError(err)
+      await this.#abandon(e)
+      throw e
+    }
   }
 
   async #refused (reply: Record<string, unknown>): Promise<never> {
