@@ -243,6 +243,14 @@ async function handle (socket: Socket, peer: NodePeer, outbox: Outbox, transfers
         transfers: transfers.list(),
         outbox: { pending: pending.length, dead: dead.length, items: pending.map(viewToJson) }
       })
+    } else if (op === 'members') {
+      // what the running listener knows of a subnet (its DHT, its cache, its sessions): a
+      // one-shot `query --subnet` starts from that instead of an empty routing table
+      const timeout = optNum(req.timeout) ?? RESOLVE_TIMEOUT_MS
+      const netuid = optNum(req.netuid)
+      if (netuid === undefined) throw new InvalidConfigError('control request: members needs a netuid')
+      const members = await peer.members(netuid, { signal: AbortSignal.any([controller.signal, AbortSignal.timeout(timeout)]) })
+      send({ event: 'members', members: members.map((m) => m.ss58) })
     } else if (op === 'resolve') {
       const timeout = optNum(req.timeout) ?? RESOLVE_TIMEOUT_MS
       const r = await peer.resolve(str(req.ss58, 'ss58'), { signal: AbortSignal.any([controller.signal, AbortSignal.timeout(timeout)]) })

@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+import { controlRequest } from '../../control.ts'
 import { DEFAULT_FANOUT_TIMEOUT_MS } from '@subwire/shared'
 import { parseNetuid, parseTimeout, readJsonPayload, UsageError } from '../args.ts'
 import { checkDestination, connectWithin, DEFAULT_DIAL_TIMEOUT_MS } from '../destination.ts'
@@ -21,11 +22,26 @@ function summaryLine (s: FanOutSummary): string {
   return `subnet ${s.netuid}: ${s.answered}/${s.members} answered${failed === '' ? '' : `, failed: ${failed}`}; p50 ${ms(s.p50Ms)}, p99 ${ms(s.p99Ms)}; ${s.ms} ms`
 }
 
+/** The members of `netuid` the home's running listener knows, if one runs (asked for at most `ms`). */
+async function listenerMembers (ctx: CliContext, netuid: number, ms: number): Promise<string[] | undefined> {
+  let members: string[] | undefined
+  try {
+    await controlRequest(ctx.home(), { op: 'members', netuid, timeout: ms }, (e) => { if (e.event === 'members') members = e.members as string[] }, { signal: AbortSignal.timeout(ms + 500) })
+  } catch {
+    return undefined // no answer in time: discover them here
+  }
+  return members
+}
+
 /** `query --subnet N TYPE [BODY]`. */
 async function querySubnet (ctx: CliContext, netuid: number, type: string, jsonBody: string, opts: QueryOptions): Promise<void> {
   const body = await readJsonPayload(jsonBody, 'request body')
+  const timeout = opts.timeout ?? DEFAULT_FANOUT_TIMEOUT_MS
+  // a running listener of this home knows the subnet already (its DHT, cache and sessions);
+  // this one-shot peer starts with an empty routing table
+  const known = await listenerMembers(ctx, netuid, timeout / 2)
   await ctx.withPeer(async (peer) => {
-    const run = peer.querySubnet(netuid, type, body, { timeout: opts.timeout ?? DEFAULT_FANOUT_TIMEOUT_MS, concurrency: opts.concurrency, encrypt: opts.encrypt === true })
+    const run = peer.querySubnet(netuid, type, body, { timeout, concurrency: opts.concurrency, encrypt: opts.encrypt === true, ...(known === undefined || known.length === 0 ? {} : { members: known }) })
     for await (const r of run) {
       if (r.ok) await ctx.emit({ ss58: r.ss58, ok: true, body: r.body, ms: r.ms }, `${r.ss58}  ${Math.round(r.ms)} ms  ${JSON.stringify(jsonSafe(r.body))}`)
       else await ctx.emit({ ss58: r.ss58, ok: false, reason: r.reason, error: r.error.name, message: r.error.message, ms: r.ms }, `${r.ss58}  ${r.reason}: ${r.error.name}: ${r.error.message}`)
