@@ -5,10 +5,12 @@
  * section where it happened, with the technical detail behind a toggle.
  */
 import { createWebPeer, devSigner, walletAccounts, walletSigner } from '@subwire/peer-web'
+import { Alerts } from './alerts.ts'
 import { Messages } from './messages.ts'
 import { sharedPeer, showShare } from './share.ts'
 import { connectingText, Peers } from './peers.ts'
 import { Transfers } from './transfers.ts'
+import type { TransferState } from './transfers.ts'
 import { $, bytes, clearNotice, el, guarded, named, parseJson, short } from './ui.ts'
 import type { InboxFile, OpfsFileStore, WebPeer } from '@subwire/peer-web'
 import type { Signer } from '@subwire/shared'
@@ -40,9 +42,19 @@ const needPeer = (): WebPeer => {
 const peers = new Peers(() => { renderPeers() }, (addrs) => { void connect(addrs) }, (ss58, addrs) => { showShare(ss58, addrs) })
 /** The peer a shared link named (`?hotkey=…&peer=…`). */
 const linked = sharedPeer()
+const alerts = new Alerts()
+/** The state each transfer was last seen in, so a notification comes once per change. */
+const lastState = new Map<string, TransferState>()
+const MOVING: TransferState[] = ['hashing', 'sending', 'receiving', 'verifying']
 const transfers = new Transfers($('transfer-list'), (t) => {
   if (t.state === 'done' && t.dir === 'in') void renderInbox()
   peers.moved(t.peer, transfers.all.filter((x) => x.peer === t.peer).reduce((n, x) => n + x.bytes, 0))
+  if (lastState.get(t.id) !== t.state) {
+    lastState.set(t.id, t.state)
+    if (t.state === 'asking') alerts.notify('A peer asks to send you a file', `${short(t.peer)} wants to send you ${t.name} (${bytes(t.size)})`, `ask:${t.id}`)
+    if (t.state === 'done') alerts.notify(t.dir === 'out' ? 'File sent' : 'File received', `${t.name} (${bytes(t.size)}) ${t.dir === 'out' ? 'to' : 'from'} ${short(t.peer)}`, `done:${t.id}`)
+  }
+  alerts.moving(transfers.all.some((x) => MOVING.includes(x.state)))
 })
 const messages = new Messages($('message-list'))
 
@@ -116,10 +128,12 @@ async function signInWallet (ss58: string): Promise<void> {
 }
 
 $('sign-in').addEventListener('click', () => {
+  alerts.ask()
   void guarded('identity', async () => { await signInWallet($<HTMLSelectElement>('account').value) })
 })
 
 $('use-dev-key').addEventListener('click', () => {
+  alerts.ask()
   void guarded('identity', async () => { await startPeer(devSigner(), 'development key (kept in this browser)', { kind: 'dev' }) })
 })
 
@@ -200,6 +214,7 @@ $('add-peer').addEventListener('submit', (ev) => {
 // --- send -------------------------------------------------------------------
 
 async function addFiles (files: File[]): Promise<void> {
+  alerts.ask()
   await guarded('send', async () => {
     needPeer()
     const to = $<HTMLSelectElement>('send-to').value
