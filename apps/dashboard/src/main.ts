@@ -5,9 +5,12 @@
  * section where it happened, with the technical detail behind a toggle.
  */
 import { createWebPeer, devSigner, walletAccounts, walletSigner } from '@subwire/peer-web'
+import { Alerts } from './alerts.ts'
 import { Messages } from './messages.ts'
+import { sharedPeer, showShare } from './share.ts'
 import { connectingText, Peers } from './peers.ts'
 import { Transfers } from './transfers.ts'
+import type { TransferState } from './transfers.ts'
 import { $, bytes, clearNotice, el, guarded, named, parseJson, short } from './ui.ts'
 import type { InboxFile, OpfsFileStore, WebPeer } from '@subwire/peer-web'
 import type { Signer } from '@subwire/shared'
@@ -36,10 +39,22 @@ const needPeer = (): WebPeer => {
   return peer
 }
 
-const peers = new Peers(() => { renderPeers() }, (addrs) => { void connect(addrs) })
+const peers = new Peers(() => { renderPeers() }, (addrs) => { void connect(addrs) }, (ss58, addrs) => { showShare(ss58, addrs) })
+/** The peer a shared link named (`?hotkey=…&peer=…`). */
+const linked = sharedPeer()
+const alerts = new Alerts()
+/** The state each transfer was last seen in, so a notification comes once per change. */
+const lastState = new Map<string, TransferState>()
+const MOVING: TransferState[] = ['hashing', 'sending', 'receiving', 'verifying']
 const transfers = new Transfers($('transfer-list'), (t) => {
   if (t.state === 'done' && t.dir === 'in') void renderInbox()
   peers.moved(t.peer, transfers.all.filter((x) => x.peer === t.peer).reduce((n, x) => n + x.bytes, 0))
+  if (lastState.get(t.id) !== t.state) {
+    lastState.set(t.id, t.state)
+    if (t.state === 'asking') alerts.notify('A peer asks to send you a file', `${short(t.peer)} wants to send you ${t.name} (${bytes(t.size)})`, `ask:${t.id}`)
+    if (t.state === 'done') alerts.notify(t.dir === 'out' ? 'File sent' : 'File received', `${t.name} (${bytes(t.size)}) ${t.dir === 'out' ? 'to' : 'from'} ${short(t.peer)}`, `done:${t.id}`)
+  }
+  alerts.moving(transfers.all.some((x) => MOVING.includes(x.state)))
 })
 const messages = new Messages($('message-list'))
 
@@ -113,10 +128,12 @@ async function signInWallet (ss58: string): Promise<void> {
 }
 
 $('sign-in').addEventListener('click', () => {
+  alerts.ask()
   void guarded('identity', async () => { await signInWallet($<HTMLSelectElement>('account').value) })
 })
 
 $('use-dev-key').addEventListener('click', () => {
+  alerts.ask()
   void guarded('identity', async () => { await startPeer(devSigner(), 'development key (kept in this browser)', { kind: 'dev' }) })
 })
 
@@ -160,6 +177,12 @@ async function connect (typed: string[], options: { quiet?: boolean } = {}): Pro
   const ok = await guarded('peers', async () => {
     try {
       const { remote, transport, failed } = await p.connectFirst(candidates, { signal: AbortSignal.timeout(30_000) })
+      // a link names the hotkey behind its addresses: another one there is not the peer it promised
+      if (options.quiet !== true && linked.hotkey !== undefined && linked.addrs.some((a) => candidates.includes(a)) && remote.ss58 !== linked.hotkey) {
+        const mismatch = named('PeerMismatchError', `the link names ${linked.hotkey}, but the peer at its addresses is ${remote.ss58}`)
+        for (const c of p.libp2p.getConnections()) if (c.remotePeer.toString() === remote.peerId) c.abort(mismatch)
+        throw mismatch
+      }
       peers.remember({ ss58: remote.ss58, peerId: remote.peerId, addrs: candidates })
       status.hidden = false
       status.dataset['transport'] = transport
@@ -178,16 +201,20 @@ async function connect (typed: string[], options: { quiet?: boolean } = {}): Pro
 $('add-peer').addEventListener('submit', (ev) => {
   ev.preventDefault()
   const typed = input('peer-addr').value.trim().split(/\s+/).filter((a) => a !== '')
-  void guarded('peers', async () => {
-    needPeer()
-    if (typed.length === 0 || typed.some((a) => !a.includes('/p2p/'))) throw named('InvalidDestinationError', `not a multiaddr with /p2p/: ${typed.join(' ')}`)
-    await connect(typed)
-  })
+  void (async () => {
+    const valid = await guarded('peers', async () => {
+      needPeer()
+      if (typed.length === 0 || typed.some((a) => !a.includes('/p2p/'))) throw named('InvalidDestinationError', `not a multiaddr with /p2p/: ${typed.join(' ')}`)
+    })
+    // connect() says its own failure; inside the guard above, the guard's success would clear it at once
+    if (valid) await connect(typed)
+  })()
 })
 
 // --- send -------------------------------------------------------------------
 
 async function addFiles (files: File[]): Promise<void> {
+  alerts.ask()
   await guarded('send', async () => {
     needPeer()
     const to = $<HTMLSelectElement>('send-to').value
@@ -341,9 +368,15 @@ async function loadHost (): Promise<void> {
     const res = await fetch('/subwire.json', { cache: 'no-store' })
     if (res.ok) host = await res.json() as HostConfig
   } catch {} // served without a Node peer (vite dev): no host config
-  const fromUrl = new URLSearchParams(location.search).get('peer')
-  if (fromUrl !== null) host.peer = [fromUrl, ...(host.peer ?? [])]
-  if (host.peer?.[0] !== undefined) input('peer-addr').value = host.peer[0]
+  if (linked.addrs.length > 0) {
+    // a shared link: its peer, all of its addresses, in the box (Connect tries them in turn)
+    input('peer-addr').value = linked.addrs.join(' ')
+    const note = $('link-peer')
+    note.textContent = `From a shared link: ${linked.hotkey ?? 'a peer'}, filled in above. Press Connect once signed in.`
+    note.hidden = false
+  } else if (host.peer?.[0] !== undefined) {
+    input('peer-addr').value = host.peer[0]
+  }
   renderPeers()
   document.body.dataset['ready'] = 'true'
   const session = JSON.parse(localStorage.getItem(SESSION_KEY) ?? 'null') as Session | null

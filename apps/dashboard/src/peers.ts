@@ -30,12 +30,14 @@ export class Peers {
   readonly #rtt = new Map<string, number>()
   readonly #onChange: () => void
   readonly #connect: (addrs: string[]) => void
+  readonly #share: (ss58: string, addrs: string[]) => void
   #peer: WebPeer | undefined
   #timer: ReturnType<typeof setInterval> | undefined
 
-  constructor (onChange: () => void, connect: (addrs: string[]) => void) {
+  constructor (onChange: () => void, connect: (addrs: string[]) => void, share: (ss58: string, addrs: string[]) => void) {
     this.#onChange = onChange
     this.#connect = connect
+    this.#share = share
   }
 
   get known (): readonly KnownPeer[] { return this.#known }
@@ -133,8 +135,9 @@ export class Peers {
       if (k !== undefined && state === 'disconnected') {
         actions.append(button('Reconnect', 'reconnect', () => { this.#connect(k.addrs) }), ' ',
           button('Forget', 'forget', () => { this.forget(k.ss58) }))
-        for (const b of actions.querySelectorAll('button')) b.setAttribute('aria-label', `${b.textContent ?? ''} ${r.ss58}`)
       }
+      if (k !== undefined && state === 'connected') actions.append(button('Share', 'share', () => { this.#share(k.ss58, k.addrs) }))
+      for (const b of actions.querySelectorAll('button')) b.setAttribute('aria-label', `${b.textContent ?? ''} ${r.ss58}`)
       tr.append(actions)
       return tr
     }))

@@ -42,7 +42,7 @@ const BY_AREA: Partial<Record<Area, Record<string, string>>> = {
   },
   rpc: { ConnectionClosedError: 'The connection to the peer was lost before it answered.' },
   messages: { ConnectionClosedError: 'The connection to the peer was lost before it confirmed the message.' },
-  peers: { ConnectionClosedError: 'The connection closed while connecting.', AbortError: 'Connecting took too long.', TimeoutError: 'Connecting took too long.' }
+  peers: { PeerMismatchError: 'The peer at the link\'s addresses is not the hotkey the link names, so it was disconnected.', ConnectionClosedError: 'The connection closed while connecting.', AbortError: 'Connecting took too long.', TimeoutError: 'Connecting took too long.' }
 }
 
 const FALLBACK: Record<Area, string> = {
