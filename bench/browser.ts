@@ -18,6 +18,18 @@ const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default:
 const sizeMiB = Number(values['size-mib'])
 const rpcCalls = Number(values.rpc)
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
+/** One case may take at most this long; a hung case fails the benchmark instead of holding CI. */
+const CASE_MS = Math.max(120_000, sizeMiB * 4_000)
+
+/** Resolves with `p`, or rejects once `what` has taken longer than {@link CASE_MS}. */
+async function deadline<T> (what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what} took longer than ${CASE_MS / 1000} s`)) }, CASE_MS) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
 const EVE = '5HGjWAeFDfFCWPsjFQdVV2Msvz2XtMktvgocEZcCj68kUMaw'
 
 interface PageResult { ms: number, size: number, resumedFrom: number }
@@ -35,7 +47,8 @@ async function connectOnly (page: Page, addr: string): Promise<string> {
 
 /** `subwire send` through the running listener (the peer that serves WebTransport); its transfer time in ms. */
 async function cliSend (home: string, to: string, path: string): Promise<number> {
-  const proc = spawn(process.execPath, [BIN, '--home', home, '--json', 'send', to, path], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, [BIN, '--home', home, '--json', 'send', to, path], { stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.timeout(CASE_MS) })
+  proc.on('error', () => {})
   let out = ''
   let err = ''
   proc.stdout.on('data', (d: Buffer) => { out += d.toString() })
@@ -58,45 +71,55 @@ try {
   await page.goto(cli.dashboard)
   await page.click('[data-testid=use-dev-key]')
   await page.waitForSelector('body[data-signed-in=true]')
-  const src = join(dir, 'bench.bin')
-  await randomFile(src, sizeMiB * 1024 * 1024)
+  // `subwire send` below blocks this process, so nobody could click Accept: receive without asking
+  await page.uncheck('[data-testid=ask-consent]')
+  // a new file per case: a receiver that already holds a file answers at once, which measures nothing
+  let files = 0
+  const freshFile = async (): Promise<string> => {
+    if (files > 0) await rm(join(dir, `bench-${files}.bin`), { force: true })
+    const path = join(dir, `bench-${++files}.bin`)
+    await randomFile(path, sizeMiB * 1024 * 1024)
+    return path
+  }
   await page.setInputFiles('[data-testid=file-input]', [])
   for (const addr of cli.browserAddrs) {
-    const transport = await connectOnly(page, addr)
+    const transport = await deadline(`connecting over ${addr}`, connectOnly(page, addr))
+    const src = await freshFile()
     // hand the file to the page without starting the dashboard's own send
     await page.evaluate(() => { (document.getElementById('file-input') as HTMLInputElement).id = 'bench-file' })
     await page.setInputFiles('#bench-file', src)
-    const r = await page.evaluate(async (to) => {
+    const r = await deadline(`browser → Node over ${transport}`, page.evaluate(async (to) => {
       const peer = (globalThis as unknown as { subwirePeer: Peer }).subwirePeer
       const file = (document.getElementById('bench-file') as HTMLInputElement).files?.[0] as File
       return await peer.sendFile(to, file)
-    }, BOB)
+    }, BOB))
+    if (r.resumedFrom !== 0) throw new Error(`browser → Node over ${transport} resumed from ${r.resumedFrom}: it did not move the whole file`)
     await page.evaluate(() => { (document.getElementById('bench-file') as HTMLInputElement).id = 'file-input' })
     rows.push({ case: 'browser → Node file', transport, mib: sizeMiB, seconds: r.ms / 1000, mbPerS: (sizeMiB * 1048576) / 1e6 / (r.ms / 1000) })
-    const lat = await page.evaluate(async ({ to, n }) => {
+    const lat = await deadline(`RPC over ${transport}`, page.evaluate(async ({ to, n }) => {
       const peer = (globalThis as unknown as { subwirePeer: Peer }).subwirePeer
       const body = { pad: 'x'.repeat(1000) }
       const ms: number[] = []
       for (let i = 0; i < n; i++) { const t = performance.now(); await peer.request(to, 'echo', body); ms.push(performance.now() - t) }
       ms.sort((a, b) => a - b)
       return { p50: ms[Math.floor(n * 0.5)] ?? 0, p99: ms[Math.floor(n * 0.99)] ?? 0 }
-    }, { to: BOB, n: rpcCalls })
+    }, { to: BOB, n: rpcCalls }))
     rows.push({ case: 'RPC 1 KiB echo, sequential', transport, calls: rpcCalls, p50Ms: lat.p50, p99Ms: lat.p99 })
   }
   // peer → browser over WebTransport: the listener itself sends (`subwire send` through its control socket)
   const wt = cli.browserAddrs.find((a) => a.includes('/webtransport/'))
   if (wt === undefined) throw new Error('the listener offers no WebTransport address')
-  const transport = await connectOnly(page, wt)
+  const transport = await deadline('connecting over WebTransport', connectOnly(page, wt))
   const me = await page.textContent('#my-ss58') ?? ''
-  const ms = await cliSend(join(dir, 'bob'), me, src)
+  const ms = await deadline('Node → browser over WebTransport', cliSend(join(dir, 'bob'), me, await freshFile()))
   rows.push({ case: 'Node → browser file (OPFS)', transport, mib: sizeMiB, seconds: ms / 1000, mbPerS: (sizeMiB * 1048576) / 1e6 / (ms / 1000), from: BOB })
   // Node → browser over WebRTC-Direct and WebSockets, into OPFS (a Node peer: only Deno serves WebTransport)
   for (const t of ['webrtc-direct', 'ws'] as const) {
     const { sender: eve, addr } = await NodeSender.start(t)
     try {
-      const transport = await connectOnly(page, addr)
+      const transport = await deadline(`connecting over ${t}`, connectOnly(page, addr))
       const me = await page.textContent('#my-ss58') ?? ''
-      const { result, error } = await eve.send(src, me)
+      const { result, error } = await deadline(`Node → browser over ${t}`, eve.send(await freshFile(), me))
       if (error !== undefined || result === undefined) throw new Error(`Node → browser over ${t} failed: ${error}`)
       rows.push({ case: 'Node → browser file (OPFS)', transport, mib: sizeMiB, seconds: result.ms / 1000, mbPerS: (sizeMiB * 1048576) / 1e6 / (result.ms / 1000), from: EVE })
     } finally {
@@ -128,3 +151,5 @@ for (const r of rows) {
   process.stdout.write(`${String(r.case).padEnd(30)} ${String(r.transport).padEnd(14)} ${what}\n`)
 }
 process.stdout.write(`\nwrote ${path.pathname}\n`)
+// a child the failed case left behind (a `subwire send` still retrying) must not keep this process alive
+process.exit()

@@ -380,7 +380,7 @@ if (want('browser')) {
   log('browser: Chromium…')
   const dir = await mkdtemp(join(tmpdir(), 'subwire-bench-br-'))
   const out = join(dir, 'browser.json')
-  const r = spawnSync(process.execPath, [join(ROOT, 'bench/browser.ts'), '--size-mib', quick ? '32' : '256', '--rpc', quick ? '200' : '1000', '--out', out], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 30 * 60_000 })
+  const r = spawnSync(process.execPath, [join(ROOT, 'bench/browser.ts'), '--size-mib', quick ? '32' : '256', '--rpc', quick ? '200' : '1000', '--out', out], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: (quick ? 10 : 30) * 60_000 })
   sections.browser = r.status === 0 && existsSync(out)
     ? JSON.parse(readFileSync(out, 'utf8'))
     : { missing: `browser benchmark failed: ${(r.stderr ?? '').slice(-400)}` }
