@@ -24,8 +24,10 @@ import {
   envelopeFromWire,
   FrameDecoder,
   manifestFromWire,
-  manifestToWire
+  manifestToWire,
+  readPayload
 } from '@subwire/shared/protocol'
+import { createOutboxCipher } from '@subwire/shared'
 import type { FileManifest } from '@subwire/shared'
 
 /** One target: a name, seed inputs and the function under test. */
@@ -33,6 +35,8 @@ export interface FuzzTarget {
   name: string
   seeds: () => Promise<Uint8Array[]>
   run: (input: Uint8Array) => unknown
+  /** Which errors count as a typed rejection; subwire's own typed errors by default. */
+  isTyped?: (err: unknown) => boolean
 }
 
 /** True if `err` is one of subwire's typed errors. */
@@ -56,6 +60,14 @@ async function hotkeyRecordSeeds (): Promise<Uint8Array[]> {
   const signer = seedSigner(new Uint8Array(32).fill(2))
   const r = await createHotkeyRecord(signer, { peerId: '12D3KooWSfFdutFmSNkzth92hFDUVCe5cXyXRm4KoDYdbscz3831', multiaddrs: ['/ip4/127.0.0.1/udp/4701/quic-v1'], netuids: [42], now: 1_767_225_600_000 })
   return [r.bytes, hotkeyRecordToValue(r)]
+}
+
+/** An at-rest cipher that stores plaintext: reaches the payload decoder with the fuzzer's bytes as they are. */
+const plainCipher = { seal: async (p: Uint8Array) => p, open: async (s: Uint8Array) => s }
+let cipher: Awaited<ReturnType<typeof createOutboxCipher>> | undefined
+async function atRestCipher (): Promise<Awaited<ReturnType<typeof createOutboxCipher>>> {
+  cipher ??= await createOutboxCipher(new Uint8Array(32).fill(7))
+  return cipher
 }
 
 /** Every target. */
@@ -121,6 +133,24 @@ export const targets: FuzzTarget[] = [
     name: 'file-chunk-frame',
     seeds: async () => [encodeValue({ k: 'chunk', i: 0, d: new Uint8Array(100) }), encodeValue({ k: 'accept', from: 0, w: 8, ek: new Uint8Array(32) })],
     run: (input) => decodeValue(input)
+  },
+  {
+    // the outbox's at-rest decoder, after decryption: what a damaged or hand-edited outbox.db holds
+    name: 'outbox-payload',
+    seeds: async () => [
+      encodeValue({ k: 'message', a: 'weights.ready', p: { step: 1 }, e: true, t: 5000 }),
+      encodeValue({ k: 'file', n: 'w.bin', r: new Uint8Array(8), m: manifestToWire(sampleManifest()), e: false })
+    ],
+    run: async (input) => await readPayload(plainCipher, { id: 'fuzz', sealed: input } as never)
+  },
+  {
+    // the same, before decryption: any change to a sealed record must be refused, typed
+    name: 'outbox-sealed',
+    seeds: async () => {
+      const c = await atRestCipher()
+      return [await c.seal(encodeValue({ k: 'message', a: 'x', p: 1 }), enc.encode('subwire-outbox-v1\u0000fuzz\u0000payload'))]
+    },
+    run: async (input) => await readPayload(await atRestCipher(), { id: 'fuzz', sealed: input } as never)
   },
   {
     name: 'acl-entry',
