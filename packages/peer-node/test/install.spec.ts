@@ -2,6 +2,8 @@
 // install into a directory outside the checkout (third-party dependencies from the npm
 // registry, from its cache when it has them), whose `subwire` runs init, listen and
 // query (also on ::1), and whose launcher, killed with SIGKILL, leaves no peer behind.
+// The installed @chainsafe/libp2p-quic is the registry's, unpatched (4 KiB reads): the
+// peer's own run-time fix must give its QUIC streams 256 KiB reads there too.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
@@ -25,12 +27,40 @@ async function exec (cmd: string, args: string[], cwd: string): Promise<{ status
   return { status, stderr }
 }
 
+/**
+ * Run in the installed app: spies on the native QUIC stream's read(size) of the
+ * @chainsafe/libp2p-quic that @subwire/peer-node resolves, before the peer loads, then
+ * makes one real QUIC request between two peers. Prints the sizes asked for, and the
+ * package's own CHUNK_SIZE on disk.
+ */
+const QUIC_CHECK = `
+import { findPackageJSON } from 'node:module'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+const dist = join(dirname(findPackageJSON('@chainsafe/libp2p-quic', import.meta.resolve('@subwire/peer-node'))), 'dist', 'src')
+const onDisk = Number(/CHUNK_SIZE = (\\d+)/.exec(readFileSync(join(dist, 'stream.js'), 'utf8'))[1])
+const napi = await import(pathToFileURL(join(dist, 'napi.js')).href)
+const read = napi.Stream.prototype.read
+const sizes = new Set()
+napi.Stream.prototype.read = function (n) { sizes.add(n); return read.call(this, n) }
+const { createNodePeer, loadHotkey } = await import('@subwire/peer-node')
+const peer = async (uri, listen) => { const p = await createNodePeer({ signer: await loadHotkey({ uri }), netuids: [42], listen, transports: ['quic'] }); await p.start(); return p }
+const bob = await peer('//Bob', ['/ip4/127.0.0.1/udp/0/quic-v1'])
+const alice = await peer('//Alice', [])
+const reply = await alice.request(bob.multiaddrs[0], 'echo', { quic: 'installed' })
+await alice.stop()
+await bob.stop()
+console.log(JSON.stringify({ onDisk, sizes: [...sizes], reply }))
+`
+
 const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
 
 describe('the packed tarballs, installed outside the checkout', () => {
   let dir: string
   let cleanup: () => Promise<void>
   let bin: string
+  let tarballs: string[]
   const children: ChildProcessWithoutNullStreams[] = []
 
   before(async () => { ({ dir, cleanup } = await tempDir('subwire-install-')) })
@@ -55,18 +85,30 @@ describe('the packed tarballs, installed outside the checkout', () => {
     await mkdir(packs, { recursive: true })
     const packed = await exec('npm', ['pack', '-w', '@subwire/shared', '-w', '@subwire/peer-node', '-w', '@subwire/peer-web', '--pack-destination', packs], repo)
     assert.equal(packed.status, 0, packed.stderr)
-    const tarballs = (await readdir(packs)).filter((f) => f.endsWith('.tgz')).sort()
-    assert.deepEqual(tarballs, ['subwire-peer-node-0.1.0.tgz', 'subwire-peer-web-0.1.0.tgz', 'subwire-shared-0.1.0.tgz'])
+    const names = (await readdir(packs)).filter((f) => f.endsWith('.tgz')).sort()
+    assert.deepEqual(names, ['subwire-peer-node-0.1.0.tgz', 'subwire-peer-web-0.1.0.tgz', 'subwire-shared-0.1.0.tgz'])
+    tarballs = names.map((t) => join(packs, t))
     // the repository's package.json files are back as they were
     assert.match(await readFile(join(repo, 'packages', 'shared', 'package.json'), 'utf8'), /"import": "\.\/src\/index\.ts"/)
     const app = join(dir, 'app')
     await mkdir(app, { recursive: true })
     await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', allowScripts: { node: true, deno: true, 'msgpackr-extract': true } }))
-    const installed = await exec('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs.map((t) => join(packs, t))], app)
+    const installed = await exec('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], app)
     assert.equal(installed.status, 0, installed.stderr)
     bin = join(app, 'node_modules', '@subwire', 'peer-node', 'bin', 'subwire.js')
     const imported = spawnSync(join(app, 'node_modules', 'node', 'bin', 'node'), ['--input-type=module', '-e', "const m = await import('@subwire/peer-node'); const s = await import('@subwire/shared'); console.log(typeof m.createNodePeer, typeof s.createSubwire, import.meta.resolve('@subwire/peer-web').endsWith('/peer-web/lib/index.js'))"], { cwd: app, encoding: 'utf8' })
     assert.equal(imported.stdout.trim(), 'function function true', imported.stderr)
+  })
+
+  it('gives the installed, unpatched @chainsafe/libp2p-quic 256 KiB native reads at run time', async () => {
+    const app = join(dir, 'app')
+    await writeFile(join(app, 'quic-check.mjs'), QUIC_CHECK)
+    const r = spawnSync(join(app, 'node_modules', 'node', 'bin', 'node'), ['quic-check.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000, env: npmEnv })
+    assert.equal(r.status, 0, r.stderr)
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as { onDisk: number, sizes: number[], reply: unknown }
+    assert.equal(out.onDisk, 4096, 'the registry\'s package as published: the fix must not depend on patching it')
+    assert.deepEqual(out.reply, { quic: 'installed' })
+    assert.deepEqual(out.sizes, [256 * 1024], 'every native read asks for 256 KiB, not the package\'s 4 KiB')
   })
 
   it('runs init, listen and query from there, over 127.0.0.1 and ::1', async () => {
