@@ -3,7 +3,8 @@
 // registry, from its cache when it has them), whose `subwire` runs init, listen and
 // query (also on ::1), and whose launcher, killed with SIGKILL, leaves no peer behind.
 // The installed @chainsafe/libp2p-quic is the registry's, unpatched (4 KiB reads): the
-// peer's own run-time fix must give its QUIC streams 256 KiB reads there too.
+// peer's own run-time fix must give its QUIC streams 256 KiB reads there too. And a
+// global install (`npm install -g --prefix`) puts a working `subwire` on PATH.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
@@ -61,6 +62,7 @@ describe('the packed tarballs, installed outside the checkout', () => {
   let cleanup: () => Promise<void>
   let bin: string
   let tarballs: string[]
+  let globalInstall: ReturnType<typeof exec> | undefined
   const children: ChildProcessWithoutNullStreams[] = []
 
   before(async () => { ({ dir, cleanup } = await tempDir('subwire-install-')) })
@@ -93,6 +95,8 @@ describe('the packed tarballs, installed outside the checkout', () => {
     const app = join(dir, 'app')
     await mkdir(app, { recursive: true })
     await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', allowScripts: { node: true, deno: true, 'msgpackr-extract': true } }))
+    // the global install (its own test below) runs beside this one: npm spends most of its time waiting on files
+    globalInstall = exec('npm', ['install', '-g', '--prefix', join(dir, 'global'), '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], dir)
     const installed = await exec('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], app)
     assert.equal(installed.status, 0, installed.stderr)
     bin = join(app, 'node_modules', '@subwire', 'peer-node', 'bin', 'subwire.js')
@@ -133,5 +137,34 @@ describe('the packed tarballs, installed outside the checkout', () => {
     assert.ok(peer > 0)
     process.kill(child.pid as number, 'SIGKILL')
     await waitFor(() => !alive(peer), 5000, 'the orphaned peer to stop by itself')
+  })
+
+  it('installs globally (npm install -g --prefix), and the subwire on PATH runs init, listen and query from elsewhere', { timeout: 400_000 }, async () => {
+    const prefix = join(dir, 'global')
+    // started with the local install; no --allow-scripts: npm passes it on to the nested
+    // `npm install` the node package's preinstall runs, which refuses it there (EALLOWSCRIPTS);
+    // npm 11 without a policy runs the scripts and warns (README: `npm config set allow-scripts=…`)
+    const installed = await globalInstall
+    assert.ok(installed !== undefined, 'the global install started')
+    assert.equal(installed.status, 0, installed.stderr)
+    const elsewhere = join(dir, 'elsewhere')
+    await mkdir(elsewhere, { recursive: true })
+    const env = { ...npmEnv, PATH: `${join(prefix, 'bin')}:${process.env.PATH ?? ''}` }
+    const which = spawnSync('sh', ['-c', 'command -v subwire'], { env, encoding: 'utf8' })
+    assert.equal(which.stdout.trim(), join(prefix, 'bin', 'subwire'))
+    const sw = (args: string[]): ReturnType<typeof spawnSync> => spawnSync('subwire', args, { env, cwd: elsewhere, encoding: 'utf8', timeout: 60_000 })
+    assert.equal(sw(['--home', join(elsewhere, 'g1'), 'init', '--hotkey-uri', '//Alice', '--listen', '/ip4/127.0.0.1/tcp/0']).status, 0)
+    assert.equal(sw(['--home', join(elsewhere, 'g2'), 'init', '--hotkey-uri', '//Bob', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1']).status, 0)
+    const child = spawn('subwire', ['--home', join(elsewhere, 'g1'), '--json', 'listen'], { env, cwd: elsewhere, detached: true })
+    children.push(child)
+    const lines: Array<Record<string, unknown>> = []
+    createInterface({ input: child.stdout }).on('line', (l) => { try { lines.push(JSON.parse(l) as Record<string, unknown>) } catch {} })
+    const listening = await until(() => lines.find((l) => l.event === 'listening'), 30_000, 'the global listener') as { multiaddrs: string[] }
+    const r = sw(['--home', join(elsewhere, 'g2'), '--json', 'query', listening.multiaddrs[0] as string, 'echo', '{"hello":"global"}'])
+    assert.equal(r.status, 0, String(r.stderr))
+    assert.deepEqual((JSON.parse(String(r.stdout)) as { body: unknown }).body, { hello: 'global' })
+    process.kill(child.pid as number, 'SIGTERM')
+    await new Promise((resolve) => child.once('exit', resolve))
+    assert.equal(child.exitCode, 0)
   })
 })
