@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { createPrivateKey, createPublicKey } from 'node:crypto'
-import { copyFile, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
@@ -119,6 +119,16 @@ describe('subwire init --from-hermes', () => {
     const got = await until(() => listener.lines.find((l) => l.event === 'file'), 10_000, 'the file') as { path: string }
     assert.ok(got.path.startsWith(join(hermesDir, '.hermes_data', 'inbox') + '/'), got.path)
     kill9(listener)
+  })
+
+  it('listen refuses a storage_directory that has gone, naming the config it came from', async () => {
+    const cfg = join(hermesDir, 'vanishing.json')
+    await writeFile(cfg, JSON.stringify({ node_secret_key_path: 'iroh.key', ss58_address: ALICE, api_token: 't', storage_directory: 'vanishing' }))
+    assert.equal(run(['--home', join(dir, 'v'), 'init', '--from-hermes', cfg, '--hotkey-uri', '//Alice', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1']).status, 0)
+    await rm(join(hermesDir, 'vanishing'), { recursive: true })
+    const r = run(['--home', join(dir, 'v'), 'listen'])
+    assert.equal(r.status, 2, r.stderr)
+    assert.match(r.stderr, /^subwire: "storage" of \S+subwire\.json: \S+vanishing: no such directory/)
   })
 
   it('takes the hotkey from node_secret_key_path when it is a bittensor hotkey file', async () => {

@@ -117,19 +117,19 @@ async function startMetrics (ctx: CliContext, peer: NodePeer, registry: Registry
   return { close: async () => { metrics.stop(); await server.close() } }
 }
 
-/** `--storage` is refused at start unless it is an existing directory this process can write. */
-async function checkStorage (dir: string): Promise<void> {
+/** `--storage` (or the config's `storage`, named by `what`) is refused at start unless it is an existing directory this process can write. */
+async function checkStorage (dir: string, what = '--storage'): Promise<void> {
   let s: Awaited<ReturnType<typeof stat>>
   try {
     s = await stat(dir)
   } catch {
-    throw new UsageError(`--storage ${dir}: no such directory (create it first)`)
+    throw new UsageError(`${what} ${dir}: no such directory (create it first)`)
   }
-  if (!s.isDirectory()) throw new UsageError(`--storage ${dir} is not a directory`)
+  if (!s.isDirectory()) throw new UsageError(`${what} ${dir} is not a directory`)
   try {
     await access(dir, constants.W_OK)
   } catch {
-    throw new UsageError(`--storage ${dir} is not writable by this user`)
+    throw new UsageError(`${what} ${dir} is not writable by this user`)
   }
 }
 
@@ -173,7 +173,7 @@ export function registerListen (program: Command, ctx: CliContext): void {
             listen: [...listen.filter((a) => !a.includes('/webtransport')), typeof opts.webtransport === 'string' ? opts.webtransport : DEFAULT_WEBTRANSPORT_LISTEN]
           }
       const storage = opts.storage ?? config.storage
-      if (storage !== undefined) await checkStorage(storage)
+      if (storage !== undefined) await checkStorage(storage, opts.storage === undefined ? `"storage" of ${join(ctx.home(), 'subwire.json')}:` : '--storage')
       const files = { dir: storage ?? join(ctx.home(), 'files'), maxFileSize: opts.maxFileSize, minFreeBytes: opts.minFree }
       const metricsAt = opts.metrics === undefined ? undefined : parseMetricsAddress(opts.metrics)
       const registry = metricsAt === undefined ? undefined : new Registry()
