@@ -131,14 +131,18 @@ describe('subwire init --from-hermes', () => {
     assert.match(r.stderr, /^subwire: "storage" of \S+subwire\.json: \S+vanishing: no such directory/)
   })
 
-  it('takes the hotkey from node_secret_key_path when it is a bittensor hotkey file', async () => {
+  it('takes the hotkey from node_secret_key_path when it is a bittensor hotkey file, and --netuid over subnet_ids', async () => {
     const keyfile = join(hermesDir, 'hotkey.json')
     await writeFile(keyfile, JSON.stringify({ secretPhrase: '//Alice', ss58Address: ALICE }), { mode: 0o600 })
     const cfg = join(hermesDir, 'hotkey_config.json')
-    await writeFile(cfg, JSON.stringify({ node_secret_key_path: 'hotkey.json', ss58_address: ALICE, api_token: 't', storage_directory: 'data' }))
-    const r = run(['--home', join(dir, 'k'), '--json', 'init', '--from-hermes', cfg])
+    await writeFile(cfg, JSON.stringify({ node_secret_key_path: 'hotkey.json', ss58_address: ALICE, api_token: 't', storage_directory: 'data', subnet_ids: [1] }))
+    const r = run(['--home', join(dir, 'k'), '--json', 'init', '--from-hermes', cfg, '--netuid', '3'])
     assert.equal(r.status, 0, r.stderr)
-    assert.equal((JSON.parse(r.stdout) as Imported).ss58, ALICE)
+    const out = JSON.parse(r.stdout) as Imported
+    assert.equal(out.ss58, ALICE)
+    assert.deepEqual(out.netuids, [3], '--netuid wins over subnet_ids')
+    assert.ok(!out.hermes.mapped.some((f) => f.field === 'subnet_ids'))
+    assert.match(out.hermes.unmapped.find((f) => f.field === 'subnet_ids')?.note ?? '', /^1: replaced by --netuid 3$/)
     assert.deepEqual((JSON.parse(await readFile(join(dir, 'k', 'subwire.json'), 'utf8')) as { hotkey: unknown }).hotkey, { keyFile: keyfile })
   })
 

@@ -63,7 +63,10 @@ export async function initFromHermes (ctx: CliContext, file: string, opts: Herme
   const config = { ...defaultConfig(hotkey.source, netuids, opts.listen), storage: imp.storage }
   const mapped = [...imp.mapped]
   const unmapped = [...imp.unmapped]
-  if (opts.netuids !== undefined && imp.netuids !== undefined) unmapped.push({ field: 'subnet_ids', note: `replaced by --netuid ${opts.netuids.join(', ')}` })
+  if (opts.netuids !== undefined && imp.netuids !== undefined) {
+    mapped.splice(mapped.findIndex((f) => f.field === 'subnet_ids'), 1)
+    unmapped.push({ field: 'subnet_ids', note: `${imp.netuids.join(', ')}: replaced by --netuid ${opts.netuids.join(', ')}` })
+  }
 
   await mkdir(imp.storage, { recursive: true })
   await writeConfig(dir, config)
