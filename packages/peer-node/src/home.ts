@@ -28,6 +28,8 @@ export interface SubwireConfig {
   bootstrap?: string[] | undefined
   /** The subtensor node's RPC (`ws://…`) the metagraph is read from; `subwire listen --subtensor` sets it. */
   subtensor?: string | undefined
+  /** Where `subwire listen` keeps received files (`<storage>/inbox/<sender>/`; default `<home>/files`); `listen --storage` overrides it. */
+  storage?: string | undefined
 }
 
 /** Resolves the home directory: explicit, then `$SUBWIRE_HOME`, then `~/.subwire`. */
@@ -59,8 +61,10 @@ function validateConfig (raw: unknown, path: string): SubwireConfig {
     throw new InvalidConfigError(`${path}: "bootstrap" must be a list of multiaddrs ending in /p2p/<PeerId>`)
   }
   if (c.subtensor !== undefined && (typeof c.subtensor !== 'string' || !/^wss?:\/\//.test(c.subtensor))) throw new InvalidConfigError(`${path}: "subtensor" must be a ws:// or wss:// URL`)
+  if (c.storage !== undefined && (typeof c.storage !== 'string' || c.storage === '')) throw new InvalidConfigError(`${path}: "storage" must be a directory path`)
   return {
     ...(c.bootstrap === undefined ? {} : { bootstrap: c.bootstrap }),
+    ...(c.storage === undefined ? {} : { storage: c.storage }),
     ...(c.subtensor === undefined ? {} : { subtensor: c.subtensor }),
     version: 1,
     hotkey: c.hotkey,
@@ -129,4 +133,23 @@ export async function loadOrCreatePeerKey (home: string): Promise<PrivateKey> {
   const key = await generateKeyPair('Ed25519')
   await writeFileAtomic(path, privateKeyToProtobuf(key))
   return key
+}
+
+/**
+ * Makes `key` the home's libp2p key when the home has none (`'written'`); a home that has
+ * one keeps it (`'same'` if it is this key, else `'kept'`: peers know its PeerId).
+ */
+export async function importPeerKey (home: string, key: PrivateKey): Promise<'written' | 'same' | 'kept'> {
+  const path = join(home, PEER_KEY_FILE)
+  let existing: Uint8Array | undefined
+  try {
+    existing = await readFile(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  const bytes = privateKeyToProtobuf(key)
+  if (existing !== undefined) return Buffer.from(existing).equals(Buffer.from(bytes)) ? 'same' : 'kept'
+  await mkdir(home, { recursive: true, mode: 0o700 })
+  await writeFileAtomic(path, bytes)
+  return 'written'
 }

@@ -1,7 +1,7 @@
 /**
  * Hotkey sources on servers: a secret URI (`//Alice`, a mnemonic, a hex seed), a file
  * holding one, or a bittensor wallet hotkey file as btcli writes it
- * (`~/.bittensor/wallets/<wallet>/hotkeys/<hotkey>`).
+ * (`~/.bittensor/wallets/<wallet>/hotkeys/<hotkey>`, or such a file at any path).
  *
  * @packageDocumentation
  */
@@ -26,6 +26,8 @@ export type HotkeySource =
   | { uri: string }
   | { mnemonicFile: string }
   | { wallet: string, hotkey: string, walletPath?: string | undefined }
+  /** A bittensor hotkey file (btcli's JSON) at any path, e.g. one another tool's config names. */
+  | { keyFile: string }
 
 /** The JSON btcli writes for an unencrypted hotkey. */
 interface BittensorKeyfile {
@@ -99,6 +101,7 @@ export async function signerFromBittensorKeyfile (text: string, path: string, pr
 export async function loadHotkey (source: HotkeySource, prefix = BITTENSOR_SS58_PREFIX): Promise<Signer> {
   if ('uri' in source) return uriSigner(source.uri, prefix)
   if ('mnemonicFile' in source) return uriSigner(await readSecretFile(source.mnemonicFile), prefix)
+  if ('keyFile' in source) return await signerFromBittensorKeyfile(await readSecretFile(source.keyFile), source.keyFile, prefix)
   if ('wallet' in source) {
     const path = bittensorHotkeyPath(source.wallet, source.hotkey, source.walletPath)
     return await signerFromBittensorKeyfile(await readSecretFile(path), path, prefix)

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { quic } from '@chainsafe/libp2p-quic'
+import { applyQuicReadSize } from './quic-read-size.ts'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
@@ -346,6 +347,8 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
     }
   })
   await chooseBlake3(libp2p.logger.forComponent('subwire:files'))
+  // the package reads 4 KiB per native call; every stream is created after start, so this is in time
+  if (transports.includes('quic')) await applyQuicReadSize(libp2p.logger.forComponent('subwire:quic'))
   const files = init.filesDir === undefined ? undefined : new NodeFileStore(init.filesDir, { partialMaxAgeMs: init.partialMaxAgeMs })
   const firewall = init.protocol?.firewall ?? (aclFile === undefined ? undefined : firewallFromAclFile(aclFile, init.netuids))
   const ownedStore = init.queue === undefined

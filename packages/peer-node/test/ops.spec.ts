@@ -1,19 +1,35 @@
 // Running subwire in production: Prometheus metrics during real traffic, JSON log lines
-// that parse one by one and never hold a secret, and `status` with transfers in flight.
+// that parse one by one and never hold a secret, and `status` with transfers in flight
+// (a real 128 MiB receive, the sender throttled with SIGSTOP/SIGCONT while status is asked).
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { jsonComponentLogger, jsonLogLine, redact } from '../src/ops/log.ts'
+import { controlRequest } from '../src/control.ts'
 import { BIN, kill9, randomFile, startCli, tempDir, until, waitFor } from './helpers.ts'
 import type { Proc } from './helpers.ts'
+import type { TransferInFlight } from '../src/ops/transfers.ts'
 
 /** A secret URI the logs must never show (a mnemonic-derived dev-looking key, not //Alice). */
 const MNEMONIC = 'bottom drive obey lake curtain smoke basket hold race lonely fit walk'
+/** //Bob's hotkey: the sender of the files. */
+const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
 
 const run = (args: string[], env: NodeJS.ProcessEnv = {}): ReturnType<typeof spawnSync> =>
   spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } })
+
+/** `subwire ARGS` to its end, without blocking the test's own event loop. */
+async function runAsync (args: string[]): Promise<{ status: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8') })
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8') })
+  const status = await new Promise<number | null>((resolve) => { child.once('close', (code) => { resolve(code) }) })
+  return { status, stdout, stderr }
+}
 
 /** The value of one sample of the Prometheus text, 0 if absent. */
 function sample (text: string, name: string, labels: Record<string, string> = {}): number {
@@ -88,6 +104,54 @@ describe('subwire listen in production', () => {
     assert.deepEqual(s.transfers, [])
     assert.equal(s.outbox.pending, 0)
     assert.ok(s.multiaddrs.includes(addr))
+  })
+
+  it('shows a file being received in status, with its progress, while it is in flight', async () => {
+    const size = 128 * 1024 * 1024
+    const file = join(dir, 'big.bin')
+    await randomFile(file, size)
+    const sender = startCli(['--home', join(dir, 'b'), '--json', 'send', addr, file])
+    procs.push(sender)
+    const inFlight = async (): Promise<TransferInFlight[]> => {
+      let transfers: TransferInFlight[] = []
+      await controlRequest(join(dir, 'a'), { op: 'status' }, (e) => { if (e.event === 'status') transfers = e.transfers as TransferInFlight[] })
+      return transfers
+    }
+    // as soon as bytes move, throttle the sender (launcher and peer): stopped, let run for
+    // 50 ms every second, so the transfer stays in flight however slowly the status commands
+    // start on a busy machine, and never looks stalled to the receiver (SENDER_STALL_MS, 30 s)
+    await waitFor(async () => (await inFlight()).some((t) => t.bytes > 0), 30_000, 'the transfer to move bytes')
+    const group = -(sender.child.pid as number)
+    process.kill(group, 'SIGSTOP')
+    const throttle = setInterval(() => {
+      process.kill(group, 'SIGCONT')
+      setTimeout(() => { try { process.kill(group, 'SIGSTOP') } catch {} }, 50)
+    }, 1000)
+    try {
+      const [r, human] = await Promise.all([runAsync(['--home', join(dir, 'a'), '--json', 'status']), runAsync(['--home', join(dir, 'a'), 'status'])])
+      assert.equal(r.status, 0, r.stderr)
+      const [t, ...others] = (JSON.parse(r.stdout) as { transfers: TransferInFlight[] }).transfers
+      assert.deepEqual(others, [])
+      assert.ok(t !== undefined)
+      assert.equal(t.direction, 'in')
+      assert.equal(t.peer, BOB)
+      assert.equal(t.name, 'big.bin')
+      assert.equal(t.total, size)
+      assert.ok(t.bytes > 0 && t.bytes < size, `${t.bytes} of ${size} bytes`)
+      assert.ok(t.rate > 0)
+      assert.equal(human.status, 0, human.stderr)
+      assert.match(human.stdout, /^transfers 1$/m)
+      assert.match(human.stdout, new RegExp(`^ {2}from ${BOB}: big\\.bin \\S+ \\S+ / 128\\.0 MiB \\(\\d{1,2}%, \\S+ \\S+/s\\)$`, 'm'))
+      assert.equal(sample(await (await fetch(metricsUrl)).text(), 'subwire_transfers_active', { direction: 'in' }), 1)
+      // the progress is live: it moves on while the transfer does
+      await waitFor(async () => (await inFlight()).some((x) => x.bytes > t.bytes), 30_000, 'the progress to move')
+    } finally {
+      clearInterval(throttle)
+      setTimeout(() => { process.kill(group, 'SIGCONT') }, 100) // after the last tick's SIGSTOP
+    }
+    assert.equal(await sender.exited, 0)
+    await waitFor(async () => (await inFlight()).length === 0, 10_000, 'the transfer to end')
+    assert.ok(listener.lines.some((l) => l.event === 'file' && l.name === 'big.bin' && l.size === size))
   })
 
   it('writes only JSON lines with level, time, component and event, and never the secret', async () => {

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 import { jsonLogLine } from '../ops/log.ts'
 import { UsageError } from './args.ts'
+import { hermesErrorClasses } from '../hermes/errors.ts'
 import { describeError } from './errors.ts'
 import { printable } from './format.ts'
 import { CliContext } from './context.ts'
@@ -26,6 +27,9 @@ import { registerSend } from './commands/send.ts'
 import type { CliIo } from './io.ts'
 
 export type { CliIo } from './io.ts'
+
+/** Errors that are the user's input (exit code 2): bad options, and a Hermes config that cannot be imported. */
+const USAGE_ERRORS = new Set<string>([UsageError.name, ...Object.keys(hermesErrorClasses)])
 
 /** This package's version, from its package.json. */
 function version (): string {
@@ -63,7 +67,7 @@ Examples:
 Exit codes:
   0  done
   1  failed (unreachable, refused, dead-lettered, …): one line "subwire: …" on stderr
-  2  usage mistake (bad option, address, file or JSON)
+  2  usage mistake (bad option, address, file or JSON; a Hermes config that cannot be imported)
   3  a waiting send was interrupted (Ctrl-C); its item stays queued (through npm/npx a shell may report 130)
 
 Environment:
@@ -94,7 +98,7 @@ Environment:
       return err.exitCode === 0 ? 0 : 2
     }
     const e = err as Error
-    ctx.code = e.name === UsageError.name ? 2 : 1
+    ctx.code = USAGE_ERRORS.has(e.name) ? 2 : 1
     const line = describeError(e)
     if (ctx.jsonLogs()) {
       io.stderr(jsonLogLine('error', 'subwire:cli', 'error', { error: e.name, message: line }))

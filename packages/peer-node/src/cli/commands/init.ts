@@ -8,11 +8,12 @@ import { defaultConfig, readConfig, writeConfig, loadOrCreatePeerKey } from '../
 import { loadHotkey } from '../../keys.ts'
 import { DEFAULT_LISTEN } from '../../constants.ts'
 import { collect, collectNetuid, UsageError } from '../args.ts'
+import { initFromHermes } from './init-hermes.ts'
 import type { Command } from 'commander'
 import type { HotkeySource } from '../../keys.ts'
 import type { CliContext } from '../context.ts'
 
-interface InitOptions { hotkeyUri?: string, mnemonicFile?: string, wallet?: string, hotkey?: string, walletPath?: string, netuid?: number[], listen?: string[], force?: boolean }
+interface InitOptions { fromHermes?: string, hotkeyUri?: string, mnemonicFile?: string, wallet?: string, hotkey?: string, walletPath?: string, netuid?: number[], listen?: string[], force?: boolean }
 
 /**
  * A secret URI as typed: surrounding white space would silently give another hotkey, and a
@@ -26,6 +27,13 @@ function checkUri (uri: string): string {
 
 /** Development URIs (`//Alice`, `//Bob`…): their keys are public. */
 const DEV_URI = /^\/\/[^/]/
+
+/** The options' hotkey source: none at all (with `--from-hermes`, whose config may name one), or exactly one. */
+function givenSource (opts: InitOptions): HotkeySource | undefined {
+  const sources = [opts.hotkeyUri, opts.mnemonicFile, opts.wallet ?? opts.hotkey].filter((s) => s !== undefined)
+  if (sources.length === 0 && opts.fromHermes !== undefined) return undefined
+  return hotkeySource(opts)
+}
 
 /** The one hotkey source the options name. */
 function hotkeySource (opts: InitOptions): HotkeySource {
@@ -48,18 +56,25 @@ export function registerInit (program: Command, ctx: CliContext): void {
     .option('--wallet-path <dir>', 'bittensor wallets directory (default ~/.bittensor/wallets)')
     .option('--netuid <n>', 'subnet to serve (repeatable; default 42)', collectNetuid)
     .option('--listen <multiaddr>', 'listen address (repeatable; default QUIC and TCP on 0.0.0.0:4701, WebRTC-Direct and WebSockets on 4702)', collect)
+    .option('--from-hermes <file>', 'import a Hippius Hermes hermes_config.json: its hotkey address, node key, storage, subnets and firewall (prints what it cannot map, and why)')
     .option('--force', 'replace an existing config (the libp2p key is kept)')
     .addHelpText('after', `
 Examples:
   subwire init --wallet miner --hotkey default --netuid 42
+  subwire init --from-hermes hermes_config.json --wallet miner --hotkey default   (Hermes's key file is its node key: name the hotkey)
   subwire --home /tmp/bob init --hotkey-uri //Bob --listen /ip4/127.0.0.1/udp/4801/quic-v1   (a development key: tests only)`)
     .action(async (opts: InitOptions) => {
-      const source = hotkeySource(opts)
+      const given = givenSource(opts)
       const dir = ctx.home()
       if (opts.force !== true) {
         const existing = await readConfig(dir).catch(() => undefined)
         if (existing !== undefined) throw new UsageError(`${dir} is already initialised; pass --force to replace its config`)
       }
+      if (opts.fromHermes !== undefined) {
+        await initFromHermes(ctx, opts.fromHermes, { source: given, netuids: opts.netuid, listen: opts.listen ?? DEFAULT_LISTEN })
+        return
+      }
+      const source = given ?? hotkeySource(opts)
       const config = defaultConfig(source, opts.netuid ?? [42], opts.listen ?? DEFAULT_LISTEN)
       const signer = await loadHotkey(source, config.ss58Prefix)
       await writeConfig(dir, config)

@@ -117,19 +117,19 @@ async function startMetrics (ctx: CliContext, peer: NodePeer, registry: Registry
   return { close: async () => { metrics.stop(); await server.close() } }
 }
 
-/** `--storage` is refused at start unless it is an existing directory this process can write. */
-async function checkStorage (dir: string): Promise<void> {
+/** `--storage` (or the config's `storage`, named by `what`) is refused at start unless it is an existing directory this process can write. */
+async function checkStorage (dir: string, what = '--storage'): Promise<void> {
   let s: Awaited<ReturnType<typeof stat>>
   try {
     s = await stat(dir)
   } catch {
-    throw new UsageError(`--storage ${dir}: no such directory (create it first)`)
+    throw new UsageError(`${what} ${dir}: no such directory (create it first)`)
   }
-  if (!s.isDirectory()) throw new UsageError(`--storage ${dir} is not a directory`)
+  if (!s.isDirectory()) throw new UsageError(`${what} ${dir} is not a directory`)
   try {
     await access(dir, constants.W_OK)
   } catch {
-    throw new UsageError(`--storage ${dir} is not writable by this user`)
+    throw new UsageError(`${what} ${dir} is not writable by this user`)
   }
 }
 
@@ -139,7 +139,7 @@ export function registerListen (program: Command, ctx: CliContext): void {
     .description('run a peer until SIGINT/SIGTERM; answers the built-in "echo" RPC type and receives files')
     .option('--listen <multiaddr>', 'listen address (repeatable; overrides the config)', collect)
     .option('--netuid <n>', 'subnet to serve (repeatable; overrides the config)', collectNetuid)
-    .option('--storage <dir>', 'an existing, writable directory for received files: <dir>/inbox/<sender>/ (default <home>/files)')
+    .option('--storage <dir>', 'an existing, writable directory for received files: <dir>/inbox/<sender>/ (default the config storage, else <home>/files)')
     .option('--max-file-size <size>', 'refuse files larger than this (bytes, or e.g. 50GiB)', parseSize)
     .option('--min-free <size>', 'refuse files that would leave less free disk (bytes, or e.g. 10GiB; default 1GiB)', parseSize)
     .option('--dashboard <dir>', 'also serve this built dashboard (apps/dashboard/dist) over HTTP on 127.0.0.1')
@@ -172,8 +172,9 @@ export function registerListen (program: Command, ctx: CliContext): void {
             transports: [...NODE_TRANSPORTS, 'webtransport' as const],
             listen: [...listen.filter((a) => !a.includes('/webtransport')), typeof opts.webtransport === 'string' ? opts.webtransport : DEFAULT_WEBTRANSPORT_LISTEN]
           }
-      if (opts.storage !== undefined) await checkStorage(opts.storage)
-      const files = { dir: opts.storage ?? join(ctx.home(), 'files'), maxFileSize: opts.maxFileSize, minFreeBytes: opts.minFree }
+      const storage = opts.storage ?? config.storage
+      if (storage !== undefined) await checkStorage(storage, opts.storage === undefined ? `"storage" of ${join(ctx.home(), 'subwire.json')}:` : '--storage')
+      const files = { dir: storage ?? join(ctx.home(), 'files'), maxFileSize: opts.maxFileSize, minFreeBytes: opts.minFree }
       const metricsAt = opts.metrics === undefined ? undefined : parseMetricsAddress(opts.metrics)
       const registry = metricsAt === undefined ? undefined : new Registry()
       await ctx.withPeer(async (peer) => {
