@@ -139,7 +139,7 @@ describe('dashboard: peers by hotkey, subnet members and settings', () => {
     assert.notEqual(await page.evaluate((ss58) => document.querySelector<HTMLElement>(`#peer-list tr[data-ss58="${ss58}"]`)?.dataset['state'], EVE), 'connected')
     // a blocked member is not in session, yet its verified record says a browser can reach it
     await page.click('[data-testid=members-list]')
-    await page.waitForSelector(`#member-list tr[data-ss58="${EVE}"][data-state=reachable]`, { timeout: 20_000 })
+    await page.waitForSelector(`#member-list tr[data-ss58="${EVE}"][data-state=reachable][data-blocked=true]`, { timeout: 20_000 })
       .catch(async (err: Error) => { throw new Error(`${err.message}; notice: ${await errorText(page, 'members')}; rows: ${await page.innerHTML('#member-list')}`) })
     await page.fill('[data-testid=peer-addr]', EVE)
     await page.click('[data-testid=add-peer]')

@@ -47,7 +47,7 @@ const peers = new Peers(() => { renderPeers() }, (addrs) => { void connect(addrs
   isBlocked: (ss58) => settings.isBlocked(ss58),
   block: (ss58) => { void guarded('settings', async () => { settings.block(ss58) }) }
 })
-const members = new Members((m) => { void connect(browserAddrs(m), { expect: m.ss58, found: 'the subnet\'s member list' }) })
+const members = new Members((m) => { void connect(browserAddrs(m), { expect: m.ss58, found: 'the subnet\'s member list' }) }, (ss58) => settings.isBlocked(ss58))
 /** The peer a shared link named (`?hotkey=…&peer=…`). */
 const linked = sharedPeer()
 const alerts = new Alerts()

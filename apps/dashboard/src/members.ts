@@ -28,8 +28,12 @@ export class Members {
   #netuid: number | undefined
   #list: ResolvedHotkey[] = []
   readonly #connect: (m: ResolvedHotkey) => void
+  readonly #isBlocked: (ss58: string) => boolean
 
-  constructor (connect: (m: ResolvedHotkey) => void) { this.#connect = connect }
+  constructor (connect: (m: ResolvedHotkey) => void, isBlocked: (ss58: string) => boolean) {
+    this.#connect = connect
+    this.#isBlocked = isBlocked
+  }
 
   /** Lists `netuid`'s members through the connected Node peers. */
   async load (peer: WebPeer, netuid: number): Promise<void> {
@@ -53,14 +57,16 @@ export class Members {
       const state = this.state(peer, m)
       const tr = el('tr')
       Object.assign(tr.dataset, { ss58: m.ss58, state })
+      const blocked = this.#isBlocked(m.ss58)
+      if (blocked) tr.dataset['blocked'] = 'true'
       const source = m.source === 'cache' ? `${m.via ?? 'cache'} (cached)` : m.source
       tr.append(
         el('td', { className: 'mono' }, m.ss58),
         el('td', { className: 'mono', title: m.peerId ?? '' }, m.peerId === undefined ? '' : short(m.peerId)),
         el('td', {}, source),
-        el('td', {}, el('span', { className: `state state-${state}` }, state)))
+        el('td', {}, el('span', { className: `state state-${state}` }, state), blocked ? el('span', { className: 'state state-blocked' }, ' · blocked') : ''))
       const actions = el('td')
-      if (state === 'reachable') {
+      if (state === 'reachable' && !blocked) {
         const b = button('Connect', 'member-connect', () => { this.#connect(m) })
         b.setAttribute('aria-label', `Connect to ${m.ss58}`)
         actions.append(b)
