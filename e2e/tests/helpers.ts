@@ -191,7 +191,7 @@ export async function errorText (page: Page, area: string): Promise<string> {
 }
 
 /** What the Node sender process reports. */
-export interface SenderReport { addr?: string, result?: SendFileResult, messageId?: string, error?: string }
+export interface SenderReport { addr?: string, published?: number, result?: SendFileResult, messageId?: string, error?: string }
 
 /** A Node peer (//Eve) in its own process that sends files into the browser on request. */
 export class NodeSender {
@@ -199,12 +199,17 @@ export class NodeSender {
 
   private constructor (proc: ChildProcess) { this.#proc = proc }
 
-  /** Starts it; resolves with it and its WebRTC-Direct (or WebSockets) address. */
-  static async start (transport: 'webrtc-direct' | 'ws' = 'webrtc-direct'): Promise<{ sender: NodeSender, addr: string }> {
-    const sender = new NodeSender(fork(join(ROOT, 'e2e', 'fixtures', 'node-sender.ts'), transport === 'ws' ? ['ws'] : [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }))
-    const { addr } = await sender.next()
+  /**
+   * Starts it; resolves with it and its WebRTC-Direct (or WebSockets) address. With
+   * `bootstrap` (a multiaddr it can dial) it first publishes its hotkey record in that
+   * peer's DHT (`published`: how many DHT peers took it).
+   */
+  static async start (transport: 'webrtc-direct' | 'ws' = 'webrtc-direct', options: { bootstrap?: string } = {}): Promise<{ sender: NodeSender, addr: string, published: number }> {
+    const args = [transport, ...(options.bootstrap === undefined ? [] : [options.bootstrap])]
+    const sender = new NodeSender(fork(join(ROOT, 'e2e', 'fixtures', 'node-sender.ts'), args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }))
+    const { addr, published } = await sender.next()
     if (addr === undefined) throw new Error('the Node sender reported no address')
-    return { sender, addr }
+    return { sender, addr, published: published ?? 0 }
   }
 
   /** The next report. */

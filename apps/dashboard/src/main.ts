@@ -5,13 +5,16 @@
  * section where it happened, with the technical detail behind a toggle.
  */
 import { createWebPeer, devSigner, walletAccounts, walletSigner } from '@subwire/peer-web'
+import { isSs58 } from '@subwire/shared'
 import { Alerts } from './alerts.ts'
+import { browserAddrs, Members } from './members.ts'
 import { Messages } from './messages.ts'
+import { Settings } from './settings.ts'
 import { sharedPeer, showShare } from './share.ts'
-import { connectingText, Peers } from './peers.ts'
+import { connectingText, ENCRYPTION, Peers } from './peers.ts'
 import { Transfers } from './transfers.ts'
 import type { TransferState } from './transfers.ts'
-import { $, bytes, clearNotice, el, guarded, named, parseJson, short } from './ui.ts'
+import { $, bytes, clearNotice, el, guarded, named, parseJson, short, showNotice } from './ui.ts'
 import type { InboxFile, OpfsFileStore, WebPeer } from '@subwire/peer-web'
 import type { Signer } from '@subwire/shared'
 
@@ -39,7 +42,12 @@ const needPeer = (): WebPeer => {
   return peer
 }
 
-const peers = new Peers(() => { renderPeers() }, (addrs) => { void connect(addrs) }, (ss58, addrs) => { showShare(ss58, addrs) })
+const settings = new Settings(() => { settings.render(); renderPeers() })
+const peers = new Peers(() => { renderPeers() }, (addrs) => { void connect(addrs) }, (ss58, addrs) => { showShare(ss58, addrs) }, {
+  isBlocked: (ss58) => settings.isBlocked(ss58),
+  block: (ss58) => { void guarded('settings', async () => { settings.block(ss58) }) }
+})
+const members = new Members((m) => { void connect(browserAddrs(m), { expect: m.ss58, found: 'the subnet\'s member list' }) }, (ss58) => settings.isBlocked(ss58))
 /** The peer a shared link named (`?hotkey=…&peer=…`). */
 const linked = sharedPeer()
 const alerts = new Alerts()
@@ -75,7 +83,7 @@ async function startPeer (signer: Signer, source: string, session: Session): Pro
     signer,
     netuids: host.netuids ?? [42],
     allowPrivateAddresses: host.allowPrivateAddresses ?? ['127.0.0.1', 'localhost'].includes(location.hostname),
-    protocol: { files: { minFreeBytes: 64 * 1024 * 1024 } }
+    protocol: { files: { minFreeBytes: 64 * 1024 * 1024 }, encryption: { ...ENCRYPTION } }
   })
   try {
     await p.start() // the wallet signs the attestation here, once
@@ -95,6 +103,8 @@ async function startPeer (signer: Signer, source: string, session: Session): Pro
     hashes[f.path] = f.blake3
     localStorage.setItem(HASHES_KEY, JSON.stringify(hashes))
   })
+  settings.attach(p)
+  settings.render()
   peers.attach(p)
   transfers.attach(p)
   for (const ev of ['queue:added', 'queue:attempt', 'queue:retry', 'queue:delivered', 'queue:dead', 'queue:dropped', 'queue:progress'] as const) {
@@ -108,8 +118,8 @@ async function startPeer (signer: Signer, source: string, session: Session): Pro
   renderPeers()
   await renderOutbox()
   await renderInbox()
-  // reconnect the peers this browser knows, in the background
-  for (const k of peers.known) void connect(k.addrs, { quiet: true })
+  // reconnect the peers this browser knows (and has not blocked), in the background
+  for (const k of peers.known) if (!settings.isBlocked(k.ss58)) void connect(k.addrs, { quiet: true })
 }
 
 $('connect-wallet').addEventListener('click', () => {
@@ -141,6 +151,7 @@ $('sign-out').addEventListener('click', () => {
   void guarded('identity', async () => {
     localStorage.removeItem(SESSION_KEY)
     peers.detach()
+    settings.detach()
     await peer?.stop()
     peer = undefined
     setSignedIn(false)
@@ -152,6 +163,7 @@ $('sign-out').addEventListener('click', () => {
 
 function renderPeers (): void {
   peers.render($('peer-list'))
+  members.render(peer, $('member-list'), $('members-caption'))
   const live = peers.connected()
   for (const id of ['send-to', 'rpc-to', 'message-to']) {
     const select = $<HTMLSelectElement>(id)
@@ -163,17 +175,25 @@ function renderPeers (): void {
 
 setInterval(() => { if (peer !== undefined) renderPeers() }, 2000)
 
-/** Connects to the first reachable of `addrs` (WebTransport, then WebRTC-Direct, then WebSockets). */
-async function connect (typed: string[], options: { quiet?: boolean } = {}): Promise<void> {
+/**
+ * Connects to the first reachable of `addrs` (WebTransport, then WebRTC-Direct, then WebSockets).
+ * `expect`: the hotkey the addresses were found for (the handshake must prove it), `found`: where.
+ */
+async function connect (typed: string[], options: { quiet?: boolean, expect?: string, found?: string } = {}): Promise<void> {
   const p = peer
   if (p === undefined) return
   const ids = new Set(typed.map((a) => a.slice(a.lastIndexOf('/p2p/') + 5)))
   const known = peers.known.find((k) => ids.has(k.peerId))
+  const expected = options.expect ?? known?.ss58
+  if (expected !== undefined && settings.isBlocked(expected)) {
+    if (options.quiet !== true) showNotice('peers', named('BlockedPeerError', `${expected} is on this browser's block list`))
+    return
+  }
   const served = (host.peer ?? []).filter((a) => ids.has(a.slice(a.lastIndexOf('/p2p/') + 5)))
   const candidates = [...new Set([...typed, ...served])]
   const status = $('connect-status')
   if (options.quiet !== true) { status.hidden = false; status.textContent = connectingText(candidates) }
-  peers.connecting(known?.ss58, true)
+  peers.connecting(expected, true)
   const ok = await guarded('peers', async () => {
     try {
       const { remote, transport, failed } = await p.connectFirst(candidates, { signal: AbortSignal.timeout(30_000) })
@@ -183,15 +203,20 @@ async function connect (typed: string[], options: { quiet?: boolean } = {}): Pro
         for (const c of p.libp2p.getConnections()) if (c.remotePeer.toString() === remote.peerId) c.abort(mismatch)
         throw mismatch
       }
+      if (options.expect !== undefined && remote.ss58 !== options.expect) {
+        const mismatch = named('HotkeyMismatchError', `the addresses found for ${options.expect} lead to ${remote.ss58}`)
+        for (const c of p.libp2p.getConnections()) if (c.remotePeer.toString() === remote.peerId) c.abort(mismatch)
+        throw mismatch
+      }
       peers.remember({ ss58: remote.ss58, peerId: remote.peerId, addrs: candidates })
       status.hidden = false
       status.dataset['transport'] = transport
-      status.textContent = `connected to ${short(remote.ss58)} over ${transport}` +
+      status.textContent = `connected to ${short(remote.ss58)} over ${transport}${options.found === undefined ? '' : `, found in ${options.found}`}` +
         (failed.length === 0 ? '' : ` (${failed.map((f) => `${f.transport} failed: ${f.error.message}`).join('; ')})`)
       renderPeers()
       if (options.quiet !== true) for (const id of ['send-to', 'rpc-to', 'message-to']) $<HTMLSelectElement>(id).value = remote.ss58
     } finally {
-      peers.connecting(known?.ss58, false)
+      peers.connecting(expected, false)
     }
   })
   // a known peer that is offline after a reload is not an error: its row says "disconnected"
@@ -201,6 +226,7 @@ async function connect (typed: string[], options: { quiet?: boolean } = {}): Pro
 $('add-peer').addEventListener('submit', (ev) => {
   ev.preventDefault()
   const typed = input('peer-addr').value.trim().split(/\s+/).filter((a) => a !== '')
+  if (typed.length === 1 && isSs58(typed[0] ?? '')) { void connectByHotkey(typed[0] ?? ''); return }
   void (async () => {
     const valid = await guarded('peers', async () => {
       needPeer()
@@ -209,6 +235,83 @@ $('add-peer').addEventListener('submit', (ev) => {
     // connect() says its own failure; inside the guard above, the guard's success would clear it at once
     if (valid) await connect(typed)
   })()
+})
+
+/**
+ * Finds `ss58` through the connected Node peers (the browser's DHT client asks them for its
+ * signed record and verifies it here) and connects to it; the handshake proves the hotkey.
+ */
+async function connectByHotkey (ss58: string): Promise<void> {
+  const status = $('connect-status')
+  let addrs: string[] = []
+  let source = ''
+  const found = await guarded('peers', async () => {
+    const p = needPeer()
+    if (settings.isBlocked(ss58)) throw named('BlockedPeerError', `${ss58} is on this browser's block list`)
+    if (p.peers().some((r) => r.ss58 === ss58)) { addrs = []; return }
+    if (p.peers().length === 0) throw named('NoNodePeerError', `no Node peer is connected to look ${ss58} up through`)
+    status.hidden = false
+    status.textContent = `looking ${short(ss58)} up through the connected Node peers…`
+    try {
+      const r = await p.resolve(ss58, { signal: AbortSignal.timeout(15_000) })
+      source = r.source === 'cache' ? `the ${r.via ?? 'cached'} record (cached)` : r.source === 'dht' ? 'the DHT of the connected Node peers (signed record verified here)' : r.source
+      addrs = browserAddrs(r)
+      if (addrs.length === 0) throw named('NoBrowserAddressError', `the record of ${ss58} names only ${r.multiaddrs.join(', ') || 'no addresses'}`)
+    } catch (err) {
+      status.hidden = true
+      throw err
+    }
+  })
+  if (!found) return
+  if (addrs.length === 0) {
+    // connected already: offer it as the destination
+    status.hidden = false
+    status.textContent = `already connected to ${short(ss58)}`
+    for (const id of ['send-to', 'rpc-to', 'message-to']) $<HTMLSelectElement>(id).value = ss58
+    return
+  }
+  await connect(addrs, { expect: ss58, found: source })
+}
+
+// --- members ----------------------------------------------------------------
+
+$('members-form').addEventListener('submit', (ev) => {
+  ev.preventDefault()
+  const status = $('members-status')
+  void guarded('members', async () => {
+    const p = needPeer()
+    const netuid = Number(input('members-netuid').value)
+    if (!Number.isInteger(netuid) || netuid < 0 || netuid > 65535) throw named('InvalidNetuidError', `not a subnet: ${input('members-netuid').value}`)
+    if (p.peers().length === 0) throw named('NoNodePeerError', 'no Node peer is connected to ask')
+    status.textContent = `asking the connected Node peers for subnet ${netuid}…`
+    try {
+      await members.load(p, netuid)
+    } finally {
+      status.textContent = ''
+    }
+    document.body.dataset['membersOf'] = String(netuid)
+    renderPeers()
+  })
+})
+
+// --- settings ---------------------------------------------------------------
+
+$('block-form').addEventListener('submit', (ev) => {
+  ev.preventDefault()
+  void guarded('settings', async () => {
+    needPeer()
+    settings.block(input('block-ss58').value)
+    input('block-ss58').value = ''
+  })
+})
+
+$('limit-form').addEventListener('submit', (ev) => {
+  ev.preventDefault()
+  void guarded('settings', async () => {
+    needPeer()
+    const text = input('limit-mib').value.trim()
+    settings.setUploadLimit(text === '' ? 0 : Number(text))
+  })
 })
 
 // --- send -------------------------------------------------------------------
@@ -377,6 +480,9 @@ async function loadHost (): Promise<void> {
   } else if (host.peer?.[0] !== undefined) {
     input('peer-addr').value = host.peer[0]
   }
+  input('limit-mib').value = String(settings.uploadLimit / (1024 * 1024))
+  input('members-netuid').value = String(host.netuids?.[0] ?? 42)
+  settings.render()
   renderPeers()
   document.body.dataset['ready'] = 'true'
   const session = JSON.parse(localStorage.getItem(SESSION_KEY) ?? 'null') as Session | null

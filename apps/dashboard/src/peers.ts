@@ -10,6 +10,20 @@ import { button, el, short } from './ui.ts'
 import type { WebPeer } from '@subwire/peer-web'
 
 export interface KnownPeer { ss58: string, peerId: string, addrs: string[] }
+
+/** What this page encrypts end to end (given to the engine; shown per peer). */
+export const ENCRYPTION = { messages: true, files: true, requests: false } as const
+
+/** The encryption cell of a connected peer: from its session (does its attestation carry a key?) and {@link ENCRYPTION}. */
+export function encryptionOf (e2e: boolean): { text: string, title: string } {
+  const what = (['messages', 'files', 'requests'] as const).filter((k) => ENCRYPTION[k])
+  return e2e
+    ? { text: 'end-to-end', title: `${what.join(' and ')} are end-to-end encrypted to its hotkey's key (above Noise); ${(['messages', 'files', 'requests'] as const).filter((k) => !ENCRYPTION[k]).join(', ') || 'nothing'} over Noise only` }
+    : { text: 'not end-to-end', title: 'it publishes no encryption key: everything goes over the Noise channel only (encrypted hop by hop, not to the hotkey)' }
+}
+
+/** The block list the rows consult and change (Settings). */
+export interface BlockList { isBlocked: (ss58: string) => boolean, block: (ss58: string) => void }
 export type PeerState = 'connected' | 'connecting' | 'not answering' | 'disconnected'
 
 const KEY = 'subwire.knownPeers'
@@ -31,13 +45,15 @@ export class Peers {
   readonly #onChange: () => void
   readonly #connect: (addrs: string[]) => void
   readonly #share: (ss58: string, addrs: string[]) => void
+  readonly #blocks: BlockList
   #peer: WebPeer | undefined
   #timer: ReturnType<typeof setInterval> | undefined
 
-  constructor (onChange: () => void, connect: (addrs: string[]) => void, share: (ss58: string, addrs: string[]) => void) {
+  constructor (onChange: () => void, connect: (addrs: string[]) => void, share: (ss58: string, addrs: string[]) => void, blocks: BlockList) {
     this.#onChange = onChange
     this.#connect = connect
     this.#share = share
+    this.#blocks = blocks
   }
 
   get known (): readonly KnownPeer[] { return this.#known }
@@ -114,7 +130,7 @@ export class Peers {
   render (tbody: HTMLElement): void {
     const peer = this.#peer
     const live = peer?.peers() ?? []
-    const rows = [...live.map((r) => ({ ss58: r.ss58, peerId: r.peerId })), ...this.#known.filter((k) => !live.some((r) => r.ss58 === k.ss58))]
+    const rows: Array<{ ss58: string, peerId: string, e2e?: boolean }> = [...live.map((r) => ({ ss58: r.ss58, peerId: r.peerId, e2e: r.e2e })), ...this.#known.filter((k) => !live.some((r) => r.ss58 === k.ss58))]
     tbody.replaceChildren(...rows.map((r) => {
       const state = this.state(r.ss58)
       const tr = el('tr')
@@ -124,12 +140,17 @@ export class Peers {
       if (why !== undefined) tr.dataset['probeError'] = why
       const ms = peer?.rtt(r.peerId) ?? this.#rtt.get(r.ss58)
       const transport = state === 'disconnected' || state === 'connecting' ? '' : peer?.transportTo(r.peerId) ?? ''
+      const enc = r.e2e === undefined ? undefined : encryptionOf(r.e2e)
+      if (r.e2e !== undefined) tr.dataset['e2e'] = String(r.e2e)
+      const blocked = this.#blocks.isBlocked(r.ss58)
+      if (blocked) tr.dataset['blocked'] = 'true'
       tr.append(
         el('td', { className: 'mono' }, r.ss58),
         el('td', { className: 'mono', title: r.peerId }, short(r.peerId)),
         el('td', {}, transport),
         el('td', {}, state === 'connected' ? (ms === undefined ? '…' : `${ms.toFixed(1)} ms`) : ''),
-        el('td', {}, el('span', { className: `state state-${state.replace(' ', '-')}` }, state)))
+        el('td', {}, el('span', { className: `state state-${state.replace(' ', '-')}` }, state), blocked ? el('span', { className: 'state state-blocked', title: 'blocked in Settings: what it sends is refused' }, ' · blocked') : ''),
+        el('td', enc === undefined ? {} : { title: enc.title, className: r.e2e === true ? 'e2e-on' : 'e2e-off' }, enc?.text ?? ''))
       const actions = el('td')
       const k = this.#known.find((x) => x.ss58 === r.ss58)
       if (k !== undefined && state === 'disconnected') {
@@ -137,6 +158,7 @@ export class Peers {
           button('Forget', 'forget', () => { this.forget(k.ss58) }))
       }
       if (k !== undefined && state === 'connected') actions.append(button('Share', 'share', () => { this.#share(k.ss58, k.addrs) }))
+      if (!blocked && state !== 'disconnected') actions.append(' ', button('Block', 'block', () => { this.#blocks.block(r.ss58) }))
       for (const b of actions.querySelectorAll('button')) b.setAttribute('aria-label', `${b.textContent ?? ''} ${r.ss58}`)
       tr.append(actions)
       return tr

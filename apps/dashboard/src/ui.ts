@@ -11,14 +11,15 @@ export const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
 }
 
 /** The sections that show their own notices. */
-export type Area = 'identity' | 'peers' | 'send' | 'transfers' | 'inbox' | 'messages' | 'rpc' | 'outbox'
+export type Area = 'identity' | 'peers' | 'members' | 'send' | 'transfers' | 'inbox' | 'messages' | 'rpc' | 'outbox' | 'settings'
 
 const COMMON: Record<string, string> = {
   WalletUnavailableError: 'No Polkadot wallet extension answered. Install polkadot-js, Talisman or SubWallet and allow this site, or use a development key.',
   WalletAccountNotFoundError: 'The wallet has no sr25519 account to sign in with.',
   SignatureRejectedError: 'You rejected the signature in the wallet, so this browser is not signed in. Click "Sign in" to try again.',
   PeerUnreachableError: 'The peer could not be reached on any of its addresses.',
-  InvalidDestinationError: 'That is not a multiaddr ending in /p2p/<PeerId>, nor the hotkey of a connected peer.',
+  InvalidDestinationError: 'That is neither an SS58 hotkey nor a multiaddr ending in /p2p/<PeerId>.',
+  NoNodePeerError: 'Connect to a Node peer first: hotkeys are looked up through the Node peers this browser is connected to.',
   FilesNotEnabledError: 'That peer does not receive files.',
   SubnetNotServedError: 'That peer does not serve this subnet.',
   RequestTimeoutError: 'The peer did not answer in time.',
@@ -42,18 +43,31 @@ const BY_AREA: Partial<Record<Area, Record<string, string>>> = {
   },
   rpc: { ConnectionClosedError: 'The connection to the peer was lost before it answered.' },
   messages: { ConnectionClosedError: 'The connection to the peer was lost before it confirmed the message.' },
-  peers: { PeerMismatchError: 'The peer at the link\'s addresses is not the hotkey the link names, so it was disconnected.', ConnectionClosedError: 'The connection closed while connecting.', AbortError: 'Connecting took too long.', TimeoutError: 'Connecting took too long.' }
+  peers: {
+    PeerMismatchError: 'The peer at the link\'s addresses is not the hotkey the link names, so it was disconnected.',
+    HotkeyMismatchError: 'The peer at the addresses found for that hotkey answered with another hotkey, so it was disconnected.',
+    UnknownDestinationError: 'No connected Node peer knows that hotkey: it has published no record in their DHT (is that peer online?).',
+    NoBrowserAddressError: 'That peer publishes no address a browser can dial (WebTransport, WebRTC-Direct or WebSockets).',
+    BlockedPeerError: 'You blocked that hotkey: unblock it in Settings to connect.',
+    ConnectionClosedError: 'The connection closed while connecting.',
+    AbortError: 'Connecting took too long.',
+    TimeoutError: 'Connecting took too long.'
+  },
+  members: { AbortError: 'The Node peers did not list the subnet in time.', TimeoutError: 'The Node peers did not list the subnet in time.', InvalidNetuidError: 'A subnet is a number from 0 to 65535.' },
+  settings: { InvalidHotkeyError: 'That is not an SS58 hotkey (or it is your own).', InvalidLimitError: 'The limit must be a number of MiB/s, 0 or more.' }
 }
 
 const FALLBACK: Record<Area, string> = {
   identity: 'Signing in failed.',
   peers: 'Connecting to the peer failed.',
+  members: 'The subnet\'s members could not be listed.',
   send: 'The files could not be added.',
   transfers: 'The transfer failed.',
   inbox: 'The file could not be opened.',
   messages: 'The message was not delivered.',
   rpc: 'The request failed.',
-  outbox: 'The outbox action failed.'
+  outbox: 'The outbox action failed.',
+  settings: 'The setting could not be changed.'
 }
 
 /** An error made in the dashboard, with a name the explanations know. */

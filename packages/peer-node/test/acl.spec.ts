@@ -190,6 +190,25 @@ describe('access control at the transport stages', () => {
     }
   })
 
+  it('refuses each request and message of a peer blocked while its session lives with AccessDeniedError, keeping the connection', async () => {
+    const acl = new AccessControl()
+    const bob = await startPeer({ uri: '//Bob', acl })
+    const alice = await startPeer({ uri: '//Alice', listen: [] })
+    try {
+      const addr = addrOf(bob, 'quic')
+      assert.equal(await alice.request(addr, 'echo', 4), 4)
+      acl.update({ allow: [], block: [alice.ss58] }) // no recheck: the session stays
+      await assert.rejects(alice.request(addr, 'echo', 5), { name: AccessDeniedError.name })
+      await assert.rejects(alice.message(addr, 'hello', {}), { name: AccessDeniedError.name })
+      assert.equal(alice.subwire.peers().length, 1, 'the connection stays, so each refusal reaches the sender')
+      acl.update({ allow: [], block: [] })
+      assert.equal(await alice.request(addr, 'echo', 6), 6)
+    } finally {
+      await alice.stop()
+      await bob.stop()
+    }
+  })
+
   it('a failing firewall source denies everyone (fail-closed)', async () => {
     const bob = await startPeer({
       uri: '//Bob',

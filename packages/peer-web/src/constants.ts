@@ -19,3 +19,10 @@ export const OPFS_SEGMENT_BYTES = 16 * 1024 * 1024
 
 /** `localStorage` key of the locally generated development key (a 32-byte seed, hex). */
 export const DEV_KEY_STORAGE_KEY = 'subwire.devSeed'
+
+/**
+ * How long a hotkey lookup or a member listing waits for the DHT's routing table to learn
+ * a Node peer just connected (identify runs after the subwire handshake, in well under a
+ * second on a live link); past it the lookup goes on and answers from what is known.
+ */
+export const DHT_READY_TIMEOUT_MS = 3_000

@@ -21,6 +21,7 @@ export { WebPeer, WEB_TRANSPORTS, orderByTransport, transportOfAddr } from './we
 export type { ConnectFirstResult, WebPeerInit, WebTransportName } from './web-peer.ts'
 export { OpfsFileStore, BlobFileSource } from './files.ts'
 export { IdbQueueStore } from './queue-store.ts'
+export { LimitedFileSource, UploadLimiter } from './rate-limit.ts'
 export type { InboxFile } from './files.ts'
 export { walletAccounts, walletSigner, devSigner } from './wallet.ts'
 export { SignatureRejectedError, WalletAccountNotFoundError, WalletUnavailableError } from './errors.ts'

@@ -14,12 +14,14 @@ import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { webTransport } from '@libp2p/webtransport'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
-import { CONNECTION_MONITOR, createOutboxCipher, createSubwire, kadRecordRouting, subwireDhtInit, MemoryAddressBook, MemoryQueueStore, Outbox, PeerUnreachableError, SubwirePeer } from '@subwire/shared'
+import { CONNECTION_MONITOR, createManifest, createOutboxCipher, createSubwire, kadRecordRouting, subwireDhtInit, MemoryAddressBook, MemoryQueueStore, Outbox, PeerUnreachableError, SubwirePeer } from '@subwire/shared'
 import { createLibp2p } from 'libp2p'
 import { BlobFileSource, OpfsFileStore } from './files.ts'
 import { IdbQueueStore } from './queue-store.ts'
+import { LimitedFileSource, UploadLimiter } from './rate-limit.ts'
+import { DHT_READY_TIMEOUT_MS } from './constants.ts'
 import type { KadService } from '@subwire/shared'
-import type { AbortOptions, AddressBook, FileSource, FileStore, OutboxInit, QueuedItem, QueueStore, RemotePeer, SendFileResult, Signer, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
+import type { AbortOptions, AddressBook, FileSource, FileStore, OutboxInit, QueuedItem, QueueStore, RemotePeer, ResolvedHotkey, SendFileResult, Signer, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
 import type { ComponentLogger, ConnectionGater, PrivateKey } from '@libp2p/interface'
 
 /** Transports a browser peer can dial. */
@@ -64,6 +66,8 @@ export const WEB_TRANSPORTS: readonly WebTransportName[] = ['webtransport', 'web
 export class WebPeer extends SubwirePeer {
   /** Received files (OPFS), if this peer receives files. */
   readonly files: FileStore | undefined
+  /** The upload limit shared by every {@link WebPeer.sendFile} (set `uploads.bytesPerSecond`; 0: none). */
+  readonly uploads = new UploadLimiter()
   readonly #ownedStore: QueueStore | undefined
 
   constructor (peer: SubwirePeer, files: FileStore | undefined, ownedStore?: QueueStore) {
@@ -81,13 +85,49 @@ export class WebPeer extends SubwirePeer {
   /**
    * Sends a `File` or `Blob` (read slice by slice) or any {@link FileSource}. With
    * `queue: true` it is copied into the outbox (sealed) and delivered when the peer is
-   * reachable, across reloads.
+   * reachable, across reloads. A direct send is paced by {@link WebPeer.uploads} (the file
+   * is hashed at full speed first; the limit applies to the bytes sent).
    */
   async sendFile (dest: string, source: Blob | FileSource, options: SubwireSendFileOptions & { name?: string, queue: true }): Promise<QueuedItem>
   async sendFile (dest: string, source: Blob | FileSource, options?: SubwireSendFileOptions & { name?: string, queue?: false }): Promise<SendFileResult>
   async sendFile (dest: string, source: Blob | FileSource, options: SubwireSendFileOptions & { name?: string, queue?: boolean } = {}): Promise<SendFileResult | QueuedItem> {
     const src = source instanceof Blob ? new BlobFileSource(source, options.name) : source
-    return await this.sendFileFrom(dest, src, options)
+    if (options.queue === true) return await this.sendFileFrom(dest, src, options)
+    const { queue: _q, ...direct } = options
+    // hashed at full speed when a limit is on; the pacer wraps the reads of the sending pass
+    // (also with no limit now, so a limit set while the file moves applies from its next chunk)
+    const manifest = direct.manifest ?? (this.uploads.bytesPerSecond > 0 ? await createManifest(src, direct) : undefined)
+    return await this.sendFileFrom(dest, new LimitedFileSource(src, this.uploads), manifest === undefined ? direct : { ...direct, manifest })
+  }
+
+  /**
+   * Where `ss58` can be reached, asked of the Node peers this browser is connected to (see
+   * {@link SubwirePeer.resolve}); waits first, bounded, for the DHT to learn of a peer just connected.
+   */
+  override async resolve (ss58: string, options: AbortOptions = {}): Promise<ResolvedHotkey> {
+    await this.#dhtReady(options)
+    return await super.resolve(ss58, options)
+  }
+
+  /** A subnet's members, as the connected Node peers' DHT knows them (see {@link SubwirePeer.members}); waits as {@link WebPeer.resolve} does. */
+  override async members (netuid: number, options: AbortOptions = {}): Promise<ResolvedHotkey[]> {
+    await this.#dhtReady(options)
+    return await super.members(netuid, options)
+  }
+
+  /**
+   * The DHT's routing table learns a Node peer from identify, which runs after the subwire
+   * handshake: a lookup made at once after connecting would find the table empty and answer
+   * "unknown". While a session is open and the table is empty, wait (at most
+   * {@link DHT_READY_TIMEOUT_MS}) for it to fill.
+   */
+  async #dhtReady (options: AbortOptions): Promise<void> {
+    const table = (this.libp2p.services as { dht?: { routingTable?: { size: number } } }).dht?.routingTable
+    const deadline = Date.now() + DHT_READY_TIMEOUT_MS
+    while (table !== undefined && table.size === 0 && this.peers().length > 0 && Date.now() < deadline) {
+      options.signal?.throwIfAborted()
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
   }
 
   /** The transport of the connection to a peer: `webrtc-direct`, `webtransport`, `ws` or `unknown`. */

@@ -114,6 +114,8 @@ export interface RemotePeer {
   direction: 'inbound' | 'outbound'
   /** When the handshake completed (ms since epoch). */
   authenticatedAt: number
+  /** True if its attestation carries an encryption key, so what this peer encrypts to it is end-to-end (above Noise). */
+  e2e: boolean
 }
 
 /** A control message received from a verified sender. */

@@ -98,7 +98,7 @@ class FakeTransport implements OutboxTransport {
   }
 
   comeBack (ss58: string): void {
-    for (const l of this.#listeners) l({ ss58, peerId: '12D3KooWx', netuids: [7], connectionId: 'c', remoteAddr: '/ip4/127.0.0.1', direction: 'inbound', authenticatedAt: 0 })
+    for (const l of this.#listeners) l({ ss58, peerId: '12D3KooWx', netuids: [7], connectionId: 'c', remoteAddr: '/ip4/127.0.0.1', direction: 'inbound', authenticatedAt: 0, e2e: false })
   }
 }
 

@@ -103,6 +103,16 @@ export class Access {
   }
 
   /**
+   * Why a stream from a live session is refused, if its remote is on the block list now (a
+   * block added after the handshake, without closing the connection): every RPC, message
+   * and file stream it opens is refused with this typed error, which reaches the sender.
+   */
+  blocked (s: Session): AccessDeniedError | undefined {
+    const d = this.#acl.check({ ip: ipOfMultiaddr(s.connection.remoteAddr), peerId: s.remote.peerId, ss58: s.remote.ss58 }, false)
+    return d.allowed ? undefined : new AccessDeniedError(d.reason)
+  }
+
+  /**
    * Re-checks live sessions against the current lists and firewall: a now-blocked peer is
    * disconnected with `AccessDeniedError`; one that lost a subnet it had is disconnected so
    * its next connection gets the new set. Returns how many connections were closed.

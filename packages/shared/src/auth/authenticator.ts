@@ -113,6 +113,11 @@ export class Authenticator {
     return await this.authenticated(connection).catch(() => undefined)
   }
 
+  /** The typed refusal of a stream from `session` if its remote is blocked now (see {@link Access.blocked}). */
+  blocked (session: Session): Error | undefined {
+    return this.#c.access.blocked(session)
+  }
+
   /** Waits for the connection's handshake. */
   async authenticated (connection: Connection, options: AbortOptions = {}): Promise<Session> {
     const s = this.#sessions.get(connection.id)
@@ -237,7 +242,8 @@ export class Authenticator {
         connectionId: connection.id,
         remoteAddr: connection.remoteAddr.toString(),
         direction: connection.direction,
-        authenticatedAt: Date.now()
+        authenticatedAt: Date.now(),
+        e2e: a.encryptionKey !== undefined
       }
     }
     this.#sessions.set(connection.id, session)

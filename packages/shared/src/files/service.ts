@@ -178,6 +178,8 @@ export class FileService {
       await refuseChannel(framed, new SubnetFirewallError(`${session.remote.ss58} is not admitted to subnet ${netuid} on this peer`))
       return
     }
+    const blocked = this.#c.auth.blocked(session)
+    if (blocked !== undefined) { await refuseChannel(framed, blocked); return }
     const caller: Caller = { ss58: session.remote.ss58, peerId: session.remote.peerId, netuid }
     const controller = new AbortController()
     const onClose = (): void => { controller.abort(new ConnectionClosedError()) }

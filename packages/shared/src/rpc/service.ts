@@ -57,6 +57,9 @@ export interface RpcServiceInit {
   requireEncryption: boolean
 }
 
+/** Dead connections (still marked open) skipped for one request before it fails. */
+const MAX_STALE_SESSIONS = 4
+
 /** Handlers, servers and clients of the RPC and message protocols. */
 export class RpcService {
   readonly #c: RpcServiceComponents
@@ -100,6 +103,11 @@ export class RpcService {
       await refuseChannel(framed, new SubnetFirewallError(`${session.remote.ss58} is not admitted to subnet ${netuid} on this peer`))
       return
     }
+    const blocked = this.#c.auth.blocked(session)
+    if (blocked !== undefined) {
+      await refuseChannel(framed, blocked)
+      return
+    }
     const caller: Caller = { ss58: session.remote.ss58, peerId: session.remote.peerId, netuid }
     new RpcServer(framed, { // eslint-disable-line no-new
       caller,
@@ -108,9 +116,12 @@ export class RpcService {
       e2e: this.#c.sealing.requestOpener(caller, kind),
       requireEncryption: this.#init.requireEncryption,
       onServed: this.#c.onServed === undefined ? undefined : (s) => { this.#c.onServed?.({ ...s, kind, from: caller.ss58, netuid }) },
-      resolve: kind === 'rpc'
-        ? (type) => this.#handlers.get(netuid)?.get(type) ?? this.#handlers.get('*')?.get(type)
-        : () => this.#c.messages.handler
+      resolve: (type) => {
+        // checked per request too: a block added while this channel is open refuses what comes next
+        const refused = this.#c.auth.blocked(session)
+        if (refused !== undefined) return () => { throw refused }
+        return kind === 'rpc' ? this.#handlers.get(netuid)?.get(type) ?? this.#handlers.get('*')?.get(type) : this.#c.messages.handler
+      }
     })
   }
 
@@ -172,7 +183,7 @@ export class RpcService {
     return limiter
   }
 
-  async #client (reach: () => Promise<Session>, kind: 'rpc' | 'msg', options: SendOptions): Promise<{ client: RpcClient, session: Session }> {
+  async #client (reach: () => Promise<Session>, kind: 'rpc' | 'msg', options: SendOptions, stale = 0): Promise<{ client: RpcClient, session: Session }> {
     const netuid = options.netuid ?? this.#init.netuids[0]
     if (netuid === undefined) throw new InvalidConfigError('No netuid given and this peer serves no subnet')
     const session = await reach()
@@ -187,13 +198,23 @@ export class RpcService {
       const client = await existing
       if (!client.closed) return { client, session }
       if (clients.get(protocol) === existing) clients.delete(protocol)
-      return await this.#client(reach, kind, options)
+      return await this.#client(reach, kind, options, stale)
     }
     const opening = this.#open(session, protocol, netuid)
     clients.set(protocol, opening)
     const own = clients
     opening.catch(() => { if (own.get(protocol) === opening) own.delete(protocol) })
-    return { client: await opening, session }
+    try {
+      return { client: await opening, session }
+    } catch (err) {
+      // a connection still marked open whose muxer has closed under it (seen on a listener
+      // after the remote refused the handshake it had answered): close it, reach the peer again
+      const e = toError(err)
+      if (stale >= MAX_STALE_SESSIONS || e.name !== ConnectionClosedError.name || session.connection.status !== 'open') throw e
+      this.#c.log('connection %s to %s cannot open streams (%s): closing it, reaching the peer again', session.connection.id, session.remote.ss58, e.message)
+      session.connection.abort(e)
+      return await this.#client(reach, kind, options, stale + 1)
+    }
   }
 
   async #open (session: Session, protocol: string, netuid: number): Promise<RpcClient> {
