@@ -36,6 +36,7 @@ import {
   DEFAULT_LISTEN,
   DEFAULT_WEBTRANSPORT_LISTEN,
   INBOUND_CONNECTIONS_PER_SECOND,
+  MAX_CONNECTIONS,
   MAX_INCOMING_PENDING_CONNECTIONS,
   OUTBOX_DB_FILE,
   REDIAL_BACKOFF_FACTOR,
@@ -338,6 +339,7 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
     connectionMonitor: { ...CONNECTION_MONITOR },
     connectionManager: {
       inboundConnectionThreshold: init.inboundConnectionsPerSecond ?? INBOUND_CONNECTIONS_PER_SECOND,
+      maxConnections: MAX_CONNECTIONS,
       maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
       reconnectRetries: REDIAL_RETRIES,
       reconnectRetryInterval: REDIAL_INTERVAL_MS,

@@ -23,6 +23,7 @@ import { AccessControl } from './auth/acl.ts'
 import { Attester } from './auth/attester.ts'
 import { Authenticator } from './auth/authenticator.ts'
 import { Connector } from './auth/connector.ts'
+import { ConnectionLimits } from './auth/limits.ts'
 import { E2eSealing } from './encryption/sealing.ts'
 import { Discovery } from './discovery/discovery.ts'
 import { FanOut } from './fanout/fanout.ts'
@@ -89,8 +90,9 @@ export class Subwire {
     this.#access = new Access({ acl: components.acl ?? new AccessControl(), log: authLog }, { netuids, firewall: init.firewall, limits: init.limits, handshakeTimeoutMs })
     this.#sealing = new E2eSealing(this.#signer.ss58, components.e2eBackend)
     this.#attester = new Attester({ libp2p: this.#libp2p, signer: this.#signer, sealing: this.#sealing, log: authLog }, { netuids, lifetimeMs, skewMs: maxClockSkewMs, maxConcurrent })
+    const limits = new ConnectionLimits({ connections: () => this.#libp2p.getConnections(), session: (id) => this.#auth.session(id), log: authLog }, init.limits)
     this.#auth = new Authenticator(
-      { attester: this.#attester, access: this.#access, events: this.#events, log: authLog },
+      { attester: this.#attester, access: this.#access, limits, events: this.#events, log: authLog },
       { ss58Prefix, handshakeTimeoutMs, maxClockSkewMs, maxConcurrent })
     const discoveryLog = logger.forComponent('subwire:discovery')
     this.#discovery = new Discovery(
@@ -100,7 +102,7 @@ export class Subwire {
     this.#connector = new Connector({ libp2p: this.#libp2p, auth: this.#auth, discovery: this.#discovery, addressBook: components.addressBook, log: authLog }, { redial: init.redial ?? true })
     const rpcLog = logger.forComponent('subwire:rpc')
     this.#rpc = new RpcService(
-      { auth: this.#auth, sealing: this.#sealing, messages: new MessageInbox({ events: this.#events, deliveries, log: rpcLog }), log: rpcLog, onServed: (s) => { if (this.#events.listens('request:served')) this.#events.emit('request:served', s) } },
+      { auth: this.#auth, sealing: this.#sealing, messages: new MessageInbox({ events: this.#events, deliveries, log: rpcLog }), log: rpcLog, onActivity: (id) => { limits.touch(id) }, onServed: (s) => { if (this.#events.listens('request:served')) this.#events.emit('request:served', s) } },
       { netuids, maxConcurrent, requestTimeoutMs, handshakeTimeoutMs, maxFrameBytes, encryptRequests: encryption.requests, encryptMessages: encryption.messages, requireEncryption: encryption.require })
     this.#files = new FileService(
       { auth: this.#auth, sealing: this.#sealing, events: this.#events, deliveries, store: components.files, log: logger.forComponent('subwire:files') },

@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { AUTH_PROTOCOL, MAX_HANDSHAKE_FRAME_BYTES } from '../constants.ts'
-import { AbortError, ConnectionClosedError, HandshakeFailedError, HandshakeTimeoutError, NotStartedError, toError } from '../errors/index.ts'
+import { AbortError, ConnectionClosedError, HandshakeFailedError, HandshakeTimeoutError, NotStartedError, RateLimitedError, toError } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
 import { verifyAttestation, SignatureCache } from '../identity/attestation.ts'
 import { refuseChannel } from '../rpc/frames.ts'
@@ -20,6 +20,7 @@ import type { SubwireEvents } from '../types.ts'
 import type { Access } from './access.ts'
 import type { Attester } from './attester.ts'
 import type { HandshakeResult } from './handshake.ts'
+import type { ConnectionLimits } from './limits.ts'
 import type { Session } from './session.ts'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 
@@ -27,6 +28,7 @@ import type { Connection, Logger, Stream } from '@libp2p/interface'
 const REFUSAL_GRACE_MS = 250
 
 interface PendingAuth {
+  connection: Connection
   promise: Promise<Session>
   resolve: (s: Session) => void
   reject: (e: Error) => void
@@ -41,6 +43,8 @@ export interface AuthenticatorComponents {
   access: Access
   /** The engine's events. */
   events: Emitter<SubwireEvents>
+  /** The connection-table bounds and the fair share of the pending pool. */
+  limits: ConnectionLimits
   /** The `subwire:auth` logger. */
   log: Logger
 }
@@ -93,6 +97,11 @@ export class Authenticator {
     return this.#sessions.values()
   }
 
+  /** The session of a connection id, if it is authenticated. */
+  session (connectionId: string): Session | undefined {
+    return this.#sessions.get(connectionId)
+  }
+
   /** An open session that `match` accepts. */
   find (match: (s: Session) => boolean): Session | undefined {
     for (const s of this.#sessions.values()) {
@@ -136,7 +145,7 @@ export class Authenticator {
   opened (connection: Connection): void {
     if (!this.#started || this.#sessions.has(connection.id)) return
     if (connection.direction === 'inbound' && !this.#pending.has(connection.id)) {
-      const refusal = this.#c.access.refuseInbound(connection, this.#pending.size)
+      const refusal = this.#c.access.refuseInbound(connection) ?? this.#c.limits.checkInbound(connection) ?? this.#sharePending(connection) ?? this.#c.limits.makeRoom(connection)
       if (refusal !== undefined) {
         this.#c.log('refusing connection %s from %s: %s', connection.id, connection.remoteAddr.toString(), refusal.message)
         this.#c.events.emit('handshake:failed', { peerId: connection.remotePeer.toString(), direction: connection.direction, error: refusal })
@@ -148,6 +157,26 @@ export class Authenticator {
     if (connection.direction === 'outbound') void this.#initiate(connection)
   }
 
+  /** The pool of pending handshakes, shared fairly per source: a refusal, or room made by evicting the largest holder's oldest. */
+  #sharePending (connection: Connection): Error | undefined {
+    const pending = [...this.#pending.values()].filter((p) => p.connection.direction === 'inbound').map((p) => p.connection)
+    const share = this.#c.limits.sharePending(connection, pending, this.#c.access.maxPendingHandshakes)
+    if ('refuse' in share) return share.refuse
+    if (share.evict !== undefined) {
+      const victim = share.evict
+      const err = new RateLimitedError('Evicted: the pending-handshake pool is full and this source holds the most of it')
+      this.#c.log('pending-handshake pool full: evicting connection %s from %s', victim.id, victim.remoteAddr.toString())
+      const p = this.#pending.get(victim.id)
+      if (p !== undefined) {
+        clearTimeout(p.timer)
+        this.#pending.delete(victim.id)
+        p.reject(err)
+      }
+      victim.abort(err)
+    }
+    return undefined
+  }
+
   /** A connection closed: fail its handshake, or end its session. */
   closed (connection: Connection): void {
     const p = this.#pending.get(connection.id)
@@ -157,6 +186,7 @@ export class Authenticator {
       p.reject(new ConnectionClosedError('Connection closed before the handshake completed'))
     }
     this.#admittedFor.delete(connection.id)
+    this.#c.limits.closed(connection.id)
     const s = this.#sessions.get(connection.id)
     if (s !== undefined) {
       this.#sessions.delete(connection.id)
@@ -206,7 +236,9 @@ export class Authenticator {
         maxClockSkewMs: this.#init.maxClockSkewMs,
         verified: this.#verifiedSignatures
       })
-      this.#admittedFor.set(connection.id, await this.#c.access.admit(connection, a))
+      const admitted = await this.#c.access.admit(connection, a)
+      if (connection.direction === 'inbound') this.#c.limits.checkHotkey(a.ss58, this.#sessions.values())
+      this.#admittedFor.set(connection.id, admitted)
       return a
     }
   }
@@ -275,7 +307,7 @@ export class Authenticator {
       const err = new HandshakeTimeoutError(`No subwire handshake from ${connection.remotePeer.toString()} within ${this.#init.handshakeTimeoutMs} ms`)
       this.#fail(connection, err)
     }, this.#init.handshakeTimeoutMs)
-    p = { promise, resolve, reject, timer }
+    p = { connection, promise, resolve, reject, timer }
     this.#pending.set(connection.id, p)
     return p
   }

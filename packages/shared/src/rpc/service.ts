@@ -33,6 +33,8 @@ export interface RpcServiceComponents {
   messages: MessageInbox
   /** The `subwire:rpc` logger. */
   log: Logger
+  /** Hears of each request served or sent on a connection (the connection table's idle ranking). */
+  onActivity?: ((connectionId: string) => void) | undefined
   /** Hears of every request and message served here (the engine's `request:served` event). */
   onServed?: ((served: RequestServed) => void) | undefined
 }
@@ -107,7 +109,10 @@ export class RpcService {
       log: this.#c.log,
       e2e: this.#c.sealing.requestOpener(caller, kind),
       requireEncryption: this.#init.requireEncryption,
-      onServed: this.#c.onServed === undefined ? undefined : (s) => { this.#c.onServed?.({ ...s, kind, from: caller.ss58, netuid }) },
+      onServed: (s) => {
+        this.#c.onActivity?.(connection.id)
+        this.#c.onServed?.({ ...s, kind, from: caller.ss58, netuid })
+      },
       resolve: kind === 'rpc'
         ? (type) => this.#handlers.get(netuid)?.get(type) ?? this.#handlers.get('*')?.get(type)
         : () => this.#c.messages.handler
@@ -176,6 +181,7 @@ export class RpcService {
     const netuid = options.netuid ?? this.#init.netuids[0]
     if (netuid === undefined) throw new InvalidConfigError('No netuid given and this peer serves no subnet')
     const session = await reach()
+    this.#c.onActivity?.(session.connection.id)
     if (!session.attestation.netuids.includes(netuid)) {
       throw new SubnetNotServedError(`${session.remote.ss58} does not serve subnet ${netuid} (it serves ${session.attestation.netuids.join(', ') || 'none'})`, { netuid })
     }

@@ -1,0 +1,136 @@
+/**
+ * The connection table's bounds on real peers over TCP on 127.0.0.1: connections per
+ * PeerId, per hotkey and per IP; a table filled with idle authenticated connections still
+ * takes an honest newcomer (idle ones are evicted); and the pending-handshake pool is
+ * shared fairly per source IP, so sources flooding it cannot keep another out.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import type { TCPSocketOptions } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { addrOf, startPeer, waitFor } from './helpers.ts'
+import type { NodePeer } from '../src/index.ts'
+import type { Libp2p } from '@libp2p/interface'
+
+/** No per-IP rate limits: every test dials from loopback, faster than any honest client would. */
+const NO_RATE_LIMIT = { inboundConnectionsPerSecond: 1_000_000 }
+const NO_HANDSHAKE_RATE = { handshakesPerSecondPerIp: 1_000_000 }
+
+/**
+ * Opens `n` extra connections from `from` to `addr`, one after another (libp2p joins
+ * concurrent dials of one address into one connection); each runs the subwire handshake.
+ */
+async function forceDials (from: NodePeer, addr: string, n: number): Promise<number> {
+  let ok = 0
+  for (let i = 0; i < n; i++) {
+    try {
+      await from.libp2p.dial(multiaddr(addr), { force: true, signal: AbortSignal.timeout(10_000) })
+      ok++
+    } catch {}
+  }
+  return ok
+}
+
+function inboundFrom (listener: NodePeer, peer: NodePeer): number {
+  return listener.libp2p.getConnections().filter((c) => c.direction === 'inbound' && c.status === 'open' && c.remotePeer.toString() === peer.peerId).length
+}
+
+function sessionsOf (listener: NodePeer, ss58: string): number {
+  return listener.subwire.peers().filter((p) => p.ss58 === ss58).length
+}
+
+describe('connection limits', () => {
+  it('caps connections per PeerId, per hotkey and per IP with RateLimitedError', async () => {
+    const bob = await startPeer({ uri: '//Bob', transports: ['tcp'], ...NO_RATE_LIMIT, protocol: { limits: { ...NO_HANDSHAKE_RATE, maxConnectionsPerPeer: 2, maxConnectionsPerHotkey: 3, maxConnectionsPerIp: 4 } } })
+    const refusals: string[] = []
+    bob.subwire.on('handshake:failed', (e) => { refusals.push(`${e.error.name}: ${e.error.message}`) })
+    const eve1 = await startPeer({ uri: '//Eve', listen: [], transports: ['tcp'], protocol: { redial: false } })
+    const eve2 = await startPeer({ uri: '//Eve', listen: [], transports: ['tcp'], protocol: { redial: false } })
+    const ferdie = await startPeer({ uri: '//Ferdie', listen: [], transports: ['tcp'], protocol: { redial: false } })
+    try {
+      const dest = addrOf(bob, 'tcp')
+      await forceDials(eve1, dest, 3)
+      await waitFor(() => refusals.some((r) => r.startsWith('RateLimitedError') && r.includes(eve1.peerId)), 5000, 'the per-PeerId refusal')
+      await waitFor(() => inboundFrom(bob, eve1) === 2 && sessionsOf(bob, eve1.ss58) === 2, 5000, 'two of eve1\'s three connections')
+      await forceDials(eve2, dest, 2)
+      await waitFor(() => refusals.some((r) => r.startsWith('RateLimitedError') && r.includes(eve1.ss58)), 5000, 'the per-hotkey refusal')
+      await waitFor(() => inboundFrom(bob, eve2) === 1 && sessionsOf(bob, eve1.ss58) === 3, 5000, 'the hotkey\'s third connection only')
+      await forceDials(ferdie, dest, 2)
+      await waitFor(() => refusals.some((r) => r.startsWith('RateLimitedError') && r.includes('127.0.0.1')), 5000, 'the per-IP refusal')
+      await waitFor(() => inboundFrom(bob, ferdie) === 1, 5000, 'ferdie holds one (the IP\'s fourth)')
+      assert.equal(bob.libp2p.getConnections().filter((c) => c.direction === 'inbound').length, 4)
+    } finally {
+      await Promise.all([eve1.stop(), eve2.stop(), ferdie.stop()])
+      await bob.stop()
+    }
+  })
+
+  it('lets an honest newcomer in when idle authenticated connections fill the table', async () => {
+    const bob = await startPeer({ uri: '//Bob', transports: ['tcp'], ...NO_RATE_LIMIT, protocol: { limits: { ...NO_HANDSHAKE_RATE, maxConnectionsPerPeer: 1000, maxConnectionsPerHotkey: 1000, maxConnectionsPerIp: 1000 } } })
+    const eves = await Promise.all(Array.from({ length: 10 }, async (_, i) => await startPeer({ uri: `//Eve${i}`, listen: [], transports: ['tcp'], protocol: { redial: false } })))
+    const alice = await startPeer({ uri: '//Alice', listen: [], transports: ['tcp'] })
+    try {
+      const dest = addrOf(bob, 'tcp')
+      // libp2p refuses every inbound connection once 300 are open: ten attackers try to hold 300 idle ones
+      const opened = (await Promise.all(eves.map(async (eve) => await forceDials(eve, dest, 30)))).reduce((a, b) => a + b, 0)
+      await waitFor(() => bob.subwire.peers().length >= 250, 20_000, 'the attackers\' sessions')
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      assert.ok(opened >= 290, `the attackers opened ${opened}`)
+      const held = bob.libp2p.getConnections().length
+      assert.ok(held <= 257, `the table stays at its cap: ${held}`)
+      const t = performance.now()
+      assert.equal(await alice.request(dest, 'echo', 'hi', { timeout: 10_000 }), 'hi')
+      const ms = performance.now() - t
+      assert.ok(sessionsOf(bob, alice.ss58) === 1, 'alice is in session')
+      assert.ok(ms < 5000, `alice was answered in ${ms.toFixed(0)} ms`)
+    } finally {
+      await Promise.all([...eves.map(async (e) => { await e.stop() }), alice.stop()])
+      await bob.stop()
+    }
+  })
+
+  it('shares the pending-handshake pool fairly per source IP', async () => {
+    const bob = await startPeer({ uri: '//Bob', transports: ['tcp'], ...NO_RATE_LIMIT, protocol: { handshakeTimeoutMs: 20_000, limits: { ...NO_HANDSHAKE_RATE, maxPendingHandshakes: 60 } } })
+    const alice = await startPeer({ uri: '//Alice', listen: [], transports: ['tcp'] })
+    // six flooding sources (127.0.0.2-7), each a plain libp2p node that never sends the subwire handshake
+    const silent: Libp2p[] = []
+    let poolRefusals = 0
+    bob.subwire.on('handshake:failed', (e) => { if (e.error.name === 'RateLimitedError') poolRefusals++ })
+    try {
+      for (let i = 2; i <= 7; i++) {
+        const node = await createLibp2p({
+          // dialOpts go to net.connect as they are (TCPSocketOptions names only a few of its options)
+          transports: [tcp({ dialOpts: { noDelay: true, localAddress: `127.0.0.${i}` } as TCPSocketOptions })],
+          connectionEncrypters: [noise()],
+          streamMuxers: [yamux()],
+          connectionManager: { maxConnections: 1000 }
+        })
+        silent.push(node)
+      }
+      const dest = addrOf(bob, 'tcp')
+      for (let round = 0; round < 20; round++) {
+        await Promise.allSettled(silent.map(async (n) => await n.dial(multiaddr(dest), { force: true, signal: AbortSignal.timeout(5000) })))
+      }
+      await waitFor(() => poolRefusals > 0, 5000, 'the flood filling the pool')
+      let ok = 0
+      for (let i = 0; i < 5; i++) {
+        const honest = await startPeer({ uri: `//Honest${i}`, listen: [], transports: ['tcp'] })
+        try {
+          if (await honest.request(dest, 'echo', i, { timeout: 5000 }).catch(() => undefined) === i) ok++
+        } finally {
+          await honest.stop()
+        }
+      }
+      assert.equal(ok, 5, 'every honest connection got through the flooded pool')
+      assert.equal(await alice.request(dest, 'echo', 'still', { timeout: 5000 }), 'still')
+    } finally {
+      await Promise.all(silent.map(async (n) => { await n.stop() }))
+      await alice.stop()
+      await bob.stop()
+    }
+  })
+})
