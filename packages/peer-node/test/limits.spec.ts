@@ -134,3 +134,25 @@ describe('connection limits', () => {
     }
   })
 })
+
+describe('decode cost on a real peer', () => {
+  it('refuses a request body of two million items before decoding it, and keeps answering others', async () => {
+    const bob = await startPeer({ uri: '//Bob', transports: ['tcp'] })
+    const eve = await startPeer({ uri: '//Eve', listen: [], transports: ['tcp'] })
+    const alice = await startPeer({ uri: '//Alice', listen: [], transports: ['tcp'] })
+    try {
+      const dest = addrOf(bob, 'tcp')
+      assert.equal(await alice.request(dest, 'echo', 'before'), 'before')
+      const wide = Array.from({ length: 2_000_000 }, () => ({}))
+      const refused = eve.request(dest, 'echo', wide, { timeout: 10_000 })
+      await assert.rejects(refused, (e: Error) => e.name === 'ConnectionClosedError' && e.message.includes('reset'), 'the server reset the stream at the frame')
+      const t = performance.now()
+      assert.equal(await alice.request(dest, 'echo', 'after'), 'after')
+      assert.ok(performance.now() - t < 1000, 'alice is answered at once')
+      assert.deepEqual(await eve.request(dest, 'echo', [1, 2, 3]), [1, 2, 3], 'eve\'s next, bounded request is served on a new stream')
+    } finally {
+      await Promise.all([eve.stop(), alice.stop()])
+      await bob.stop()
+    }
+  })
+})

@@ -45,7 +45,7 @@ describe('public API', () => {
       'DEFAULT_MAX_FRAME_BYTES', 'DEFAULT_MIN_FREE_BYTES', 'DEFAULT_QUEUE_BACKOFF_BASE_MS',
       'DEFAULT_QUEUE_BACKOFF_CAP_MS', 'DEFAULT_QUEUE_CONCURRENCY', 'DEFAULT_QUEUE_EXPIRY_MS',
       'DEFAULT_QUEUE_MAX_ATTEMPTS', 'DEFAULT_REQUEST_TIMEOUT_MS', 'DELIVERY_LOG_RETENTION_MS', 'DeadLetterError',
-      'DecryptionFailedError', 'DiskReservations', 'EncryptionRequiredError', 'EncryptionUnavailableError',
+      'DecodeLimitError', 'DecryptionFailedError', 'DiskReservations', 'EncryptionRequiredError', 'EncryptionUnavailableError',
       'FILE_CHUNK_SIZE', 'FILE_WINDOW_CHUNKS', 'FRAME_HEADER_BYTES', 'FileHashMismatchError', 'FileRefusedError',
       'FileTooLargeError', 'FilesNotEnabledError', 'FrameTooLargeError', 'HandshakeFailedError',
       'HandshakeTimeoutError', 'HotkeyLoadError', 'InsufficientDiskSpaceError', 'InvalidAttestationError',

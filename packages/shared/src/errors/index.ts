@@ -19,7 +19,7 @@
  */
 import { MAX_ERROR_MESSAGE_BYTES, MAX_TYPE_LENGTH } from '../constants.ts'
 import { markRemote } from './base.ts'
-import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './wire.ts'
+import { DecodeLimitError, FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './wire.ts'
 import { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, InvalidAttestationError, InvalidSignatureError, InvalidSs58Error, PeerIdMismatchError, WrongSs58PrefixError } from './identity.ts'
 import { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedPeerError } from './auth.ts'
 import { RemoteHandlerError, ReplyKindError, RequestTimeoutError, SubnetNotServedError, TooManyRequestsError, UnknownRpcTypeError } from './rpc.ts'
@@ -31,7 +31,7 @@ import { ChainUnavailableError, FanOutTimeoutError, HotkeyRecordExpiredError, In
 
 export { isRemoteError, markRemote, SubwireError, walkCause } from './base.ts'
 export type { SubwireErrorOptions } from './base.ts'
-export { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './wire.ts'
+export { DecodeLimitError, FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './wire.ts'
 export { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, InvalidAttestationError, InvalidSignatureError, InvalidSs58Error, PeerIdMismatchError, WrongSs58PrefixError } from './identity.ts'
 export { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedPeerError } from './auth.ts'
 export { RemoteHandlerError, ReplyKindError, RequestTimeoutError, SubnetNotServedError, TooManyRequestsError, UnknownRpcTypeError } from './rpc.ts'
@@ -65,6 +65,7 @@ export const errorClasses = {
   InvalidFrameError,
   FrameTooLargeError,
   TruncatedFrameError,
+  DecodeLimitError,
   InvalidSs58Error,
   WrongSs58PrefixError,
   InvalidAttestationError,
