@@ -5,6 +5,7 @@
  * shared fairly per source IP, so sources flooding it cannot keep another out.
  */
 import assert from 'node:assert/strict'
+import { connect } from 'node:net'
 import { describe, it } from 'node:test'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { noise } from '@libp2p/noise'
@@ -15,6 +16,7 @@ import { createLibp2p } from 'libp2p'
 import { addrOf, startPeer, waitFor } from './helpers.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { Libp2p } from '@libp2p/interface'
+import type { Socket } from 'node:net'
 
 /** No per-IP rate limits: every test dials from loopback, faster than any honest client would. */
 const NO_RATE_LIMIT = { inboundConnectionsPerSecond: 1_000_000 }
@@ -152,6 +154,94 @@ describe('decode cost on a real peer', () => {
       assert.deepEqual(await eve.request(dest, 'echo', [1, 2, 3]), [1, 2, 3], 'eve\'s next, bounded request is served on a new stream')
     } finally {
       await Promise.all([eve.stop(), alice.stop()])
+      await bob.stop()
+    }
+  })
+})
+
+/**
+ * Keeps `n` raw TCP sockets from `localAddress` open to `port`, each sending one byte a
+ * second (never finishing a security handshake), reopening closed ones at most `perSecond`
+ * a second (under libp2p's per-IP connection rate). Returns a stop function.
+ */
+function slowSockets (port: number, localAddress: string, n: number, perSecond = 40): { stop: () => void, opened: () => number } {
+  const open = new Set<Socket>()
+  let opened = 0
+  let stopped = false
+  const tick = setInterval(() => {
+    for (const s of open) s.write(new Uint8Array([0x13]))
+  }, 1000)
+  const refill = setInterval(() => {
+    for (let i = 0; i < perSecond / 10 && open.size < n; i++) {
+      const s = connect({ host: '127.0.0.1', port, localAddress })
+      opened++
+      open.add(s)
+      s.on('error', () => {})
+      s.on('close', () => { open.delete(s) })
+    }
+  }, 100)
+  return {
+    opened: () => opened,
+    stop: () => {
+      if (stopped) return
+      stopped = true
+      clearInterval(tick)
+      clearInterval(refill)
+      for (const s of open) s.destroy()
+    }
+  }
+}
+
+describe('slow inbound sockets', () => {
+  it('eighty sockets from one IP sending a byte a second do not keep other IPs out (TCP and QUIC)', async () => {
+    const bob = await startPeer({ uri: '//Bob' })
+    const tcpPort = Number(addrOf(bob, 'tcp').split('/')[4])
+    const flood = slowSockets(tcpPort, '127.0.0.2', 80)
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 3000)) // 80 sockets open, each past libp2p's accept
+      let ok = 0
+      const failures: string[] = []
+      for (let i = 0; i < 8; i++) {
+        const transport = i % 2 === 0 ? 'quic' : 'tcp'
+        const honest = await startPeer({ uri: `//Honest${i}`, listen: [], transports: [transport] })
+        try {
+          assert.equal(await honest.request(addrOf(bob, transport), 'echo', i, { timeout: 8000 }), i)
+          ok++
+        } catch (err) {
+          failures.push(`${transport}: ${(err as Error).name}: ${(err as Error).message}`)
+        } finally {
+          await honest.stop()
+        }
+      }
+      assert.ok(flood.opened() >= 80, `the flood opened ${flood.opened()} sockets`)
+      assert.equal(ok, 8, `every honest query from another IP succeeded: ${failures.join('; ')}`)
+    } finally {
+      flood.stop()
+      await bob.stop()
+    }
+  })
+})
+
+describe('crowded upgrade deadline', () => {
+  it('gives a source\'s second and later pending upgrades a short deadline, and refuses past its share', async () => {
+    const bob = await startPeer({ uri: '//Bob', transports: ['tcp'], upgrades: { maxPendingUpgradesPerIp: 3, crowdedUpgradeTimeoutMs: 1000 } })
+    const port = Number(addrOf(bob, 'tcp').split('/')[4])
+    const t0 = performance.now()
+    const closedAt: number[] = []
+    const sockets = Array.from({ length: 4 }, (_, i) => {
+      const s = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.3' })
+      s.on('error', () => {})
+      s.on('close', () => { closedAt[i] = performance.now() - t0 })
+      return s
+    })
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2500))
+      const closed = closedAt.filter((t) => t !== undefined).sort((a, b) => a - b)
+      assert.equal(closed.length, 3, `three of four closed by 2.5 s: ${JSON.stringify(closedAt)}`)
+      assert.ok((closed[0] as number) < 500, `the fourth was refused at once: ${JSON.stringify(closedAt)}`)
+      assert.ok((closed[1] as number) > 800 && (closed[2] as number) < 2000, `two crowded ones closed after ~1 s: ${JSON.stringify(closedAt)}`)
+    } finally {
+      for (const s of sockets) s.destroy()
       await bob.stop()
     }
   })

@@ -60,7 +60,7 @@ describe('public API', () => {
       'SENDER_STALL_MS', 'STREAM_REPLY_WINDOW', 'SecretKey', 'SourceChangedError',
       'StaticSubnetMembership', 'SubnetFirewallError', 'SubnetNotServedError', 'Subwire', 'SubwireError', 'SubwirePeer',
       'TooManyRequestsError', 'TransferCancelledError', 'TruncatedFrameError', 'UnexpectedPeerError',
-      'UnknownDestinationError', 'UnknownRpcTypeError', 'WRITE_HIGH_WATER_MARK',
+      'UnknownDestinationError', 'UnknownRpcTypeError', 'UpgradeLimiter', 'WRITE_HIGH_WATER_MARK',
       'WrongSs58PrefixError',
       'aclConnectionGater', 'blake3', 'callbackSigner', 'createAttestation', 'createManifest', 'createOutboxCipher',
       'createSubwire', 'decodeSs58', 'defaultE2eBackend', 'encodeSs58', 'errorClasses', 'errorFromWire', 'errorToWire',

@@ -9,6 +9,7 @@
 import { positiveNumber } from '../config.ts'
 import { RateLimitedError } from '../errors/index.ts'
 import { ipOfMultiaddr } from './acl.ts'
+import { sourceOfAddr } from './upgrades.ts'
 import type { Session } from './session.ts'
 import type { Connection, Logger } from '@libp2p/interface'
 
@@ -68,19 +69,7 @@ export interface ConnectionLimitsComponents {
 
 /** Where a connection comes from, for the per-IP bounds: its IPv4 address or its IPv6 /64. */
 export function sourceOf (connection: Connection): string {
-  const ip = ipOfMultiaddr(connection.remoteAddr)
-  if (ip === undefined) return connection.remoteAddr.toString()
-  if (!ip.includes(':')) return ip
-  return ipv6Prefix64(ip)
-}
-
-/** The first four groups of an IPv6 address (its /64), expanded so `::` forms compare equal. */
-function ipv6Prefix64 (ip: string): string {
-  const [head = '', tail] = ip.toLowerCase().split('::')
-  const h = head === '' ? [] : head.split(':')
-  const t = tail === undefined || tail === '' ? [] : tail.split(':')
-  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t]
-  return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':') + '::/64'
+  return sourceOfAddr(ipOfMultiaddr(connection.remoteAddr), connection.remoteAddr.toString())
 }
 
 /** The bounds on the connection table and the pending-handshake pool. */
