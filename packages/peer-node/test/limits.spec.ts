@@ -13,6 +13,8 @@ import { tcp } from '@libp2p/tcp'
 import type { TCPSocketOptions } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { rpcProtocol } from '@subwire/shared'
+import { encodeFrame } from '@subwire/shared/protocol'
 import { addrOf, startPeer, waitFor } from './helpers.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { Libp2p } from '@libp2p/interface'
@@ -242,6 +244,60 @@ describe('crowded upgrade deadline', () => {
       assert.ok((closed[1] as number) > 800 && (closed[2] as number) < 2000, `two crowded ones closed after ~1 s: ${JSON.stringify(closedAt)}`)
     } finally {
       for (const s of sockets) s.destroy()
+      await bob.stop()
+    }
+  })
+})
+
+describe('replies to a client that never reads', () => {
+  it('stop reading its requests once its byte budget is spent, and keep answering others', async () => {
+    // a 4 MiB budget (default 48 MiB: three 16 MiB frames) so the test needs little CPU to spend it
+    const bob = await startPeer({ uri: '//Bob', transports: ['tcp'], protocol: { limits: { maxBufferedBytesPerConnection: 4 * 2 ** 20 } } })
+    const eve = await startPeer({ uri: '//Eve', listen: [], transports: ['tcp'] })
+    const alice = await startPeer({ uri: '//Alice', listen: [], transports: ['tcp'] })
+    const rss0 = process.memoryUsage().rss
+    let peakRss = rss0
+    let peakHeld = 0
+    const sample = setInterval(() => {
+      peakRss = Math.max(peakRss, process.memoryUsage().rss)
+      peakHeld = Math.max(peakHeld, (bob.subwire as { bufferedBytes?: number }).bufferedBytes ?? 0)
+    }, 50)
+    try {
+      const dest = addrOf(bob, 'tcp')
+      const session = await eve.connect(dest)
+      const connection = eve.libp2p.getConnections().find((c) => c.id === session.connectionId)
+      assert.ok(connection !== undefined)
+      const stream = await connection.newStream(rpcProtocol(42))
+      stream.pause() // eve never reads a reply
+      const body = new Uint8Array(64 * 1024).fill(7)
+      let sent = 0
+      let sentAt3s = 0
+      const start = performance.now()
+      const deadline = start + 5000
+      for (let id = 1; id <= 3000 && performance.now() < deadline; id++) {
+        // as fast as bob takes them: at most 2 MiB waiting in eve's own send buffer
+        while (stream.writeBufferLength > 2 * 2 ** 20 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+        if (performance.now() >= deadline) break
+        stream.send(encodeFrame({ k: 0, id, t: 'echo', b: body }, 1024 * 1024))
+        sent += body.byteLength
+        if (performance.now() - start < 3000) sentAt3s = sent
+      }
+      // meanwhile an honest client is answered at once
+      const t = performance.now()
+      assert.equal(await alice.request(dest, 'echo', 'hi', { timeout: 5000 }), 'hi')
+      const ms = performance.now() - t
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const grew = (peakRss - rss0) / 2 ** 20
+      // what the sender still gets out once the budget is spent: yamux's window (up to 16 MiB) and the socket buffers, then nothing
+      assert.ok(sent - sentAt3s < 2 ** 20, `backpressure reached the sender: ${(sentAt3s / 2 ** 20).toFixed(1)} MiB out in the first 3 s, ${((sent - sentAt3s) / 2 ** 20).toFixed(1)} MiB in the next 2 s`)
+      assert.ok(sent < 32 * 2 ** 20, `the sender got ${(sent / 2 ** 20).toFixed(1)} MiB out in all`)
+      assert.ok(peakHeld > 0 && peakHeld <= 5 * 2 ** 20, `bob held at most its 4 MiB budget (+ a frame): ${(peakHeld / 2 ** 20).toFixed(1)} MiB`)
+      assert.ok(grew < 200, `the process grew ${grew.toFixed(0)} MiB`)
+      assert.ok(ms < 2000, `alice was answered in ${ms.toFixed(0)} ms`)
+      stream.abort(new Error('done'))
+    } finally {
+      clearInterval(sample)
+      await Promise.all([eve.stop(), alice.stop()])
       await bob.stop()
     }
   })

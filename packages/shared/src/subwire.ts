@@ -84,6 +84,8 @@ export class Subwire {
     const lifetimeMs = positiveNumber(init.attestationLifetimeMs, DEFAULT_ATTESTATION_LIFETIME_MS, 'attestationLifetimeMs')
     const maxClockSkewMs = positiveNumber(init.maxClockSkewMs, DEFAULT_MAX_CLOCK_SKEW_MS, 'maxClockSkewMs')
     const maxFrameBytes = positiveNumber(init.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes')
+    const connectionBudgetBytes = positiveNumber(init.limits?.maxBufferedBytesPerConnection, 3 * maxFrameBytes, 'limits.maxBufferedBytesPerConnection')
+    const peerBudgetBytes = positiveNumber(init.limits?.maxBufferedBytesPerPeer, 2 * connectionBudgetBytes, 'limits.maxBufferedBytesPerPeer')
     const encryption = { messages: true, files: true, requests: false, require: false, ...init.encryption }
     const ss58Prefix = init.ss58Prefix ?? BITTENSOR_SS58_PREFIX
     const deliveries = components.deliveries ?? new MemoryDeliveryLog()
@@ -103,7 +105,7 @@ export class Subwire {
     const rpcLog = logger.forComponent('subwire:rpc')
     this.#rpc = new RpcService(
       { auth: this.#auth, sealing: this.#sealing, messages: new MessageInbox({ events: this.#events, deliveries, log: rpcLog }), log: rpcLog, onActivity: (id) => { limits.touch(id) }, onServed: (s) => { if (this.#events.listens('request:served')) this.#events.emit('request:served', s) } },
-      { netuids, maxConcurrent, requestTimeoutMs, handshakeTimeoutMs, maxFrameBytes, encryptRequests: encryption.requests, encryptMessages: encryption.messages, requireEncryption: encryption.require })
+      { netuids, maxConcurrent, requestTimeoutMs, handshakeTimeoutMs, maxFrameBytes, connectionBudgetBytes, peerBudgetBytes, encryptRequests: encryption.requests, encryptMessages: encryption.messages, requireEncryption: encryption.require })
     this.#files = new FileService(
       { auth: this.#auth, sealing: this.#sealing, events: this.#events, deliveries, store: components.files, log: logger.forComponent('subwire:files') },
       { netuids, handshakeTimeoutMs, maxFrameBytes, encrypt: encryption.files, requireEncryption: encryption.require, policy: init.files })
@@ -186,6 +188,11 @@ export class Subwire {
    */
   async clearRedialTags (): Promise<number> {
     return await this.#connector.clearRedialTags()
+  }
+
+  /** Bytes held for remotes right now: replies queued for clients that do not read them and unfinished request frames (bounded per connection and per peer by `limits`). */
+  get bufferedBytes (): number {
+    return this.#rpc.bufferedBytes
   }
 
   /** The access-control lists this engine enforces (shared with the connection gater). */

@@ -28,6 +28,21 @@ export interface FloodLimits extends ConnectionLimitsInit {
   handshakesPerSecondPerIp?: number
   /** Inbound streams per connection and protocol (default 64). */
   maxInboundStreamsPerProtocol?: number
+  /**
+   * Bytes one connection may make us hold on its RPC and message streams (replies queued
+   * for a client that does not read them, requests not yet complete); when spent, its
+   * streams stop reading (requests wait, unread) until the replies drain. At least three
+   * frames, so two large requests can still complete.
+   *
+   * @default 48 MiB
+   */
+  maxBufferedBytesPerConnection?: number
+  /**
+   * The same for all connections of one PeerId together.
+   *
+   * @default 96 MiB
+   */
+  maxBufferedBytesPerPeer?: number
 }
 
 /** What {@link Access} is given. */
