@@ -15,7 +15,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { rpcProtocol } from '@subwire/shared'
 import { encodeFrame } from '@subwire/shared/protocol'
-import { addrOf, startPeer, waitFor } from './helpers.ts'
+import { join } from 'node:path'
+import { addrOf, randomFile, startPeer, tempDir, waitFor } from './helpers.ts'
+import { NodeFileStore } from '../src/files.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { Libp2p } from '@libp2p/interface'
 import type { Socket } from 'node:net'
@@ -299,6 +301,61 @@ describe('replies to a client that never reads', () => {
       clearInterval(sample)
       await Promise.all([eve.stop(), alice.stop()])
       await bob.stop()
+    }
+  })
+})
+
+describe('file credit window', () => {
+  it('resets the stream of a sender that sends more chunks than its credit, with CreditWindowExceededError', async () => {
+    const { dir, cleanup } = await tempDir()
+    const bob = await startPeer({ uri: '//Bob', transports: ['tcp'], filesDir: join(dir, 'bob') })
+    const eve = await startPeer({ uri: '//Eve', listen: [], transports: ['tcp'] })
+    const failed: Error[] = []
+    let restore = (): void => {}
+    bob.subwire.on('file:failed', (e) => { failed.push(e.error) })
+    try {
+      const dest = addrOf(bob, 'tcp')
+      const session = await eve.connect(dest)
+      const connection = eve.libp2p.getConnections().find((c) => c.id === session.connectionId)
+      assert.ok(connection !== undefined)
+      // eve's sender reads the receiver's accept frame with its window of 8 chunks as 64
+      // (the sender's own ceiling), so it sends far past the credit it was granted
+      const newStream = connection.newStream.bind(connection)
+      connection.newStream = (async (...args: Parameters<typeof newStream>) => {
+        const stream = await newStream(...args)
+        const add = stream.addEventListener.bind(stream) as (type: string, fn: (evt: unknown) => void, opts?: unknown) => void
+        ;(stream as { addEventListener: unknown }).addEventListener = (type: string, fn: (evt: unknown) => void, opts?: unknown): void => {
+          if (type !== 'message') { add(type, fn, opts); return }
+          add(type, (evt: unknown) => {
+            const raw = (evt as { data: Uint8Array | { subarray: () => Uint8Array } }).data
+            const bytes = new Uint8Array(raw instanceof Uint8Array ? raw : raw.subarray())
+            for (let i = 0; i + 2 < bytes.length; i++) {
+              if (bytes[i] === 0xa1 && bytes[i + 1] === 0x77 && bytes[i + 2] === 0x08) bytes[i + 2] = 0x40 // 'w': 8 -> 'w': 64
+            }
+            fn({ data: bytes })
+          }, opts)
+        }
+        return stream
+      }) as typeof connection.newStream
+      // and bob's disk is slow (each chunk's write takes 2 s), so the chunks it was not granted credit for pile up
+      const open = NodeFileStore.prototype.open
+      restore = () => { NodeFileStore.prototype.open = open }
+      NodeFileStore.prototype.open = async function (this: NodeFileStore, ...args: Parameters<typeof open>) {
+        const partial = await open.apply(this, args)
+        const write = partial.write.bind(partial)
+        partial.write = async (...w: Parameters<typeof write>) => { await new Promise((resolve) => setTimeout(resolve, 2000)); await write(...w) }
+        return partial
+      }
+      const path = join(dir, 'big.bin')
+      await randomFile(path, 40 * 1024 * 1024)
+      await assert.rejects(eve.sendFile(dest, path, { timeout: 20_000 } as never), (e: Error) => e.name !== 'AssertionError')
+      await waitFor(() => failed.length > 0, 10_000, 'bob failing the transfer')
+      assert.equal(failed[0]?.name, 'CreditWindowExceededError', `bob's error: ${failed[0]?.name}: ${failed[0]?.message}`)
+    } finally {
+      restore()
+      await Promise.all([eve.stop()])
+      await bob.stop()
+      await cleanup()
     }
   })
 })

@@ -69,7 +69,7 @@ export {
 export {
   SubwireError, isRemoteError, walkCause, errorClasses, errorToWire, errorFromWire, toError,
   AbortError, AccessDeniedError, AttestationExpiredError, AttestationFromFutureError, ChunkHashMismatchError,
-  ConnectionClosedError, DeadLetterError, DecodeLimitError, DecryptionFailedError, EncryptionRequiredError,
+  ConnectionClosedError, CreditWindowExceededError, DeadLetterError, DecodeLimitError, DecryptionFailedError, EncryptionRequiredError,
   EncryptionUnavailableError, FileHashMismatchError, FileRefusedError, FileTooLargeError,
   FilesNotEnabledError, FrameTooLargeError, HandshakeFailedError, HandshakeTimeoutError, HotkeyLoadError,
   InsufficientDiskSpaceError, InvalidAttestationError, InvalidConfigError, InvalidDestinationError,

@@ -54,6 +54,9 @@ export class FramedStream {
   #capacityWaiters: Array<() => void> = []
   #frameWaiter: { resolve: (f: unknown) => void, reject: (e: Error) => void } | undefined
   readonly #budget: ByteBudget | undefined
+  #pendingLimit: { max: number, error: () => Error } | undefined
+  /** Why {@link FramedStream.limitPending} reset the stream: what every later read and send throws. */
+  #overflow: Error | undefined
   #charged = 0
   #paused = false
 
@@ -125,6 +128,15 @@ export class FramedStream {
     if (this.#ended && this.#pendingFrames.length === 0) listener(this.#endError)
   }
 
+  /**
+   * Bounds the frames received and not yet read: one more than `max` (a remote ignoring
+   * its flow-control credit) ends reading with `error()`, drops what was buffered and
+   * resets the stream; the next {@link FramedStream.readFrame} rejects with that error.
+   */
+  limitPending (max: number, error: () => Error): void {
+    this.#pendingLimit = { max, error }
+  }
+
   /** Reads one frame (for request/response exchanges such as the handshake). */
   async readFrame (options: { signal?: AbortSignal | undefined } = {}): Promise<unknown> {
     if (this.#pendingFrames.length > 0) return this.#pendingFrames.shift()
@@ -143,7 +155,7 @@ export class FramedStream {
 
   /** Queues a frame for sending. Throws `FrameTooLargeError` if it exceeds the maximum. */
   send (frame: unknown): void {
-    if (this.stream.writeStatus !== 'writable') throw new ConnectionClosedError(`Stream is ${this.stream.writeStatus}`)
+    if (this.stream.writeStatus !== 'writable') throw this.#overflow ?? new ConnectionClosedError(`Stream is ${this.stream.writeStatus}`)
     const bytes = encodeFrame(frame, this.#maxFrameBytes)
     this.#queue.push(bytes)
     this.#queuedBytes += bytes.byteLength
@@ -233,6 +245,13 @@ export class FramedStream {
       this.#onFrame(frame)
     } else {
       this.#pendingFrames.push(frame)
+      const limit = this.#pendingLimit
+      if (limit !== undefined && this.#pendingFrames.length > limit.max) {
+        const err = this.#overflow = limit.error()
+        this.#log('resetting stream %s: %s', this.stream.id, err.message)
+        this.#pendingFrames = []
+        this.abort(err)
+      }
     }
   }
 
