@@ -359,3 +359,23 @@ describe('file credit window', () => {
     }
   })
 })
+
+describe('session lifetime', () => {
+  it('closes a session when the attestation it was admitted on expires; the dialler comes back re-attested', async () => {
+    const bob = await startPeer({ uri: '//Bob', transports: ['tcp'] })
+    const alice = await startPeer({ uri: '//Alice', listen: [], transports: ['tcp'], protocol: { attestationLifetimeMs: 3000 } })
+    try {
+      const dest = addrOf(bob, 'tcp')
+      assert.equal(await alice.request(dest, 'echo', 1), 1)
+      const first = bob.subwire.peers().find((p) => p.ss58 === alice.ss58)
+      assert.ok(first !== undefined)
+      await waitFor(() => !bob.subwire.peers().some((p) => p.connectionId === first.connectionId), 6000, 'bob ending the session at the expiry')
+      assert.equal(await alice.request(dest, 'echo', 2), 2)
+      const second = bob.subwire.peers().find((p) => p.ss58 === alice.ss58)
+      assert.ok(second !== undefined && second.connectionId !== first.connectionId, 'a new session on a new connection')
+    } finally {
+      await alice.stop()
+      await bob.stop()
+    }
+  })
+})

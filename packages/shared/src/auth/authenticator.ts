@@ -6,8 +6,8 @@
  *
  * @packageDocumentation
  */
-import { AUTH_PROTOCOL, MAX_HANDSHAKE_FRAME_BYTES } from '../constants.ts'
-import { AbortError, ConnectionClosedError, HandshakeFailedError, HandshakeTimeoutError, NotStartedError, RateLimitedError, toError } from '../errors/index.ts'
+import { AUTH_PROTOCOL, MAX_HANDSHAKE_FRAME_BYTES, MAX_TIMER_MS } from '../constants.ts'
+import { AbortError, AttestationExpiredError, ConnectionClosedError, HandshakeFailedError, HandshakeTimeoutError, NotStartedError, RateLimitedError, toError } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
 import { verifyAttestation, SignatureCache } from '../identity/attestation.ts'
 import { refuseChannel } from '../rpc/frames.ts'
@@ -69,6 +69,8 @@ export class Authenticator {
   readonly #pending = new Map<string, PendingAuth>()
   readonly #admittedFor = new Map<string, ReadonlySet<number>>()
   readonly #verifiedSignatures = new SignatureCache()
+  /** Per session: closes its connection when the remote's attestation expires. */
+  readonly #expiry = new Map<string, ReturnType<typeof setTimeout>>()
   #started = false
 
   constructor (components: AuthenticatorComponents, init: AuthenticatorInit) {
@@ -89,6 +91,8 @@ export class Authenticator {
       p.reject(new NotStartedError('Peer stopped'))
       this.#pending.delete(id)
     }
+    for (const t of this.#expiry.values()) clearTimeout(t)
+    this.#expiry.clear()
     this.#sessions.clear()
   }
 
@@ -187,6 +191,8 @@ export class Authenticator {
     }
     this.#admittedFor.delete(connection.id)
     this.#c.limits.closed(connection.id)
+    clearTimeout(this.#expiry.get(connection.id))
+    this.#expiry.delete(connection.id)
     const s = this.#sessions.get(connection.id)
     if (s !== undefined) {
       this.#sessions.delete(connection.id)
@@ -273,9 +279,27 @@ export class Authenticator {
       }
     }
     this.#sessions.set(connection.id, session)
+    this.#closeAtExpiry(connection, a)
     this.#c.log('authenticated %s (%s) on %s connection %s', a.ss58, a.peerId, connection.direction, connection.id)
     p?.resolve(session)
     this.#c.events.emit('peer:authenticated', { ...session.remote })
+  }
+
+  /**
+   * A session lasts as long as the attestation it was admitted on: at its expiry the
+   * connection is closed (a dialler that still wants it reconnects with a fresh one).
+   */
+  #closeAtExpiry (connection: Connection, a: Attestation): void {
+    const ms = Math.min(Math.max(0, a.expiresAt - Date.now()), MAX_TIMER_MS)
+    const timer = setTimeout(() => {
+      this.#expiry.delete(connection.id)
+      if (connection.status !== 'open') return
+      const err = new AttestationExpiredError(`The attestation of ${a.ss58} expired: closing its session`)
+      this.#c.log('closing connection %s: %s', connection.id, err.message)
+      connection.abort(err)
+    }, ms)
+    ;(timer as { unref?: () => void }).unref?.()
+    this.#expiry.set(connection.id, timer)
   }
 
   #fail (connection: Connection, err: Error): void {
