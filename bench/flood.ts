@@ -4,7 +4,10 @@
 // with garbage TCP connections, random UDP datagrams at the QUIC port, garbage and
 // oversized handshakes and silent connections. Also measures completed handshakes per
 // second from one IP (fresh connection, full sr25519 handshake, hang up). Reports like
-// btlightning's table. Writes bench/results/flood-<timestamp>.json. No thresholds.
+// btlightning's table. Then two attacks of issue 20 from a second process, each with the
+// client's p50/p99, fresh clients (new connection and handshake each) answered, and the
+// listener's peak RSS: 80 TCP sockets from 127.0.0.2 sending a byte a second, and 40
+// authenticated peers holding 320 idle connections. Writes bench/results/flood-<timestamp>.json. No thresholds.
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -12,18 +15,72 @@ import { cpus, release, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
+import { connect } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Socket } from 'node:net'
 import { createNodePeer, loadHotkey } from '../packages/peer-node/src/index.ts'
 import { flood, measure } from '../packages/peer-node/test/fixtures/flood.ts'
 import type { FloodCounts } from '../packages/peer-node/test/fixtures/flood.ts'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, worker: { type: 'string' } } })
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, worker: { type: 'string' }, attack: { type: 'string' } } })
 const seconds = Number(values.seconds)
 
 if (values.worker !== undefined) {
   // the flooding process
-  const counts = await flood({ multiaddrs: JSON.parse(values.worker) as string[] }, { durationMs: seconds * 1000, workers: 4 })
-  process.stdout.write(JSON.stringify(counts) + '\n')
+  const multiaddrs = JSON.parse(values.worker) as string[]
+  if (values.attack === 'slow') {
+    process.stdout.write(JSON.stringify(await slowSockets(multiaddrs, seconds * 1000)) + '\n')
+  } else if (values.attack === 'table') {
+    process.stdout.write(JSON.stringify(await idleTable(multiaddrs, seconds * 1000)) + '\n')
+  } else {
+    const counts = await flood({ multiaddrs }, { durationMs: seconds * 1000, workers: 4 })
+    process.stdout.write(JSON.stringify(counts) + '\n')
+  }
   process.exit(0)
+}
+
+/** 80 TCP sockets from 127.0.0.2 sending a byte a second (never finishing Noise), reopened as they close, at most 40 a second. */
+async function slowSockets (addrs: string[], ms: number): Promise<{ opened: number }> {
+  const port = Number((addrs.find((a) => a.includes('/tcp/')) as string).split('/')[4])
+  const open = new Set<Socket>()
+  let opened = 0
+  const tick = setInterval(() => { for (const s of open) s.write(new Uint8Array([0x13])) }, 1000)
+  const refill = setInterval(() => {
+    for (let i = 0; i < 4 && open.size < 80; i++) {
+      const s = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' })
+      opened++
+      open.add(s)
+      s.on('error', () => {})
+      s.on('close', () => { open.delete(s) })
+    }
+  }, 100)
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  clearInterval(tick)
+  clearInterval(refill)
+  for (const s of open) s.destroy()
+  return { opened }
+}
+
+/** 40 authenticated peers (one IP, as here on loopback), 8 idle connections each: 320 tried, against libp2p's table of 300. */
+async function idleTable (addrs: string[], ms: number): Promise<{ held: number, tried: number }> {
+  const dest = addrs.find((a) => a.includes('/tcp/')) as string
+  const peers = await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+    const p = await createNodePeer({ signer: await loadHotkey({ uri: `//Idle${i}` }), netuids: [42], listen: [], transports: ['tcp'], protocol: { redial: false } })
+    await p.start()
+    return p
+  }))
+  let tried = 0
+  await Promise.all(peers.map(async (p) => {
+    for (let k = 0; k < 8; k++) {
+      tried++
+      try { await p.libp2p.dial(multiaddr(dest), { force: true, signal: AbortSignal.timeout(10_000) }) } catch {}
+    }
+  }))
+  const held = peers.reduce((n, p) => n + p.libp2p.getConnections().length, 0)
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  await Promise.all(peers.map(async (p) => { await p.stop() }))
+  return { held, tried }
 }
 
 const BIN = new URL('../packages/peer-node/bin/subwire.js', import.meta.url).pathname
@@ -38,6 +95,68 @@ const dest = multiaddrs.find((a) => a.includes('/quic-v1/')) as string
 
 const alice = await createNodePeer({ signer: await loadHotkey({ uri: '//Alice' }), netuids: [42], listen: [], transports: ['quic', 'tcp'] })
 await alice.start()
+/** The listener's resident memory now, in MiB (Linux): its process and every descendant (`subwire` runs the peer in a child). */
+function rssMiB (): number {
+  const tree = (pid: number): number[] => {
+    let kids: number[] = []
+    try { kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((x) => x !== '').map(Number) } catch {}
+    return [pid, ...kids.flatMap(tree)]
+  }
+  let kb = 0
+  for (const pid of tree(bob.pid as number)) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+      if (m !== null) kb += Number(m[1])
+    } catch {}
+  }
+  return Math.round(kb / 1024)
+}
+
+/**
+ * One attack from a second process while Alice keeps asking on her connection and, every
+ * 500 ms, a fresh client (new key, new connection, full handshake) asks once.
+ */
+async function abuse (attack: 'slow' | 'table'): Promise<Record<string, unknown> & { listenerPeakRssMiB: number }> {
+  const w = spawn('nice', ['-n', '19', process.execPath, new URL(import.meta.url).pathname, '--worker', JSON.stringify(multiaddrs), '--seconds', String(seconds), '--attack', attack])
+  let wout = ''
+  w.stdout.on('data', (d: Buffer) => { wout += d.toString() })
+  const done = new Promise<void>((resolve) => { w.on('exit', () => { resolve() }) })
+  let peak = rssMiB()
+  const sampler = setInterval(() => { peak = Math.max(peak, rssMiB()) }, 100)
+  await new Promise((resolve) => setTimeout(resolve, 3000)) // the attack is in place
+  const c = new AbortController()
+  const busy = measure(alice, dest, { signal: c.signal })
+  let fresh = 0
+  let freshOk = 0
+  const freshTimes: number[] = []
+  const until = performance.now() + (seconds - 4) * 1000
+  while (performance.now() < until) {
+    const n = await createNodePeer({ signer: await loadHotkey({ uri: `//Fresh${fresh}` }), netuids: [42], listen: [], transports: [fresh % 2 === 0 ? 'quic' : 'tcp'] })
+    await n.start()
+    const addr = multiaddrs.find((a) => a.includes(fresh % 2 === 0 ? '/quic-v1/' : '/tcp/')) as string
+    fresh++
+    const t = performance.now()
+    try {
+      await n.request(addr, 'echo', 1, { timeout: 10_000 })
+      freshOk++
+      freshTimes.push(performance.now() - t)
+    } catch {}
+    await n.stop()
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  }
+  c.abort()
+  const honest = await busy
+  await done
+  clearInterval(sampler)
+  freshTimes.sort((a, b) => a - b)
+  return {
+    attacker: JSON.parse(wout.trim().split('\n').pop() ?? '{}') as unknown,
+    honest,
+    freshClients: { tried: fresh, ok: freshOk, p50Ms: freshTimes[Math.floor(freshTimes.length / 2)] ?? Number.NaN },
+    listenerPeakRssMiB: peak
+  }
+}
+
 let result: Record<string, unknown>
 try {
   await alice.request(dest, 'echo', 1)
@@ -75,6 +194,8 @@ try {
   controller.abort()
   const during = await busy
   const counts = JSON.parse(out.trim().split('\n').pop() as string) as FloodCounts
+  const slow = await abuse('slow')
+  const table = await abuse('table')
   const s = counts.ms / 1000
   result = {
     benchmark: 'flood',
@@ -97,6 +218,9 @@ try {
     idle,
     duringFlood: during,
     p99Ratio: Math.round(during.p99 / idle.p99 * 100) / 100,
+    slowSockets: slow,
+    idleConnectionTable: table,
+    listenerPeakRssMiB: Math.max(slow.listenerPeakRssMiB, table.listenerPeakRssMiB),
     listenerAlive: bob.exitCode === null
   }
 } finally {
@@ -120,5 +244,9 @@ process.stdout.write(`handshakes completed/s (one IP)      ${String(result.hands
 process.stdout.write(`client 1 KiB echo p50/p99 idle       ${idle.p50.toFixed(3)} / ${idle.p99.toFixed(3)} ms (${idle.n} requests)\n`)
 process.stdout.write(`client 1 KiB echo p50/p99 flood      ${during.p50.toFixed(3)} / ${during.p99.toFixed(3)} ms (${during.n} requests, ${during.failures} failed)\n`)
 process.stdout.write(`p99 flood / idle                     ${String(result.p99Ratio)}x\n`)
+for (const [label, key] of [['80 slow TCP sockets from one IP', 'slowSockets'], ['320 idle authenticated connections', 'idleConnectionTable']] as const) {
+  const r = result[key] as { honest: { p50: number, p99: number, n: number, failures: number }, freshClients: { tried: number, ok: number, p50Ms: number }, listenerPeakRssMiB: number }
+  process.stdout.write(`${label}: client p50/p99 ${r.honest.p50.toFixed(3)} / ${r.honest.p99.toFixed(3)} ms (${r.honest.n} requests, ${r.honest.failures} failed); fresh clients ${r.freshClients.ok}/${r.freshClients.tried} answered (p50 ${r.freshClients.p50Ms.toFixed(0)} ms incl. dial and handshake); listener peak RSS ${r.listenerPeakRssMiB} MiB\n`)
+}
 process.stdout.write(`written to ${file.pathname}\n`)
 process.exit(0)

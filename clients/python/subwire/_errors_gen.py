@@ -84,12 +84,28 @@ class ConnectionClosedError(SubwireError):
     default_message = "Connection closed"
 
 
+class CreditWindowExceededError(SubwireError):
+    """The sender exceeded the credit window"""
+
+    name = "CreditWindowExceededError"
+    code = "ERR_CREDIT_WINDOW_EXCEEDED"
+    default_message = "The sender exceeded the credit window"
+
+
 class DeadLetterError(SubwireError):
     """The item was moved to the dead-letter list"""
 
     name = "DeadLetterError"
     code = "ERR_DEAD_LETTER"
     default_message = "The item was moved to the dead-letter list"
+
+
+class DecodeLimitError(SubwireError):
+    """MessagePack value exceeds the decode limits"""
+
+    name = "DecodeLimitError"
+    code = "ERR_DECODE_LIMIT"
+    default_message = "MessagePack value exceeds the decode limits"
 
 
 class DecryptionFailedError(SubwireError):
@@ -512,7 +528,9 @@ ERRORS: dict[str, type[SubwireError]] = {
     "ChainUnavailableError": ChainUnavailableError,
     "ChunkHashMismatchError": ChunkHashMismatchError,
     "ConnectionClosedError": ConnectionClosedError,
+    "CreditWindowExceededError": CreditWindowExceededError,
     "DeadLetterError": DeadLetterError,
+    "DecodeLimitError": DecodeLimitError,
     "DecryptionFailedError": DecryptionFailedError,
     "EncryptionRequiredError": EncryptionRequiredError,
     "EncryptionUnavailableError": EncryptionUnavailableError,
@@ -566,4 +584,4 @@ ERRORS: dict[str, type[SubwireError]] = {
     "WrongSs58PrefixError": WrongSs58PrefixError,
 }
 
-__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChainUnavailableError", "ChunkHashMismatchError", "ConnectionClosedError", "DeadLetterError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutTimeoutError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "HotkeyRecordExpiredError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidHotkeyRecordError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RecordPeerMismatchError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "StaleHotkeyRecordError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TruncatedFrameError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "WrongSs58PrefixError", "ERRORS"]
+__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChainUnavailableError", "ChunkHashMismatchError", "ConnectionClosedError", "CreditWindowExceededError", "DeadLetterError", "DecodeLimitError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutTimeoutError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "HotkeyRecordExpiredError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidHotkeyRecordError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RecordPeerMismatchError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "StaleHotkeyRecordError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TruncatedFrameError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "WrongSs58PrefixError", "ERRORS"]

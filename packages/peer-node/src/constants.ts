@@ -58,6 +58,13 @@ export const ADDRESS_BOOK_FILE = 'addressbook.json'
  */
 export const INBOUND_CONNECTIONS_PER_SECOND = 50
 
+/**
+ * libp2p's connection table: it refuses every new inbound connection once this many are
+ * open. subwire's own cap (`limits.maxConnections`, 256) stays below it and evicts idle
+ * connections, so a newcomer always finds the table open.
+ */
+export const MAX_CONNECTIONS = 300
+
 /** Connections being upgraded at once from the network. */
 export const MAX_INCOMING_PENDING_CONNECTIONS = 64
 

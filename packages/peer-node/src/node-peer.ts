@@ -23,10 +23,11 @@ import { webSockets } from '@libp2p/websockets'
 import { MemoryDatastore, MountDatastore } from 'datastore-core'
 import { FsDatastore } from 'datastore-fs'
 import { Key } from 'interface-datastore'
-import { AccessControl, aclConnectionGater, CONNECTION_MONITOR, createOutboxCipher, createSubwire, InvalidConfigError, kadRecordRouting, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer, subwireDhtInit } from '@subwire/shared'
+import { AccessControl, aclConnectionGater, UpgradeLimiter, CONNECTION_MONITOR, createOutboxCipher, createSubwire, InvalidConfigError, kadRecordRouting, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer, subwireDhtInit } from '@subwire/shared'
 import { WebTransportUnavailableError } from './webtransport/errors.ts'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
+import { logger } from '@libp2p/logger'
 import type { Libp2pInit } from 'libp2p'
 import { FileAddressBook } from './address-book-file.ts'
 import { MetagraphSource } from './metagraph.ts'
@@ -37,6 +38,7 @@ import {
   DEFAULT_LISTEN,
   DEFAULT_WEBTRANSPORT_LISTEN,
   INBOUND_CONNECTIONS_PER_SECOND,
+  MAX_CONNECTIONS,
   MAX_INCOMING_PENDING_CONNECTIONS,
   OUTBOX_DB_FILE,
   REDIAL_BACKOFF_FACTOR,
@@ -57,6 +59,7 @@ import type { NodeTransport } from './transports.ts'
 import { Outboard } from './outboard.ts'
 import { chooseBlake3 } from './blake3.ts'
 import { nodeFileReferencer, processLeaseOwner, SqliteQueueStore } from './queue-store.ts'
+import type { UpgradeLimitsInit } from '@subwire/shared'
 import type { AbortOptions, AclRules, AddressBook, FileSource, HotkeySource, KadService, OutboxInit, QueuedItem, QueueStore, SendFileResult, Signer, Subwire, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
 import type { Connection, Libp2p } from '@libp2p/interface'
 import type { Address, ComponentLogger, PrivateKey } from '@libp2p/interface'
@@ -85,6 +88,8 @@ export interface NodePeerInit {
   transports?: NodeTransport[]
   /** Inbound connections accepted per second per IP (default 50). */
   inboundConnectionsPerSecond?: number
+  /** Bounds on inbound connections still in their security handshake, per source IP (see {@link UpgradeLimitsInit}). */
+  upgrades?: UpgradeLimitsInit
   /** Protocol options passed to the engine. */
   protocol?: Omit<SubwireInit, 'netuids'>
   /** Receive files into this directory (`inbox/`, `partial/`); none: files are refused. */
@@ -293,6 +298,7 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
   const datastore = init.home === undefined ? undefined : await openDatastore(join(init.home, DATASTORE_DIR))
   const aclFile = init.acl === undefined && init.home !== undefined ? await readAclFile(init.home) : undefined
   const acl = init.acl instanceof AccessControl ? init.acl : new AccessControl(init.acl ?? aclFile)
+  const upgrades = new UpgradeLimiter({ log: init.logger?.forComponent('subwire:auth') ?? logger('subwire:auth') }, init.upgrades)
   const libp2p = await createLibp2p({
     start: false,
     privateKey,
@@ -300,7 +306,7 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
     ...(init.logger === undefined ? {} : { logger: init.logger }),
     ...(init.metrics === undefined ? {} : { metrics: init.metrics }),
     addresses: { listen },
-    connectionGater: aclConnectionGater(acl),
+    connectionGater: upgrades.gater(aclConnectionGater(acl)),
     transports: [
       ...(transports.includes('quic') ? [quic()] : []),
       ...(transports.includes('tcp') ? [tcp()] : []),
@@ -339,6 +345,7 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
     connectionMonitor: { ...CONNECTION_MONITOR },
     connectionManager: {
       inboundConnectionThreshold: init.inboundConnectionsPerSecond ?? INBOUND_CONNECTIONS_PER_SECOND,
+      maxConnections: MAX_CONNECTIONS,
       maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
       reconnectRetries: REDIAL_RETRIES,
       reconnectRetryInterval: REDIAL_INTERVAL_MS,

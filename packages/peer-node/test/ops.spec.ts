@@ -94,6 +94,7 @@ describe('subwire listen in production', () => {
     assert.equal(sample(text, 'subwire_transfer_bytes_total', { direction: 'in' }), 8 * 1024 * 1024)
     assert.ok(sample(text, 'libp2p_data_transfer_bytes_total', { protocol: '/subwire/sn/42/file/1.0.0 received' }) >= 8 * 1024 * 1024)
     assert.equal(sample(text, 'subwire_outbox_items', { state: 'dead' }), 0)
+    assert.match(text, /^subwire_buffered_bytes \d+$/m)
   })
 
   it('answers status with its addresses, connections, transfers in flight and outbox', () => {

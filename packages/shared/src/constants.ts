@@ -59,6 +59,16 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 /** Largest handshake frame: an attestation plus a few addresses is well under 8 KiB. */
 export const MAX_HANDSHAKE_FRAME_BYTES = 8 * 1024
 
+/**
+ * Most items (scalars, strings, keys, arrays, maps) one MessagePack value may hold, checked
+ * before decoding: a frame of a million one-byte maps costs tens of MiB to decode however
+ * few bytes it has. A 16 MiB frame of floats has ~1.8 M; send such payloads as binary.
+ */
+export const MAX_DECODE_ITEMS = 1024 * 1024
+
+/** Deepest nesting of arrays and maps decoded: the encoder's own limit, so whatever we send decodes. */
+export const MAX_DECODE_DEPTH = 512
+
 /** Size of the frame length header (u32 big-endian). */
 export const FRAME_HEADER_BYTES = 4
 

@@ -69,7 +69,7 @@ export {
 export {
   SubwireError, isRemoteError, walkCause, errorClasses, errorToWire, errorFromWire, toError,
   AbortError, AccessDeniedError, AttestationExpiredError, AttestationFromFutureError, ChunkHashMismatchError,
-  ConnectionClosedError, DeadLetterError, DecryptionFailedError, EncryptionRequiredError,
+  ConnectionClosedError, CreditWindowExceededError, DeadLetterError, DecodeLimitError, DecryptionFailedError, EncryptionRequiredError,
   EncryptionUnavailableError, FileHashMismatchError, FileRefusedError, FileTooLargeError,
   FilesNotEnabledError, FrameTooLargeError, HandshakeFailedError, HandshakeTimeoutError, HotkeyLoadError,
   InsufficientDiskSpaceError, InvalidAttestationError, InvalidConfigError, InvalidDestinationError,
@@ -102,6 +102,9 @@ export type { FanOutResult, FanOutSummary, FanOutOptions, FanOutFailure, SubnetF
 
 // access and addresses
 export { AccessControl, StaticSubnetMembership, aclConnectionGater, parseAclEntry, parseIp, validateAclRules } from './auth/acl.ts'
+export { UpgradeLimiter } from './auth/upgrades.ts'
+export type { UpgradeLimitsInit } from './auth/upgrades.ts'
+export type { ConnectionLimitsInit } from './auth/limits.ts'
 export type { AclRules, AclEntryKind, AclEntry, AclFacts, AclDecision, SubnetMembershipSource, SubnetFirewallInit } from './auth/acl.ts'
 export { MemoryAddressBook } from './auth/address-book.ts'
 export type { AddressBook, AddressBookEntry } from './auth/address-book.ts'

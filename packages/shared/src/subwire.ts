@@ -23,6 +23,7 @@ import { AccessControl } from './auth/acl.ts'
 import { Attester } from './auth/attester.ts'
 import { Authenticator } from './auth/authenticator.ts'
 import { Connector } from './auth/connector.ts'
+import { ConnectionLimits } from './auth/limits.ts'
 import { E2eSealing } from './encryption/sealing.ts'
 import { Discovery } from './discovery/discovery.ts'
 import { FanOut } from './fanout/fanout.ts'
@@ -83,14 +84,17 @@ export class Subwire {
     const lifetimeMs = positiveNumber(init.attestationLifetimeMs, DEFAULT_ATTESTATION_LIFETIME_MS, 'attestationLifetimeMs')
     const maxClockSkewMs = positiveNumber(init.maxClockSkewMs, DEFAULT_MAX_CLOCK_SKEW_MS, 'maxClockSkewMs')
     const maxFrameBytes = positiveNumber(init.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes')
+    const connectionBudgetBytes = positiveNumber(init.limits?.maxBufferedBytesPerConnection, 3 * maxFrameBytes, 'limits.maxBufferedBytesPerConnection')
+    const peerBudgetBytes = positiveNumber(init.limits?.maxBufferedBytesPerPeer, 2 * connectionBudgetBytes, 'limits.maxBufferedBytesPerPeer')
     const encryption = { messages: true, files: true, requests: false, require: false, ...init.encryption }
     const ss58Prefix = init.ss58Prefix ?? BITTENSOR_SS58_PREFIX
     const deliveries = components.deliveries ?? new MemoryDeliveryLog()
     this.#access = new Access({ acl: components.acl ?? new AccessControl(), log: authLog }, { netuids, firewall: init.firewall, limits: init.limits, handshakeTimeoutMs })
     this.#sealing = new E2eSealing(this.#signer.ss58, components.e2eBackend)
     this.#attester = new Attester({ libp2p: this.#libp2p, signer: this.#signer, sealing: this.#sealing, log: authLog }, { netuids, lifetimeMs, skewMs: maxClockSkewMs, maxConcurrent })
+    const limits = new ConnectionLimits({ connections: () => this.#libp2p.getConnections(), session: (id) => this.#auth.session(id), log: authLog }, init.limits)
     this.#auth = new Authenticator(
-      { attester: this.#attester, access: this.#access, events: this.#events, log: authLog },
+      { attester: this.#attester, access: this.#access, limits, events: this.#events, log: authLog },
       { ss58Prefix, handshakeTimeoutMs, maxClockSkewMs, maxConcurrent })
     const discoveryLog = logger.forComponent('subwire:discovery')
     this.#discovery = new Discovery(
@@ -100,8 +104,8 @@ export class Subwire {
     this.#connector = new Connector({ libp2p: this.#libp2p, auth: this.#auth, discovery: this.#discovery, addressBook: components.addressBook, log: authLog }, { redial: init.redial ?? true })
     const rpcLog = logger.forComponent('subwire:rpc')
     this.#rpc = new RpcService(
-      { auth: this.#auth, sealing: this.#sealing, messages: new MessageInbox({ events: this.#events, deliveries, log: rpcLog }), log: rpcLog, onServed: (s) => { if (this.#events.listens('request:served')) this.#events.emit('request:served', s) } },
-      { netuids, maxConcurrent, requestTimeoutMs, handshakeTimeoutMs, maxFrameBytes, encryptRequests: encryption.requests, encryptMessages: encryption.messages, requireEncryption: encryption.require })
+      { auth: this.#auth, sealing: this.#sealing, messages: new MessageInbox({ events: this.#events, deliveries, log: rpcLog }), log: rpcLog, onActivity: (id) => { limits.touch(id) }, onServed: (s) => { if (this.#events.listens('request:served')) this.#events.emit('request:served', s) } },
+      { netuids, maxConcurrent, requestTimeoutMs, handshakeTimeoutMs, maxFrameBytes, connectionBudgetBytes, peerBudgetBytes, encryptRequests: encryption.requests, encryptMessages: encryption.messages, requireEncryption: encryption.require })
     this.#files = new FileService(
       { auth: this.#auth, sealing: this.#sealing, events: this.#events, deliveries, store: components.files, log: logger.forComponent('subwire:files') },
       { netuids, handshakeTimeoutMs, maxFrameBytes, encrypt: encryption.files, requireEncryption: encryption.require, policy: init.files })
@@ -184,6 +188,11 @@ export class Subwire {
    */
   async clearRedialTags (): Promise<number> {
     return await this.#connector.clearRedialTags()
+  }
+
+  /** Bytes held for remotes right now: replies queued for clients that do not read them and unfinished request frames (bounded per connection and per peer by `limits`). */
+  get bufferedBytes (): number {
+    return this.#rpc.bufferedBytes
   }
 
   /** The access-control lists this engine enforces (shared with the connection gater). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from '@subwire/shared'
+import { DecodeLimitError, FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from '@subwire/shared'
 import { decodeValue, encodeFrame, encodeValue, FrameDecoder } from '@subwire/shared/protocol'
 
 function decodeAll (decoder: FrameDecoder): unknown[] {
@@ -160,5 +160,63 @@ describe('string limits (UTF-8 bytes everywhere)', () => {
     assert.equal(stringField({ m: wire.message }, 'm', 'error frame', 64 * 1024), wire.message)
     assert.throws(() => stringField({ t: 'é'.repeat(129) }, 't', 'request', 256), InvalidFrameError)
     assert.equal(stringField({ t: 'é'.repeat(128) }, 't', 'request', 256).length, 128)
+  })
+})
+
+describe('decode cost bounds', () => {
+  const isLimit = (e: Error): boolean => e.name === DecodeLimitError.name
+
+  /** An array32 header declaring `n` items followed by `n` one-byte fixmaps (the probe's wide body). */
+  function wideMaps (n: number): Uint8Array {
+    const bytes = new Uint8Array(5 + n).fill(0x80)
+    bytes[0] = 0xdd
+    new DataView(bytes.buffer).setUint32(1, n)
+    return bytes
+  }
+
+  it('refuses a value with more items than the limit before building any of it', () => {
+    const wide = wideMaps(2_000_000)
+    const t = performance.now()
+    assert.throws(() => decodeValue(wide), isLimit)
+    const ms = performance.now() - t
+    assert.ok(ms < 20, `refused in ${ms.toFixed(1)} ms, at the header`)
+    assert.throws(() => decodeValue(wideMaps(10), { maxItems: 10 }), isLimit)
+    assert.equal((decodeValue(wideMaps(9), { maxItems: 10 }) as unknown[]).length, 9)
+  })
+
+  it('counts map keys and values, and items nested anywhere', () => {
+    const map = encodeValue({ a: 1, b: [1, 2, { c: 'x' }] }) // map, a, 1, b, array, 1, 2, map, c, 'x'
+    assert.deepEqual(decodeValue(map, { maxItems: 10 }), { a: 1, b: [1, 2, { c: 'x' }] })
+    assert.throws(() => decodeValue(map, { maxItems: 9 }), isLimit)
+  })
+
+  it('refuses nesting deeper than the limit, and decodes what the encoder can send', () => {
+    let deep: unknown = 1
+    for (let i = 0; i < 512; i++) deep = [deep]
+    assert.doesNotThrow(() => decodeValue(encodeValue(deep)))
+    assert.throws(() => decodeValue(encodeValue([deep])), isLimit)
+    assert.throws(() => decodeValue(new Uint8Array(100_000).fill(0x91)), isLimit) // 100k nested one-item arrays
+  })
+
+  it('skips string, binary and extension bodies by their declared length', () => {
+    const bin = encodeValue({ blob: new Uint8Array(1_000_000).fill(0x80), s: 'é'.repeat(1000) })
+    assert.doesNotThrow(() => decodeValue(bin, { maxItems: 5 }))
+  })
+
+  it('a frame over the limits fails with DecodeLimitError from the frame decoder too', () => {
+    const d = new FrameDecoder(16 * 1024 * 1024)
+    const body = wideMaps(1_100_000)
+    const header = new Uint8Array(4)
+    new DataView(header.buffer).setUint32(0, body.byteLength)
+    d.push(header)
+    d.push(body)
+    assert.throws(() => d.next(), isLimit)
+  })
+
+  it('agrees with the decoder on random values (fast-check)', () => {
+    fc.assert(fc.property(fc.jsonValue(), (v) => {
+      const bytes = encodeValue(v)
+      assert.deepEqual(decodeValue(bytes), decodeValue(bytes, { maxItems: 1e9, maxDepth: 1e9 }))
+    }), { numRuns: 300 })
   })
 })

@@ -177,6 +177,13 @@ function counters (registry: Registry, peer: NodePeer): {
   })
   // eslint-disable-next-line no-new
   new Gauge({
+    name: 'subwire_buffered_bytes',
+    help: 'Bytes held for remotes on RPC and message streams: replies not yet read, unfinished request frames (bounded per connection and per peer)',
+    registers,
+    collect () { this.set(peer.subwire.bufferedBytes) }
+  })
+  // eslint-disable-next-line no-new
+  new Gauge({
     name: 'subwire_outbox_items',
     help: 'Outbox items by state: pending (waiting or being sent) and dead (dead-lettered)',
     labelNames: ['state'],

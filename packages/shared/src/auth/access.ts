@@ -10,18 +10,39 @@ import { positiveNumber } from '../config.ts'
 import { AccessDeniedError, InvalidConfigError, RateLimitedError, SubnetFirewallError, toError } from '../errors/index.ts'
 import { ipOfMultiaddr } from './acl.ts'
 import type { AccessControl, SubnetFirewallInit } from './acl.ts'
+import type { ConnectionLimitsInit } from './limits.ts'
 import type { Session } from './session.ts'
 import type { Attestation } from '../identity/attestation.ts'
 import type { Connection, Logger } from '@libp2p/interface'
 
 /** Flood and abuse limits of the engine (libp2p's connection manager adds its own per-IP connection rate and caps). */
-export interface FloodLimits {
-  /** Inbound connections waiting for their handshake at once; more are closed at once (default 256). */
+export interface FloodLimits extends ConnectionLimitsInit {
+  /**
+   * Inbound connections waiting for their handshake at once, shared fairly per source
+   * (see `maxPendingHandshakesPerIp`); more are closed at once.
+   *
+   * @default 256
+   */
   maxPendingHandshakes?: number
   /** Handshakes started per second by one IP address (default 50, burst twice that). */
   handshakesPerSecondPerIp?: number
   /** Inbound streams per connection and protocol (default 64). */
   maxInboundStreamsPerProtocol?: number
+  /**
+   * Bytes one connection may make us hold on its RPC and message streams (replies queued
+   * for a client that does not read them, requests not yet complete); when spent, its
+   * streams stop reading (requests wait, unread) until the replies drain. At least three
+   * frames, so two large requests can still complete.
+   *
+   * @default 48 MiB
+   */
+  maxBufferedBytesPerConnection?: number
+  /**
+   * The same for all connections of one PeerId together.
+   *
+   * @default 96 MiB
+   */
+  maxBufferedBytesPerPeer?: number
 }
 
 /** What {@link Access} is given. */
@@ -52,11 +73,12 @@ export class Access {
   readonly #timeoutMs: number
   #firewall: SubnetFirewallInit | undefined
   readonly #membership = new Map<number, { at: number, set: Promise<ReadonlySet<string>> }>()
-  readonly #maxPendingHandshakes: number
   readonly #handshakeRate: number
   readonly #buckets = new Map<string, { tokens: number, at: number }>()
   /** Inbound streams per connection and protocol. */
   readonly maxInboundStreams: number
+  /** Inbound handshakes pending at once, all sources together. */
+  readonly maxPendingHandshakes: number
 
   constructor (components: AccessComponents, init: AccessInit) {
     this.#acl = components.acl
@@ -64,7 +86,7 @@ export class Access {
     this.#netuids = init.netuids
     this.#timeoutMs = init.handshakeTimeoutMs
     this.#firewall = validateFirewall(init.firewall, this.#netuids)
-    this.#maxPendingHandshakes = positiveNumber(init.limits?.maxPendingHandshakes, 256, 'limits.maxPendingHandshakes')
+    this.maxPendingHandshakes = positiveNumber(init.limits?.maxPendingHandshakes, 256, 'limits.maxPendingHandshakes')
     this.#handshakeRate = positiveNumber(init.limits?.handshakesPerSecondPerIp, 50, 'limits.handshakesPerSecondPerIp')
     this.maxInboundStreams = positiveNumber(init.limits?.maxInboundStreamsPerProtocol, 64, 'limits.maxInboundStreamsPerProtocol')
   }
@@ -80,8 +102,7 @@ export class Access {
   }
 
   /** Why a new inbound connection is refused before its handshake (flood limits), if it is. */
-  refuseInbound (connection: Connection, pending: number): Error | undefined {
-    if (pending >= this.#maxPendingHandshakes) return new RateLimitedError(`${pending} handshakes are already pending`)
+  refuseInbound (connection: Connection): Error | undefined {
     if (!this.#handshakeAllowed(connection)) return new RateLimitedError(`more than ${this.#handshakeRate} handshakes per second from ${ipOfMultiaddr(connection.remoteAddr) ?? 'this address'}`)
     return undefined
   }

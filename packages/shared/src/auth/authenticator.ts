@@ -6,8 +6,8 @@
  *
  * @packageDocumentation
  */
-import { AUTH_PROTOCOL, MAX_HANDSHAKE_FRAME_BYTES } from '../constants.ts'
-import { AbortError, ConnectionClosedError, HandshakeFailedError, HandshakeTimeoutError, NotStartedError, toError } from '../errors/index.ts'
+import { AUTH_PROTOCOL, MAX_HANDSHAKE_FRAME_BYTES, MAX_TIMER_MS } from '../constants.ts'
+import { AbortError, AttestationExpiredError, ConnectionClosedError, HandshakeFailedError, HandshakeTimeoutError, NotStartedError, RateLimitedError, toError } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
 import { verifyAttestation, SignatureCache } from '../identity/attestation.ts'
 import { refuseChannel } from '../rpc/frames.ts'
@@ -20,6 +20,7 @@ import type { SubwireEvents } from '../types.ts'
 import type { Access } from './access.ts'
 import type { Attester } from './attester.ts'
 import type { HandshakeResult } from './handshake.ts'
+import type { ConnectionLimits } from './limits.ts'
 import type { Session } from './session.ts'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 
@@ -27,6 +28,7 @@ import type { Connection, Logger, Stream } from '@libp2p/interface'
 const REFUSAL_GRACE_MS = 250
 
 interface PendingAuth {
+  connection: Connection
   promise: Promise<Session>
   resolve: (s: Session) => void
   reject: (e: Error) => void
@@ -41,6 +43,8 @@ export interface AuthenticatorComponents {
   access: Access
   /** The engine's events. */
   events: Emitter<SubwireEvents>
+  /** The connection-table bounds and the fair share of the pending pool. */
+  limits: ConnectionLimits
   /** The `subwire:auth` logger. */
   log: Logger
 }
@@ -65,6 +69,8 @@ export class Authenticator {
   readonly #pending = new Map<string, PendingAuth>()
   readonly #admittedFor = new Map<string, ReadonlySet<number>>()
   readonly #verifiedSignatures = new SignatureCache()
+  /** Per session: closes its connection when the remote's attestation expires. */
+  readonly #expiry = new Map<string, ReturnType<typeof setTimeout>>()
   #started = false
 
   constructor (components: AuthenticatorComponents, init: AuthenticatorInit) {
@@ -85,12 +91,19 @@ export class Authenticator {
       p.reject(new NotStartedError('Peer stopped'))
       this.#pending.delete(id)
     }
+    for (const t of this.#expiry.values()) clearTimeout(t)
+    this.#expiry.clear()
     this.#sessions.clear()
   }
 
   /** The live sessions. */
   sessions (): IterableIterator<Session> {
     return this.#sessions.values()
+  }
+
+  /** The session of a connection id, if it is authenticated. */
+  session (connectionId: string): Session | undefined {
+    return this.#sessions.get(connectionId)
   }
 
   /** An open session that `match` accepts. */
@@ -141,7 +154,7 @@ export class Authenticator {
   opened (connection: Connection): void {
     if (!this.#started || this.#sessions.has(connection.id)) return
     if (connection.direction === 'inbound' && !this.#pending.has(connection.id)) {
-      const refusal = this.#c.access.refuseInbound(connection, this.#pending.size)
+      const refusal = this.#c.access.refuseInbound(connection) ?? this.#c.limits.checkInbound(connection) ?? this.#sharePending(connection) ?? this.#c.limits.makeRoom(connection)
       if (refusal !== undefined) {
         this.#c.log('refusing connection %s from %s: %s', connection.id, connection.remoteAddr.toString(), refusal.message)
         this.#c.events.emit('handshake:failed', { peerId: connection.remotePeer.toString(), direction: connection.direction, error: refusal })
@@ -153,6 +166,26 @@ export class Authenticator {
     if (connection.direction === 'outbound') void this.#initiate(connection)
   }
 
+  /** The pool of pending handshakes, shared fairly per source: a refusal, or room made by evicting the largest holder's oldest. */
+  #sharePending (connection: Connection): Error | undefined {
+    const pending = [...this.#pending.values()].filter((p) => p.connection.direction === 'inbound').map((p) => p.connection)
+    const share = this.#c.limits.sharePending(connection, pending, this.#c.access.maxPendingHandshakes)
+    if ('refuse' in share) return share.refuse
+    if (share.evict !== undefined) {
+      const victim = share.evict
+      const err = new RateLimitedError('Evicted: the pending-handshake pool is full and this source holds the most of it')
+      this.#c.log('pending-handshake pool full: evicting connection %s from %s', victim.id, victim.remoteAddr.toString())
+      const p = this.#pending.get(victim.id)
+      if (p !== undefined) {
+        clearTimeout(p.timer)
+        this.#pending.delete(victim.id)
+        p.reject(err)
+      }
+      victim.abort(err)
+    }
+    return undefined
+  }
+
   /** A connection closed: fail its handshake, or end its session. */
   closed (connection: Connection): void {
     const p = this.#pending.get(connection.id)
@@ -162,6 +195,9 @@ export class Authenticator {
       p.reject(new ConnectionClosedError('Connection closed before the handshake completed'))
     }
     this.#admittedFor.delete(connection.id)
+    this.#c.limits.closed(connection.id)
+    clearTimeout(this.#expiry.get(connection.id))
+    this.#expiry.delete(connection.id)
     const s = this.#sessions.get(connection.id)
     if (s !== undefined) {
       this.#sessions.delete(connection.id)
@@ -211,7 +247,9 @@ export class Authenticator {
         maxClockSkewMs: this.#init.maxClockSkewMs,
         verified: this.#verifiedSignatures
       })
-      this.#admittedFor.set(connection.id, await this.#c.access.admit(connection, a))
+      const admitted = await this.#c.access.admit(connection, a)
+      if (connection.direction === 'inbound') this.#c.limits.checkHotkey(a.ss58, this.#sessions.values())
+      this.#admittedFor.set(connection.id, admitted)
       return a
     }
   }
@@ -247,9 +285,27 @@ export class Authenticator {
       }
     }
     this.#sessions.set(connection.id, session)
+    this.#closeAtExpiry(connection, a)
     this.#c.log('authenticated %s (%s) on %s connection %s', a.ss58, a.peerId, connection.direction, connection.id)
     p?.resolve(session)
     this.#c.events.emit('peer:authenticated', { ...session.remote })
+  }
+
+  /**
+   * A session lasts as long as the attestation it was admitted on: at its expiry the
+   * connection is closed (a dialler that still wants it reconnects with a fresh one).
+   */
+  #closeAtExpiry (connection: Connection, a: Attestation): void {
+    const ms = Math.min(Math.max(0, a.expiresAt - Date.now()), MAX_TIMER_MS)
+    const timer = setTimeout(() => {
+      this.#expiry.delete(connection.id)
+      if (connection.status !== 'open') return
+      const err = new AttestationExpiredError(`The attestation of ${a.ss58} expired: closing its session`)
+      this.#c.log('closing connection %s: %s', connection.id, err.message)
+      connection.abort(err)
+    }, ms)
+    ;(timer as { unref?: () => void }).unref?.()
+    this.#expiry.set(connection.id, timer)
   }
 
   #fail (connection: Connection, err: Error): void {
@@ -281,7 +337,7 @@ export class Authenticator {
       const err = new HandshakeTimeoutError(`No subwire handshake from ${connection.remotePeer.toString()} within ${this.#init.handshakeTimeoutMs} ms`)
       this.#fail(connection, err)
     }, this.#init.handshakeTimeoutMs)
-    p = { promise, resolve, reject, timer }
+    p = { connection, promise, resolve, reject, timer }
     this.#pending.set(connection.id, p)
     return p
   }

@@ -69,3 +69,9 @@ export class FilesNotEnabledError extends SubwireError {
   static override code = 'ERR_FILES_NOT_ENABLED'
   static defaultMessage = 'This peer does not receive files'
 }
+/** A file sender sent more chunks than the receiver had granted credit for; the stream is reset. */
+export class CreditWindowExceededError extends SubwireError {
+  static override name = 'CreditWindowExceededError'
+  static override code = 'ERR_CREDIT_WINDOW_EXCEEDED'
+  static defaultMessage = 'The sender exceeded the credit window'
+}

@@ -19,24 +19,24 @@
  */
 import { MAX_ERROR_MESSAGE_BYTES, MAX_TYPE_LENGTH } from '../constants.ts'
 import { markRemote } from './base.ts'
-import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './wire.ts'
+import { DecodeLimitError, FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './wire.ts'
 import { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, InvalidAttestationError, InvalidSignatureError, InvalidSs58Error, PeerIdMismatchError, WrongSs58PrefixError } from './identity.ts'
 import { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedPeerError } from './auth.ts'
 import { RemoteHandlerError, ReplyKindError, RequestTimeoutError, SubnetNotServedError, TooManyRequestsError, UnknownRpcTypeError } from './rpc.ts'
 import { AbortError, ConnectionClosedError, InvalidConfigError, InvalidDestinationError, NotStartedError, PeerUnreachableError, UnknownDestinationError } from './connection.ts'
-import { ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError } from './files.ts'
+import { CreditWindowExceededError, ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError } from './files.ts'
 import { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 import { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
 import { ChainUnavailableError, FanOutTimeoutError, HotkeyRecordExpiredError, InvalidHotkeyRecordError, RecordPeerMismatchError, StaleHotkeyRecordError } from './discovery.ts'
 
 export { isRemoteError, markRemote, SubwireError, walkCause } from './base.ts'
 export type { SubwireErrorOptions } from './base.ts'
-export { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './wire.ts'
+export { DecodeLimitError, FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './wire.ts'
 export { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, InvalidAttestationError, InvalidSignatureError, InvalidSs58Error, PeerIdMismatchError, WrongSs58PrefixError } from './identity.ts'
 export { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedPeerError } from './auth.ts'
 export { RemoteHandlerError, ReplyKindError, RequestTimeoutError, SubnetNotServedError, TooManyRequestsError, UnknownRpcTypeError } from './rpc.ts'
 export { AbortError, ConnectionClosedError, InvalidConfigError, InvalidDestinationError, NotStartedError, PeerUnreachableError, UnknownDestinationError } from './connection.ts'
-export { ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError } from './files.ts'
+export { CreditWindowExceededError, ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError } from './files.ts'
 export { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 export { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
 export { ChainUnavailableError, FanOutTimeoutError, HotkeyRecordExpiredError, InvalidHotkeyRecordError, RecordPeerMismatchError, StaleHotkeyRecordError } from './discovery.ts'
@@ -65,6 +65,8 @@ export const errorClasses = {
   InvalidFrameError,
   FrameTooLargeError,
   TruncatedFrameError,
+  DecodeLimitError,
+  CreditWindowExceededError,
   InvalidSs58Error,
   WrongSs58PrefixError,
   InvalidAttestationError,

@@ -23,3 +23,9 @@ export class TruncatedFrameError extends SubwireError {
   static override code = 'ERR_TRUNCATED_FRAME'
   static defaultMessage = 'Stream ended in the middle of a frame'
 }
+/** A MessagePack value holds more items or deeper nesting than the decoder accepts (checked before decoding). */
+export class DecodeLimitError extends SubwireError {
+  static override name = 'DecodeLimitError'
+  static override code = 'ERR_DECODE_LIMIT'
+  static defaultMessage = 'MessagePack value exceeds the decode limits'
+}

@@ -5,7 +5,7 @@
  */
 import { bytesField, uintField } from '../wire/fields.ts'
 import { BLAKE3_BYTES, FILE_WINDOW_CHUNKS } from '../constants.ts'
-import { AbortError, ChunkHashMismatchError, InvalidFrameError, PartialFileCorruptedError, toError, TransferCancelledError } from '../errors/index.ts'
+import { AbortError, ChunkHashMismatchError, CreditWindowExceededError, InvalidFrameError, PartialFileCorruptedError, toError, TransferCancelledError } from '../errors/index.ts'
 import { formatSize } from '../units.ts'
 import { E2E_TAG_BYTES } from '../encryption/envelope.ts'
 import type { StreamCipher } from '../encryption/envelope.ts'
@@ -78,6 +78,8 @@ export class ChunkReceiver {
       } else {
         this.#framed.send({ k: 'accept', from: this.#next, w: FILE_WINDOW_CHUNKS })
       }
+      // the window is enforced as chunks arrive: at most the credit granted may be unread
+      this.#framed.limitPending(FILE_WINDOW_CHUNKS + 2, () => new CreditWindowExceededError(`${init.caller.ss58} sent more than the ${FILE_WINDOW_CHUNKS} chunks of credit it was granted`))
       init.onAccepted?.(publicOffer)
       let path: string
       try {
@@ -107,7 +109,6 @@ export class ChunkReceiver {
     let lastReport = 0
     try {
       while (this.#next < n) {
-        if (this.#framed.pendingFrames > FILE_WINDOW_CHUNKS + 2) throw new InvalidFrameError('sender ignored the credit window')
         if (init.signal?.aborted === true) throw init.signal.reason instanceof Error ? init.signal.reason : new AbortError()
         const frame = await this.#read()
         if (frame.k === 'cancel') {

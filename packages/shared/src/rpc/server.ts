@@ -59,6 +59,8 @@ export class RpcServer {
   readonly #framed: FramedStream
   readonly #init: RpcServerInit
   readonly #running = new Map<number, Running>()
+  /** Requests that arrived while the byte budget was spent: started once it is released. */
+  #backlog: Array<Record<string, unknown>> = []
 
   constructor (framed: FramedStream, init: RpcServerInit) {
     this.#framed = framed
@@ -99,6 +101,7 @@ export class RpcServer {
       return
     }
     if (k === FrameKind.Cancel) {
+      this.#backlog = this.#backlog.filter((b) => b.id !== id)
       const r = this.#running.get(id)
       r?.controller.abort(new AbortError('Cancelled by the caller'))
       r?.creditWaiter?.()
@@ -117,6 +120,28 @@ export class RpcServer {
       this.#framed.abort(err)
       return
     }
+    // a client that does not read its replies: hold what it sent (reading is paused) until they drain
+    if (this.#backlog.length > 0 || this.#framed.overBudget) {
+      this.#backlog.push(rec)
+      if (this.#backlog.length === 1) this.#framed.whenUnderBudget(() => { this.#startBacklog() })
+      return
+    }
+    this.#request(id, rec)
+  }
+
+  #startBacklog (): void {
+    while (this.#backlog.length > 0 && !this.#framed.ended) {
+      if (this.#framed.overBudget) {
+        this.#framed.whenUnderBudget(() => { this.#startBacklog() })
+        return
+      }
+      const rec = this.#backlog.shift() as Record<string, unknown>
+      this.#request(rec.id as number, rec)
+    }
+    if (this.#framed.ended) this.#backlog = []
+  }
+
+  #request (id: number, rec: Record<string, unknown>): void {
     if (this.#running.has(id)) {
       this.#reply(id, { k: FrameKind.Error, id, e: errorToWire(new InvalidFrameError(`request id ${id} is already in use`)) })
       return

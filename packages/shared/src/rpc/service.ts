@@ -11,6 +11,7 @@ import { MAX_TYPE_LENGTH, msgProtocol, rpcProtocol } from '../constants.ts'
 import { utf8Length } from '../wire/fields.ts'
 import { ConnectionClosedError, InvalidConfigError, NotAuthenticatedError, SubnetFirewallError, SubnetNotServedError, toError } from '../errors/index.ts'
 import { E2ePurpose } from '../encryption/envelope.ts'
+import { ByteBudget } from '../wire/budget.ts'
 import { FramedStream } from '../wire/framed-stream.ts'
 import { RpcClient } from './client.ts'
 import { refuseChannel } from './frames.ts'
@@ -33,6 +34,8 @@ export interface RpcServiceComponents {
   messages: MessageInbox
   /** The `subwire:rpc` logger. */
   log: Logger
+  /** Hears of each request served or sent on a connection (the connection table's idle ranking). */
+  onActivity?: ((connectionId: string) => void) | undefined
   /** Hears of every request and message served here (the engine's `request:served` event). */
   onServed?: ((served: RequestServed) => void) | undefined
 }
@@ -55,6 +58,10 @@ export interface RpcServiceInit {
   encryptMessages: boolean
   /** Refuse plaintext requests and messages. */
   requireEncryption: boolean
+  /** Bytes of queued replies and unfinished frames one connection may make us hold before its streams pause reading. */
+  connectionBudgetBytes: number
+  /** The same, for all connections of one PeerId together. */
+  peerBudgetBytes: number
 }
 
 /** Dead connections (still marked open) skipped for one request before it fails. */
@@ -69,6 +76,9 @@ export class RpcService {
   readonly #clients = new Map<string, Map<string, Promise<RpcClient>>>()
   /** Requests in flight here per connection id, across its channels. */
   readonly #limiters = new Map<string, RequestLimiter>()
+  /** Byte budgets per connection id, each inside its PeerId's. */
+  readonly #budgets = new Map<string, { budget: ByteBudget, peer: string }>()
+  readonly #peerBudgets = new Map<string, { budget: ByteBudget, connections: number }>()
 
   constructor (components: RpcServiceComponents, init: RpcServiceInit) {
     this.#c = components
@@ -93,7 +103,7 @@ export class RpcService {
 
   /** Serves an inbound RPC or message stream. */
   async serve (stream: Stream, connection: Connection, netuid: number, kind: 'rpc' | 'msg'): Promise<void> {
-    const framed = new FramedStream(stream, { maxFrameBytes: this.#init.maxFrameBytes, log: this.#c.log })
+    const framed = new FramedStream(stream, { maxFrameBytes: this.#init.maxFrameBytes, log: this.#c.log, budget: this.#budget(connection) })
     const session = await this.#c.auth.sessionOf(connection)
     if (session === undefined) {
       await refuseChannel(framed, new NotAuthenticatedError(`${stream.protocol} refused: the connection has not completed the subwire handshake`))
@@ -115,7 +125,10 @@ export class RpcService {
       log: this.#c.log,
       e2e: this.#c.sealing.requestOpener(caller, kind),
       requireEncryption: this.#init.requireEncryption,
-      onServed: this.#c.onServed === undefined ? undefined : (s) => { this.#c.onServed?.({ ...s, kind, from: caller.ss58, netuid }) },
+      onServed: (s) => {
+        this.#c.onActivity?.(connection.id)
+        this.#c.onServed?.({ ...s, kind, from: caller.ss58, netuid })
+      },
       resolve: (type) => {
         // checked per request too: a block added while this channel is open refuses what comes next
         const refused = this.#c.auth.blocked(session)
@@ -149,10 +162,37 @@ export class RpcService {
     return id
   }
 
-  /** Forgets the streams and the request count of a closed connection. */
+  /** Forgets the streams, the request count and the byte budget of a closed connection. */
   forget (connectionId: string): void {
     this.#clients.delete(connectionId)
     this.#limiters.delete(connectionId)
+    const b = this.#budgets.get(connectionId)
+    if (b === undefined) return
+    this.#budgets.delete(connectionId)
+    const p = this.#peerBudgets.get(b.peer)
+    if (p !== undefined && --p.connections === 0) this.#peerBudgets.delete(b.peer)
+  }
+
+  /** Bytes held for remotes right now (queued replies, unfinished frames), all connections together. */
+  get bufferedBytes (): number {
+    let n = 0
+    for (const p of this.#peerBudgets.values()) n += p.budget.used
+    return n
+  }
+
+  #budget (connection: Connection): ByteBudget {
+    const existing = this.#budgets.get(connection.id)
+    if (existing !== undefined) return existing.budget
+    const peer = connection.remotePeer.toString()
+    let p = this.#peerBudgets.get(peer)
+    if (p === undefined) {
+      p = { budget: new ByteBudget(this.#init.peerBudgetBytes), connections: 0 }
+      this.#peerBudgets.set(peer, p)
+    }
+    p.connections++
+    const budget = new ByteBudget(this.#init.connectionBudgetBytes, p.budget)
+    this.#budgets.set(connection.id, { budget, peer })
+    return budget
   }
 
   /** Closes every client stream. */
@@ -163,6 +203,8 @@ export class RpcService {
     }
     this.#clients.clear()
     this.#limiters.clear()
+    this.#budgets.clear()
+    this.#peerBudgets.clear()
     await Promise.allSettled(closing)
   }
 
@@ -187,6 +229,7 @@ export class RpcService {
     const netuid = options.netuid ?? this.#init.netuids[0]
     if (netuid === undefined) throw new InvalidConfigError('No netuid given and this peer serves no subnet')
     const session = await reach()
+    this.#c.onActivity?.(session.connection.id)
     if (!session.attestation.netuids.includes(netuid)) {
       throw new SubnetNotServedError(`${session.remote.ss58} does not serve subnet ${netuid} (it serves ${session.attestation.netuids.join(', ') || 'none'})`, { netuid })
     }
@@ -234,7 +277,7 @@ export class RpcService {
       }
       throw new ConnectionClosedError(`Could not open ${protocol} to ${session.remote.ss58}: ${e.message}`, { cause: e })
     }
-    const framed = new FramedStream(stream, { maxFrameBytes: this.#init.maxFrameBytes, log: this.#c.log })
+    const framed = new FramedStream(stream, { maxFrameBytes: this.#init.maxFrameBytes, log: this.#c.log, budget: this.#budget(session.connection) })
     return new RpcClient(framed, { maxInFlight: session.maxConcurrent, log: this.#c.log })
   }
 }

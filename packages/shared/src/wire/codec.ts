@@ -10,6 +10,8 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { FRAME_HEADER_BYTES } from '../constants.ts'
 import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from '../errors/index.ts'
 import { pack, packInto } from './encode.ts'
+import { checkDecodeCost } from './cost.ts'
+import type { DecodeLimits } from './cost.ts'
 
 
 /**
@@ -33,8 +35,13 @@ export function encodeValue (value: unknown): Uint8Array {
 }
 
 
-/** Decodes a MessagePack value, throwing {@link InvalidFrameError} on any failure. */
-export function decodeValue (bytes: Uint8Array): unknown {
+/**
+ * Decodes a MessagePack value, throwing {@link InvalidFrameError} on any failure and
+ * `DecodeLimitError` (before decoding) when it holds more items or deeper nesting than
+ * `limits` allow.
+ */
+export function decodeValue (bytes: Uint8Array, limits?: DecodeLimits): unknown {
+  checkDecodeCost(bytes, limits)
   let value: unknown
   try {
     value = packr.unpack(bytes)

@@ -14,6 +14,7 @@ import { WRITE_HIGH_WATER_MARK } from '../constants.ts'
 import { AbortError, ConnectionClosedError, toError } from '../errors/index.ts'
 import type { Logger, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import type { ByteBudget } from './budget.ts'
 
 /** Options of a {@link FramedStream}. */
 export interface FramedStreamInit {
@@ -23,6 +24,11 @@ export interface FramedStreamInit {
   log: Logger
   /** Queue size above which {@link FramedStream.waitWritable} waits; default 1 MiB. */
   highWaterMark?: number
+  /**
+   * Charged with our queued writes and the bytes of unfinished frames we hold; while it is
+   * spent, reading pauses (the remote's flow-control window closes) until it is released.
+   */
+  budget?: ByteBudget | undefined
 }
 
 type FrameListener = (frame: unknown) => void
@@ -47,6 +53,12 @@ export class FramedStream {
   #pendingFrames: unknown[] = []
   #capacityWaiters: Array<() => void> = []
   #frameWaiter: { resolve: (f: unknown) => void, reject: (e: Error) => void } | undefined
+  readonly #budget: ByteBudget | undefined
+  #pendingLimit: { max: number, error: () => Error } | undefined
+  /** Why {@link FramedStream.limitPending} reset the stream: what every later read and send throws. */
+  #overflow: Error | undefined
+  #charged = 0
+  #paused = false
 
   constructor (stream: Stream, init: FramedStreamInit) {
     this.stream = stream
@@ -54,11 +66,13 @@ export class FramedStream {
     this.#highWaterMark = init.highWaterMark ?? WRITE_HIGH_WATER_MARK
     this.#decoder = new FrameDecoder(init.maxFrameBytes)
     this.#log = init.log
+    this.#budget = init.budget
     stream.addEventListener('message', (evt) => { this.#onData(evt.data) })
     stream.addEventListener('remoteCloseWrite', () => { this.#finishRead() })
     stream.addEventListener('close', (evt) => {
       this.#finishRead(evt.error === undefined ? undefined : toError(evt.error))
       this.#releaseWaiters()
+      this.#release()
     })
     // On 'drain' the stream itself resends its own buffer in a microtask; flush after it so
     // the capacity check sees the emptied buffer (checking synchronously once deadlocked a
@@ -85,6 +99,18 @@ export class FramedStream {
     return this.#queuedBytes
   }
 
+  /** True while the budget this stream is charged to is spent (reading is paused meanwhile). */
+  get overBudget (): boolean {
+    return this.#budget?.over === true
+  }
+
+  /** Calls `fn` once the budget is no longer spent (at once if it is not). */
+  whenUnderBudget (fn: () => void): void {
+    const budget = this.#budget
+    if (budget === undefined || !budget.over) { fn(); return }
+    budget.onRelease(() => { this.whenUnderBudget(fn) })
+  }
+
   /**
    * Sets the frame listener. Frames that arrived before a listener was set are
    * delivered to it first, in order.
@@ -100,6 +126,15 @@ export class FramedStream {
   onEnd (listener: EndListener): void {
     this.#onEnd = listener
     if (this.#ended && this.#pendingFrames.length === 0) listener(this.#endError)
+  }
+
+  /**
+   * Bounds the frames received and not yet read: one more than `max` (a remote ignoring
+   * its flow-control credit) ends reading with `error()`, drops what was buffered and
+   * resets the stream; the next {@link FramedStream.readFrame} rejects with that error.
+   */
+  limitPending (max: number, error: () => Error): void {
+    this.#pendingLimit = { max, error }
   }
 
   /** Reads one frame (for request/response exchanges such as the handshake). */
@@ -120,10 +155,11 @@ export class FramedStream {
 
   /** Queues a frame for sending. Throws `FrameTooLargeError` if it exceeds the maximum. */
   send (frame: unknown): void {
-    if (this.stream.writeStatus !== 'writable') throw new ConnectionClosedError(`Stream is ${this.stream.writeStatus}`)
+    if (this.stream.writeStatus !== 'writable') throw this.#overflow ?? new ConnectionClosedError(`Stream is ${this.stream.writeStatus}`)
     const bytes = encodeFrame(frame, this.#maxFrameBytes)
     this.#queue.push(bytes)
     this.#queuedBytes += bytes.byteLength
+    this.#account()
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
       queueMicrotask(() => {
@@ -197,6 +233,7 @@ export class FramedStream {
       this.#log('closing stream %s after bad input: %s', this.stream.id, (err as Error).message)
       this.abort(err as Error)
     }
+    this.#account()
   }
 
   #deliver (frame: unknown): void {
@@ -208,6 +245,13 @@ export class FramedStream {
       this.#onFrame(frame)
     } else {
       this.#pendingFrames.push(frame)
+      const limit = this.#pendingLimit
+      if (limit !== undefined && this.#pendingFrames.length > limit.max) {
+        const err = this.#overflow = limit.error()
+        this.#log('resetting stream %s: %s', this.stream.id, err.message)
+        this.#pendingFrames = []
+        this.abort(err)
+      }
     }
   }
 
@@ -257,7 +301,32 @@ export class FramedStream {
     this.#notifyCapacity()
   }
 
+  /** Charges the budget with what we hold now, pausing reading while it is spent. */
+  #account (): void {
+    const budget = this.#budget
+    if (budget === undefined) return
+    const held = this.stream.status === 'closed' || this.stream.status === 'aborted' || this.stream.status === 'reset'
+      ? 0
+      : this.#queuedBytes + this.stream.writeBufferLength + this.#decoder.bufferedBytes
+    budget.charge(held - this.#charged)
+    this.#charged = held
+    if (!budget.over || this.#paused || this.#ended) return
+    this.#paused = true
+    this.stream.pause()
+    this.whenUnderBudget(() => {
+      this.#paused = false
+      if (this.stream.readStatus === 'paused') this.stream.resume()
+    })
+  }
+
+  /** Gives back everything charged (the stream closed). */
+  #release (): void {
+    this.#budget?.charge(-this.#charged)
+    this.#charged = 0
+  }
+
   #notifyCapacity (): void {
+    this.#account()
     if (this.#capacityWaiters.length === 0) return
     if (this.#queuedBytes + this.stream.writeBufferLength < this.#highWaterMark || this.stream.writeStatus !== 'writable') {
       this.#releaseWaiters()
