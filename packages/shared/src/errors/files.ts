@@ -69,3 +69,19 @@ export class FilesNotEnabledError extends SubwireError {
   static override code = 'ERR_FILES_NOT_ENABLED'
   static defaultMessage = 'This peer does not receive files'
 }
+/**
+ * A folder entry's relative path is unsafe: absolute, with a drive letter or a backslash,
+ * with an empty, `.` or `..` component, or the same as another entry's (or its directory)
+ * once sanitised. The whole folder is refused; nothing is created.
+ */
+export class UnsafePathError extends SubwireError {
+  static override name = 'UnsafePathError'
+  static override code = 'ERR_UNSAFE_PATH'
+  static defaultMessage = 'A folder entry has an unsafe relative path'
+}
+/** A folder is over the protocol's limits (entries, path length, depth), checked before anything is buffered or created. */
+export class FolderLimitError extends SubwireError {
+  static override name = 'FolderLimitError'
+  static override code = 'ERR_FOLDER_LIMIT'
+  static defaultMessage = 'The folder is over the protocol\'s limits'
+}
