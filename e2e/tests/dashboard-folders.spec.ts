@@ -112,6 +112,23 @@ describe('folders in the dashboard, in Chromium', () => {
     assert.equal(cli.events.filter((e) => e.event === 'file').length, 0, 'one folder event, no file event per entry')
   })
 
+  it('sends two dropped files as one transfer (a folder of both), not only the first', async () => {
+    await page.selectOption('[data-testid=send-to]', BOB)
+    await page.evaluate(() => {
+      const dt = new DataTransfer()
+      dt.items.add(new File(['first dropped file'], 'one.txt'))
+      dt.items.add(new File([new Uint8Array(70_000).fill(7)], 'two.bin'))
+      document.getElementById('drop')?.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }))
+    })
+    const row = '#transfer-list li[data-dir=out][data-kind=folder][data-name="2 files"]'
+    await page.waitForSelector(`${row}[data-state=done]`, { timeout: 60_000 })
+      .catch(async (err: Error) => { throw new Error(`${err.message}; transfers: ${await page.textContent('#transfer-list')}; notice: ${await errorText(page, 'send')}`) })
+    const got = await cli.waitFor((e) => e.event === 'folder' && e.name === '2 files')
+    assert.equal(got.files, 2)
+    const tree = await diskTree(String(got.path))
+    assert.deepEqual(Object.keys(tree).sort(), ['one.txt', 'two.bin'])
+  })
+
   it('receives the folder Node→browser into OPFS, asked once (name, 50 files); every hash equal', async () => {
     const { sender: eve, addr } = await NodeSender.start()
     try {
