@@ -147,6 +147,10 @@ describe('folders in the dashboard, in Chromium', () => {
       await page.waitForSelector(`${row}[data-state=done]`, { timeout: 60_000 })
       assert.equal(await page.$$(`#transfer-list li[data-dir=in][data-state=asking]`).then((l) => l.length), 0, 'no consent per file')
       assert.deepEqual(await opfsTree(page, `inbox/${EVE}/dataset`), await diskTree(src))
+      // the inbox lists the folder's files under it
+      const listed = `#inbox-list tr[data-path="inbox/${EVE}/dataset/train/shards/f-2.bin"]`
+      await page.waitForSelector(listed, { timeout: 30_000 })
+      assert.equal(await page.textContent(`${listed} td:nth-child(1)`), 'dataset/train/shards/f-2.bin')
       await screenshot(page, '21-folder-received')
     } finally {
       eve.stop()

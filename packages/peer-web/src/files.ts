@@ -289,35 +289,45 @@ export class OpfsFileStore implements FileStore {
     }
   }
 
-  /** Received files, newest first. */
+  /** Received files, newest first; a received folder's files are listed as `<folder>/<relative path>`. */
   async list (options: AbortOptions = {}): Promise<InboxFile[]> {
     const inbox = await this.#dir('inbox')
     const out: InboxFile[] = []
-    for await (const [sender, handle] of inbox.entries()) {
-      if (handle.kind !== 'directory') continue
-      for await (const [name, f] of (handle as FileSystemDirectoryHandle).entries()) {
-        if (options.signal?.aborted === true) return out
-        if (f.kind !== 'file') continue
+    const walk = async (dir: FileSystemDirectoryHandle, sender: string, prefix: string): Promise<void> => {
+      for await (const [name, f] of dir.entries()) {
+        if (options.signal?.aborted === true) return
+        if (f.kind === 'directory') { await walk(f as FileSystemDirectoryHandle, sender, `${prefix}${name}/`); continue }
         const file = await (f as FileSystemFileHandle).getFile()
-        out.push({ path: `inbox/${sender}/${name}`, sender, name, size: file.size, lastModified: file.lastModified })
+        out.push({ path: `inbox/${sender}/${prefix}${name}`, sender, name: `${prefix}${name}`, size: file.size, lastModified: file.lastModified })
       }
+    }
+    for await (const [sender, handle] of inbox.entries()) {
+      if (handle.kind === 'directory') await walk(handle as FileSystemDirectoryHandle, sender, '')
     }
     return out.sort((a, b) => b.lastModified - a.lastModified)
   }
 
+  /** The directory and name of an inbox path (`inbox/<sender>/<name>` or, in a folder, `inbox/<sender>/<folder>/…/<name>`). */
+  async #inboxEntry (path: string): Promise<{ dir: FileSystemDirectoryHandle, name: string }> {
+    const [top, sender, ...rest] = path.split('/')
+    if (top !== 'inbox' || sender === undefined || rest.length === 0 || !isSs58(sender) || rest.some((p) => p === '' || p === '.' || p === '..')) {
+      throw new FileRefusedError(`not an inbox path: ${path}`)
+    }
+    let dir = await (await this.#dir('inbox')).getDirectoryHandle(sender)
+    for (const p of rest.slice(0, -1)) dir = await dir.getDirectoryHandle(p)
+    return { dir, name: rest.at(-1) as string }
+  }
+
   /** A received file as a disk-backed `File` (for a download link or hashing). */
   async file (path: string): Promise<File> {
-    const [top, sender, name] = path.split('/')
-    if (top !== 'inbox' || sender === undefined || name === undefined || !isSs58(sender)) throw new FileRefusedError(`not an inbox path: ${path}`)
-    const dir = await this.#dir('inbox', sender)
+    const { dir, name } = await this.#inboxEntry(path)
     return await (await dir.getFileHandle(name)).getFile()
   }
 
   /** Deletes a received file. */
   async remove (path: string): Promise<void> {
-    const [, sender, name] = path.split('/')
-    if (sender === undefined || name === undefined) return
-    await (await this.#dir('inbox', sender)).removeEntry(name)
+    const { dir, name } = await this.#inboxEntry(path)
+    await dir.removeEntry(name)
   }
 }
 
