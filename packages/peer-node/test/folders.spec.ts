@@ -3,8 +3,8 @@ import { mkdir, readdir, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
-import { fileProtocol, FolderLimitError, UnsafePathError } from '@subwire/shared'
-import { FramedStream, folderRoot, folderToWire } from '@subwire/shared/protocol'
+import { createManifest, fileProtocol, FolderLimitError, InvalidManifestError, UnsafePathError } from '@subwire/shared'
+import { FramedStream, folderRoot, folderToWire, manifestToWire } from '@subwire/shared/protocol'
 import { randomFile, sha256File, startPeer, tempDir, waitFor, addrOf } from './helpers.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { FileOffer, FolderProgressEvent, ReceivedFolder } from '@subwire/shared'
@@ -143,6 +143,18 @@ describe('folder transfer', () => {
       assert.equal(reply.e.name, name, path)
     }
     assert.deepEqual(await readdir(join(dir, 'bob', 'inbox', ALICE)), before)
+  })
+
+  it('refuses a file offer naming a folder that is not in progress (InvalidManifestError),', async () => {
+    const data = new TextEncoder().encode('stray')
+    const manifest = await createManifest({ name: 'x', size: data.byteLength, read: async (o, l) => data.slice(o, o + l) })
+    const connection = await alice.libp2p.dial(multiaddr(bobAddr))
+    const stream = await connection.newStream(fileProtocol(42))
+    const framed = new FramedStream(stream, { maxFrameBytes: 1024 * 1024, log: Object.assign(() => {}, { error: () => {}, trace: () => {}, enabled: false }) as unknown as Logger })
+    framed.send({ k: 'offer', m: manifestToWire({ ...manifest, folder: { id: crypto.randomUUID(), index: 0 } }) })
+    const reply = await framed.readFrame() as { k: string, e: { name: string } }
+    assert.equal(reply.k, 'refuse')
+    assert.equal(reply.e.name, InvalidManifestError.name)
   })
 
   it('refuses a hostile path at the sender too, before hashing', async () => {
