@@ -96,11 +96,12 @@ describe('folder transfer', () => {
     assert.deepEqual((await readdir(join(dir, 'bob', 'partial'))).filter((n) => n.endsWith('.d')), [])
   })
 
-  it('a second folder of the same name lands beside the first, never into it', async () => {
+  it('a second folder of the same name lands beside the first, never into it (sent in plaintext this time)', async () => {
     const src = join(dir, 'dataset')
-    const result = await alice.sendFolder(bobAddr, src)
+    const result = await alice.sendFolder(bobAddr, src, { encrypt: false })
     await waitFor(() => folders.some((f) => f.id === result.id), 10_000, 'the folder event')
     assert.equal(folders.find((f) => f.id === result.id)?.path, join(dir, 'bob', 'inbox', ALICE, 'dataset (1)'))
+    assert.deepEqual(await tree(join(dir, 'bob', 'inbox', ALICE, 'dataset (1)')), await tree(src))
   })
 
   it('resumes a folder interrupted mid-way, across a receiver restart: staged files are re-checked, not re-sent', async () => {
@@ -145,7 +146,7 @@ describe('folder transfer', () => {
     assert.deepEqual(await readdir(join(dir, 'bob', 'inbox', ALICE)), before)
   })
 
-  it('refuses a file offer naming a folder that is not in progress (InvalidManifestError),', async () => {
+  it('refuses a file offer naming a folder that is not in progress (InvalidManifestError)', async () => {
     const data = new TextEncoder().encode('stray')
     const manifest = await createManifest({ name: 'x', size: data.byteLength, read: async (o, l) => data.slice(o, o + l) })
     const connection = await alice.libp2p.dial(multiaddr(bobAddr))
