@@ -139,6 +139,7 @@ describe('folder transfer', () => {
       const stream = await connection.newStream(fileProtocol(42))
       const framed = new FramedStream(stream, { maxFrameBytes: 1024 * 1024, log: Object.assign(() => {}, { error: () => {}, trace: () => {}, enabled: false }) as unknown as Logger })
       framed.send({ k: 'folder', m: folderToWire(folder) })
+      assert.deepEqual(await framed.readFrame(), { k: 'wait' }, 'a receiver that knows folders says so at once')
       const reply = await framed.readFrame() as { k: string, e: { name: string } }
       assert.equal(reply.k, 'refuse')
       assert.equal(reply.e.name, name, path)
@@ -156,6 +157,20 @@ describe('folder transfer', () => {
     const reply = await framed.readFrame() as { k: string, e: { name: string } }
     assert.equal(reply.k, 'refuse')
     assert.equal(reply.e.name, InvalidManifestError.name)
+  })
+
+  it('tells the sender FilesNotEnabledError when the receiver never answers the folder offer (a peer older than folders)', async () => {
+    // an older receiver's file handler: reads the unknown frame and says nothing
+    const old = await startPeer({ uri: '//Dave', transports: ['quic'] })
+    try {
+      await old.libp2p.unhandle(fileProtocol(42))
+      await old.libp2p.handle(fileProtocol(42), (stream) => { stream.addEventListener('message', () => {}) }, { runOnLimitedConnection: false })
+      const started = Date.now()
+      await assert.rejects(alice.sendFolder(addrOf(old, 'quic'), join(dir, 'dataset')), { name: 'FilesNotEnabledError' })
+      assert.ok(Date.now() - started < 30_000)
+    } finally {
+      await old.stop()
+    }
   })
 
   it('refuses a hostile path at the sender too, before hashing', async () => {

@@ -143,6 +143,7 @@ async function build (backend: E2eBackend, keptSignature: string | undefined): P
     ['file', 'done (duplicate)', { k: 'done', r: small.root, dup: true }],
     ['file', 'cancel', { k: 'cancel', e: errorToWire(new TransferCancelledError('The sender cancelled the transfer')) }],
     ['file', 'folder offer (plaintext: docs/abc.txt and an empty file)', { k: 'folder', m: folderToWire(folder) }],
+    ['file', 'folder wait (at once: this receiver understands folders)', { k: 'wait' }],
     ['file', 'folder accept', { k: 'accept' }],
     ['file', 'offer of folder entry 0 (the manifest names its folder in f)', { k: 'offer', m: manifestToWire({ ...small, name: 'docs/abc.txt', folder: { id: folderId, index: 0 } }) }],
     ['file', 'folder end', { k: 'end' }],

@@ -80,6 +80,9 @@ export class FolderReceiver {
   /** Receives the folder; resolves `undefined` for a retry of a folder already delivered. */
   async receive (offer: Record<string, unknown>): Promise<ReceivedFolder | undefined> {
     const init = this.#init
+    // at once, before the checks and the policy (a person may take minutes): this receiver
+    // understands folders; a sender that hears nothing knows it reached an older one
+    this.#framed.send({ k: 'wait' })
     let manifest: FolderManifest
     let paths: string[]
     try {

@@ -8,7 +8,7 @@
 import { asRecord, bytesField } from '../wire/fields.ts'
 import { encodeValue } from '../wire/codec.ts'
 import { BLAKE3_BYTES, MAX_FOLDER_ENTRIES } from '../constants.ts'
-import { AbortError, ConnectionClosedError, errorClasses, errorFromWire, FileRefusedError, FolderLimitError, InvalidFrameError, InvalidManifestError, toError, TransferCancelledError } from '../errors/index.ts'
+import { AbortError, ConnectionClosedError, errorClasses, errorFromWire, FileRefusedError, FilesNotEnabledError, FolderLimitError, InvalidFrameError, InvalidManifestError, toError, TransferCancelledError } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
 import { FrameKind, wireErrorOf } from '../rpc/frames.ts'
 import { bytesToHex, equalBytes } from '../bytes.ts'
@@ -25,6 +25,8 @@ export interface FolderSenderComponents {
   openStream: (options: { signal?: AbortSignal | undefined }) => Promise<FramedStream>
   /** The sealer of transfer `id` when the transfer is encrypted. */
   sealer: (id: string) => Promise<FileSealer | undefined>
+  /** How long the receiver has to answer the folder offer with `wait` (an older receiver never does). */
+  answerTimeoutMs: number
   /** Sends one file (its manifest names the folder entry), as {@link FileService} sends a file. */
   sendFile: (source: FileSource, manifest: FileManifest, options: SendFileOptions) => Promise<Omit<SendFileResult, 'ms'>>
 }
@@ -117,16 +119,9 @@ export class FolderSender {
       const sealed = await sealer.sealOffer(encodeValue(folderToWire(folder)))
       framed.send({ k: 'folder', id: folder.id, x: sealed.x })
     }
-    let frame: unknown
-    try {
-      frame = await framed.readFrame({ signal: this.#options.signal })
-    } catch (err) {
-      const e = toError(err)
-      if (this.#options.signal?.aborted === true) throw new AbortError()
-      // a receiver older than folders closes the stream at a frame kind it does not know
-      throw e.name === 'TruncatedFrameError' || e.name === ConnectionClosedError.name ? new ConnectionClosedError(`The receiver closed the folder stream without an answer (${e.message}); it may not support folders`, { cause: e }) : e
-    }
-    const reply = asRecord(frame, 'folder reply')
+    let reply = asRecord(await this.#read(framed, this.#c.answerTimeoutMs), 'folder reply')
+    // `wait`: the receiver understands folders and is checking the offer (or asking its user)
+    if (reply.k === 'wait') reply = asRecord(await this.#read(framed, undefined), 'folder reply')
     if (reply.k === 'refuse') {
       const reason = errorFromWire(asRecord(reply.e, 'refusal') as { name: string, message: string })
       throw Object.hasOwn(errorClasses, reason.name) ? reason : new FileRefusedError(`${reason.name}: ${reason.message}`, { cause: reason })
@@ -139,6 +134,23 @@ export class FolderSender {
     }
     if (reply.k !== 'accept') throw new InvalidFrameError(`expected accept, refuse, done or a refusal (7), got ${String(reply.k)}`)
     return 'accept'
+  }
+
+  /** The next frame; a receiver that says nothing for `ms` (an older one) is `FilesNotEnabledError`. */
+  async #read (framed: FramedStream, ms: number | undefined): Promise<unknown> {
+    const signal = this.#options.signal
+    const timeout = ms === undefined ? undefined : AbortSignal.timeout(ms)
+    const signals = [...(timeout === undefined ? [] : [timeout]), ...(signal === undefined ? [] : [signal])]
+    try {
+      return await framed.readFrame({ signal: signals.length === 0 ? undefined : AbortSignal.any(signals) })
+    } catch (err) {
+      const e = toError(err)
+      if (signal?.aborted === true) throw new AbortError()
+      if (timeout?.aborted === true || e.name === 'TruncatedFrameError' || e.name === ConnectionClosedError.name) {
+        throw new FilesNotEnabledError(`The receiver did not answer the folder offer (${e.message}): it may run a subwire without folders; send the files one by one`, { cause: e })
+      }
+      throw e
+    }
   }
 
   /**

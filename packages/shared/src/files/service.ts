@@ -147,6 +147,7 @@ export class FileService {
     const sender = new FolderSender({
       openStream: async (o) => this.#framed(await this.#newStream(await reach(), netuid, o.signal)),
       sealer: async (id) => encrypt ? this.#c.sealing.fileSealer(await reach(), id) : undefined,
+      answerTimeoutMs: this.#init.handshakeTimeoutMs * 2,
       sendFile: async (source, manifest, o) => await this.#sendManifest(reach, dest, netuid, source, manifest, encrypt, o)
     }, folder, options)
     const result = await sender.send()
