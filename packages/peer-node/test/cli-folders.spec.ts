@@ -27,9 +27,13 @@ describe('subwire send DEST DIR', () => {
   const home = (n: string): string => join(dir, n)
   const fixed: string[] = []
 
+  const listeners: Proc[] = []
   const listen = async (): Promise<{ proc: Proc, addr: string }> => {
+    // one listener per home: an earlier test's (if it failed before killing it) goes first
+    for (const l of listeners.splice(0)) { if (l.child.exitCode === null && l.child.signalCode === null) { kill9(l); await l.exited } }
     const proc = startCli(['--home', home('bob'), 'listen', '--json', '--min-free', '0', ...fixed])
     procs.push(proc)
+    listeners.push(proc)
     const l = await until(() => proc.lines.find((x) => x.event === 'listening'), 30_000, 'the listener')
     return { proc, addr: (l.multiaddrs as string[]).find((a) => a.includes('/quic-v1/')) as string }
   }

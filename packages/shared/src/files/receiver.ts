@@ -34,7 +34,7 @@ import type { FramedStream } from '../wire/framed-stream.ts'
 import type { AbortOptions } from '../abort.ts'
 import type { Caller } from '../rpc/types.ts'
 import { DEFAULT_MIN_FREE_BYTES } from './types.ts'
-import type { FileManifest, FileOffer, FileOpener, ReceiveFileInit, ReceivedFile } from './types.ts'
+import type { FileManifest, FileOffer, FileOpener, PartialFile, ReceiveFileInit, ReceivedFile } from './types.ts'
 
 export type { ReceiveFileInit } from './types.ts'
 import { DiskReservations } from './reservations.ts'
@@ -126,13 +126,12 @@ export class FileReceiver {
       const { onAccepted: _accepted, ...rest } = init
       const entryInit: ReceiveFileInit = {
         ...rest,
-        store: { open: async (k, m, _name, _sender, options) => await session.staging.open(ref.index, k, m, options) },
+        store: { open: async (k, m, _name, _sender, options) => staged(await session.staging.open(ref.index, k, m, options), () => { session.done.add(ref.index) }) },
         delivered: undefined,
         onProgress: (event) => { session.progress(ref.index, event.detail.bytes) }
       }
       const receiver = new ChunkReceiver(this.#framed, entryInit, manifest, async () => await this.#read())
       const received = await receiver.run(key, name, publicOffer, '', session.reservation, async (err) => await this.#refuse(err), opened?.accept)
-      session.done.add(ref.index)
       if (received.resumedFrom >= manifest.size) session.progress(ref.index, manifest.size)
       return { ...received, folder: ref.id }
     } finally {
@@ -201,6 +200,23 @@ export class FileReceiver {
       await this.#refuse(new InsufficientDiskSpaceError(`Not enough free disk space for ${formatSize(need)} (this peer keeps ${formatSize(minFree)} free); try again later`))
     }
     return need
+  }
+}
+
+/**
+ * A folder entry's partial that records the entry as staged the moment it is (before the
+ * entry's `done` goes out, so the folder's `end`, which the sender sends on that `done`,
+ * always finds it counted).
+ */
+function staged (partial: PartialFile, onStaged: () => void): PartialFile {
+  return {
+    get verifiedChunks () { return partial.verifiedChunks },
+    write: async (offset, bytes, options) => { await partial.write(offset, bytes, options) },
+    commit: async (n, options) => { await partial.commit(n, options) },
+    read: async (offset, length, options) => await partial.read(offset, length, options),
+    rewind: async (n, options) => { await partial.rewind(n, options) },
+    complete: async (options) => { const path = await partial.complete(options); onStaged(); return path },
+    close: async () => { await partial.close() }
   }
 }
 
