@@ -4,7 +4,7 @@
  */
 import { IdbQueueStore, OpfsFileStore } from '@subwire/peer-web'
 import { createManifest } from '@subwire/shared'
-import { verifyChunksOnDisk } from '@subwire/shared/protocol'
+import { folderRoot, verifyChunksOnDisk } from '@subwire/shared/protocol'
 import { queueStoreSuite } from '@subwire/shared/testing'
 
 interface Case { name: string, fn: () => Promise<void> }
@@ -47,6 +47,45 @@ runner.describe('OpfsFileStore', () => {
     for (let i = 0; i < bytes.byteLength; i++) {
       if (got[i] !== bytes[i]) throw new Error(`byte ${i} differs: a concurrently written chunk was lost`)
     }
+  })
+})
+
+// A folder (issue 24): entries verified into the staging, a staged entry served complete on
+// a resume (not received again), and the whole folder moved into the inbox in one step.
+runner.describe('OpfsFileStore folders', () => {
+  runner.it('stages entries, serves a staged one complete on a resume, and moves the folder into the inbox beside one of the same name', async () => {
+    const sender = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'
+    const chunk = 64 * 1024
+    const data = [new Uint8Array(3 * chunk + 5).fill(1), new Uint8Array(10).fill(2)]
+    const manifests = await Promise.all(data.map(async (d, i) => await createManifest({ name: `f${i}`, size: d.byteLength, read: async (o, l) => d.slice(o, o + l) }, { chunkSize: chunk })))
+    const entries = [{ path: 'a/b/one.bin', size: data[0]?.byteLength ?? 0, root: manifests[0]?.root ?? new Uint8Array() }, { path: 'two.txt', size: 10, root: manifests[1]?.root ?? new Uint8Array() }]
+    const folder = { id: 'f', name: 'set', entries, root: await folderRoot(entries) }
+    const store = new OpfsFileStore({ root: `compliance-folders-${Date.now()}` })
+    const land = async (): Promise<string> => {
+      const staging = await store.openFolder('cd'.repeat(32), folder, 'set', sender)
+      for (const [i, m] of manifests.entries()) {
+        const p = await staging.open(i, (i === 0 ? 'e1' : 'e2').repeat(32), m)
+        if (p.verifiedChunks < Math.ceil(m.size / chunk)) await p.write(0, data[i] as Uint8Array)
+        await p.complete()
+        await p.close()
+      }
+      // a resume of the same folder: every entry already staged comes back complete
+      await staging.close()
+      const again = await store.openFolder('cd'.repeat(32), folder, 'set', sender)
+      for (const [i, m] of manifests.entries()) {
+        const p = await again.open(i, (i === 0 ? 'e1' : 'e2').repeat(32), m)
+        if (p.verifiedChunks !== Math.ceil(m.size / chunk)) throw new Error(`entry ${i} was not served complete from the staging`)
+        await p.close()
+      }
+      return await again.complete()
+    }
+    const first = await land()
+    const second = await land()
+    if (first !== `inbox/${sender}/set` || second !== `inbox/${sender}/set (1)`) throw new Error(`landed at ${first} and ${second}`)
+    const got = new Uint8Array(await (await store.file(`${first}/a/b/one.bin`)).arrayBuffer())
+    if (got.byteLength !== data[0]?.byteLength || got.some((b) => b !== 1)) throw new Error('a/b/one.bin differs')
+    const listed = (await store.list()).map((f) => f.name).sort()
+    if (JSON.stringify(listed) !== JSON.stringify(['set (1)/a/b/one.bin', 'set (1)/two.txt', 'set/a/b/one.bin', 'set/two.txt'])) throw new Error(`listed ${JSON.stringify(listed)}`)
   })
 })
 

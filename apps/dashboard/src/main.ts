@@ -13,6 +13,8 @@ import { Settings } from './settings.ts'
 import { sharedPeer, showShare } from './share.ts'
 import { connectingText, ENCRYPTION, Peers } from './peers.ts'
 import { Transfers } from './transfers.ts'
+import { folderFromInput, fromDrop } from './picking.ts'
+import type { PickedFolder } from './picking.ts'
 import type { TransferState } from './transfers.ts'
 import { $, bytes, clearNotice, el, guarded, named, parseJson, short, showNotice } from './ui.ts'
 import type { InboxFile, OpfsFileStore, WebPeer } from '@subwire/peer-web'
@@ -316,14 +318,15 @@ $('limit-form').addEventListener('submit', (ev) => {
 
 // --- send -------------------------------------------------------------------
 
-async function addFiles (files: File[]): Promise<void> {
+async function addFiles (files: File[] | PickedFolder | undefined): Promise<void> {
   alerts.ask()
   await guarded('send', async () => {
     needPeer()
     const to = $<HTMLSelectElement>('send-to').value
     if (to === '') throw named('InvalidDestinationError', 'Connect to a peer first')
-    if (files.length === 0) throw named('NoFilesError', 'nothing was dropped')
-    await transfers.add(to, files)
+    if (files === undefined || (Array.isArray(files) ? files : files.files).length === 0) throw named('NoFilesError', 'nothing was dropped')
+    if (Array.isArray(files)) await transfers.add(to, files)
+    else await transfers.addFolder(to, files)
   })
 }
 
@@ -333,13 +336,21 @@ input('file-input').addEventListener('change', () => {
   input('file-input').value = ''
   void addFiles(files)
 })
+$('choose-folder').addEventListener('click', () => { input('folder-input').click() })
+input('folder-input').addEventListener('change', () => {
+  const folder = folderFromInput([...input('folder-input').files ?? []])
+  input('folder-input').value = ''
+  void addFiles(folder)
+})
 const drop = $('drop')
 drop.addEventListener('dragover', (ev) => { ev.preventDefault(); drop.classList.add('over') })
 drop.addEventListener('dragleave', () => { drop.classList.remove('over') })
 drop.addEventListener('drop', (ev) => {
   ev.preventDefault()
   drop.classList.remove('over')
-  void addFiles([...ev.dataTransfer?.files ?? []].filter((f) => f.size > 0 || f.type !== ''))
+  // a single file is itself; several files or a directory go as one folder transfer
+  const dropped = fromDrop(ev.dataTransfer)
+  void dropped.then(async (d) => { await addFiles(d === undefined ? [] : d instanceof File ? [d] : d) })
 })
 
 // --- inbox ------------------------------------------------------------------

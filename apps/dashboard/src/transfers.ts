@@ -1,17 +1,20 @@
 /**
- * The transfer list: every file in and out, with its state, progress, rate, ETA and a rate
- * sparkline, and Cancel / Retry. Outgoing files are sent one after another. The list (and
+ * The transfer list: every file and folder in and out, with its state, progress, rate, ETA
+ * and a rate sparkline, and Cancel / Retry; a folder also shows each of its files' progress.
+ * Outgoing transfers are sent one after another; an offer waiting for the receiver's
+ * consent reads "waiting for the receiver". The list (and
  * the files being sent, in IndexedDB) survives a reload: a file that was moving when the
  * page went away is paused, and Resume (like Retry) sends it again from what the receiver
  * verified.
  */
 import { asError, bytes, button, el, explain, short } from './ui.ts'
 import { BlobFileSource } from '@subwire/peer-web'
+import type { PickedFile, PickedFolder } from './picking.ts'
 import { createManifest } from '@subwire/shared'
 import type { WebPeer } from '@subwire/peer-web'
-import type { FileManifest, FileOffer, TransferProgressEvent } from '@subwire/shared'
+import type { FileManifest, FileOffer, FolderProgressEvent, TransferProgressEvent } from '@subwire/shared'
 
-export type TransferState = 'waiting' | 'asking' | 'hashing' | 'sending' | 'receiving' | 'paused' | 'verifying' | 'done' | 'failed' | 'cancelled' | 'declined'
+export type TransferState = 'waiting' | 'asking' | 'hashing' | 'offered' | 'sending' | 'receiving' | 'paused' | 'verifying' | 'done' | 'failed' | 'cancelled' | 'declined'
 
 export interface Transfer {
   id: string
@@ -31,6 +34,12 @@ export interface Transfer {
   blake3?: string
   resumedFrom?: number
   bytesSent?: number
+  /** Set for a folder: one transfer of several files. */
+  kind?: 'folder'
+  /** A folder's files with their progress (paths inside the folder). */
+  files?: Array<{ path: string, size: number, bytes: number }>
+  /** A folder's file count (known before its list, for an incoming offer). */
+  fileCount?: number
 }
 
 const LIST_KEY = 'subwire.transfers'
@@ -38,7 +47,7 @@ const ACCEPT_KEY = 'subwire.alwaysAccept'
 const SAMPLES = 30
 /** How long an offer waits for the user's answer before it is declined. */
 const CONSENT_MS = 5 * 60_000
-const ACTIVE: TransferState[] = ['hashing', 'sending', 'verifying']
+const ACTIVE: TransferState[] = ['hashing', 'offered', 'sending', 'verifying']
 
 /** Files being sent and their manifests, kept in IndexedDB so Resume works after a reload without hashing again. */
 class KeptFiles {
@@ -62,8 +71,8 @@ class KeptFiles {
     })
   }
 
-  async put (id: string, file: File): Promise<void> { await this.#run('readwrite', (s) => s.put(file, id)) }
-  async get (id: string): Promise<File | undefined> { return await this.#run<File | undefined>('readonly', (s) => s.get(id)) }
+  async put (id: string, file: File | PickedFile[]): Promise<void> { await this.#run('readwrite', (s) => s.put(file, id)) }
+  async get (id: string): Promise<File | PickedFile[] | undefined> { return await this.#run<File | PickedFile[] | undefined>('readonly', (s) => s.get(id)) }
   async delete (id: string): Promise<void> {
     await this.#run('readwrite', (s) => s.delete(id))
     await this.#run('readwrite', (s) => s.delete(`manifest:${id}`))
@@ -77,7 +86,7 @@ export class Transfers {
   readonly #list: Transfer[]
   readonly #root: HTMLElement
   readonly #kept = new KeptFiles()
-  readonly #files = new Map<string, File>()
+  readonly #files = new Map<string, File | PickedFile[]>()
   /** The manifest of each file being sent, so a Resume offers the same one without hashing again. */
   readonly #manifests = new Map<string, FileManifest>()
   readonly #controllers = new Map<string, AbortController>()
@@ -113,6 +122,20 @@ export class Transfers {
       Object.assign(t, { state: 'done', bytes: t.size, rate: 0, blake3: f.blake3, resumedFrom: f.resumedFrom })
       this.#changed(t)
     })
+    peer.on('folder:accepted', (o) => { this.#incoming(o, 'receiving') })
+    peer.on('folder:progress', (e) => { this.#folderProgress(e.detail.id, e, 'receiving') })
+    peer.on('folder:received', (f) => {
+      const t = this.#find(f.id)
+      if (t === undefined) return
+      Object.assign(t, { state: 'done', bytes: t.size, rate: 0, blake3: f.blake3, files: f.entries.map((e) => ({ path: e.path, size: e.size, bytes: e.size })) })
+      this.#changed(t)
+    })
+    peer.on('folder:failed', (f) => {
+      const t = f.id === undefined ? undefined : this.#find(f.id)
+      if (t === undefined || t.state === 'declined' || t.state === 'cancelled') return
+      Object.assign(t, { state: 'failed', rate: 0, error: { name: f.error.name, message: f.error.message } })
+      this.#changed(t)
+    })
     peer.on('file:failed', (f) => {
       const t = f.id === undefined ? undefined : this.#find(f.id)
       if (t === undefined || t.state === 'declined' || t.state === 'cancelled') return
@@ -141,6 +164,20 @@ export class Transfers {
   }
 
   alwaysAccepted (): string[] { return JSON.parse(localStorage.getItem(ACCEPT_KEY) ?? '[]') as string[] }
+
+  /** Adds a folder (or several dropped files) to send to `to` as one transfer. */
+  async addFolder (to: string, folder: PickedFolder): Promise<void> {
+    const size = folder.files.reduce((n, f) => n + f.file.size, 0)
+    const t: Transfer = {
+      id: crypto.randomUUID(), dir: 'out', peer: to, name: folder.name, size, state: 'waiting', bytes: 0, rate: 0, samples: [],
+      kind: 'folder', fileCount: folder.files.length, files: folder.files.map((f) => ({ path: f.path, size: f.file.size, bytes: 0 }))
+    }
+    this.#files.set(t.id, folder.files)
+    this.#list.unshift(t)
+    this.#changed(t)
+    await this.#kept.put(t.id, folder.files).catch(() => {}) // without IndexedDB, Resume works until a reload
+    this.#pump()
+  }
 
   /** Adds files to send to `to`; each is its own transfer. */
   async add (to: string, files: File[]): Promise<void> {
@@ -213,7 +250,7 @@ export class Transfers {
   #incoming (o: FileOffer, state: TransferState): Transfer {
     let t = this.#find(o.id)
     if (t === undefined) {
-      t = { id: o.id, dir: 'in', peer: o.from.ss58, name: o.name, size: o.size, state, bytes: 0, rate: 0, samples: [] }
+      t = { id: o.id, dir: 'in', peer: o.from.ss58, name: o.name, size: o.size, state, bytes: 0, rate: 0, samples: [], ...(o.files === undefined ? {} : { kind: 'folder' as const, fileCount: o.files, files: [] }) }
       this.#list.unshift(t)
     } else if (t.state !== 'declined') {
       t.state = state
@@ -227,10 +264,30 @@ export class Transfers {
     if (t === undefined || t.state === 'declined' || t.state === 'cancelled') return
     const { bytes: done, total, rate } = e.detail
     if (e.type === 'transfer:hashing') {
-      Object.assign(t, { state: 'hashing', hashed: done, rate })
+      // hashed whole: the offer goes out and waits for the receiver's answer (its consent)
+      Object.assign(t, { state: done >= total ? 'offered' : 'hashing', hashed: done, rate })
     } else {
       Object.assign(t, { state: done >= total && t.dir === 'out' ? 'verifying' : moving, bytes: done, rate })
       t.samples = [...t.samples, rate].slice(-SAMPLES)
+    }
+    this.#changed(t, true)
+  }
+
+  /** A folder's progress: the total, and the file the event is about. */
+  #folderProgress (id: string, e: FolderProgressEvent, moving: TransferState): void {
+    const t = this.#find(id)
+    if (t === undefined || t.state === 'declined' || t.state === 'cancelled') return
+    const { bytes: done, total, rate, file } = e.detail
+    if (e.type === 'folder:hashing') {
+      Object.assign(t, { state: done >= total ? 'offered' : 'hashing', hashed: done, rate })
+    } else {
+      Object.assign(t, { state: done >= total && t.dir === 'out' ? 'verifying' : moving, bytes: done, rate })
+      t.samples = [...t.samples, rate].slice(-SAMPLES)
+      t.files ??= []
+      const f = t.files[file.index] ?? (t.files[file.index] = { path: file.path, size: file.total, bytes: 0 })
+      f.bytes = file.bytes
+      // an earlier file the events skipped (resumed whole) is done once a later one moves
+      for (let i = 0; i < file.index; i++) { const g = t.files[i]; if (g !== undefined) g.bytes = g.size }
     }
     this.#changed(t, true)
   }
@@ -247,6 +304,7 @@ export class Transfers {
     const peer = this.#peer
     if (peer === undefined) return
     const file = this.#files.get(t.id) ?? await this.#kept.get(t.id).catch(() => undefined)
+    if (Array.isArray(file)) { await this.#sendFolder(t, file); return }
     if (file === undefined) {
       Object.assign(t, { state: 'failed', error: { name: 'SourceMissingError', message: 'the file is no longer in this browser: add it again' } })
       this.#changed(t)
@@ -260,6 +318,8 @@ export class Transfers {
     try {
       const onProgress = (e: TransferProgressEvent): void => { this.#progress(t.id, e, 'sending') }
       const manifest = await this.#manifest(t, file, controller.signal, onProgress)
+      Object.assign(t, { state: 'offered' })
+      this.#changed(t)
       // the same manifest and transfer id each time: the receiver sees one transfer, paused
       // and resumed, and continues after the chunks it verified
       const result = await peer.sendFile(t.peer, file, { id: t.id, manifest, signal: controller.signal, onProgress })
@@ -278,6 +338,42 @@ export class Transfers {
       this.#controllers.delete(t.id)
     }
     this.#changed(t)
+  }
+
+  /** Sends a folder as one transfer (hashed again on each attempt; the receiver resumes from what it verified). */
+  async #sendFolder (t: Transfer, files: PickedFile[]): Promise<void> {
+    const peer = this.#peer
+    if (peer === undefined) return
+    this.#files.set(t.id, files)
+    const controller = new AbortController()
+    this.#controllers.set(t.id, controller)
+    Object.assign(t, { state: 'hashing', rate: 0 })
+    this.#changed(t)
+    try {
+      const result = await peer.sendFolder(t.peer, { name: t.name, files: files.map((f) => ({ file: f.file, path: f.path })) }, {
+        id: t.id,
+        signal: controller.signal,
+        onProgress: (e) => { this.#folderProgress(t.id, e, 'sending') }
+      })
+      Object.assign(t, { state: 'done', bytes: t.size, rate: 0, blake3: result.blake3, resumedFrom: result.resumedFrom, bytesSent: result.bytesSent })
+      for (const f of t.files ?? []) f.bytes = f.size
+      this.#files.delete(t.id)
+      void this.#kept.delete(t.id).catch(() => {})
+    } catch (err) {
+      this.#failed(t, err)
+    } finally {
+      this.#controllers.delete(t.id)
+    }
+    this.#changed(t)
+  }
+
+  /** How a send ended short: the user's own Pause or Cancel is a state, not a failure. */
+  #failed (t: Transfer, err: unknown): void {
+    const why = this.#why.get(t.id)
+    this.#why.delete(t.id)
+    if (why === 'pause') Object.assign(t, { state: 'paused', rate: 0 })
+    else if (why === 'cancel') Object.assign(t, { state: 'cancelled', rate: 0 })
+    else { const e = asError(err); Object.assign(t, { state: e.name === 'FileRefusedError' ? 'declined' : 'failed', rate: 0, error: { name: e.name, message: e.message } }) }
   }
 
   /** The file's manifest: kept from an earlier attempt, or hashed now (and kept). */
@@ -322,13 +418,20 @@ export class Transfers {
     }
     if (t.state === 'done' && t.resumedFrom !== undefined && t.resumedFrom > 0) stats.append(` · resumed from ${bytes(t.resumedFrom)}`)
     if (t.blake3 !== undefined) stats.append(` · BLAKE3 ${short(t.blake3)}`)
-    const info = el('div', {}, el('div', { className: 'what' }, t.name), who, stats)
+    const title = t.kind === 'folder' ? `${t.name}/ (${t.fileCount ?? t.files?.length ?? 0} files)` : t.name
+    const info = el('div', {}, el('div', { className: 'what' }, title), who, stats)
     const bar = el('div', { className: 'bar' }, el('div', { className: 'fill' }))
     bar.setAttribute('role', 'progressbar')
     bar.setAttribute('aria-label', `${t.name} progress`)
     bar.setAttribute('aria-valuenow', barPct.toFixed(0))
     ;(bar.firstChild as HTMLElement).style.width = `${barPct.toFixed(1)}%`
     li.append(info, el('div', { className: 'actions' }, ...this.#actions(t)), bar)
+    if (t.kind === 'folder') {
+      li.dataset['kind'] = 'folder'
+      li.dataset['files'] = String(t.fileCount ?? t.files?.length ?? 0)
+      li.dataset['filesDone'] = String((t.files ?? []).filter((f) => f.bytes >= f.size).length)
+      if ((t.files ?? []).length > 0) li.append(this.#fileList(t))
+    }
     if (t.error !== undefined && t.state !== 'cancelled') {
       const reason = el('div', { className: 'reason' }, t.state === 'declined' && t.dir === 'in' ? 'You declined it.' : explain('transfers', t.error), ' ')
       const details = el('details', {}, el('summary', { textContent: 'Technical detail' }), el('code', { textContent: `${t.error.name}: ${t.error.message}` }))
@@ -336,6 +439,27 @@ export class Transfers {
       li.append(reason)
     }
     return li
+  }
+
+  /** A folder's files, each with its own progress bar (the first 200). */
+  #fileList (t: Transfer): HTMLElement {
+    const done = (t.files ?? []).filter((f) => f.bytes >= f.size).length
+    const list = el('ul', { className: 'files' })
+    for (const f of (t.files ?? []).slice(0, 200)) {
+      if (f === undefined || f === null) continue
+      const pct = f.size === 0 ? (f.bytes >= f.size && t.state === 'done' ? 100 : 0) : 100 * f.bytes / f.size
+      const bar = el('div', { className: 'bar small' }, el('div', { className: 'fill' }))
+      bar.setAttribute('role', 'progressbar')
+      bar.setAttribute('aria-label', `${f.path} progress`)
+      bar.setAttribute('aria-valuenow', pct.toFixed(0))
+      ;(bar.firstChild as HTMLElement).style.width = `${pct.toFixed(1)}%`
+      const item = el('li', {}, el('span', { className: 'mono' }, f.path), ` ${bytes(f.size)} `, bar)
+      Object.assign(item.dataset, { path: f.path, progress: pct.toFixed(1) })
+      list.append(item)
+    }
+    const details = el('details', {}, el('summary', { textContent: `${done} of ${t.fileCount ?? t.files?.length ?? 0} files` }), list)
+    details.dataset['testid'] = 'folder-files'
+    return details
   }
 
   #actions (t: Transfer): HTMLElement[] {
@@ -348,7 +472,7 @@ export class Transfers {
         el('label', { className: 'check' }, always, 'always accept from this hotkey'))
       return out
     }
-    if (t.dir === 'out' && (t.state === 'sending' || t.state === 'hashing')) out.push(button('Pause', 'pause', () => { this.pause(t.id) }, 'small'))
+    if (t.dir === 'out' && (t.state === 'sending' || t.state === 'hashing' || t.state === 'offered')) out.push(button('Pause', 'pause', () => { this.pause(t.id) }, 'small'))
     if (t.dir === 'out' && t.state === 'paused') out.push(button('Resume', 'resume', () => { this.resume(t.id) }, 'small'))
     if (t.dir === 'out' && (t.state === 'failed' || t.state === 'cancelled' || t.state === 'declined')) out.push(button('Retry', 'retry', () => { this.resume(t.id) }, 'small'))
     if (ACTIVE.includes(t.state) || ['waiting', 'paused', 'receiving'].includes(t.state)) out.push(button('Cancel', 'cancel', () => { this.cancel(t.id) }))
@@ -362,6 +486,7 @@ const LABEL: Record<TransferState, string> = {
   waiting: 'waiting',
   asking: 'asks for your consent',
   hashing: 'hashing',
+  offered: 'waiting for the receiver',
   sending: 'sending',
   receiving: 'receiving',
   paused: 'paused',

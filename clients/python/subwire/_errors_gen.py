@@ -172,6 +172,14 @@ class FilesNotEnabledError(SubwireError):
     default_message = "This peer does not receive files"
 
 
+class FolderLimitError(SubwireError):
+    """The folder is over the protocol's limits"""
+
+    name = "FolderLimitError"
+    code = "ERR_FOLDER_LIMIT"
+    default_message = "The folder is over the protocol's limits"
+
+
 class FrameTooLargeError(SubwireError):
     """Frame exceeds the maximum frame size"""
 
@@ -508,6 +516,14 @@ class UnknownRpcTypeError(SubwireError):
     default_message = "No handler for this request type"
 
 
+class UnsafePathError(SubwireError):
+    """A folder entry has an unsafe relative path"""
+
+    name = "UnsafePathError"
+    code = "ERR_UNSAFE_PATH"
+    default_message = "A folder entry has an unsafe relative path"
+
+
 class WrongSs58PrefixError(SubwireError):
     """SS58 address uses an unexpected network prefix"""
 
@@ -539,6 +555,7 @@ ERRORS: dict[str, type[SubwireError]] = {
     "FileRefusedError": FileRefusedError,
     "FileTooLargeError": FileTooLargeError,
     "FilesNotEnabledError": FilesNotEnabledError,
+    "FolderLimitError": FolderLimitError,
     "FrameTooLargeError": FrameTooLargeError,
     "HandlerTakenError": HandlerTakenError,
     "HandshakeFailedError": HandshakeFailedError,
@@ -581,7 +598,8 @@ ERRORS: dict[str, type[SubwireError]] = {
     "UnknownDestinationError": UnknownDestinationError,
     "UnknownOperationError": UnknownOperationError,
     "UnknownRpcTypeError": UnknownRpcTypeError,
+    "UnsafePathError": UnsafePathError,
     "WrongSs58PrefixError": WrongSs58PrefixError,
 }
 
-__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChainUnavailableError", "ChunkHashMismatchError", "ConnectionClosedError", "CreditWindowExceededError", "DeadLetterError", "DecodeLimitError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutTimeoutError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "HotkeyRecordExpiredError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidHotkeyRecordError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RecordPeerMismatchError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "StaleHotkeyRecordError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TruncatedFrameError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "WrongSs58PrefixError", "ERRORS"]
+__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChainUnavailableError", "ChunkHashMismatchError", "ConnectionClosedError", "CreditWindowExceededError", "DeadLetterError", "DecodeLimitError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutTimeoutError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FolderLimitError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "HotkeyRecordExpiredError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidHotkeyRecordError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RecordPeerMismatchError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "StaleHotkeyRecordError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TruncatedFrameError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "UnsafePathError", "WrongSs58PrefixError", "ERRORS"]

@@ -1,18 +1,20 @@
 /**
  * File storage on Node: partial transfers in `<dir>/partial/<key>.part` with their
  * progress in `<key>.json` (data synced before each record; a resume re-verifies the data
- * anyway), completed files in `<dir>/inbox/<sender ss58>/<name>`. Every handle is closed
+ * anyway), completed files in `<dir>/inbox/<sender ss58>/<name>`. A folder's verified
+ * files wait in `<dir>/partial/<folder key>.d/<relative path>` and the directory is
+ * renamed into the inbox in one step once all are there. Every handle is closed
  * on every path, a full disk is the typed `InsufficientDiskSpaceError`, and partials left
  * by senders that never came back are collected after an age.
  *
  * @packageDocumentation
  */
-import { link, mkdir, open, readdir, readFile, stat, statfs, unlink } from 'node:fs/promises'
-import { extname, join } from 'node:path'
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink } from 'node:fs/promises'
+import { dirname, extname, join } from 'node:path'
 import { FileRefusedError, InsufficientDiskSpaceError, isSs58 } from '@subwire/shared'
-import { bytesToHex, verifyChunksOnDisk } from '@subwire/shared/protocol'
+import { bytesToHex, chunkCount, safeFolderPaths, verifyChunksOnDisk } from '@subwire/shared/protocol'
 import { writeFileAtomic } from './home.ts'
-import type { FileManifest, FileStore, PartialFile, PartialProgress } from '@subwire/shared'
+import type { FileManifest, FileStore, FolderManifest, FolderStaging, PartialFile, PartialProgress } from '@subwire/shared'
 
 export { NodeFileSource } from './file-source.ts'
 import type { FileHandle } from 'node:fs/promises'
@@ -116,26 +118,75 @@ export class NodeFileStore implements FileStore {
     let removed = 0
     for (const [key, files] of byKey) {
       if (this.#open.has(key) || files.some((f) => now - f.mtimeMs <= this.#partialMaxAgeMs)) continue
-      for (const f of files) await unlink(f.path).catch(() => {})
+      for (const f of files) await rm(f.path, { recursive: true, force: true }).catch(() => {})
       removed++
     }
     return removed
   }
 
-  async open (key: string, manifest: FileManifest, name: string, sender: string): Promise<PartialFile> {
+  async open (key: string, manifest: FileManifest, name: string, sender: string, _options?: unknown, land?: (partPath: string) => Promise<string>): Promise<PartialFile> {
     if (!KEY.test(key)) throw new FileRefusedError('bad transfer key')
     if (!isSs58(sender)) throw new FileRefusedError('bad sender')
     if (this.#open.has(key)) throw new FileRefusedError('the same file from the same sender is already being received')
     this.#open.add(key)
     try {
-      return await this.#openPartial(key, manifest, name, sender)
+      return await this.#openPartial(key, manifest, name, sender, land)
     } catch (err) {
       this.#open.delete(key)
       throw noSpace(err)
     }
   }
 
-  async #openPartial (key: string, manifest: FileManifest, name: string, sender: string): Promise<PartialFile> {
+  /**
+   * The staging of a folder: `<partial>/<key>.d/`, kept between attempts. Each entry is
+   * received as a partial file of its own and hard-linked into the staging at its
+   * (sanitised) relative path once verified; `complete()` renames the directory into the
+   * inbox, over nothing (an empty directory made for it first claims the name).
+   */
+  async openFolder (key: string, folder: FolderManifest, name: string, sender: string): Promise<FolderStaging> {
+    if (!KEY.test(key)) throw new FileRefusedError('bad transfer key')
+    if (!isSs58(sender) || name.includes('/') || name.startsWith('.')) throw new FileRefusedError('bad sender or folder name')
+    if (this.#open.has(key)) throw new FileRefusedError('the same folder from the same sender is already being received')
+    const paths = safeFolderPaths(folder.entries)
+    const dir = join(this.partial, `${key}.d`)
+    this.#open.add(key)
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 })
+    } catch (err) {
+      this.#open.delete(key)
+      throw noSpace(err)
+    }
+    let closed = false
+    return {
+      open: async (index, fileKey, manifest) => {
+        const rel = paths[index]
+        if (rel === undefined) throw new FileRefusedError('no such folder entry')
+        const target = join(dir, ...rel.split('/'))
+        const staged = await stagedFile(target, manifest)
+        if (staged !== undefined) return staged
+        return await this.open(fileKey, manifest, rel, sender, undefined, async (partPath) => {
+          await mkdir(dirname(target), { recursive: true, mode: 0o700 })
+          await rm(target, { force: true })
+          await link(partPath, target)
+          return target
+        })
+      },
+      complete: async () => {
+        const inbox = join(this.inbox, sender)
+        await mkdir(inbox, { recursive: true, mode: 0o700 })
+        const path = await claimDir(inbox, name)
+        await rename(dir, path)
+        return path
+      },
+      close: async () => {
+        if (closed) return
+        closed = true
+        this.#open.delete(key)
+      }
+    }
+  }
+
+  async #openPartial (key: string, manifest: FileManifest, name: string, sender: string, land: ((partPath: string) => Promise<string>) | undefined): Promise<PartialFile> {
     await mkdir(this.partial, { recursive: true, mode: 0o700 })
     const partPath = join(this.partial, `${key}.part`)
     const progressPath = join(this.partial, `${key}.json`)
@@ -158,7 +209,7 @@ export class NodeFileStore implements FileStore {
         await writeFileAtomic(progressPath, JSON.stringify(progress))
       }
       await record(verified)
-      return this.#partialFile(key, handle, verified, record, { partPath, progressPath, inbox: join(this.inbox, sender), name, chunkSize })
+      return this.#partialFile(key, handle, verified, record, { partPath, progressPath, inbox: join(this.inbox, sender), name, chunkSize, land })
     } catch (err) {
       await handle.close().catch(() => {})
       throw err
@@ -166,7 +217,7 @@ export class NodeFileStore implements FileStore {
   }
 
   #partialFile (key: string, handle: FileHandle, verified: number, record: (verifiedChunks: number) => Promise<void>,
-    at: { partPath: string, progressPath: string, inbox: string, name: string, chunkSize: number }): PartialFile {
+    at: { partPath: string, progressPath: string, inbox: string, name: string, chunkSize: number, land: ((partPath: string) => Promise<string>) | undefined }): PartialFile {
     let closed = false
     const release = async (): Promise<void> => {
       if (closed) return
@@ -205,8 +256,13 @@ export class NodeFileStore implements FileStore {
       complete: async () => {
         await handle.sync()
         await release()
-        await mkdir(at.inbox, { recursive: true, mode: 0o700 })
-        const path = await linkUnique(at.partPath, at.inbox, at.name)
+        let path: string
+        if (at.land !== undefined) {
+          path = await at.land(at.partPath)
+        } else {
+          await mkdir(at.inbox, { recursive: true, mode: 0o700 })
+          path = await linkUnique(at.partPath, at.inbox, at.name)
+        }
         await unlink(at.partPath)
         await unlink(at.progressPath)
         return path
@@ -244,4 +300,51 @@ async function linkUnique (from: string, dir: string, name: string): Promise<str
     }
   }
   throw new FileRefusedError(`too many files named ${name}`)
+}
+
+/**
+ * A folder entry an earlier attempt already verified into the staging: served complete if
+ * every chunk still matches `manifest`, else removed (it is received again).
+ */
+async function stagedFile (target: string, manifest: FileManifest): Promise<PartialFile | undefined> {
+  let handle: FileHandle
+  try {
+    handle = await open(target, 'r')
+  } catch {
+    return undefined
+  }
+  const n = chunkCount(manifest.size, manifest.chunkSize)
+  try {
+    const { size } = await handle.stat()
+    if (size === manifest.size && await verifyChunksOnDisk(manifest, 0, size, async (offset, length) => await readAt(handle, offset, length)) === n) {
+      let closed = false
+      const close = async (): Promise<void> => { if (!closed) { closed = true; await handle.close() } }
+      return {
+        verifiedChunks: n,
+        write: async () => { throw new FileRefusedError('a staged folder entry is complete') },
+        commit: async () => {},
+        read: async (offset: number, length: number) => await readAt(handle, offset, length),
+        rewind: async () => { await close(); await rm(target, { force: true }) },
+        complete: async () => { await close(); return target },
+        close
+      }
+    }
+  } catch {}
+  await handle.close().catch(() => {})
+  await rm(target, { force: true })
+  return undefined
+}
+
+/** Makes an empty directory `name`, or `name (1)`, `name (2)`… in `dir`, and returns it: a folder moved onto it takes the name whole. */
+async function claimDir (dir: string, name: string): Promise<string> {
+  for (let i = 0; i < 10_000; i++) {
+    const candidate = join(dir, i === 0 ? name : `${name} (${i})`)
+    try {
+      await mkdir(candidate, { mode: 0o700 })
+      return candidate
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+  }
+  throw new FileRefusedError(`too many folders named ${name}`)
 }

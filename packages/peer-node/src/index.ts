@@ -24,6 +24,8 @@ export type { MetagraphNeuron, MetagraphSourceInit, MetagraphSourceComponents } 
 export { readAclFile, writeAclFile, watchAclFile, validateAclFile, emptyAclFile, firewallFromAclFile } from './acl-file.ts'
 export type { AclFile } from './acl-file.ts'
 export { NodeFileStore, NodeFileSource } from './files.ts'
+export { NodeFolderSource } from './folder-source.ts'
+export type { NodeFolderSourceInit } from './folder-source.ts'
 export { SqliteQueueStore, nodeFileReferencer } from './queue-store.ts'
 export { loadHotkey, signerFromBittensorKeyfile, bittensorHotkeyPath } from './keys.ts'
 export type { HotkeySource } from './keys.ts'

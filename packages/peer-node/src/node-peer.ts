@@ -54,13 +54,14 @@ import { loadOrCreatePeerKey } from './home.ts'
 import { firewallFromAclFile, readAclFile, watchAclFile } from './acl-file.ts'
 import type { AclFile } from './acl-file.ts'
 import { NodeFileSource, NodeFileStore } from './files.ts'
+import { NodeFolderSource } from './folder-source.ts'
 import { NODE_TRANSPORTS } from './transports.ts'
 import type { NodeTransport } from './transports.ts'
 import { Outboard } from './outboard.ts'
 import { chooseBlake3 } from './blake3.ts'
 import { nodeFileReferencer, processLeaseOwner, SqliteQueueStore } from './queue-store.ts'
 import type { UpgradeLimitsInit } from '@subwire/shared'
-import type { AbortOptions, AclRules, AddressBook, FileSource, HotkeySource, KadService, OutboxInit, QueuedItem, QueueStore, SendFileResult, Signer, Subwire, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
+import type { AbortOptions, AclRules, AddressBook, FileSource, FolderSource, HotkeySource, KadService, OutboxInit, QueuedItem, QueueStore, SendFileResult, SendFolderResult, Signer, Subwire, SubwireInit, SubwireSendFileOptions, SubwireSendFolderOptions } from '@subwire/shared'
 import type { Connection, Libp2p } from '@libp2p/interface'
 import type { Address, ComponentLogger, PrivateKey } from '@libp2p/interface'
 
@@ -235,6 +236,21 @@ export class NodePeer extends SubwirePeer {
     } finally {
       await src.close()
     }
+  }
+
+  /** Lists a directory for sending as a folder (regular files only; symbolic links are skipped, never followed). */
+  async openFolder (path: string, name?: string): Promise<NodeFolderSource> {
+    return await NodeFolderSource.open(path, { name, outboard: this.#outboard })
+  }
+
+  /**
+   * Sends a folder (a directory path, or any {@link FolderSource}) as one transfer; resolves
+   * once the receiver has verified every file and moved the folder into its inbox. See
+   * {@link Subwire.sendFolder}.
+   */
+  override async sendFolder (dest: string, folder: string | FolderSource, options: SubwireSendFolderOptions & { name?: string } = {}): Promise<SendFolderResult> {
+    const source = typeof folder === 'string' ? await this.openFolder(folder, options.name) : folder
+    return await super.sendFolder(dest, source, options)
   }
 }
 

@@ -7,14 +7,16 @@
  * atomically when closed, so a segment on disk at its full length is complete; after a
  * reload the transfer resumes from the verified prefix of complete segments (re-hashed
  * against the manifest from the first chunk before it is trusted). Completed files are assembled into
- * `subwire/inbox/<sender ss58>/<name>` without ever overwriting one.
+ * `subwire/inbox/<sender ss58>/<name>` without ever overwriting one. A folder's files are
+ * assembled into its staging `subwire/partial/<folder key>.d/<relative path>` as each is
+ * verified, and the staging moves into `subwire/inbox/<sender>/<name>/` once all are there.
  *
  * @packageDocumentation
  */
 import { FileRefusedError, isSs58, SourceChangedError } from '@subwire/shared'
-import { bytesToHex, chunkCount, verifyChunksOnDisk } from '@subwire/shared/protocol'
+import { bytesToHex, chunkCount, safeFolderPaths, verifyChunksOnDisk } from '@subwire/shared/protocol'
 import { OPFS_ROOT, OPFS_SEGMENT_BYTES } from './constants.ts'
-import type { AbortOptions, FileManifest, FileSource, FileStore, PartialFile, PartialProgress } from '@subwire/shared'
+import type { AbortOptions, FileManifest, FileSource, FileStore, FolderManifest, FolderSource, FolderSourceEntry, FolderStaging, PartialFile, PartialProgress } from '@subwire/shared'
 
 /** A received file in the inbox. */
 export interface InboxFile {
@@ -94,20 +96,65 @@ export class OpfsFileStore implements FileStore {
     }
   }
 
-  async open (key: string, manifest: FileManifest, name: string, sender: string): Promise<PartialFile> {
+  async open (key: string, manifest: FileManifest, name: string, sender: string, _options?: unknown, land?: Landing): Promise<PartialFile> {
     if (!/^[0-9a-f]{64}$/.test(key)) throw new FileRefusedError('bad transfer key')
     if (!isSs58(sender)) throw new FileRefusedError('bad sender')
     if (this.#open.has(key)) throw new FileRefusedError('the same file from the same sender is already being received')
     this.#open.add(key)
     try {
-      return await this.#openPartial(key, manifest, name, sender)
+      return await this.#openPartial(key, manifest, name, sender, land)
     } catch (err) {
       this.#open.delete(key)
       throw err
     }
   }
 
-  async #openPartial (key: string, manifest: FileManifest, name: string, sender: string): Promise<PartialFile> {
+  /**
+   * The staging of a folder, `partial/<key>.d/`, kept between attempts: each entry is
+   * assembled there at its sanitised relative path once verified; `complete()` moves the
+   * directory into `inbox/<sender>/<name>` (a name already taken gets ` (1)`).
+   */
+  async openFolder (key: string, folder: FolderManifest, name: string, sender: string): Promise<FolderStaging> {
+    if (!/^[0-9a-f]{64}$/.test(key)) throw new FileRefusedError('bad transfer key')
+    if (!isSs58(sender) || name.includes('/') || name.startsWith('.')) throw new FileRefusedError('bad sender or folder name')
+    if (this.#open.has(key)) throw new FileRefusedError('the same folder from the same sender is already being received')
+    const paths = safeFolderPaths(folder.entries)
+    this.#open.add(key)
+    const partials = await this.#dir('partial')
+    const staging = await partials.getDirectoryHandle(`${key}.d`, { create: true })
+    const parentOf = async (rel: string): Promise<{ dir: FileSystemDirectoryHandle, file: string }> => {
+      const parts = rel.split('/')
+      let dir = staging
+      for (const p of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(p, { create: true })
+      return { dir, file: parts.at(-1) as string }
+    }
+    let closed = false
+    return {
+      open: async (index, fileKey, manifest) => {
+        const rel = paths[index]
+        if (rel === undefined) throw new FileRefusedError('no such folder entry')
+        const { dir, file } = await parentOf(rel)
+        const staged = await stagedFile(dir, file, manifest)
+        if (staged !== undefined) return staged
+        return await this.open(fileKey, manifest, rel, sender, undefined, async () => ({ dir, name: file, path: rel, overwrite: true }))
+      },
+      complete: async () => {
+        const inbox = await this.#dir('inbox', sender)
+        const finalName = await uniqueName(inbox, name, true)
+        await moveDirectory(staging, partials, `${key}.d`, inbox, finalName)
+        closed = true
+        this.#open.delete(key)
+        return `inbox/${sender}/${finalName}`
+      },
+      close: async () => {
+        if (closed) return
+        closed = true
+        this.#open.delete(key)
+      }
+    }
+  }
+
+  async #openPartial (key: string, manifest: FileManifest, name: string, sender: string, land: Landing | undefined): Promise<PartialFile> {
     const { size, chunkSize } = manifest
     const total = chunkCount(size, chunkSize)
     const segChunks = Math.max(1, Math.floor(this.#segmentBytes / chunkSize))
@@ -211,8 +258,9 @@ export class OpfsFileStore implements FileStore {
       complete: async () => {
         for (const e of writing.values()) await (e.closing ?? (await e.w).close())
         writing.clear()
-        const inbox = await this.#dir('inbox', sender)
-        const finalName = await uniqueName(inbox, name)
+        const target = land === undefined ? undefined : await land()
+        const inbox = target?.dir ?? await this.#dir('inbox', sender)
+        const finalName = target?.overwrite === true ? target.name : await uniqueName(inbox, name)
         const out = await (await inbox.getFileHandle(finalName, { create: true })).createWritable()
         try {
           for (let s = 0; s < (size === 0 ? 0 : segments); s++) {
@@ -228,7 +276,7 @@ export class OpfsFileStore implements FileStore {
         done = true
         release()
         await partials.removeEntry(key, { recursive: true })
-        return `inbox/${sender}/${finalName}`
+        return target?.path ?? `inbox/${sender}/${finalName}`
       },
       close: async () => {
         if (done) return
@@ -241,39 +289,115 @@ export class OpfsFileStore implements FileStore {
     }
   }
 
-  /** Received files, newest first. */
+  /** Received files, newest first; a received folder's files are listed as `<folder>/<relative path>`. */
   async list (options: AbortOptions = {}): Promise<InboxFile[]> {
     const inbox = await this.#dir('inbox')
     const out: InboxFile[] = []
-    for await (const [sender, handle] of inbox.entries()) {
-      if (handle.kind !== 'directory') continue
-      for await (const [name, f] of (handle as FileSystemDirectoryHandle).entries()) {
-        if (options.signal?.aborted === true) return out
-        if (f.kind !== 'file') continue
+    const walk = async (dir: FileSystemDirectoryHandle, sender: string, prefix: string): Promise<void> => {
+      for await (const [name, f] of dir.entries()) {
+        if (options.signal?.aborted === true) return
+        if (f.kind === 'directory') { await walk(f as FileSystemDirectoryHandle, sender, `${prefix}${name}/`); continue }
         const file = await (f as FileSystemFileHandle).getFile()
-        out.push({ path: `inbox/${sender}/${name}`, sender, name, size: file.size, lastModified: file.lastModified })
+        out.push({ path: `inbox/${sender}/${prefix}${name}`, sender, name: `${prefix}${name}`, size: file.size, lastModified: file.lastModified })
       }
+    }
+    for await (const [sender, handle] of inbox.entries()) {
+      if (handle.kind === 'directory') await walk(handle as FileSystemDirectoryHandle, sender, '')
     }
     return out.sort((a, b) => b.lastModified - a.lastModified)
   }
 
+  /** The directory and name of an inbox path (`inbox/<sender>/<name>` or, in a folder, `inbox/<sender>/<folder>/…/<name>`). */
+  async #inboxEntry (path: string): Promise<{ dir: FileSystemDirectoryHandle, name: string }> {
+    const [top, sender, ...rest] = path.split('/')
+    if (top !== 'inbox' || sender === undefined || rest.length === 0 || !isSs58(sender) || rest.some((p) => p === '' || p === '.' || p === '..')) {
+      throw new FileRefusedError(`not an inbox path: ${path}`)
+    }
+    let dir = await (await this.#dir('inbox')).getDirectoryHandle(sender)
+    for (const p of rest.slice(0, -1)) dir = await dir.getDirectoryHandle(p)
+    return { dir, name: rest.at(-1) as string }
+  }
+
   /** A received file as a disk-backed `File` (for a download link or hashing). */
   async file (path: string): Promise<File> {
-    const [top, sender, name] = path.split('/')
-    if (top !== 'inbox' || sender === undefined || name === undefined || !isSs58(sender)) throw new FileRefusedError(`not an inbox path: ${path}`)
-    const dir = await this.#dir('inbox', sender)
+    const { dir, name } = await this.#inboxEntry(path)
     return await (await dir.getFileHandle(name)).getFile()
   }
 
   /** Deletes a received file. */
   async remove (path: string): Promise<void> {
-    const [, sender, name] = path.split('/')
-    if (sender === undefined || name === undefined) return
-    await (await this.#dir('inbox', sender)).removeEntry(name)
+    const { dir, name } = await this.#inboxEntry(path)
+    await dir.removeEntry(name)
   }
 }
 
-async function uniqueName (dir: FileSystemDirectoryHandle, name: string): Promise<string> {
+/** Where a folder entry's partial is assembled instead of the inbox. */
+type Landing = () => Promise<{ dir: FileSystemDirectoryHandle, name: string, path: string, overwrite: boolean }>
+
+/**
+ * A folder entry an earlier attempt already assembled into the staging: served complete if
+ * every chunk still matches `manifest`, else removed (it is received again).
+ */
+async function stagedFile (dir: FileSystemDirectoryHandle, name: string, manifest: FileManifest): Promise<PartialFile | undefined> {
+  let file: File
+  try {
+    file = await (await dir.getFileHandle(name)).getFile()
+  } catch {
+    return undefined
+  }
+  const n = chunkCount(manifest.size, manifest.chunkSize)
+  const read = async (offset: number, length: number): Promise<Uint8Array> => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer())
+  if (file.size === manifest.size && await verifyChunksOnDisk(manifest, 0, file.size, read) === n) {
+    return {
+      verifiedChunks: n,
+      write: async () => { throw new FileRefusedError('a staged folder entry is complete') },
+      commit: async () => {},
+      read,
+      rewind: async () => { await dir.removeEntry(name).catch(() => {}) },
+      complete: async () => name,
+      close: async () => {}
+    }
+  }
+  await dir.removeEntry(name).catch(() => {})
+  return undefined
+}
+
+/**
+ * Moves a directory in one step with `move()` where the browser supports it for OPFS
+ * directories (Chromium). Elsewhere it is copied into its final name and the staging then
+ * removed: every file was verified before, but a reader could see the folder while it is
+ * being copied (the copy is the only non-atomic window; a failure leaves the staging for a resume).
+ */
+async function moveDirectory (src: FileSystemDirectoryHandle, srcParent: FileSystemDirectoryHandle, srcName: string, destParent: FileSystemDirectoryHandle, destName: string): Promise<void> {
+  const movable = src as unknown as { move?: (parent: FileSystemDirectoryHandle, name: string) => Promise<void> }
+  if (typeof movable.move === 'function') {
+    try {
+      await movable.move(destParent, destName)
+      return
+    } catch {}
+  }
+  const copy = async (from: FileSystemDirectoryHandle, to: FileSystemDirectoryHandle): Promise<void> => {
+    for await (const [name, handle] of from.entries()) {
+      if (handle.kind === 'directory') {
+        await copy(handle as FileSystemDirectoryHandle, await to.getDirectoryHandle(name, { create: true }))
+      } else {
+        const out = await (await to.getFileHandle(name, { create: true })).createWritable()
+        await (await (handle as FileSystemFileHandle).getFile()).stream().pipeTo(out)
+      }
+    }
+  }
+  await copy(src, await destParent.getDirectoryHandle(destName, { create: true }))
+  await srcParent.removeEntry(srcName, { recursive: true })
+}
+
+async function uniqueName (dir: FileSystemDirectoryHandle, name: string, directory = false): Promise<string> {
+  if (directory) {
+    for (let i = 0; i < 10_000; i++) {
+      const candidate = i === 0 ? name : `${name} (${i})`
+      if (!(await hasEntry(dir, candidate))) return candidate
+    }
+    throw new FileRefusedError(`too many folders named ${name}`)
+  }
   const dot = name.lastIndexOf('.')
   const base = dot > 0 ? name.slice(0, dot) : name
   const ext = dot > 0 ? name.slice(dot) : ''
@@ -287,6 +411,37 @@ async function uniqueName (dir: FileSystemDirectoryHandle, name: string): Promis
     }
   }
   throw new FileRefusedError(`too many files named ${name}`)
+}
+
+async function hasEntry (dir: FileSystemDirectoryHandle, name: string): Promise<boolean> {
+  for await (const key of dir.keys()) if (key === name) return true
+  return false
+}
+
+/**
+ * Several `File`s (a dropped selection, an `<input webkitdirectory>`, a directory handle
+ * walked) as a {@link FolderSource}. Each file's path is its `webkitRelativePath` without
+ * the top directory, or the path given, or its name.
+ */
+export class BlobFolderSource implements FolderSource {
+  readonly name: string
+  readonly entries: readonly FolderSourceEntry[]
+
+  constructor (name: string, files: ReadonlyArray<File | { file: Blob, path: string }>) {
+    this.name = name
+    this.entries = files.map((f) => {
+      const blob = f instanceof Blob ? f : f.file
+      const path = f instanceof Blob ? relativePathOf(f) : f.path
+      return { path, size: blob.size, open: async () => new BlobFileSource(blob, path) }
+    })
+  }
+}
+
+/** A picked file's path inside the picked folder (`webkitRelativePath` less its first component). */
+function relativePathOf (file: File): string {
+  const rel = file.webkitRelativePath
+  if (rel === '' || !rel.includes('/')) return file.name
+  return rel.split('/').slice(1).join('/')
 }
 
 /** A `File` or `Blob` as a {@link FileSource}: read slice by slice, never whole. */

@@ -19,7 +19,7 @@ import type { WebPeer, WebPeerInit } from './web-peer.ts'
 
 export { WebPeer, WEB_TRANSPORTS, orderByTransport, transportOfAddr } from './web-peer.ts'
 export type { ConnectFirstResult, WebPeerInit, WebTransportName } from './web-peer.ts'
-export { OpfsFileStore, BlobFileSource } from './files.ts'
+export { OpfsFileStore, BlobFileSource, BlobFolderSource } from './files.ts'
 export { IdbQueueStore } from './queue-store.ts'
 export { LimitedFileSource, UploadLimiter } from './rate-limit.ts'
 export type { InboxFile } from './files.ts'

@@ -16,12 +16,12 @@ import { webTransport } from '@libp2p/webtransport'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { CONNECTION_MONITOR, createManifest, createOutboxCipher, createSubwire, kadRecordRouting, subwireDhtInit, MemoryAddressBook, MemoryQueueStore, Outbox, PeerUnreachableError, SubwirePeer } from '@subwire/shared'
 import { createLibp2p } from 'libp2p'
-import { BlobFileSource, OpfsFileStore } from './files.ts'
+import { BlobFileSource, BlobFolderSource, OpfsFileStore } from './files.ts'
 import { IdbQueueStore } from './queue-store.ts'
 import { LimitedFileSource, UploadLimiter } from './rate-limit.ts'
 import { DHT_READY_TIMEOUT_MS } from './constants.ts'
 import type { KadService } from '@subwire/shared'
-import type { AbortOptions, AddressBook, FileSource, FileStore, OutboxInit, QueuedItem, QueueStore, RemotePeer, ResolvedHotkey, SendFileResult, Signer, SubwireInit, SubwireSendFileOptions } from '@subwire/shared'
+import type { AbortOptions, AddressBook, FileSource, FileStore, FolderSource, OutboxInit, QueuedItem, QueueStore, RemotePeer, ResolvedHotkey, SendFileResult, SendFolderResult, Signer, SubwireInit, SubwireSendFileOptions, SubwireSendFolderOptions } from '@subwire/shared'
 import type { ComponentLogger, ConnectionGater, PrivateKey } from '@libp2p/interface'
 
 /** Transports a browser peer can dial. */
@@ -128,6 +128,15 @@ export class WebPeer extends SubwirePeer {
       options.signal?.throwIfAborted()
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
+  }
+
+  /**
+   * Sends several files as one folder transfer: a {@link FolderSource}, or `File`s (their
+   * `webkitRelativePath` inside a picked folder, or the `path` given) under the folder `name`.
+   */
+  override async sendFolder (dest: string, folder: FolderSource | { name: string, files: ReadonlyArray<File | { file: Blob, path: string }> }, options: SubwireSendFolderOptions = {}): Promise<SendFolderResult> {
+    const source = 'files' in folder ? new BlobFolderSource(folder.name, folder.files) : folder
+    return await super.sendFolder(dest, source, options)
   }
 
   /** The transport of the connection to a peer: `webrtc-direct`, `webtransport`, `ws` or `unknown`. */

@@ -137,6 +137,15 @@ export const MAX_SEALED_MANIFEST_BYTES = MAX_FILE_CHUNKS * BLAKE3_BYTES + 64 * 1
 /** Largest file name kept, in UTF-8 bytes (common file systems allow 255). */
 export const MAX_FILE_NAME_BYTES = 200
 
+/** Most files in one folder transfer: its manifest (path, size, root per file) must fit one file-stream frame. */
+export const MAX_FOLDER_ENTRIES = 10_000
+
+/** Longest relative path of a folder entry, in UTF-8 bytes (10,000 of them still fit one frame). */
+export const MAX_FOLDER_PATH_BYTES = 1024
+
+/** Deepest nesting of a folder entry (path components): deeper trees are refused rather than half-created. */
+export const MAX_FOLDER_DEPTH = 32
+
 /**
  * libp2p's connection monitor, as both peers configure it: ping every 10 s for the RTT,
  * but never abort a connection because one ping was slow. Under a saturating file transfer

@@ -45,6 +45,7 @@ export type {
   MessageOptions,
   HandleOptions,
   SubwireSendFileOptions,
+  SubwireSendFolderOptions,
   EncryptionInit
 } from './types.ts'
 export type { FloodLimits } from './auth/access.ts'
@@ -58,7 +59,7 @@ export {
   ATTESTATION_RENEW_FRACTION, DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_FRAME_BYTES, MAX_HANDSHAKE_FRAME_BYTES,
   FRAME_HEADER_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_REQUESTS, STREAM_REPLY_WINDOW, WRITE_HIGH_WATER_MARK,
   MAX_ANNOUNCED_ADDRS, MAX_TYPE_LENGTH, MAX_MESSAGE_ID_BYTES, FILE_CHUNK_SIZE, MIN_FILE_CHUNK_SIZE, MAX_FILE_CHUNK_SIZE, FILE_WINDOW_CHUNKS, BLAKE3_BYTES,
-  MAX_FILE_CHUNKS, MAX_FILE_NAME_BYTES, CONNECTION_MONITOR, DEFAULT_QUEUE_BACKOFF_BASE_MS, DEFAULT_QUEUE_BACKOFF_CAP_MS,
+  MAX_FILE_CHUNKS, MAX_FILE_NAME_BYTES, MAX_FOLDER_ENTRIES, MAX_FOLDER_PATH_BYTES, MAX_FOLDER_DEPTH, CONNECTION_MONITOR, DEFAULT_QUEUE_BACKOFF_BASE_MS, DEFAULT_QUEUE_BACKOFF_CAP_MS,
   DEFAULT_QUEUE_MAX_ATTEMPTS, DEFAULT_QUEUE_EXPIRY_MS, DEFAULT_QUEUE_CONCURRENCY, DELIVERY_LOG_RETENTION_MS, QUEUE_LEASE_TTL_MS,
   MAX_QUEUED_MESSAGE_BYTES, DHT_PROTOCOL, HOTKEY_RECORD_DOMAIN, HOTKEY_RECORD_VERSION, HOTKEY_RECORD_NAMESPACE, PEER_RECORD_NAMESPACE,
   DEFAULT_HOTKEY_RECORD_LIFETIME_MS, HOTKEY_RECORD_REPUBLISH_FRACTION, MAX_RECORD_ADDRS, MAX_RECORD_ADDR_BYTES, DEFAULT_FANOUT_TIMEOUT_MS,
@@ -77,7 +78,7 @@ export {
   NotAuthenticatedError, NotStartedError, PartialFileCorruptedError, PeerIdMismatchError,
   PeerUnreachableError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError,
   QueueNotEnabledError, RateLimitedError, RemoteHandlerError, ReplyKindError, RequestTimeoutError,
-  SourceChangedError, SubnetFirewallError, SubnetNotServedError,
+  SourceChangedError, SubnetFirewallError, SubnetNotServedError, UnsafePathError, FolderLimitError,
   TooManyRequestsError, TransferCancelledError, TruncatedFrameError, UnexpectedPeerError,
   UnknownDestinationError, UnknownRpcTypeError, WrongSs58PrefixError,
   InvalidHotkeyRecordError, HotkeyRecordExpiredError, StaleHotkeyRecordError, RecordPeerMismatchError, ChainUnavailableError, FanOutTimeoutError
@@ -113,11 +114,13 @@ export type { AddressBook, AddressBookEntry } from './auth/address-book.ts'
 export { createManifest } from './files/manifest.ts'
 export { blake3 } from './files/hash.ts'
 export { sanitizeFileName } from './files/names.ts'
+export { sanitizeRelativePath } from './files/folder.ts'
 export { DiskReservations } from './files/reservations.ts'
 export { SENDER_STALL_MS, DEFAULT_MIN_FREE_BYTES } from './files/types.ts'
 export type {
   FileManifest, FileSource, ManifestCache, PartialFile, PartialProgress, FileStore, FileOffer, ReceivedFile, SendFileResult,
-  TransferProgressEvent, SendFileOptions, FileSealer, FileOpener, ReceivePolicy
+  TransferProgressEvent, SendFileOptions, FileSealer, FileOpener, ReceivePolicy,
+  FolderEntry, FolderManifest, FolderStaging, FolderSource, FolderSourceEntry, FolderProgressEvent, SendFolderOptions, SendFolderResult, ReceivedFolder
 } from './files/types.ts'
 
 // encryption: the bodies of the primitives (injectable)

@@ -8,7 +8,7 @@ import { QueueNotEnabledError } from './errors/index.ts'
 import type { AddressBook } from './auth/address-book.ts'
 import type { Outbox } from './outbox/outbox.ts'
 import type { QueueFileOptions } from './outbox/types.ts'
-import type { FileSource, SendFileResult } from './files/types.ts'
+import type { FileSource, FolderSource, SendFileResult, SendFolderResult } from './files/types.ts'
 import type { AbortOptions } from './abort.ts'
 import type { RpcHandler } from './rpc/types.ts'
 import type { ResolvedHotkey } from './discovery/types.ts'
@@ -20,7 +20,8 @@ import type {
   RemotePeer,
   SendOptions,
   SubwireEvents,
-  SubwireSendFileOptions
+  SubwireSendFileOptions,
+  SubwireSendFolderOptions
 } from './types.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
@@ -119,6 +120,11 @@ export class SubwirePeer {
   }
 
   /** See {@link Subwire.resolve}. */
+  /** Sends a folder from any {@link FolderSource} as one transfer (see {@link Subwire.sendFolder}). */
+  async sendFolder (dest: string, folder: FolderSource, options: SubwireSendFolderOptions = {}): Promise<SendFolderResult> {
+    return await this.subwire.sendFolder(dest, folder, options)
+  }
+
   async resolve (ss58: string, options?: AbortOptions): Promise<ResolvedHotkey> { return await this.subwire.resolve(ss58, options) }
   /** See {@link Subwire.members}. */
   async members (netuid: number, options?: AbortOptions): Promise<ResolvedHotkey[]> { return await this.subwire.members(netuid, options) }

@@ -38,11 +38,11 @@ import type { ResolvedHotkey } from './discovery/types.ts'
 import type { FanOutOptions, SubnetFanOut } from './fanout/fanout.ts'
 import type { Session } from './auth/session.ts'
 import type { Listener } from './events.ts'
-import type { FileSource, ReceivePolicy, SendFileResult } from './files/types.ts'
+import type { FileSource, FolderSource, ReceivePolicy, SendFileResult, SendFolderResult } from './files/types.ts'
 import type { SignedAttestation } from './identity/attestation.ts'
 import type { Signer } from './identity/signers.ts'
 import type { RpcHandler } from './rpc/types.ts'
-import type { HandleOptions, MessageOptions, RemotePeer, SendOptions, SubwireComponents, SubwireEvents, SubwireInit, SubwireSendFileOptions } from './types.ts'
+import type { HandleOptions, MessageOptions, RemotePeer, SendOptions, SubwireComponents, SubwireEvents, SubwireInit, SubwireSendFileOptions, SubwireSendFolderOptions } from './types.ts'
 import type { Connection, Libp2p, Logger } from '@libp2p/interface'
 
 /** The subwire protocol engine: a coordinator that wires the parts and delegates to them. */
@@ -284,6 +284,17 @@ export class Subwire {
   async sendFile (dest: string, source: FileSource, options: SubwireSendFileOptions = {}): Promise<SendFileResult> {
     return await this.#files.send(this.#reach(dest, options), dest, source, options)
   }
+
+  /**
+   * Sends a folder (a tree of files with relative paths) as one transfer: the receiver asks
+   * its policy once, verifies every file into a staging area and moves the folder into
+   * `inbox/<sender>/<name>` in one step; resolves on its ack. Sending it again after an
+   * interruption resumes: files already staged are re-checked, not re-sent.
+   */
+  async sendFolder (dest: string, folder: FolderSource, options: SubwireSendFolderOptions = {}): Promise<SendFolderResult> {
+    return await this.#files.sendFolder(this.#reach(dest, options), dest, folder, options)
+  }
+
 
   /** Cancels an incoming transfer by id; the sender gets `TransferCancelledError` with the reason. */
   cancelTransfer (id: string, reason = 'cancelled by the receiver'): boolean {

@@ -10,7 +10,7 @@ import type { AddressBook } from './auth/address-book.ts'
 import type { AbortOptions } from './abort.ts'
 import type { Signer } from './identity/signers.ts'
 import type { E2eBackend } from './encryption/backends.ts'
-import type { FileManifest, FileOffer, FileStore, ReceivedFile, ReceivePolicy, SendFileOptions, TransferProgressEvent } from './files/types.ts'
+import type { FileManifest, FileOffer, FileStore, FolderProgressEvent, ReceivedFile, ReceivedFolder, ReceivePolicy, SendFileOptions, SendFolderOptions, TransferProgressEvent } from './files/types.ts'
 import type { DeliveryLog } from './outbox/store.ts'
 import type { Caller } from './rpc/types.ts'
 import type { HotkeySource, RecordRouting } from './discovery/types.ts'
@@ -150,6 +150,14 @@ export interface SubwireEvents {
   'file:received': ReceivedFile
   /** An incoming transfer failed or was refused; what was verified is kept for a resume. */
   'file:failed': { id: string | undefined, from: string, error: Error }
+  /** An incoming folder was accepted (asked once of the policy); its files start to flow. */
+  'folder:accepted': FileOffer
+  /** Progress of an incoming folder: the file moving now and the folder's totals. */
+  'folder:progress': FolderProgressEvent & { from: string }
+  /** An incoming folder is complete, every file verified, and moved into the inbox in one step. */
+  'folder:received': ReceivedFolder
+  /** An incoming folder failed or was refused; its verified files are kept in its staging for a resume. */
+  'folder:failed': { id: string | undefined, from: string, error: Error }
   /** An incoming request or control message was answered or refused (for metrics). */
   'request:served': RequestServed
 }
@@ -182,6 +190,18 @@ export interface SubwireSendFileOptions extends SendFileOptions {
   id?: string | undefined
   /** A manifest made earlier of this very source (the outbox keeps one): skips the hashing pass. */
   manifest?: FileManifest | undefined
+}
+
+/** Options of `Subwire.sendFolder`. */
+export interface SubwireSendFolderOptions extends SendFolderOptions {
+  /** Subnet to use; default the first configured one. */
+  netuid?: number | undefined
+  /** Chunk size (default 1 MiB). */
+  chunkSize?: number | undefined
+  /** Encrypt end to end (default from `encryption.files`, true). */
+  encrypt?: boolean | undefined
+  /** Folder transfer id; default a random UUID. */
+  id?: string | undefined
 }
 
 /** Options of requests and messages. */

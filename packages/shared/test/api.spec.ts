@@ -28,6 +28,12 @@ import { describe, it } from 'node:test'
  * (subwireDhtInit, kadRecordRouting), their constants and six errors; and to
  * `@subwire/shared/protocol`: the record layout (encodeHotkeyRecord, decodeHotkeyRecord,
  * hotkeyRecordFromValue, providerCid) and the parts (Discovery, FanOut, classifyFailure, quantile).
+ *
+ * Issue 24 (folders as one transfer) added to `@subwire/shared`: sanitizeRelativePath, the
+ * folder limits (MAX_FOLDER_ENTRIES, MAX_FOLDER_PATH_BYTES, MAX_FOLDER_DEPTH), UnsafePathError
+ * and FolderLimitError; and to `@subwire/shared/protocol`: the folder codec (folderToWire,
+ * folderFromWire, folderRoot, folderKey, safeFolderPaths) and parts (FolderSender,
+ * FolderReceiver, FolderRegistry).
  */
 // Moved out on purpose (issue 16): the wallet errors (WalletUnavailableError,
 // WalletAccountNotFoundError, SignatureRejectedError) to @subwire/peer-web and the
@@ -47,11 +53,11 @@ describe('public API', () => {
       'DEFAULT_QUEUE_MAX_ATTEMPTS', 'DEFAULT_REQUEST_TIMEOUT_MS', 'DELIVERY_LOG_RETENTION_MS', 'DeadLetterError',
       'DecodeLimitError', 'DecryptionFailedError', 'DiskReservations', 'EncryptionRequiredError', 'EncryptionUnavailableError',
       'FILE_CHUNK_SIZE', 'FILE_WINDOW_CHUNKS', 'FRAME_HEADER_BYTES', 'FileHashMismatchError', 'FileRefusedError',
-      'FileTooLargeError', 'FilesNotEnabledError', 'FrameTooLargeError', 'HandshakeFailedError',
+      'FileTooLargeError', 'FilesNotEnabledError', 'FolderLimitError', 'FrameTooLargeError', 'HandshakeFailedError',
       'HandshakeTimeoutError', 'HotkeyLoadError', 'InsufficientDiskSpaceError', 'InvalidAttestationError',
       'InvalidConfigError', 'InvalidDestinationError', 'InvalidFrameError', 'InvalidManifestError',
       'InvalidSignatureError', 'InvalidSs58Error', 'MAX_ANNOUNCED_ADDRS', 'MAX_ATTESTATION_LIFETIME_MS',
-      'MAX_FILE_CHUNKS', 'MAX_FILE_CHUNK_SIZE', 'MAX_FILE_NAME_BYTES', 'MAX_HANDSHAKE_FRAME_BYTES', 'MAX_NETUID',
+      'MAX_FILE_CHUNKS', 'MAX_FILE_CHUNK_SIZE', 'MAX_FILE_NAME_BYTES', 'MAX_FOLDER_DEPTH', 'MAX_FOLDER_ENTRIES', 'MAX_FOLDER_PATH_BYTES', 'MAX_HANDSHAKE_FRAME_BYTES', 'MAX_NETUID',
       'MAX_QUEUED_MESSAGE_BYTES', 'MAX_MESSAGE_ID_BYTES', 'MAX_TYPE_LENGTH', 'MIN_FILE_CHUNK_SIZE', 'MaxAttemptsError', 'MemoryAddressBook',
       'MemoryDeliveryLog', 'MemoryQueueStore', 'NotAuthenticatedError', 'NotStartedError', 'Outbox', 'PROTOCOL_VERSION',
       'PartialFileCorruptedError', 'PeerIdMismatchError', 'PeerUnreachableError', 'QUEUE_LEASE_TTL_MS',
@@ -60,12 +66,12 @@ describe('public API', () => {
       'SENDER_STALL_MS', 'STREAM_REPLY_WINDOW', 'SecretKey', 'SourceChangedError',
       'StaticSubnetMembership', 'SubnetFirewallError', 'SubnetNotServedError', 'Subwire', 'SubwireError', 'SubwirePeer',
       'TooManyRequestsError', 'TransferCancelledError', 'TruncatedFrameError', 'UnexpectedPeerError',
-      'UnknownDestinationError', 'UnknownRpcTypeError', 'UpgradeLimiter', 'WRITE_HIGH_WATER_MARK',
+      'UnknownDestinationError', 'UnknownRpcTypeError', 'UnsafePathError', 'UpgradeLimiter', 'WRITE_HIGH_WATER_MARK',
       'WrongSs58PrefixError',
       'aclConnectionGater', 'blake3', 'callbackSigner', 'createAttestation', 'createManifest', 'createOutboxCipher',
       'createSubwire', 'decodeSs58', 'defaultE2eBackend', 'encodeSs58', 'errorClasses', 'errorFromWire', 'errorToWire',
       'fileProtocol', 'isRemoteError', 'isSs58', 'isSs58Prefix', 'keypairSigner', 'msgProtocol', 'nobleBackend',
-      'parseAclEntry', 'parseIp', 'rpcProtocol', 'sanitizeFileName', 'seedSigner', 'systemClock', 'toError',
+      'parseAclEntry', 'parseIp', 'rpcProtocol', 'sanitizeFileName', 'sanitizeRelativePath', 'seedSigner', 'systemClock', 'toError',
       'uriSigner', 'validateAclRules', 'verifyAttestation', 'verifyHotkeySignature', 'walkCause', 'webCryptoBackend',
       'wrapBytes',
       // issue 17
@@ -81,13 +87,13 @@ describe('public API', () => {
   it('exports exactly the documented names from @subwire/shared/protocol (update this list on purpose)', async () => {
     const names = Object.keys(await import('@subwire/shared/protocol')).sort()
     assert.deepEqual(names, [
-      'E2E_DOMAIN', 'E2E_TAG_BYTES', 'E2ePurpose', 'EncryptionKeyring', 'FileReceiver', 'FileSender', 'FrameDecoder',
+      'E2E_DOMAIN', 'E2E_TAG_BYTES', 'E2ePurpose', 'EncryptionKeyring', 'FileReceiver', 'FileSender', 'FolderReceiver', 'FolderRegistry', 'FolderSender', 'FrameDecoder',
       'FrameKind', 'FramedStream', 'RpcClient', 'RpcServer', 'SignatureCache', 'StreamCipher', 'X25519_BYTES',
       'asRecord', 'backoffDelay', 'bytesField', 'bytesToHex', 'chunkCount', 'chunkLength', 'decodeAttestation',
       'decodeValue', 'deliveryKey', 'deriveStreamCipher', 'e2eInfo', 'encodeAttestation', 'encodeFrame', 'encodeValue',
-      'envelopeFromWire', 'fileDataCipher', 'fileRoot', 'initiateHandshake', 'ipOfMultiaddr', 'manifestFromWire',
+      'envelopeFromWire', 'fileDataCipher', 'fileRoot', 'folderFromWire', 'folderKey', 'folderRoot', 'folderToWire', 'initiateHandshake', 'ipOfMultiaddr', 'manifestFromWire',
       'manifestToWire', 'markRemote', 'mergeAddrs', 'openEnvelope', 'parseDestination', 'receiveFileOverStream',
-      'refuseChannel', 'replyCipher', 'respondHandshake', 'sealEnvelope', 'sendFileOverStream', 'stringField',
+      'refuseChannel', 'replyCipher', 'respondHandshake', 'safeFolderPaths', 'sealEnvelope', 'sendFileOverStream', 'stringField',
       'throwIfAborted', 'transferKey', 'uintField', 'validateBackoff', 'verifyChunksOnDisk', 'verifyingSource',
       // bulk speed (issue 19): one BLAKE3 backend per process, native on Node
       'blake3BackendName', 'releaseHasher', 'takeHasher', 'useBlake3', 'wasmBlake3',

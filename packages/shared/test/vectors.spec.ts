@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { errorToWire, nobleBackend, SubnetFirewallError, uriSigner, verifyAttestation, webCryptoBackend } from '@subwire/shared'
-import { E2ePurpose, e2eInfo, encodeAttestation, encodeFrame, encodeValue, fileRoot, manifestToWire, replyCipher, sealEnvelope } from '@subwire/shared/protocol'
+import { E2ePurpose, e2eInfo, encodeAttestation, encodeFrame, encodeValue, fileRoot, folderRoot, folderToWire, manifestToWire, replyCipher, sealEnvelope } from '@subwire/shared/protocol'
 import { AccessDeniedError, FileTooLargeError, TransferCancelledError, UnknownRpcTypeError } from '../src/errors/index.ts'
 import { blake3 } from '../src/files/hash.ts'
 import type { E2eBackend, FileManifest } from '@subwire/shared'
@@ -104,6 +104,12 @@ async function build (backend: E2eBackend, keptSignature: string | undefined): P
   const manifestPlain = encodeValue(manifestToWire(small))
   const offer = await sealEnvelope(backend, recipient.publicKey, manifestContext, manifestPlain, { ephemeral })
 
+  // a folder of the 3-byte file at docs/abc.txt and an empty file
+  const folderId = '00000000-0000-4000-8000-000000000004'
+  const empty = await manifestOf(transferId, 'empty', new Uint8Array(), 1048576)
+  const folderEntries = [{ path: 'docs/abc.txt', size: 3, root: small.root }, { path: 'empty', size: 0, root: empty.root }]
+  const folder = { id: folderId, name: 'data', entries: folderEntries, root: await folderRoot(folderEntries) }
+
   const frames: Array<[string, string, unknown]> = [
     ['auth', 'hello', { v: 1, a: attestation, s: bytes(signature), addrs: ['/ip4/192.0.2.1/udp/4001/quic-v1'], mc: 1024 }],
     ['auth', 'reply: accepted', { ok: true, v: 1, a: attestation, s: bytes(signature), addrs: [], mc: 1024 }],
@@ -135,7 +141,13 @@ async function build (backend: E2eBackend, keptSignature: string | undefined): P
     ['file', 'credit keepalive while finalising', { k: 'credit', n: 0, at: 1 }],
     ['file', 'done', { k: 'done', r: small.root }],
     ['file', 'done (duplicate)', { k: 'done', r: small.root, dup: true }],
-    ['file', 'cancel', { k: 'cancel', e: errorToWire(new TransferCancelledError('The sender cancelled the transfer')) }]
+    ['file', 'cancel', { k: 'cancel', e: errorToWire(new TransferCancelledError('The sender cancelled the transfer')) }],
+    ['file', 'folder offer (plaintext: docs/abc.txt and an empty file)', { k: 'folder', m: folderToWire(folder) }],
+    ['file', 'folder wait (at once: this receiver understands folders)', { k: 'wait' }],
+    ['file', 'folder accept', { k: 'accept' }],
+    ['file', 'offer of folder entry 0 (the manifest names its folder in f)', { k: 'offer', m: manifestToWire({ ...small, name: 'docs/abc.txt', folder: { id: folderId, index: 0 } }) }],
+    ['file', 'folder end', { k: 'end' }],
+    ['file', 'folder done (the folder root)', { k: 'done', r: folder.root }]
   ]
 
   return {

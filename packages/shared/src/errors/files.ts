@@ -75,3 +75,19 @@ export class CreditWindowExceededError extends SubwireError {
   static override code = 'ERR_CREDIT_WINDOW_EXCEEDED'
   static defaultMessage = 'The sender exceeded the credit window'
 }
+/**
+ * A folder entry's relative path is unsafe: absolute, with a drive letter or a backslash,
+ * with an empty, `.` or `..` component, or the same as another entry's (or its directory)
+ * once sanitised. The whole folder is refused; nothing is created.
+ */
+export class UnsafePathError extends SubwireError {
+  static override name = 'UnsafePathError'
+  static override code = 'ERR_UNSAFE_PATH'
+  static defaultMessage = 'A folder entry has an unsafe relative path'
+}
+/** A folder is over the protocol's limits (entries, path length, depth), checked before anything is buffered or created. */
+export class FolderLimitError extends SubwireError {
+  static override name = 'FolderLimitError'
+  static override code = 'ERR_FOLDER_LIMIT'
+  static defaultMessage = 'The folder is over the protocol\'s limits'
+}

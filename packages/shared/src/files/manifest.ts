@@ -5,8 +5,8 @@
  *
  * @packageDocumentation
  */
-import { asRecord, bytesField, stringField, uintField } from '../wire/fields.ts'
-import { BLAKE3_BYTES, FILE_CHUNK_SIZE, MAX_FILE_CHUNK_SIZE, MAX_FILE_CHUNKS, MIN_FILE_CHUNK_SIZE } from '../constants.ts'
+import { asRecord, bytesField, present, stringField, uintField } from '../wire/fields.ts'
+import { BLAKE3_BYTES, FILE_CHUNK_SIZE, MAX_FILE_CHUNK_SIZE, MAX_FILE_CHUNKS, MAX_FOLDER_ENTRIES, MIN_FILE_CHUNK_SIZE } from '../constants.ts'
 import { FileTooLargeError, InvalidManifestError } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
 import type { FileManifest, FileSource, SendFileOptions } from './types.ts'
@@ -156,7 +156,10 @@ export async function verifyChunksOnDisk (manifest: FileManifest, from: number, 
 
 /** The manifest as it travels. */
 export function manifestToWire (m: FileManifest): Record<string, unknown> {
-  return { id: m.id, name: m.name, size: m.size, cs: m.chunkSize, h: m.chunkHashes, r: m.root }
+  const wire: Record<string, unknown> = { id: m.id, name: m.name, size: m.size, cs: m.chunkSize, h: m.chunkHashes, r: m.root }
+  // only a folder's entry carries `f`: a single file's manifest is byte-identical to before folders
+  if (m.folder !== undefined) wire.f = { id: m.folder.id, i: m.folder.index }
+  return wire
 }
 
 
@@ -173,6 +176,10 @@ export async function manifestFromWire (value: unknown): Promise<FileManifest> {
       chunkSize: uintField(rec, 'cs', 'manifest', MAX_FILE_CHUNK_SIZE),
       chunkHashes: bytesField(rec, 'h', 'manifest', MAX_FILE_CHUNKS * BLAKE3_BYTES),
       root: bytesField(rec, 'r', 'manifest', BLAKE3_BYTES)
+    }
+    if (present(rec, 'f')) {
+      const f = asRecord(rec.f, 'manifest folder')
+      m.folder = { id: stringField(f, 'id', 'manifest folder', 64), index: uintField(f, 'i', 'manifest folder', MAX_FOLDER_ENTRIES - 1) }
     }
   } catch (err) {
     throw new InvalidManifestError((err as Error).message)

@@ -34,11 +34,11 @@ import type { FramedStream } from '../wire/framed-stream.ts'
 import type { AbortOptions } from '../abort.ts'
 import type { Caller } from '../rpc/types.ts'
 import { DEFAULT_MIN_FREE_BYTES } from './types.ts'
-import type { FileManifest, FileOffer, FileOpener, ReceiveFileInit, ReceivedFile } from './types.ts'
+import type { FileManifest, FileOffer, FileOpener, PartialFile, ReceiveFileInit, ReceivedFile } from './types.ts'
 
 export type { ReceiveFileInit } from './types.ts'
 import { DiskReservations } from './reservations.ts'
-import { bytesToHex } from '../bytes.ts'
+import { bytesToHex, equalBytes } from '../bytes.ts'
 import { manifestFromWire, transferKey } from './manifest.ts'
 import { sanitizeFileName } from './names.ts'
 import { forRemote } from './frames.ts'
@@ -64,10 +64,13 @@ export class FileReceiver {
     this.#idleMs = init.idleTimeoutMs ?? 60_000
   }
 
-  /** Receives the file; resolves `undefined` for a retry of something already delivered. */
-  async receive (): Promise<ReceivedFile | undefined> {
+  /**
+   * Receives the file; resolves `undefined` for a retry of something already delivered.
+   * `first` is the offer frame when the caller read it already.
+   */
+  async receive (first?: Record<string, unknown>): Promise<ReceivedFile | undefined> {
     const init = this.#init
-    const offer = await this.#read()
+    const offer = first ?? await this.#read()
     if (offer.k !== 'offer') throw new InvalidFrameError(`expected an offer, got ${String(offer.k)}`)
     let manifest: FileManifest
     let opened: OpenedOffer | undefined
@@ -76,6 +79,7 @@ export class FileReceiver {
     } catch (err) {
       return await this.#refuse(toError(err))
     }
+    if (manifest.folder !== undefined) return await this.#receiveEntry(manifest, manifest.folder, opened)
     if (await init.delivered?.was(`f:${manifest.id}`) === true) return await this.#ackDuplicate(manifest)
     const name = sanitizeFileName(manifest.name)
     const publicOffer: FileOffer = { id: manifest.id, from: init.caller, name, size: manifest.size, root: bytesToHex(manifest.root) }
@@ -97,6 +101,39 @@ export class FileReceiver {
       } finally {
         reservation?.release()
       }
+    } finally {
+      release?.()
+    }
+  }
+
+  /**
+   * An entry of a folder in progress: no consent or disk check of its own (the folder had
+   * them), verified into the folder's staging instead of the inbox.
+   */
+  async #receiveEntry (manifest: FileManifest, ref: { id: string, index: number }, opened: OpenedOffer | undefined): Promise<ReceivedFile> {
+    const init = this.#init
+    const session = init.folders?.get(init.caller.ss58, ref.id)
+    if (session === undefined) return await this.#refuse(new InvalidManifestError('the offer names a folder transfer that is not in progress here'))
+    const entry = session.manifest.entries[ref.index]
+    if (entry === undefined || entry.size !== manifest.size || !equalBytes(entry.root, manifest.root)) {
+      return await this.#refuse(new InvalidManifestError(`the offer does not match entry ${ref.index} of its folder`))
+    }
+    const name = session.paths[ref.index] as string
+    const publicOffer: FileOffer = { id: manifest.id, from: init.caller, name, size: manifest.size, root: bytesToHex(manifest.root) }
+    const key = await transferKey(init.caller.ss58, manifest)
+    const release = await init.claim?.(key)
+    try {
+      const { onAccepted: _accepted, ...rest } = init
+      const entryInit: ReceiveFileInit = {
+        ...rest,
+        store: { open: async (k, m, _name, _sender, options) => staged(await session.staging.open(ref.index, k, m, options), () => { session.done.add(ref.index) }) },
+        delivered: undefined,
+        onProgress: (event) => { session.progress(ref.index, event.detail.bytes) }
+      }
+      const receiver = new ChunkReceiver(this.#framed, entryInit, manifest, async () => await this.#read())
+      const received = await receiver.run(key, name, publicOffer, '', session.reservation, async (err) => await this.#refuse(err), opened?.accept)
+      if (received.resumedFrom >= manifest.size) session.progress(ref.index, manifest.size)
+      return { ...received, folder: ref.id }
     } finally {
       release?.()
     }
@@ -163,6 +200,23 @@ export class FileReceiver {
       await this.#refuse(new InsufficientDiskSpaceError(`Not enough free disk space for ${formatSize(need)} (this peer keeps ${formatSize(minFree)} free); try again later`))
     }
     return need
+  }
+}
+
+/**
+ * A folder entry's partial that records the entry as staged the moment it is (before the
+ * entry's `done` goes out, so the folder's `end`, which the sender sends on that `done`,
+ * always finds it counted).
+ */
+function staged (partial: PartialFile, onStaged: () => void): PartialFile {
+  return {
+    get verifiedChunks () { return partial.verifiedChunks },
+    write: async (offset, bytes, options) => { await partial.write(offset, bytes, options) },
+    commit: async (n, options) => { await partial.commit(n, options) },
+    read: async (offset, length, options) => await partial.read(offset, length, options),
+    rewind: async (n, options) => { await partial.rewind(n, options) },
+    complete: async (options) => { const path = await partial.complete(options); onStaged(); return path },
+    close: async () => { await partial.close() }
   }
 }
 

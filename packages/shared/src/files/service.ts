@@ -23,7 +23,11 @@ import {
 import { refuseChannel } from '../rpc/frames.ts'
 import { FramedStream } from '../wire/framed-stream.ts'
 import { createManifest } from './manifest.ts'
-import { receiveFileOverStream } from './receiver.ts'
+import { FileReceiver } from './receiver.ts'
+import { FolderReceiver, FolderRegistry } from './folder-receiver.ts'
+import type { ReceiveFolderInit } from './folder-receiver.ts'
+import { FolderSender } from './folder-sender.ts'
+import { asRecord } from '../wire/fields.ts'
 import { DiskReservations } from './reservations.ts'
 import { sendFileOverStream } from './sender.ts'
 import type { Authenticator } from '../auth/authenticator.ts'
@@ -32,8 +36,8 @@ import type { E2eSealing } from '../encryption/sealing.ts'
 import type { Emitter } from '../events.ts'
 import type { DeliveryLog } from '../outbox/store.ts'
 import type { Caller } from '../rpc/types.ts'
-import type { SubwireEvents, SubwireInit, SubwireSendFileOptions } from '../types.ts'
-import type { FileManifest, FileSource, FileStore, ReceivePolicy, SendFileResult } from './types.ts'
+import type { SubwireEvents, SubwireInit, SubwireSendFileOptions, SubwireSendFolderOptions } from '../types.ts'
+import type { FileManifest, FileSource, FileStore, FolderSource, ReceivePolicy, SendFileOptions, SendFileResult, SendFolderResult } from './types.ts'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 
 /** Room in a file-stream frame for the MessagePack envelope around a chunk or a manifest. */
@@ -84,6 +88,8 @@ export class FileService {
   readonly #claims = new Map<string, { controller: AbortController, released: Promise<void> }>()
   /** Disk space promised to the transfers being received. */
   readonly #reservations = new DiskReservations()
+  /** The folders being received, which their entries' offers look up. */
+  readonly #folders = new FolderRegistry()
 
   constructor (components: FileServiceComponents, init: FileServiceInit) {
     this.#c = components
@@ -119,9 +125,39 @@ export class FileService {
    */
   async send (reach: () => Promise<Session>, dest: string, source: FileSource, options: SubwireSendFileOptions = {}): Promise<SendFileResult> {
     const started = performance.now()
+    const { netuid, encrypt } = await this.#checkRemote(reach, options)
+    if (options.manifest !== undefined && (options.manifest.size !== source.size || (options.id !== undefined && options.id !== options.manifest.id))) {
+      throw new InvalidConfigError('The manifest given does not describe this source (size or id differ)')
+    }
+    const manifest = options.manifest ?? await createManifest(source, options)
+    // a receiver whose partial copy failed its final check has cut it back to the last good
+    // chunk: offer again at once, and it resumes from there
+    const result = await this.#sendManifest(reach, dest, netuid, source, manifest, encrypt, options)
+    return { ...result, ms: Math.round((performance.now() - started) * 1000) / 1000 }
+  }
+
+  /**
+   * Sends a folder to the session `reach` resolves: hashes every file, offers the folder
+   * (the receiver asks its policy once), sends each file as a transfer of its own naming
+   * its folder entry, and resolves once the receiver moved the whole folder into its inbox.
+   */
+  async sendFolder (reach: () => Promise<Session>, dest: string, folder: FolderSource, options: SubwireSendFolderOptions = {}): Promise<SendFolderResult> {
+    const started = performance.now()
+    const { netuid, encrypt } = await this.#checkRemote(reach, options)
+    const sender = new FolderSender({
+      openStream: async (o) => this.#framed(await this.#newStream(await reach(), netuid, o.signal)),
+      sealer: async (id) => encrypt ? this.#c.sealing.fileSealer(await reach(), id) : undefined,
+      answerTimeoutMs: this.#init.handshakeTimeoutMs * 2,
+      sendFile: async (source, manifest, o) => await this.#sendManifest(reach, dest, netuid, source, manifest, encrypt, o)
+    }, folder, options)
+    const result = await sender.send()
+    return { ...result, ms: Math.round((performance.now() - started) * 1000) / 1000 }
+  }
+
+  /** Reaches the destination and checks it serves the subnet (and publishes a key, to encrypt) before any hashing. */
+  async #checkRemote (reach: () => Promise<Session>, options: { netuid?: number | undefined, encrypt?: boolean | undefined }): Promise<{ netuid: number, encrypt: boolean }> {
     const netuid = options.netuid ?? this.#init.netuids[0]
     if (netuid === undefined) throw new InvalidConfigError('No netuid given and this peer serves no subnet')
-    // reach and check the destination before spending a hashing pass over the file
     const remote = await reach()
     if (!remote.attestation.netuids.includes(netuid)) {
       throw new SubnetNotServedError(`${remote.remote.ss58} does not serve subnet ${netuid} (it serves ${remote.attestation.netuids.join(', ') || 'none'})`, { netuid })
@@ -130,17 +166,15 @@ export class FileService {
     if (encrypt && remote.attestation.encryptionKey === undefined) {
       throw new EncryptionUnavailableError(`${remote.remote.ss58} publishes no encryption key; send with encryption off to use this link`)
     }
-    if (options.manifest !== undefined && (options.manifest.size !== source.size || (options.id !== undefined && options.id !== options.manifest.id))) {
-      throw new InvalidConfigError('The manifest given does not describe this source (size or id differ)')
-    }
-    const manifest = options.manifest ?? await createManifest(source, options)
-    // a receiver whose partial copy failed its final check has cut it back to the last good
-    // chunk: offer again at once, and it resumes from there
+    return { netuid, encrypt }
+  }
+
+  /** Offers a hashed file, again at once when the receiver's partial copy failed its final check. */
+  async #sendManifest (reach: () => Promise<Session>, dest: string, netuid: number, source: FileSource, manifest: FileManifest, encrypt: boolean, options: SendFileOptions): Promise<Omit<SendFileResult, 'ms'>> {
     for (let attempt = 1; ; attempt++) {
       try {
         // the connection may have changed while a large file was hashed
-        const result = await this.#offer(await reach(), netuid, source, manifest, encrypt, options)
-        return { ...result, ms: Math.round((performance.now() - started) * 1000) / 1000 }
+        return await this.#offer(await reach(), netuid, source, manifest, encrypt, options)
       } catch (err) {
         if (toError(err).name !== PartialFileCorruptedError.name || attempt >= CORRUPT_PARTIAL_RETRIES) throw err
         this.#c.log('%s: %s; offering %s again', dest, toError(err).message, manifest.id)
@@ -148,21 +182,26 @@ export class FileService {
     }
   }
 
-  async #offer (session: Session, netuid: number, source: FileSource, manifest: FileManifest, encrypt: boolean, options: SubwireSendFileOptions): Promise<Omit<SendFileResult, 'ms'>> {
+  async #offer (session: Session, netuid: number, source: FileSource, manifest: FileManifest, encrypt: boolean, options: SendFileOptions): Promise<Omit<SendFileResult, 'ms'>> {
+    const stream = await this.#newStream(session, netuid, options.signal)
+    return await sendFileOverStream(this.#framed(stream), source, manifest, { ...options, e2e: encrypt ? this.#c.sealing.fileSealer(session, manifest.id) : undefined })
+  }
+
+  async #newStream (session: Session, netuid: number, signal: AbortSignal | undefined): Promise<Stream> {
     let stream: Stream
     try {
       stream = await session.connection.newStream(fileProtocol(netuid), {
-        signal: AbortSignal.any([AbortSignal.timeout(this.#init.handshakeTimeoutMs * 2), ...(options.signal === undefined ? [] : [options.signal])]),
+        signal: AbortSignal.any([AbortSignal.timeout(this.#init.handshakeTimeoutMs * 2), ...(signal === undefined ? [] : [signal])]),
         negotiateFully: true,
         runOnLimitedConnection: false
       })
     } catch (err) {
       const e = toError(err)
-      if (options.signal?.aborted === true) throw new AbortError()
+      if (signal?.aborted === true) throw new AbortError()
       if (e.name === 'UnsupportedProtocolError') throw new FilesNotEnabledError(`${session.remote.ss58} does not receive files on subnet ${netuid}`)
       throw new ConnectionClosedError(`Could not open a file stream to ${session.remote.ss58}: ${e.message}`, { cause: e })
     }
-    return await sendFileOverStream(this.#framed(stream), source, manifest, { ...options, e2e: encrypt ? this.#c.sealing.fileSealer(session, manifest.id) : undefined })
+    return stream
   }
 
   /** Receives a file on an inbound file stream (the protocol handler). */
@@ -184,25 +223,46 @@ export class FileService {
     const controller = new AbortController()
     const onClose = (): void => { controller.abort(new ConnectionClosedError()) }
     connection.addEventListener('close', onClose)
-    const transfer: { id?: string } = {}
+    const transfer: { id?: string, folder?: boolean } = {}
     try {
-      const received = await receiveFileOverStream(framed, this.#receiveInit(caller, store, controller, transfer))
+      const init = this.#receiveInit(caller, store, controller, transfer)
+      const first = asRecord(await framed.readFrame({ signal: AbortSignal.any([AbortSignal.timeout(init.idleTimeoutMs ?? 60_000), controller.signal]) }), 'sender frame')
+      if (first.k === 'folder') {
+        transfer.folder = true
+        const folder = await new FolderReceiver(framed, init).receive(first)
+        if (folder === undefined) return
+        this.#c.log('received folder %s (%d files, %d bytes) from %s into %s', folder.name, folder.files, folder.size, caller.ss58, folder.path)
+        this.#c.events.emit('folder:received', folder)
+        return
+      }
+      const received = await new FileReceiver(framed, init).receive(first)
       if (received === undefined) return
+      if (received.folder !== undefined) {
+        this.#c.log('received %s of folder %s from %s', received.name, received.folder, caller.ss58)
+        return
+      }
       this.#c.log('received %s (%d bytes) from %s into %s', received.name, received.size, caller.ss58, received.path)
       this.#c.events.emit('file:received', received)
     } catch (err) {
       const e = controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason : toError(err)
       this.#c.log('incoming transfer %s from %s failed: %s: %s', transfer.id ?? '(no offer)', caller.ss58, e.name, e.message)
-      this.#c.events.emit('file:failed', { id: transfer.id, from: caller.ss58, error: e })
+      this.#c.events.emit(transfer.folder === true ? 'folder:failed' : 'file:failed', { id: transfer.id, from: caller.ss58, error: e })
     } finally {
       connection.removeEventListener('close', onClose)
       if (transfer.id !== undefined) this.#incoming.delete(transfer.id)
     }
   }
 
-  #receiveInit (caller: Caller, store: FileStore, controller: AbortController, transfer: { id?: string }): Parameters<typeof receiveFileOverStream>[1] {
+  #receiveInit (caller: Caller, store: FileStore, controller: AbortController, transfer: { id?: string }): ReceiveFolderInit {
     const deliveries = this.#c.deliveries
     return {
+      folders: this.#folders,
+      onFolderAccepted: (offer) => {
+        transfer.id = offer.id
+        this.#incoming.set(offer.id, controller)
+        this.#c.events.emit('folder:accepted', offer)
+      },
+      onFolderProgress: (event) => { this.#c.events.emit('folder:progress', { ...event, from: caller.ss58 }) },
       caller,
       store,
       policy: this.#policy,

@@ -9,6 +9,7 @@ import type { AbortOptions } from '../abort.ts'
 import type { Caller } from '../rpc/types.ts'
 import { blake3 } from './hash.ts'
 import type { DiskReservations } from './reservations.ts'
+import type { FolderSession } from './folder-receiver.ts'
 
 
 /** What a sender announces about a file. */
@@ -25,6 +26,11 @@ export interface FileManifest {
   chunkHashes: Uint8Array
   /** BLAKE3 root over the header and the chunk hashes: the file's identity. */
   root: Uint8Array
+  /**
+   * Set when the file is entry `index` of folder transfer `id` (absent, and absent on the
+   * wire, for a single file: its offer stays byte-identical).
+   */
+  folder?: { id: string, index: number } | undefined
 }
 
 
@@ -114,6 +120,12 @@ export interface FileStore {
    */
   received?(sender: string, name: string, size: number, options?: AbortOptions): Promise<boolean>
   /**
+   * Opens (or resumes) the staging of folder transfer `key` (sender and folder root):
+   * entries are verified into it one by one, and it moves into `<inbox>/<sender>/<name>`
+   * in one step once all are there. Without it the store refuses folders.
+   */
+  openFolder?(key: string, folder: FolderManifest, name: string, sender: string, options?: AbortOptions): Promise<FolderStaging>
+  /**
    * Opens (or resumes) the partial file of a transfer. `key` identifies sender and file;
    * `name` is already sanitised; `sender` is the sender's verified SS58. A resumed partial
    * is re-verified against `manifest` from its first chunk, and cut back to the last good one.
@@ -132,8 +144,10 @@ export interface FileOffer {
   name: string
   /** Size in bytes. */
   size: number
-  /** Root hash, hex. */
+  /** Root hash, hex (a folder's: its folder root). */
   root: string
+  /** Set for a folder: how many files it holds (`size` is then their total). */
+  files?: number | undefined
 }
 
 
@@ -155,6 +169,8 @@ export interface ReceivedFile {
   blake3: string
   /** Bytes that were already there from an earlier attempt. */
   resumedFrom: number
+  /** Set when the file is an entry of a folder (then it is in the folder's staging, not yet the inbox). */
+  folder?: string | undefined
 }
 
 
@@ -273,4 +289,136 @@ export interface ReceiveFileInit extends AbortOptions {
   } | undefined
   /** Where the receiver logs what the sender is not told (local paths, system errors). */
   log?: ((format: string, ...args: unknown[]) => void) | undefined
+  /** The folders being received: an offer naming a folder (`f`) is an entry of one of them, or refused. */
+  folders?: { get: (sender: string, id: string) => FolderSession | undefined } | undefined
+}
+
+
+/** One file of a folder, as the folder manifest lists it. */
+export interface FolderEntry {
+  /** Relative path, `/`-separated (the receiver checks and sanitises it). */
+  path: string
+  /** Size in bytes. */
+  size: number
+  /** The file's BLAKE3 root (see {@link FileManifest.root}). */
+  root: Uint8Array
+}
+
+/** What a sender announces about a folder: every file's path, size and root, and the root over them. */
+export interface FolderManifest {
+  /** Folder transfer id (random per send). */
+  id: string
+  /** The folder's name (the receiver sanitises it). */
+  name: string
+  /** The files, in the order they are sent. */
+  entries: FolderEntry[]
+  /** BLAKE3 over the entries: the folder's identity and resume key. */
+  root: Uint8Array
+}
+
+/** A folder being received: its verified files wait here until all are in. */
+export interface FolderStaging {
+  /**
+   * Opens the partial of entry `index` (resume key `key`). An entry an earlier attempt
+   * already staged is re-read and checked against `manifest`: if it verifies, the partial is
+   * returned complete (`verifiedChunks` is every chunk), else it is dropped and received again.
+   * `complete()` of the partial moves the file into the staging, not the inbox.
+   */
+  open(index: number, key: string, manifest: FileManifest, options?: AbortOptions): Promise<PartialFile>
+  /** Moves the whole staged folder into the inbox in one step, never over anything; returns where it landed. */
+  complete(options?: AbortOptions): Promise<string>
+  /** Releases the staging, keeping it for a later resume. */
+  close(): Promise<void>
+}
+
+/** One file of a folder to send, opened only when it is hashed or sent (a folder may hold thousands). */
+export interface FolderSourceEntry {
+  /** Relative path, `/`-separated. */
+  readonly path: string
+  /** Size in bytes. */
+  readonly size: number
+  /** Opens the file for reading. */
+  open(options?: AbortOptions): Promise<FileSource>
+}
+
+/** A tree of files to send as one transfer. */
+export interface FolderSource {
+  /** The folder's name offered to the receiver. */
+  readonly name: string
+  /** Its files (empty directories are not carried). */
+  readonly entries: readonly FolderSourceEntry[]
+}
+
+/** Progress of a folder transfer: the file moving now, and the folder's totals. */
+export interface FolderProgressEvent {
+  /** `folder:hashing` while the sender hashes the files, `folder:bytes` while bytes move. */
+  type: 'folder:hashing' | 'folder:bytes'
+  detail: {
+    /** Folder transfer id. */
+    id: string
+    /** The file this event is about. */
+    file: { index: number, path: string, bytes: number, total: number }
+    /** Files finished in this phase. */
+    filesDone: number
+    /** Files in the folder. */
+    files: number
+    /** Bytes hashed or transferred over the whole folder (including what was resumed). */
+    bytes: number
+    /** Total bytes of the folder. */
+    total: number
+    /** Bytes per second over the current phase. */
+    rate: number
+  }
+}
+
+/** Options of sending a folder. */
+export interface SendFolderOptions extends AbortOptions {
+  /** Progress events. */
+  onProgress?: ((event: FolderProgressEvent) => void) | undefined
+  /** Give up when the receiver sends nothing (no credit, no ack) for this long (default 30 s). */
+  stallTimeoutMs?: number | undefined
+}
+
+/** What a completed folder send reports. */
+export interface SendFolderResult {
+  /** Folder transfer id. */
+  id: string
+  /** Name offered. */
+  name: string
+  /** Number of files. */
+  files: number
+  /** Total bytes. */
+  size: number
+  /** Folder root, hex, as acknowledged by the receiver. */
+  blake3: string
+  /** Bytes sent in this attempt. */
+  bytesSent: number
+  /** Bytes the receiver already had. */
+  resumedFrom: number
+  /** Duration in ms, hashing included. */
+  ms: number
+  /** Each file as sent (empty when the receiver had the whole folder already). */
+  entries: Array<{ path: string, size: number, blake3: string, bytesSent: number, resumedFrom: number }>
+}
+
+/** A folder received completely and moved into the inbox. */
+export interface ReceivedFolder {
+  /** Folder transfer id. */
+  id: string
+  /** The verified sender's hotkey. */
+  from: string
+  /** The verified sender. */
+  caller: Caller
+  /** Sanitised name it was offered under. */
+  name: string
+  /** Where it landed. */
+  path: string
+  /** Number of files. */
+  files: number
+  /** Total bytes. */
+  size: number
+  /** Folder root, hex. */
+  blake3: string
+  /** Each file: its sanitised relative path, size and root (hex). */
+  entries: Array<{ path: string, size: number, blake3: string }>
 }

@@ -42,6 +42,14 @@ function printPeerEvents (ctx: CliContext, peer: NodePeer, fullPayloads: boolean
     ctx.emit({ event: 'file-failed', from: f.from, id: f.id, error: f.error.name, message: f.error.message },
       `incoming file from ${f.from} failed: ${printable(f.error.message)}`)
   })
+  peer.on('folder:received', (f) => {
+    ctx.emit({ event: 'folder', from: f.from, id: f.id, name: f.name, path: f.path, files: f.files, size: f.size, blake3: f.blake3 },
+      `folder from ${f.from}: ${printable(f.name)} (${f.files} file${f.files === 1 ? '' : 's'}, ${formatBytes(f.size)}) -> ${printable(f.path)}`)
+  })
+  peer.on('folder:failed', (f) => {
+    ctx.emit({ event: 'folder-failed', from: f.from, id: f.id, error: f.error.name, message: f.error.message },
+      `incoming folder from ${f.from} failed: ${printable(f.error.message)}`)
+  })
   // the message is acknowledged once this resolves: after its line has left the process
   peer.on('message', async (m) => {
     const text = JSON.stringify(jsonSafe(m.payload)) ?? 'null'
