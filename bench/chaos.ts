@@ -83,10 +83,14 @@ async function freeUdpPort (): Promise<number> {
   })
 }
 
+/** One-shot commands still running (each in its own process group), killed if the run ends early. */
+const running = new Set<number>()
+
 /** Runs a CLI command to its end: exit code, stdout JSON lines, stderr. */
 async function cli (home: string, args: string[], timeoutMs = 120_000): Promise<{ code: number | null, lines: Array<Record<string, unknown>>, stderr: string }> {
   return await new Promise((resolve) => {
     const p = spawn(NODE, [BIN, '--home', home, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    running.add(p.pid as number)
     let out = ''
     let err = ''
     p.stdout.on('data', (d: Buffer) => { out += d.toString() })
@@ -94,6 +98,7 @@ async function cli (home: string, args: string[], timeoutMs = 120_000): Promise<
     const t = setTimeout(() => { try { process.kill(-(p.pid as number), 'SIGKILL') } catch {} }, timeoutMs)
     p.on('close', (code) => {
       clearTimeout(t)
+      running.delete(p.pid as number)
       const lines = out.split('\n').flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>] } catch { return [] } })
       resolve({ code, lines, stderr: err.trim() })
     })
@@ -566,6 +571,7 @@ try {
   result = { benchmark: 'chaos', date: started.toISOString(), seed: SEED, counts, passed: false, problems }
 } finally {
   stopping = true
+  for (const pid of running) { try { process.kill(-pid, 'SIGKILL') } catch {} }
   await Promise.all(Object.values(sides).map(async (s) => { await s.stop() }))
   if (!values.keep) await rm(dir, { recursive: true, force: true })
 }
