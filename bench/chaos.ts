@@ -154,6 +154,9 @@ class Side {
   proc: ChildProcess | undefined
   lives = 0
   starting = false
+  /** When the current life started listening, and when this side was last killed (performance.now()). */
+  upSince = 0
+  killedAt = -Infinity
   /** RSS samples of the peer child: [life, seconds since start of run, MiB]. */
   readonly rss: Array<[number, number, number]> = []
   readonly onEvent: (e: Event, side: Side) => void
@@ -197,6 +200,7 @@ class Side {
     exited.catch(() => {})
     await Promise.race([ready, exited, sleep(60_000).then(() => { throw new Error(`${this.name} not listening within 60 s: ${this.stderrTail}`) })])
     this.starting = false
+    this.upSince = performance.now()
     const sample = (): void => {
       if (this.proc !== proc) return
       const child = childPid(proc.pid as number)
@@ -212,6 +216,7 @@ class Side {
     const proc = this.proc
     if (proc === undefined) return
     this.proc = undefined
+    this.killedAt = performance.now()
     const gone = new Promise((resolve) => { proc.once('exit', resolve) })
     try { process.kill(-(proc.pid as number), 'SIGKILL') } catch {}
     if (proc.exitCode === null && proc.signalCode === null) await gone
@@ -256,6 +261,7 @@ const counts = {
   messageHandoffFailures: 0,
   rpcOk: 0,
   rpcFailed: 0,
+  rpcFailedWhileUp: 0,
   rpcWrong: 0,
   retries: 0,
   deliveredEvents: 0,
@@ -405,6 +411,8 @@ async function queries (client: string): Promise<void> {
   while (!stopping) {
     const to = rand.rpc() < 0.5 ? sides.A as Side : sides.B as Side
     const body = { k: ++k, pad: 'x'.repeat(Math.floor(rand.rpc() * 4096)) }
+    const start = performance.now()
+    const upBefore = to.up && start - to.upSince >= 2000
     const r = await cli(client, ['query', to.addr, 'echo', JSON.stringify(body), '--timeout', '5000'], 30_000)
     const reply = r.lines.find((l) => 'body' in l)
     if (r.code === 0 && reply !== undefined) {
@@ -412,6 +420,11 @@ async function queries (client: string): Promise<void> {
       else { counts.rpcWrong++; problems.push(`RPC echo to ${to.name} answered a different body`) }
     } else {
       counts.rpcFailed++
+      // up for 2 s before the query and not killed during it: a failure the kills do not explain
+      if (upBefore && to.killedAt < start) {
+        counts.rpcFailedWhileUp++
+        log(`RPC to ${to.name} failed while it was up: ${r.stderr.split('\n').pop() ?? ''}`)
+      }
     }
     await sleep(between(rand.rpc, RPC_GAP_MS[0], RPC_GAP_MS[1]))
   }
@@ -590,7 +603,7 @@ const rows: Array<[string, string]> = [
   ['partial bytes seen but not kept (re-sent)', `${(c.partialBytesNotKept / 2 ** 20).toFixed(1)} MiB (sampled every 200 ms: a lower bound)`],
   ['incoming transfers failed (retried)', String(c.fileEventsFailed)],
   ['messages queued / received', `${c.messagesQueued} / ${c.messagesReceived} (${c.messagesDuplicated ?? 0} twice)`],
-  ['RPC echo ok / failed / wrong', `${c.rpcOk} / ${c.rpcFailed} / ${c.rpcWrong}`],
+  ['RPC echo ok / failed (target up throughout) / wrong', `${c.rpcOk} / ${c.rpcFailed} (${c.rpcFailedWhileUp}) / ${c.rpcWrong}`],
   ['outbox retries, deliveries, dead', `${c.retries}, ${c.deliveredEvents}, ${c.deadEvents}`],
   ['handoffs run again (send / message)', `${c.sendHandoffFailures} / ${c.messageHandoffFailures}`],
   ['inbox polls', String(c.inboxPolls)]
