@@ -10,6 +10,9 @@ import type { ControlEvent } from '../control.ts'
 import type { NodePeer } from '../node-peer.ts'
 import type { CliContext } from './context.ts'
 
+/** Socket errors of a control connection whose listener died while we talked to it. */
+const LOST_LISTENER_CODES = new Set(['ECONNRESET', 'EPIPE'])
+
 /** How a queued send runs: `detach` returns once it is queued; `netuids` for a transient peer. */
 export interface QueuedSendOptions {
   detach: boolean
@@ -19,7 +22,8 @@ export interface QueuedSendOptions {
 /**
  * A queued send: handed to the running listener over the control socket, or else queued
  * here and (unless detached) delivered by a transient peer while this command runs.
- * Prints the item's events; the last one is `acked`/`sent`, or an error.
+ * Prints the item's events; the last one is `acked`/`sent`, or an error. A listener that
+ * dies before it confirmed the item is treated as no listener: the item is queued here.
  */
 export async function queuedSend (ctx: CliContext, request: Record<string, unknown>, local: (peer: NodePeer) => Promise<string>, opts: QueuedSendOptions, done: (e: ControlEvent) => void): Promise<void> {
   const { io } = ctx
@@ -57,8 +61,16 @@ export async function queuedSend (ctx: CliContext, request: Record<string, unkno
   // Ctrl-C stops waiting; the item stays queued
   void io.shutdown().then(() => { stop.abort() })
   const viaListener = await controlRequest(ctx.home(), { ...request, watch: !opts.detach }, onEvent, { signal: stop.signal })
-    .catch((err: unknown) => { if (stop.signal.aborted) return true; throw err })
-  if (!viaListener) {
+    .catch((err: unknown) => {
+      // interrupted, or the listener's end of the connection went away (it was killed)
+      if (stop.signal.aborted || LOST_LISTENER_CODES.has((err as NodeJS.ErrnoException).code ?? '')) return true
+      throw err
+    })
+  // a listener killed before it confirmed the item (no queued or joined line) may or may not
+  // have stored it: queue it here as well, where the same source (a file) or the same message
+  // id (chosen by the command, not by the listener) joins what it stored
+  const unconfirmed = viaListener && !stop.signal.aborted && id === undefined && final === undefined
+  if (!viaListener || unconfirmed) {
     await ctx.withPeer(async (peer) => {
       const outbox = peer.outbox
       if (outbox === undefined) throw new Error('this peer has no outbox')

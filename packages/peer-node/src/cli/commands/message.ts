@@ -3,6 +3,7 @@
  *
  * @packageDocumentation
  */
+import { randomUUID } from 'node:crypto'
 import { parseNetuid, parseTimeout, readJsonPayload, readPayloadText } from '../args.ts'
 import { checkDestination, connectWithin, DEFAULT_DIAL_TIMEOUT_MS } from '../destination.ts'
 import { elapsedMs } from '../format.ts'
@@ -10,7 +11,7 @@ import { queuedSend } from '../queued-send.ts'
 import type { Command } from 'commander'
 import type { CliContext } from '../context.ts'
 
-interface MessageOptions { netuid?: number, timeout?: number, encrypt: boolean, queue: boolean, detach?: boolean, string?: boolean }
+interface MessageOptions { netuid?: number, timeout?: number, encrypt: boolean, queue: boolean, detach?: boolean, string?: boolean, id?: string }
 
 /** The payload argument: JSON (or with `--string`, the text as it is), from the argument, `@FILE` or `-` (stdin); `null` when absent. */
 async function parsePayload (payloadArg: string | undefined, asString: boolean): Promise<unknown> {
@@ -31,6 +32,7 @@ export function registerMessage (program: Command, ctx: CliContext): void {
     .option('--no-encrypt', 'send without end-to-end encryption (a trusted link)')
     .option('--no-queue', 'send directly and fail fast if the receiver is not reachable (nothing is queued)')
     .option('--detach', 'queue it and return at once; the listener (or the next `subwire listen`) delivers it')
+    .option('--id <id>', 'message id (default a random UUID): run the command again with the same id and the message is queued and delivered once')
     .addHelpText('after', `
 Examples:
   subwire message 5FHneW46… weights:ready '{"epoch":7}'
@@ -41,9 +43,12 @@ Examples:
       const payload = await parsePayload(payloadArg, opts.string === true)
       await checkDestination(ctx, dest)
       const started = performance.now()
+      // chosen here, not by the listener: if the listener dies before it confirms, the message
+      // is queued here under the same id, which joins (or, delivered, is de-duplicated by) its copy
+      const id = opts.id ?? randomUUID()
       if (opts.queue) {
-        await queuedSend(ctx, { op: 'message', dest, action, payload, netuid: opts.netuid, timeout: opts.timeout, encrypt: opts.encrypt },
-          async (peer) => await peer.message(dest, action, payload, { queue: true, netuid: opts.netuid, timeout: opts.timeout, encrypt: opts.encrypt }),
+        await queuedSend(ctx, { op: 'message', dest, action, payload, netuid: opts.netuid, timeout: opts.timeout, encrypt: opts.encrypt, id },
+          async (peer) => await peer.message(dest, action, payload, { queue: true, netuid: opts.netuid, timeout: opts.timeout, encrypt: opts.encrypt, id }),
           { detach: opts.detach === true }, (e) => {
             const ms = elapsedMs(started)
             const to = typeof e.to === 'string' ? e.to : dest
@@ -53,7 +58,7 @@ Examples:
       }
       await ctx.withPeer(async (peer) => {
         const remote = await connectWithin(peer, dest, opts.timeout ?? DEFAULT_DIAL_TIMEOUT_MS)
-        const id = await peer.message(dest, action, payload, { netuid: opts.netuid, timeout: opts.timeout, encrypt: opts.encrypt })
+        await peer.message(dest, action, payload, { netuid: opts.netuid, timeout: opts.timeout, encrypt: opts.encrypt, id })
         const ms = elapsedMs(started)
         ctx.emit({ event: 'acked', to: remote.ss58, id, action, ms }, `delivered "${action}" to ${remote.ss58} (${ms} ms)`)
       })
