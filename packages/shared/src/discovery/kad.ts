@@ -8,7 +8,7 @@
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { DHT_PROTOCOL, HOTKEY_RECORD_NAMESPACE, PEER_RECORD_NAMESPACE } from '../constants.ts'
+import { DHT_ALPHA, DHT_DISJOINT_PATHS, DHT_PROTOCOL, HOTKEY_RECORD_NAMESPACE, PEER_RECORD_NAMESPACE } from '../constants.ts'
 import { selectHotkeyRecord, validateHotkeyRecordEntry } from './record.ts'
 import type { AbortOptions } from '../abort.ts'
 import type { RecordRouting } from './types.ts'
@@ -34,7 +34,7 @@ function graceful (options: AbortOptions): { signal: AbortSignal, grace: () => v
 import type { Connection, PeerId } from '@libp2p/interface'
 
 /** The part of a kad-dht query event this bridge reads. */
-interface KadEvent { name: string, value?: Uint8Array, providers?: Array<{ id: PeerId }> }
+interface KadEvent { name: string, value?: Uint8Array, record?: { value: Uint8Array } | null, providers?: Array<{ id: PeerId }> }
 
 /** The part of the `@libp2p/kad-dht` service used here. */
 export interface KadService {
@@ -58,10 +58,10 @@ export interface IdentifyService {
 
 /**
  * The kad-dht options subwire needs: its own protocol id (never the public IPFS DHT), the
- * validator and selector of both record namespaces (highest valid `seq` wins), and
- * queries that do not wait for the first self-lookup.
+ * validator and selector of both record namespaces (highest valid `seq` wins), queries
+ * that do not wait for the first self-lookup, and narrow queries ({@link DHT_ALPHA}).
  */
-export function subwireDhtInit (): { protocol: string, allowQueryWithZeroPeers: boolean, validators: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>, selectors: Record<string, (key: Uint8Array, values: Uint8Array[]) => number> } {
+export function subwireDhtInit (): { protocol: string, allowQueryWithZeroPeers: boolean, alpha: number, disjointPaths: number, validators: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>, selectors: Record<string, (key: Uint8Array, values: Uint8Array[]) => number> } {
   const validate = async (key: Uint8Array, value: Uint8Array): Promise<void> => { validateHotkeyRecordEntry(key, value) }
   const select = (key: Uint8Array, values: Uint8Array[]): number => selectHotkeyRecord(key, values)
   return {
@@ -70,6 +70,9 @@ export function subwireDhtInit (): { protocol: string, allowQueryWithZeroPeers: 
     // every close peer (a dead one for its dial timeout); discovery waits for the bootstrap
     // peers itself, and the bridge does not query with an empty routing table
     allowQueryWithZeroPeers: true,
+    // a few paths, a few peers each: kad-dht's 10 × 10 made every lookup ask most of a subnet
+    alpha: DHT_ALPHA,
+    disjointPaths: DHT_DISJOINT_PATHS,
     validators: { [HOTKEY_RECORD_NAMESPACE]: validate, [PEER_RECORD_NAMESPACE]: validate },
     selectors: { [HOTKEY_RECORD_NAMESPACE]: select, [PEER_RECORD_NAMESPACE]: select }
   }
@@ -115,7 +118,11 @@ export function kadRecordRouting (c: KadRoutingComponents): RecordRouting {
       const g = graceful(options)
       try {
         for await (const e of c.dht.get(key, { ...options, signal: g.signal })) {
-          if (e.name === 'VALUE' && e.value !== undefined) { values.push(e.value); g.grace() }
+          // kad-dht's get() yields its VALUE only once the whole query has ended (it waits to
+          // pick the best and correct stale peers); each peer's answer passes by earlier as a
+          // PEER_RESPONSE carrying the record, already checked by our validator: start the grace there
+          const value = e.name === 'PEER_RESPONSE' ? e.record?.value : e.name === 'VALUE' ? e.value : undefined
+          if (value !== undefined) { values.push(value); g.grace() }
         }
       } catch (err) {
         if (!g.expired() && (err as Error).name !== 'NotFoundError') throw err
