@@ -49,6 +49,16 @@ describe('the kad-dht bridge', () => {
     assert.ok(aborted(), 'the rest of the query was not stopped')
   })
 
+  it('skips a forged answer with a higher seq and returns the best valid one', async () => {
+    const forged = await value(99)
+    forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1
+    const { dht } = slowGet([await value(3), forged, await value(8), await value(8)])
+    const routing = kadRecordRouting({ dht, connection: () => undefined, log: () => {} })
+    const got = await routing.get(hotkeyRecordKey('5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'), { signal: AbortSignal.timeout(10_000) })
+    assert.ok(got !== undefined)
+    assert.equal(decodeHotkeyRecord(hotkeyRecordFromValue(got).bytes).seq, 8)
+  })
+
   it('still throws a caller\'s abort when nothing was found', async () => {
     const { dht } = slowGet([])
     const routing = kadRecordRouting({ dht, connection: () => undefined, log: () => {} })

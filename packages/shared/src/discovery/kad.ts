@@ -6,10 +6,11 @@
  * @packageDocumentation
  */
 import { CID } from 'multiformats/cid'
+import { HotkeyRecordExpiredError, InvalidHotkeyRecordError, InvalidSignatureError } from '../errors/index.ts'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DHT_ALPHA, DHT_DISJOINT_PATHS, DHT_PROTOCOL, HOTKEY_RECORD_NAMESPACE, PEER_RECORD_NAMESPACE } from '../constants.ts'
-import { selectHotkeyRecord, validateHotkeyRecordEntry } from './record.ts'
+import { decodeHotkeyRecord, hotkeyRecordFromValue, selectHotkeyRecord, validateHotkeyRecordEntry } from './record.ts'
 import type { AbortOptions } from '../abort.ts'
 import type { RecordRouting } from './types.ts'
 
@@ -83,6 +84,40 @@ export async function providerCid (key: Uint8Array): Promise<CID> {
   return CID.createV1(0x55, await sha256.digest(key))
 }
 
+/**
+ * The valid value with the highest `seq`, or undefined. Values are tried from the highest
+ * `seq` down and the first that verifies wins, so a lookup costs one sr25519 verification
+ * here instead of one per answer (kad-dht's validator already checked each on arrival; a
+ * lookup gathers several copies of the same record).
+ */
+function bestValid (key: Uint8Array, values: Uint8Array[]): Uint8Array | undefined {
+  const bySeq: Array<{ v: Uint8Array, seq: number }> = []
+  for (const v of values) {
+    try {
+      bySeq.push({ v, seq: decodeHotkeyRecord(hotkeyRecordFromValue(v).bytes).seq })
+    } catch (err) {
+      if (!REFUSED_RECORD.has((err as Error).name)) throw err // not a record: never chosen
+    }
+  }
+  bySeq.sort((a, b) => b.seq - a.seq)
+  const tried = new Set<string>()
+  for (const { v } of bySeq) {
+    const id = v.join(',')
+    if (tried.has(id)) continue
+    tried.add(id)
+    try {
+      validateHotkeyRecordEntry(key, v)
+      return v
+    } catch (err) {
+      if (!REFUSED_RECORD.has((err as Error).name)) throw err
+    }
+  }
+  return undefined
+}
+
+/** Why a value is not a usable record (anything else is a bug and is thrown). */
+const REFUSED_RECORD = new Set([InvalidHotkeyRecordError.name, HotkeyRecordExpiredError.name, InvalidSignatureError.name])
+
 /** What {@link kadRecordRouting} is given. */
 export interface KadRoutingComponents {
   /** The kad-dht service. */
@@ -129,7 +164,7 @@ export function kadRecordRouting (c: KadRoutingComponents): RecordRouting {
       } finally {
         g.done()
       }
-      return values.length === 0 ? undefined : values[selectHotkeyRecord(key, values)]
+      return bestValid(key, values)
     },
     async provide (key, options = {}) {
       if (alone()) return
