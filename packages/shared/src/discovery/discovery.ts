@@ -239,6 +239,15 @@ export class Discovery {
     return fromRecord(record)
   }
 
+  /** The cached, unexpired DHT answer for `peerId` that names `netuid`, if any. */
+  #cachedByPeerId (peerId: string, netuid: number): ResolvedHotkey | undefined {
+    const now = Date.now()
+    for (const c of this.#cache.values()) {
+      if (c.peerId === peerId && c.record !== undefined && c.netuids?.includes(netuid) === true && (c.expiresAt === undefined || c.expiresAt > now)) return c
+    }
+    return undefined
+  }
+
   #remember (found: ResolvedHotkey): ResolvedHotkey {
     if (found.expiresAt !== undefined) this.#cache.set(found.ss58, found)
     return found
@@ -261,6 +270,9 @@ export class Discovery {
       try {
         for await (const peerId of routing.providers(subnetKey(netuid), options)) {
           if (peerId === self) continue
+          // a member whose verified record is cached needs no lookup (a listing gets half a fan-out's deadline)
+          const known = this.#cachedByPeerId(peerId, netuid)
+          if (known !== undefined) { byHotkey.set(known.ss58, known); continue }
           lookups.push((async () => {
             const value = await routing.get(peerRecordKey(peerId), options)
             if (value === undefined) return
