@@ -48,7 +48,7 @@ export interface KadService {
   /** See kad-dht's `findProviders`. */
   findProviders: (cid: CID, options?: AbortOptions) => AsyncIterable<KadEvent>
   /** kad-dht's routing table: a query with no peer in it would wait for one, so it is asked first. */
-  routingTable?: { size: number, find?: (peer: PeerId) => Promise<PeerId | undefined> } | undefined
+  routingTable?: { size: number, find?: (peer: PeerId) => Promise<PeerId | undefined>, add?: (peer: PeerId, options?: AbortOptions) => Promise<void> } | undefined
 }
 
 /** The part of the identify service used here. */
@@ -140,6 +140,11 @@ export function kadRecordRouting (c: KadRoutingComponents): RecordRouting {
       const find = c.dht.routingTable?.find
       if (find === undefined) return (c.dht.routingTable?.size ?? 0) > 0
       return (await find.call(c.dht.routingTable, peerIdFromString(peerId))) !== undefined
+    },
+    async add (peerId, options = {}) {
+      // kad-dht pings a new contact before it takes it (2-5 s timeout): under load that ping
+      // fails, the peer is dropped and nothing asks again; the caller retries
+      await c.dht.routingTable?.add?.call(c.dht.routingTable, peerIdFromString(peerId), options)
     },
     async put (key, value, options = {}) {
       if (alone()) return 0
