@@ -117,7 +117,7 @@ export function renderTable (r: Any): string {
 /** The discovery section (bench/discovery.ts): DHT bootstrap, resolution, fan-out, 10 % killed, memory. */
 function discoveryRows (d: Any): string[] {
   if (d.missing !== undefined) return ['### Discovery', '', `missing: ${d.missing}`, '']
-  const p = (x: Any | undefined): string => x === undefined ? '—' : `${fmt(x.p50, 1)} / ${fmt(x.p99, 1)}`
+  const p = (x: Any | undefined): string => x === undefined || x.n === 0 || x.p50 === null ? '—' : `${fmt(x.p50, 1)} / ${fmt(x.p99, 1)}`
   const fan = (x: Any | undefined): string => x === undefined ? '—' : `${x.answered}/${x.membersAsked} answered${x.deadTypedFailures !== undefined ? `, dead as typed failures ${x.deadTypedFailures}` : ''}; per member p50 / p99 ${p(x.perMemberMs)} ms; last result ${fmt(x.lastResultAtMs)} ms`
   const rows: string[][] = []
   const b = d.bootstrap as Any | undefined
