@@ -22,8 +22,9 @@ const DEADLINE_MS = Number(values['deadline-s']) * 1000
 const NETUID = 7
 const FANOUT_TIMEOUT_MS = 5000
 // phase budgets: the whole run must fit its deadline on a busy 2-core machine
-const BOOTSTRAP_BUDGET_MS = N <= 50 ? 40_000 : 120_000
-const LOOKUP_BUDGET_MS = N <= 50 ? 25_000 : 90_000
+const PUBLISH_BUDGET_MS = N <= 50 ? 30_000 : 120_000
+const BOOTSTRAP_BUDGET_MS = N <= 50 ? 30_000 : 120_000
+const LOOKUP_BUDGET_MS = N <= 50 ? 20_000 : 90_000
 const started = Date.now()
 const out: Record<string, unknown> = { peers: N, transport: 'quic', netuid: NETUID, fanOutTimeoutMs: FANOUT_TIMEOUT_MS }
 const progress: string[] = []
@@ -121,7 +122,7 @@ async function run (): Promise<void> {
   out.bootstrap = boot0
   log(`all ${info.length} peers started in ${round(startedMs)} ms`)
   // each peer publishes at start by itself; this publish is the one measured (subwire.publish(), a higher seq)
-  const pubs = await Promise.all(workers.map(async (w) => await w.call({ op: 'publish', timeoutMs: 30_000, concurrency: 4 })))
+  const pubs = await Promise.all(workers.map(async (w) => await w.call({ op: 'publish', timeoutMs: N <= 50 ? 15_000 : 30_000, concurrency: 4, budgetMs: PUBLISH_BUDGET_MS })))
   const reached = pubs.flatMap((x) => x.reached as number[])
   const publishedMs = performance.now() - t0
   boot0.publishedAllMs = round(publishedMs)
@@ -148,11 +149,12 @@ async function run (): Promise<void> {
     if (pending.length > 0) { log(`round ${rounds}: ${pending.length} lookups failed (${why}), retrying`); await new Promise((resolve) => setTimeout(resolve, 500)) }
   }
   out.bootstrap = {
-    what: 'peer 0 started, then the others with its address (8 at a time per worker), then each published its record with subwire.publish() (4 at a time per worker); then every peer resolves one other by hotkey (a random permutation, so every hotkey is looked up once), failures retried',
+    what: 'peer 0 started, then the others with its address (8 at a time per worker), then each published its record with subwire.publish() (4 at a time per worker, none started after the publish budget); then every peer resolves one other by hotkey (a random permutation, so every hotkey is looked up once), failures retried',
     startAllMs: round(startedMs),
     publishedAllMs: round(publishedMs),
     publishReachedPeers: dist(reached),
     publishFailed: pubs.flatMap((x) => x.failed as string[]).length,
+    publishNotStartedInBudget: pubs.reduce((n, x) => n + (x.skipped as number), 0),
     publishErrors: [...new Set(pubs.flatMap((x) => x.failed as string[]))].slice(0, 3),
     routingTableSizeAfterPublish: dist(pubs.flatMap((x) => x.tables as number[])),
     emptyRoutingTables: pubs.flatMap((x) => x.tables as number[]).filter((n) => n === 0).length,
@@ -203,7 +205,7 @@ async function run (): Promise<void> {
     }
   }
   const everyone = new Set(info.filter((p) => p.i !== fanFrom).map((p) => p.ss58))
-  const listed = await workerOf(fanFrom).call({ op: 'members', from: fanFrom, netuid: NETUID, timeoutMs: 10_000 })
+  const listed = await workerOf(fanFrom).call({ op: 'members', from: fanFrom, netuid: NETUID, timeoutMs: 5000 })
   out.members = { what: 'peer.members(netuid): the DHT\'s providers of the subnet, each one\'s record looked up and verified', found: `${listed.members.length}/${everyone.size}`, ms: round(listed.ms) }
   const fan = await workerOf(fanFrom).call({ op: 'fanout', from: fanFrom, netuid: NETUID, timeoutMs: FANOUT_TIMEOUT_MS })
   const baseFrom = liveIds()[2] as number

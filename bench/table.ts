@@ -122,7 +122,7 @@ function discoveryRows (d: Any): string[] {
   const rows: string[][] = []
   const b = d.bootstrap as Any | undefined
   if (b !== undefined) {
-    rows.push(['bootstrap: all peers started, all records published', `${fmt(b.startAllMs)} ms, ${fmt(b.publishedAllMs)} ms${b.publishFailed > 0 ? ` (${String(b.publishFailed)} publishes failed)` : ''}`])
+    rows.push(['bootstrap: all peers started, all records published', `${fmt(b.startAllMs)} ms, ${fmt(b.publishedAllMs)} ms${b.publishFailed > 0 ? ` (${String(b.publishFailed)} publishes failed)` : ''}${b.publishNotStartedInBudget > 0 ? ` (${String(b.publishNotStartedInBudget)} not started within the budget)` : ''}${b.emptyRoutingTables !== undefined ? `; ${String(b.emptyRoutingTables)} empty routing tables` : ''}`])
     if (b.rounds !== undefined) rows.push(['bootstrap: every hotkey resolved by another peer', `${b.everyHotkeyResolvedMs === null ? `not within the budget (${String(b.unresolvedAfterBudget)} unresolved)` : `${fmt(b.everyHotkeyResolvedMs)} ms`} after ${String(b.rounds)} round(s); first round ${String(b.firstRoundSuccess)}, p50 / p99 ${p(b.firstRoundResolveMs)} ms`])
   }
   const rs = d.resolve as Any | undefined

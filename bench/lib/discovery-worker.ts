@@ -14,7 +14,7 @@ export type Op =
   | { op: 'direct', from: number, addr: string, timeoutMs: number }
   | { op: 'fanout', from: number, netuid: number, timeoutMs: number, members?: string[] | undefined }
   | { op: 'members', from: number, netuid: number, timeoutMs: number }
-  | { op: 'publish', timeoutMs: number, concurrency: number }
+  | { op: 'publish', timeoutMs: number, concurrency: number, budgetMs: number }
   | { op: 'memory' }
   | { op: 'stop' }
 
@@ -104,15 +104,16 @@ async function publish (op: Extract<Op, { op: 'publish' }>): Promise<unknown> {
   const reached: number[] = []
   const failed: string[] = []
   let next = 0
+  const until = performance.now() + op.budgetMs
   await Promise.all(Array.from({ length: op.concurrency }, async () => {
-    while (next < list.length) {
+    while (next < list.length && performance.now() < until) {
       const p = list[next++] as NodePeer
       try { reached.push(await p.subwire.publish({ signal: AbortSignal.timeout(op.timeoutMs) })) } catch (err) { failed.push(`${(err as Error).name}: ${(err as Error).message.slice(0, 120)}`) }
     }
   }))
   // how full each routing table is after the publish (what a lookup can start from)
   const tables = list.map((p) => (p.libp2p.services as { dht?: { routingTable?: { size: number } } }).dht?.routingTable?.size ?? -1)
-  return { reached, failed, tables }
+  return { reached, failed, tables, skipped: list.length - next }
 }
 
 async function handle (op: Op): Promise<unknown> {
