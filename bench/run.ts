@@ -1,4 +1,4 @@
-// The benchmark suite: `npm run bench` (full) or `npm run bench -- --quick` (about 2 minutes).
+// The benchmark suite: `npm run bench` (full) or `npm run bench -- --quick` (about 5 minutes; `--only rpc,ceilings,files,browser,discovery` picks sections).
 // subwire against what a user would otherwise pick and against the machine's limits, in
 // one run on one machine: every server is started and stopped here, on 127.0.0.1. Writes
 // bench/results/<date>.json and prints a table. Every figure is the median over the runs,
@@ -384,6 +384,22 @@ if (want('browser')) {
   sections.browser = r.status === 0 && existsSync(out)
     ? JSON.parse(readFileSync(out, 'utf8'))
     : { missing: `browser benchmark failed: ${(r.stderr ?? '').slice(-400)}` }
+  await rm(dir, { recursive: true, force: true })
+}
+
+// --- discovery (issue 17) -----------------------------------------------------------
+
+if (want('discovery')) {
+  const peers = quick ? 50 : 200
+  log(`discovery: ${peers} peers, DHT, resolve, fan-out…`)
+  const dir = await mkdtemp(join(tmpdir(), 'subwire-bench-disc-'))
+  const out = join(dir, 'discovery.json')
+  // its own deadline ends it with what was measured; the child timeout is the backstop
+  const deadlineS = quick ? 170 : 900
+  const r = spawnSync(process.execPath, [join(ROOT, 'bench/discovery.ts'), '--peers', String(peers), '--deadline-s', String(deadlineS), '--out', out], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: (deadlineS + 30) * 1000, killSignal: 'SIGKILL' })
+  sections.discovery = existsSync(out)
+    ? JSON.parse(readFileSync(out, 'utf8'))
+    : { missing: `discovery benchmark failed (${r.error?.message ?? `exit ${String(r.status)}`}): ${(r.stderr ?? '').slice(-400)}` }
   await rm(dir, { recursive: true, force: true })
 }
 

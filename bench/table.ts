@@ -105,11 +105,47 @@ export function renderTable (r: Any): string {
     }
     out.push('')
   }
+  const d = r.sections?.discovery as Any | undefined
+  if (d !== undefined) out.push(...discoveryRows(d))
   const a = r.anchors as Any | undefined
   if (a !== undefined) out.push('### Published anchors (NOT measured here)', '', `- btlightning: ${fmt(a.btlightning.rpc1KiB.reqPerSec)} req/s and ${a.btlightning.rpc1KiB.p50Ms} ms p50 at 1 KiB (${a.btlightning.source}).`, '')
   const tg = r.targets as Any | undefined
   if (tg !== undefined) out.push('### Targets (issue 7)', '', `RPC 1 KiB ≥ ${fmt(tg.rpc1KiBAt32ReqPerSec)} req/s @32 and sequential p50 ≤ ${tg.sequentialP50Ms} ms; setup + auth + first reply p50 ≤ ${tg.setupP50Ms} ms; encrypted verified files ≥ ${fmt(tg.encryptedFileMBps)} MB/s with peak RSS ≤ ${tg.fileRssMiB} MiB.`, '')
   return out.join('\n')
+}
+
+/** The discovery section (bench/discovery.ts): DHT bootstrap, resolution, fan-out, 10 % killed, memory. */
+function discoveryRows (d: Any): string[] {
+  if (d.missing !== undefined) return ['### Discovery', '', `missing: ${d.missing}`, '']
+  const p = (x: Any | undefined): string => x === undefined || x.n === 0 || x.p50 === null ? '—' : `${fmt(x.p50, 1)} / ${fmt(x.p99, 1)}`
+  const fan = (x: Any | undefined): string => x === undefined ? '—' : `${x.answered}/${x.membersAsked} answered${x.deadTypedFailures !== undefined ? `, dead as typed failures ${x.deadTypedFailures}` : ''}; per member p50 / p99 ${p(x.perMemberMs)} ms; last result ${fmt(x.lastResultAtMs)} ms`
+  const rows: string[][] = []
+  const b = d.bootstrap as Any | undefined
+  if (b !== undefined) {
+    rows.push(['bootstrap: all peers started, all records published', `${fmt(b.startAllMs)} ms, ${fmt(b.publishedAllMs)} ms${b.publishFailed > 0 ? ` (${String(b.publishFailed)} publishes failed)` : ''}${b.publishNotStartedInBudget > 0 ? ` (${String(b.publishNotStartedInBudget)} not started within the budget)` : ''}${b.emptyRoutingTables !== undefined ? `; ${String(b.emptyRoutingTables)} empty routing tables` : ''}`])
+    if (b.rounds !== undefined) rows.push(['bootstrap: every hotkey resolved by another peer', `${b.everyHotkeyResolvedMs === null ? `not within the budget (${String(b.unresolvedAfterBudget)} unresolved)` : `${fmt(b.everyHotkeyResolvedMs)} ms`} after ${String(b.rounds)} round(s); first round ${String(b.firstRoundSuccess)}, p50 / p99 ${p(b.firstRoundResolveMs)} ms`])
+  }
+  const rs = d.resolve as Any | undefined
+  if (rs !== undefined) {
+    rows.push(['resolve hotkey (DHT, verified)', `${rs.success}; p50 / p99 ${p(rs.resolveMs)} ms`])
+    rows.push(['resolve + first reply', `p50 / p99 ${p(rs.resolveAndReplyMs)} ms`])
+    rows.push(['baseline: known multiaddr, first reply', `${rs.baselineDirectDial.success}; p50 / p99 ${p(rs.baselineDirectDial.replyMs)} ms`])
+  }
+  if (d.members !== undefined) rows.push(['members(netuid) from the DHT', `${d.members.found} in ${fmt(d.members.ms)} ms`])
+  if (d.fanOut !== undefined) {
+    rows.push(['fan-out, members from the DHT', fan(d.fanOut.all)])
+    rows.push(['baseline: fan-out to known multiaddrs', fan(d.fanOut.baselineKnownAddrs)])
+  }
+  if (d.fanOutKilled !== undefined) {
+    rows.push(['10 % killed, members from the DHT', fan(d.fanOutKilled.listedFromDht)])
+    rows.push(['10 % killed, every hotkey given', fan(d.fanOutKilled.membersGiven)])
+  }
+  if (d.memory !== undefined) rows.push(['memory per peer', `${fmt(d.memory.perPeerMiB, 1)} MiB RSS (${fmt(d.memory.perPeerAddedMiB, 1)} MiB above the idle workers; heap ${fmt(d.memory.heapPerPeerMiB, 1)} MiB)`])
+  const out = [`### Discovery: ${String(d.peers)} peers, ${String(d.transport)} on 127.0.0.1, fan-out deadline ${fmt(d.fanOutTimeoutMs)} ms`, '', table(['what', 'result'], rows)]
+  if (d.incomplete !== undefined) out.push('', `incomplete: ${String(d.incomplete)}; last phase: ${String((d.progress as string[] | undefined)?.at(-1) ?? 'none')}`)
+  if (d.error !== undefined) out.push('', `error: ${String(d.error).split('\n')[0]}`)
+  out.push('')
+  return out
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -175,6 +175,15 @@ export const MAX_QUEUED_MESSAGE_BYTES = 16 * 1024 * 1024 - 64 * 1024
 
 /** The Kademlia protocol id of subwire's own DHT: never the public IPFS DHT (`/ipfs/kad/1.0.0`). */
 export const DHT_PROTOCOL = '/subwire/kad/1.0.0'
+/**
+ * Peers a DHT query asks at once, per path. kad-dht's default is 10 (with 10 disjoint
+ * paths: up to 100 requests per lookup, so in a subnet of a few hundred peers every
+ * lookup asked nearly everyone, each answer costing an sr25519 verification); records are
+ * signed, so a lookup needs few paths to be right. Measured in bench/discovery.ts.
+ */
+export const DHT_ALPHA = 3
+/** Disjoint paths of a DHT query (kad-dht's default: alpha, i.e. 10); S/Kademlia's resilience with a small d. */
+export const DHT_DISJOINT_PATHS = 3
 /** Domain tag at the start of every hotkey record's signed bytes (distinct from the attestation's). */
 export const HOTKEY_RECORD_DOMAIN = 'SUBWIRE-HOTKEY-RECORD'
 /** Version byte inside the hotkey record; changes with its layout. */

@@ -23,6 +23,10 @@ import type { Libp2p, Logger } from '@libp2p/interface'
 
 /** How long `start()` waits for the bootstrap peers before going on without them. */
 const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000
+/** How often a bootstrap peer the routing table did not take is offered to it again. */
+const BOOTSTRAP_RETRY_MS = 2_000
+/** How many times (a routing table that refuses a live bootstrap peer for a minute is logged and left alone). */
+const BOOTSTRAP_RETRIES = 30
 /** Coalesces bursts of address changes into one republish. */
 const REPUBLISH_DEBOUNCE_MS = 500
 /** How long one publish may take before it is logged as failed (retried at the next change or period). */
@@ -67,6 +71,7 @@ export class Discovery {
   readonly #publish: boolean | undefined
   readonly #cache = new Map<string, ResolvedHotkey>()
   #timer: ReturnType<typeof setTimeout> | undefined
+  #joining: ReturnType<typeof setTimeout> | undefined
   #debounce: ReturnType<typeof setTimeout> | undefined
   #published: HotkeyRecord | undefined
   #reached = 0
@@ -117,7 +122,37 @@ export class Discovery {
     while (reached.length > 0 && !(await ready()) && Date.now() < deadline && options.signal?.aborted !== true) {
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
+    if (reached.length > 0 && !(await ready())) this.#join(reached, BOOTSTRAP_RETRIES)
     this.#schedule(0)
+  }
+
+  /**
+   * The routing table has none of the bootstrap peers we reached (kad-dht learns a peer
+   * from identify and pings it first; under load either can fail, and nothing tries again,
+   * which left half the peers of a 50-peer benchmark with an empty table): offer them again
+   * every {@link BOOTSTRAP_RETRY_MS} until one is taken, then publish.
+   */
+  #join (peers: string[], left: number): void {
+    const routing = this.#c.routing
+    if (routing?.add === undefined || routing.knows === undefined || !this.#started) return
+    this.#joining = setTimeout(() => {
+      void (async () => {
+        for (const p of peers) {
+          try {
+            await routing.add?.(p, { signal: AbortSignal.timeout(BOOTSTRAP_RETRY_MS * 2) })
+          } catch (err) {
+            this.#c.log('routing table did not take bootstrap peer %s: %s', p, toError(err).message)
+          }
+          if (await routing.knows?.(p)) {
+            this.#c.log('bootstrap peer %s joined the routing table', p)
+            if (this.#reached === 0) this.#schedule(0)
+            return
+          }
+        }
+        if (left > 1) this.#join(peers, left - 1)
+        else this.#c.log('no bootstrap peer joined the routing table after %d tries', BOOTSTRAP_RETRIES)
+      })()
+    }, BOOTSTRAP_RETRY_MS)
   }
 
   /** Stops republishing; the sources stop refreshing. */
@@ -125,6 +160,7 @@ export class Discovery {
     if (!this.#started) return
     this.#started = false
     clearTimeout(this.#timer)
+    clearTimeout(this.#joining)
     clearTimeout(this.#debounce)
     this.#c.libp2p.removeEventListener('self:peer:update', this.#onSelfUpdate)
     for (const s of this.#c.sources ?? []) await s.stop?.()
@@ -239,6 +275,15 @@ export class Discovery {
     return fromRecord(record)
   }
 
+  /** The cached, unexpired DHT answer for `peerId` that names `netuid`, if any. */
+  #cachedByPeerId (peerId: string, netuid: number): ResolvedHotkey | undefined {
+    const now = Date.now()
+    for (const c of this.#cache.values()) {
+      if (c.peerId === peerId && c.record !== undefined && c.netuids?.includes(netuid) === true && (c.expiresAt === undefined || c.expiresAt > now)) return c
+    }
+    return undefined
+  }
+
   #remember (found: ResolvedHotkey): ResolvedHotkey {
     if (found.expiresAt !== undefined) this.#cache.set(found.ss58, found)
     return found
@@ -261,6 +306,9 @@ export class Discovery {
       try {
         for await (const peerId of routing.providers(subnetKey(netuid), options)) {
           if (peerId === self) continue
+          // a member whose verified record is cached needs no lookup (a listing gets half a fan-out's deadline)
+          const known = this.#cachedByPeerId(peerId, netuid)
+          if (known !== undefined) { byHotkey.set(known.ss58, known); continue }
           lookups.push((async () => {
             const value = await routing.get(peerRecordKey(peerId), options)
             if (value === undefined) return

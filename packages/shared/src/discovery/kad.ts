@@ -6,10 +6,11 @@
  * @packageDocumentation
  */
 import { CID } from 'multiformats/cid'
+import { HotkeyRecordExpiredError, InvalidHotkeyRecordError, InvalidSignatureError } from '../errors/index.ts'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { DHT_PROTOCOL, HOTKEY_RECORD_NAMESPACE, PEER_RECORD_NAMESPACE } from '../constants.ts'
-import { selectHotkeyRecord, validateHotkeyRecordEntry } from './record.ts'
+import { DHT_ALPHA, DHT_DISJOINT_PATHS, DHT_PROTOCOL, HOTKEY_RECORD_NAMESPACE, PEER_RECORD_NAMESPACE } from '../constants.ts'
+import { decodeHotkeyRecord, hotkeyRecordFromValue, selectHotkeyRecord, validateHotkeyRecordEntry } from './record.ts'
 import type { AbortOptions } from '../abort.ts'
 import type { RecordRouting } from './types.ts'
 
@@ -34,7 +35,7 @@ function graceful (options: AbortOptions): { signal: AbortSignal, grace: () => v
 import type { Connection, PeerId } from '@libp2p/interface'
 
 /** The part of a kad-dht query event this bridge reads. */
-interface KadEvent { name: string, value?: Uint8Array, providers?: Array<{ id: PeerId }> }
+interface KadEvent { name: string, value?: Uint8Array, record?: { value: Uint8Array } | null, providers?: Array<{ id: PeerId }> }
 
 /** The part of the `@libp2p/kad-dht` service used here. */
 export interface KadService {
@@ -47,7 +48,7 @@ export interface KadService {
   /** See kad-dht's `findProviders`. */
   findProviders: (cid: CID, options?: AbortOptions) => AsyncIterable<KadEvent>
   /** kad-dht's routing table: a query with no peer in it would wait for one, so it is asked first. */
-  routingTable?: { size: number, find?: (peer: PeerId) => Promise<PeerId | undefined> } | undefined
+  routingTable?: { size: number, find?: (peer: PeerId) => Promise<PeerId | undefined>, add?: (peer: PeerId, options?: AbortOptions) => Promise<void> } | undefined
 }
 
 /** The part of the identify service used here. */
@@ -58,10 +59,10 @@ export interface IdentifyService {
 
 /**
  * The kad-dht options subwire needs: its own protocol id (never the public IPFS DHT), the
- * validator and selector of both record namespaces (highest valid `seq` wins), and
- * queries that do not wait for the first self-lookup.
+ * validator and selector of both record namespaces (highest valid `seq` wins), queries
+ * that do not wait for the first self-lookup, and narrow queries ({@link DHT_ALPHA}).
  */
-export function subwireDhtInit (): { protocol: string, allowQueryWithZeroPeers: boolean, validators: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>, selectors: Record<string, (key: Uint8Array, values: Uint8Array[]) => number> } {
+export function subwireDhtInit (): { protocol: string, allowQueryWithZeroPeers: boolean, alpha: number, disjointPaths: number, validators: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>, selectors: Record<string, (key: Uint8Array, values: Uint8Array[]) => number> } {
   const validate = async (key: Uint8Array, value: Uint8Array): Promise<void> => { validateHotkeyRecordEntry(key, value) }
   const select = (key: Uint8Array, values: Uint8Array[]): number => selectHotkeyRecord(key, values)
   return {
@@ -70,6 +71,9 @@ export function subwireDhtInit (): { protocol: string, allowQueryWithZeroPeers: 
     // every close peer (a dead one for its dial timeout); discovery waits for the bootstrap
     // peers itself, and the bridge does not query with an empty routing table
     allowQueryWithZeroPeers: true,
+    // a few paths, a few peers each: kad-dht's 10 × 10 made every lookup ask most of a subnet
+    alpha: DHT_ALPHA,
+    disjointPaths: DHT_DISJOINT_PATHS,
     validators: { [HOTKEY_RECORD_NAMESPACE]: validate, [PEER_RECORD_NAMESPACE]: validate },
     selectors: { [HOTKEY_RECORD_NAMESPACE]: select, [PEER_RECORD_NAMESPACE]: select }
   }
@@ -79,6 +83,40 @@ export function subwireDhtInit (): { protocol: string, allowQueryWithZeroPeers: 
 export async function providerCid (key: Uint8Array): Promise<CID> {
   return CID.createV1(0x55, await sha256.digest(key))
 }
+
+/**
+ * The valid value with the highest `seq`, or undefined. Values are tried from the highest
+ * `seq` down and the first that verifies wins, so a lookup costs one sr25519 verification
+ * here instead of one per answer (kad-dht's validator already checked each on arrival; a
+ * lookup gathers several copies of the same record).
+ */
+function bestValid (key: Uint8Array, values: Uint8Array[]): Uint8Array | undefined {
+  const bySeq: Array<{ v: Uint8Array, seq: number }> = []
+  for (const v of values) {
+    try {
+      bySeq.push({ v, seq: decodeHotkeyRecord(hotkeyRecordFromValue(v).bytes).seq })
+    } catch (err) {
+      if (!REFUSED_RECORD.has((err as Error).name)) throw err // not a record: never chosen
+    }
+  }
+  bySeq.sort((a, b) => b.seq - a.seq)
+  const tried = new Set<string>()
+  for (const { v } of bySeq) {
+    const id = v.join(',')
+    if (tried.has(id)) continue
+    tried.add(id)
+    try {
+      validateHotkeyRecordEntry(key, v)
+      return v
+    } catch (err) {
+      if (!REFUSED_RECORD.has((err as Error).name)) throw err
+    }
+  }
+  return undefined
+}
+
+/** Why a value is not a usable record (anything else is a bug and is thrown). */
+const REFUSED_RECORD = new Set([InvalidHotkeyRecordError.name, HotkeyRecordExpiredError.name, InvalidSignatureError.name])
 
 /** What {@link kadRecordRouting} is given. */
 export interface KadRoutingComponents {
@@ -103,6 +141,11 @@ export function kadRecordRouting (c: KadRoutingComponents): RecordRouting {
       if (find === undefined) return (c.dht.routingTable?.size ?? 0) > 0
       return (await find.call(c.dht.routingTable, peerIdFromString(peerId))) !== undefined
     },
+    async add (peerId, options = {}) {
+      // kad-dht pings a new contact before it takes it (2-5 s timeout): under load that ping
+      // fails, the peer is dropped and nothing asks again; the caller retries
+      await c.dht.routingTable?.add?.call(c.dht.routingTable, peerIdFromString(peerId), options)
+    },
     async put (key, value, options = {}) {
       if (alone()) return 0
       let reached = 0
@@ -115,14 +158,18 @@ export function kadRecordRouting (c: KadRoutingComponents): RecordRouting {
       const g = graceful(options)
       try {
         for await (const e of c.dht.get(key, { ...options, signal: g.signal })) {
-          if (e.name === 'VALUE' && e.value !== undefined) { values.push(e.value); g.grace() }
+          // kad-dht's get() yields its VALUE only once the whole query has ended (it waits to
+          // pick the best and correct stale peers); each peer's answer passes by earlier as a
+          // PEER_RESPONSE carrying the record, already checked by our validator: start the grace there
+          const value = e.name === 'PEER_RESPONSE' ? e.record?.value : e.name === 'VALUE' ? e.value : undefined
+          if (value !== undefined) { values.push(value); g.grace() }
         }
       } catch (err) {
         if (!g.expired() && (err as Error).name !== 'NotFoundError') throw err
       } finally {
         g.done()
       }
-      return values.length === 0 ? undefined : values[selectHotkeyRecord(key, values)]
+      return bestValid(key, values)
     },
     async provide (key, options = {}) {
       if (alone()) return

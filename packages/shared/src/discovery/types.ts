@@ -51,6 +51,8 @@ export interface RecordRouting {
   readonly peers?: number | undefined
   /** True once `peerId` is in the routing table (discovery waits for its bootstrap peers, not for peers remembered from an earlier run). */
   knows?: (peerId: string) => Promise<boolean>
+  /** Asks the routing table to take `peerId` (a bootstrap peer just dialled); it may check the peer first and refuse. */
+  add?: (peerId: string, options?: AbortOptions) => Promise<void>
   /** Called once a connection is authenticated, so the routing table can learn the peer (e.g. runs identify on it). */
   authenticated?: (connectionId: string) => void
 }
