@@ -43,8 +43,12 @@ async function start (op: Extract<Op, { op: 'start' }>): Promise<unknown> {
         listen: [listen],
         queue: false,
         bootstrap: op.bootstrap,
-        // every peer shares 127.0.0.1: libp2p's per-IP inbound limit would count all of them as one host
-        inboundConnectionsPerSecond: 100_000
+        // every peer shares 127.0.0.1: libp2p's per-IP inbound limit and subwire's per-IP
+        // bounds (connections, pending handshakes and upgrades) would count all of them as one
+        // host; on a real subnet each peer has its own IP, so those limits do not apply here
+        inboundConnectionsPerSecond: 100_000,
+        upgrades: { maxPendingUpgradesPerIp: 100_000 },
+        protocol: { limits: { maxConnectionsPerIp: 100_000, maxPendingHandshakesPerIp: 100_000 } }
       })
       await p.start()
       peers.set(i, p)
