@@ -10,6 +10,8 @@ import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { quic } from '@chainsafe/libp2p-quic'
 import { applyQuicReadSize } from './quic-read-size.ts'
+import { guardedWebSockets } from './ws-guard.ts'
+import type { WebSocketGuardInit } from './ws-guard.ts'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
@@ -19,7 +21,6 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { keychain } from '@libp2p/keychain'
 import { webRTCDirect } from '@libp2p/webrtc'
-import { webSockets } from '@libp2p/websockets'
 import { MemoryDatastore, MountDatastore } from 'datastore-core'
 import { FsDatastore } from 'datastore-fs'
 import { Key } from 'interface-datastore'
@@ -91,6 +92,8 @@ export interface NodePeerInit {
   inboundConnectionsPerSecond?: number
   /** Bounds on inbound connections still in their security handshake, per source IP (see {@link UpgradeLimitsInit}). */
   upgrades?: UpgradeLimitsInit
+  /** Bounds on WebSockets sockets still in their HTTP upgrade, before libp2p sees them (see {@link WebSocketGuardInit}). */
+  webSockets?: WebSocketGuardInit
   /** Protocol options passed to the engine. */
   protocol?: Omit<SubwireInit, 'netuids'>
   /** Receive files into this directory (`inbox/`, `partial/`); none: files are refused. */
@@ -327,7 +330,7 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       ...(transports.includes('quic') ? [quic()] : []),
       ...(transports.includes('tcp') ? [tcp()] : []),
       ...(transports.includes('webrtc-direct') ? [webRTCDirect()] : []),
-      ...(transports.includes('ws') ? [webSockets()] : []),
+      ...(transports.includes('ws') ? [guardedWebSockets(init.webSockets, init.logger?.forComponent('subwire:ws') ?? logger('subwire:ws'))] : []),
       ...(webtransport
         ? [webTransportListener({
             certificates: init.home === undefined ? memoryCertificateStore() : fileCertificateStore(join(init.home, WEBTRANSPORT_CERTS_FILE)),

@@ -101,7 +101,9 @@ describe('public API', () => {
       'Discovery', 'FanOut', 'classifyFailure', 'decodeHotkeyRecord', 'encodeHotkeyRecord', 'hotkeyRecordFromValue',
       'providerCid', 'quantile',
       // issue 20: the outbox's at-rest decoder, a fuzz target
-      'readPayload'
+      'readPayload',
+      // the per-source key of the IP bounds, shared with the Node peer's WebSockets guard
+      'sourceOfAddr'
     ].sort())
   })
 })

@@ -45,6 +45,9 @@ interface Pending { conns: Set<MultiaddrConnection> }
 export function sourceOfAddr (ip: string | undefined, fallback: string): string {
   if (ip === undefined) return fallback
   if (!ip.includes(':')) return ip
+  // an IPv4 client of a dual-stack socket (::ffff:1.2.3.4) is that IPv4 address, not a /64 shared by every IPv4 client
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
+  if (mapped !== null) return mapped[1] as string
   const [head = '', tail] = ip.toLowerCase().split('::')
   const h = head === '' ? [] : head.split(':')
   const t = tail === undefined || tail === '' ? [] : tail.split(':')
