@@ -24,8 +24,12 @@ import type { ConnectionLimits } from './limits.ts'
 import type { Session } from './session.ts'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 
-/** How long a refused inbound connection may stay open for its refusal to reach the remote. */
-const REFUSAL_GRACE_MS = 250
+/**
+ * How long a refused inbound connection may stay open for its refusal to reach the remote.
+ * An honest dialler closes it as soon as it has read the refusal, so this bounds only one
+ * that does not; 250 ms lost the race to a dialler on a loaded machine.
+ */
+const REFUSAL_GRACE_MS = 2000
 
 interface PendingAuth {
   connection: Connection
@@ -323,7 +327,8 @@ export class Authenticator {
     }
     // inbound: our refusal frame is on its way; aborting at once may drop it and the remote
     // would see only a closed connection. It closes on reading the refusal; if not, we do
-    // shortly (the connection serves nothing meanwhile: it has no session).
+    // after the grace (the connection serves nothing meanwhile: it has no session, and it
+    // counts against its source's connection bounds).
     const timer = setTimeout(() => { if (connection.status === 'open') connection.abort(err) }, REFUSAL_GRACE_MS)
     ;(timer as { unref?: () => void }).unref?.()
   }

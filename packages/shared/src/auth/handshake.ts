@@ -11,7 +11,7 @@
  */
 import { asRecord, bytesField, present, uintField } from '../wire/fields.ts'
 import { MAX_ANNOUNCED_ADDRS, PROTOCOL_VERSION } from '../constants.ts'
-import { errorFromWire, errorToWire, HandshakeFailedError, InvalidFrameError } from '../errors/index.ts'
+import { DecodeLimitError, errorFromWire, errorToWire, FrameTooLargeError, HandshakeFailedError, InvalidFrameError, toError, TruncatedFrameError } from '../errors/index.ts'
 import type { Attestation, SignedAttestation } from '../identity/attestation.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
 import type { AbortOptions } from '../abort.ts'
@@ -64,10 +64,23 @@ async function parseHello (frame: Record<string, unknown>, verify: AttestationVe
   return { attestation, addrs, maxConcurrent: Math.max(1, maxConcurrent) }
 }
 
+/** What a reply that arrived but is broken throws: not a refusal. */
+const MALFORMED = new Set([InvalidFrameError.name, FrameTooLargeError.name, TruncatedFrameError.name, DecodeLimitError.name])
+
 /** Runs the dialer's side on a freshly opened auth stream. */
 export async function initiateHandshake (framed: FramedStream, hello: Hello, verify: AttestationVerifier, options: AbortOptions = {}): Promise<HandshakeResult> {
   framed.send(helloFrame(hello))
-  const reply = asRecord(await framed.readFrame(options), 'handshake reply')
+  let frame: unknown
+  try {
+    frame = await framed.readFrame(options)
+  } catch (err) {
+    if (options.signal?.aborted === true || MALFORMED.has(toError(err).name)) throw err
+    // a listener that refuses writes its reason, then closes; a stream that ends right after
+    // our hello with no answer at all is, almost always, that refusal with its reason lost
+    const e = toError(err)
+    throw new HandshakeFailedError(`The remote ended the handshake without answering our hello (${e.name}: ${e.message}): it most likely refused this peer (its access lists, firewall or limits), and its reason did not arrive`, { cause: e })
+  }
+  const reply = asRecord(frame, 'handshake reply')
   if (reply.ok !== true) {
     if (reply.ok === false && present(reply, 'e')) {
       const remote = errorFromWire(asRecord(reply.e, 'handshake refusal') as { name: string, message: string })
