@@ -1,4 +1,4 @@
-// End to end: folders in real Chromium. A folder of 50 files (one of 32 MiB) chosen in the
+// End to end: folders in real Chromium. A folder of 50 files (one of 256 MiB) chosen in the
 // dashboard goes browser→Node as one transfer; the same folder comes back Node→browser into
 // OPFS, asked once; every file's SHA-256 is equal on both sides.
 import assert from 'node:assert/strict'
@@ -72,7 +72,7 @@ describe('folders in the dashboard, in Chromium', () => {
     for (let i = 0; i < 50; i++) {
       const sub = ['', 'train', 'train/shards', 'eval'][i % 4] as string
       await mkdir(join(src, sub), { recursive: true })
-      await randomFile(join(src, sub, `f-${i}.bin`), i === 9 ? 32 * MiB : 1000 + i * 3001)
+      await randomFile(join(src, sub, `f-${i}.bin`), i === 9 ? 256 * MiB : 1000 + i * 3001)
     }
   })
 
@@ -144,7 +144,7 @@ describe('folders in the dashboard, in Chromium', () => {
       assert.equal(error, undefined)
       assert.equal((result as unknown as { files: number }).files, 50)
       const row = `#transfer-list li[data-dir=in][data-kind=folder][data-id="${result?.id ?? ''}"]`
-      await page.waitForSelector(`${row}[data-state=done]`, { timeout: 60_000 })
+      await page.waitForSelector(`${row}[data-state=done]`, { timeout: 300_000 })
       assert.equal(await page.$$(`#transfer-list li[data-dir=in][data-state=asking]`).then((l) => l.length), 0, 'no consent per file')
       assert.deepEqual(await opfsTree(page, `inbox/${EVE}/dataset`), await diskTree(src))
       // the inbox lists the folder's files under it
