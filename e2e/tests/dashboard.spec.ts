@@ -147,24 +147,24 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
     assert.equal(await signRawCalls(page), 1)
   })
 
-  it('sends several files at once, each its own transfer, none dropped; a Cancel of a waiting one is not a failure', async () => {
-    const names = ['a-1m.bin', 'b-2m.bin', 'c-3m.bin']
-    const shas = await Promise.all(names.map(async (n, i) => await randomFile(join(dir, n), (i + 1) * MiB)))
-    const big = join(dir, 'big-32m.bin')
-    await randomFile(big, 32 * MiB)
+  it('sends several picked files as one transfer (a folder of them, as a drop does), none dropped; a Cancel of a waiting one is not a failure', async () => {
+    const names = ['a-1m.bin', 'b-2m.bin', 'c-3m.bin', 'big-32m.bin']
+    const shas = await Promise.all(names.map(async (n, i) => await randomFile(join(dir, n), (i === 3 ? 32 : i + 1) * MiB)))
     assert.equal(await page.evaluate(() => document.getElementById('choose-files')?.tagName), 'BUTTON', 'reachable by keyboard')
     await page.selectOption('[data-testid=send-to]', BOB)
-    await page.setInputFiles('[data-testid=file-input]', [big, ...names.map((n) => join(dir, n)), join(dir, 'weights-64m.bin')])
-    const last = '#transfer-list li[data-dir=out][data-name="weights-64m.bin"][data-state=waiting]'
+    await page.setInputFiles('[data-testid=file-input]', names.map((n) => join(dir, n)))
+    // picked while the four are on their way: it waits its turn, and is cancelled there
+    await randomFile(join(dir, 'later-8m.bin'), 8 * MiB)
+    await page.setInputFiles('[data-testid=file-input]', join(dir, 'later-8m.bin'))
+    const last = '#transfer-list li[data-dir=out][data-name="later-8m.bin"][data-state=waiting]'
     await page.waitForSelector(last)
     await page.click(`${last} [data-testid=cancel]`)
-    for (const [i, n] of names.entries()) {
-      await waitSent(page, n)
-      const got = await cli.waitFor((e) => e.event === 'file' && e.name === n)
-      assert.equal(await sha256File(String(got.path)), shas[i])
-    }
-    await waitSent(page, 'big-32m.bin')
-    const cancelled = '#transfer-list li[data-dir=out][data-name="weights-64m.bin"]'
+    await waitSent(page, '4 files')
+    assert.equal(await page.getAttribute('#transfer-list li[data-dir=out][data-name="4 files"]', 'data-kind'), 'folder')
+    const got = await cli.waitFor((e) => e.event === 'folder' && e.name === '4 files')
+    assert.equal(got.files, 4)
+    for (const [i, n] of names.entries()) assert.equal(await sha256File(join(String(got.path), n)), shas[i], n)
+    const cancelled = '#transfer-list li[data-dir=out][data-name="later-8m.bin"]'
     assert.equal(await page.getAttribute(cancelled, 'data-state'), 'cancelled')
     assert.equal(await page.$(`${cancelled} .reason`), null, 'your own Cancel is not shown as a failure')
     assert.equal(await errorText(page, 'send'), '')

@@ -13,7 +13,7 @@ import { Settings } from './settings.ts'
 import { sharedPeer, showShare } from './share.ts'
 import { connectingText, ENCRYPTION, Peers } from './peers.ts'
 import { Transfers } from './transfers.ts'
-import { folderFromInput, fromDrop } from './picking.ts'
+import { folderFromInput, fromDrop, fromPicked } from './picking.ts'
 import type { PickedFolder } from './picking.ts'
 import type { TransferState } from './transfers.ts'
 import { $, bytes, clearNotice, el, guarded, named, parseJson, short, showNotice } from './ui.ts'
@@ -332,9 +332,10 @@ async function addFiles (files: File[] | PickedFolder | undefined): Promise<void
 
 $('choose-files').addEventListener('click', () => { input('file-input').click() })
 input('file-input').addEventListener('change', () => {
-  const files = [...input('file-input').files ?? []]
+  // one file is itself; several go as one folder transfer, as when they are dropped
+  const picked = fromPicked([...input('file-input').files ?? []])
   input('file-input').value = ''
-  void addFiles(files)
+  void addFiles(picked === undefined ? [] : picked instanceof File ? [picked] : picked)
 })
 $('choose-folder').addEventListener('click', () => { input('folder-input').click() })
 input('folder-input').addEventListener('change', () => {

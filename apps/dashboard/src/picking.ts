@@ -19,6 +19,16 @@ export function folderFromInput (files: File[]): PickedFolder | undefined {
   return { name, files: files.map((f) => ({ file: f, path: f.webkitRelativePath.includes('/') ? f.webkitRelativePath.split('/').slice(1).join('/') : f.name })) }
 }
 
+/**
+ * Picked files (`<input type=file multiple>`): one file as itself, several as one folder
+ * holding them, as a drop of the same files would be.
+ */
+export function fromPicked (files: File[]): File | PickedFolder | undefined {
+  if (files.length === 0) return undefined
+  if (files.length === 1) return files[0]
+  return { name: `${files.length} files`, files: files.map((f) => ({ file: f, path: f.name })) }
+}
+
 type HandleItem = DataTransferItem & { getAsFileSystemHandle?: () => Promise<FileSystemHandle | null> }
 
 /**
