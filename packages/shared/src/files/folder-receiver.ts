@@ -14,10 +14,9 @@ import {
   InvalidFrameError, InvalidManifestError, toError, TransferCancelledError, AbortError
 } from '../errors/index.ts'
 import { formatSize } from '../units.ts'
-import { cancelFrame, cancelledBy, forRemote } from './frames.ts'
+import { cancelFrame, cancelledBy, diskShortfall, forRemote, refuseOffer } from './frames.ts'
 import { folderFromWire, folderKey, safeFolderPaths } from './folder.ts'
 import { sanitizeFileName } from './names.ts'
-import { DEFAULT_MIN_FREE_BYTES } from './types.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
 import type { DiskReservations } from './reservations.ts'
 import type { FileOffer, FolderManifest, FolderProgressEvent, FolderStaging, ReceiveFileInit, ReceivedFolder } from './types.ts'
@@ -222,20 +221,12 @@ export class FolderReceiver {
   }
 
   async #checkDisk (need: number): Promise<void> {
-    const { store, policy, signal } = this.#init
-    const free = await store.freeBytes?.({ signal })
-    const minFree = policy.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES
-    if (free !== undefined && free - (this.#init.reservations?.total ?? 0) - need < minFree) {
-      await this.#refuse(new InsufficientDiskSpaceError(`Not enough free disk space for ${formatSize(need)} (this peer keeps ${formatSize(minFree)} free); try again later`))
-    }
+    const short = await diskShortfall(this.#init, need)
+    if (short !== undefined) await this.#refuse(short)
   }
 
   async #refuse (err: Error): Promise<never> {
-    try {
-      this.#framed.send({ k: 'refuse', e: errorToWire(forRemote(err, this.#init.log)) })
-      await this.#framed.close()
-    } catch {}
-    throw err
+    return await refuseOffer(this.#framed, err, this.#init.log)
   }
 
   async #fail (err: Error): Promise<void> {

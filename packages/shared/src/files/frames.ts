@@ -6,6 +6,9 @@
  */
 import { asRecord } from '../wire/fields.ts'
 import { errorClasses, errorFromWire, errorToWire, FileRefusedError, InsufficientDiskSpaceError, PartialFileCorruptedError, TransferCancelledError } from '../errors/index.ts'
+import { formatSize } from '../units.ts'
+import { DEFAULT_MIN_FREE_BYTES } from './types.ts'
+import type { FramedStream } from '../wire/framed-stream.ts'
 import type { ReceiveFileInit } from './types.ts'
 
 
@@ -39,4 +42,25 @@ export function forRemote (err: Error, log: ReceiveFileInit['log']): Error {
   if (err.name === 'TimeoutError') return new TransferCancelledError('The receiver waited too long for the sender')
   log?.('file receive failed locally: %s: %s', err.name, err.message)
   return new FileRefusedError('The receiver could not store the file')
+}
+
+/** Refuses an offer on `framed` (the sender is told what it may know, see {@link forRemote}), then throws `err`. */
+export async function refuseOffer (framed: FramedStream, err: Error, log: ReceiveFileInit['log']): Promise<never> {
+  try {
+    framed.send({ k: 'refuse', e: errorToWire(forRemote(err, log)) })
+    await framed.close()
+  } catch {}
+  throw err
+}
+
+/**
+ * The disk check of an offer, before anything is written: `InsufficientDiskSpaceError`
+ * if `need` more bytes, after what the transfers in flight still have to write, would
+ * leave less free than the policy keeps; `undefined` if there is room (or no way to tell).
+ */
+export async function diskShortfall (init: Pick<ReceiveFileInit, 'store' | 'policy' | 'signal' | 'reservations'>, need: number): Promise<InsufficientDiskSpaceError | undefined> {
+  const free = await init.store.freeBytes?.({ signal: init.signal })
+  const minFree = init.policy.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES
+  if (free === undefined || free - (init.reservations?.total ?? 0) - need >= minFree) return undefined
+  return new InsufficientDiskSpaceError(`Not enough free disk space for ${formatSize(need)} (this peer keeps ${formatSize(minFree)} free); try again later`)
 }

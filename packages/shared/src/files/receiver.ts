@@ -28,12 +28,11 @@
  */
 import { asRecord, present, stringField } from '../wire/fields.ts'
 import { decodeValue } from '../wire/codec.ts'
-import { EncryptionRequiredError, EncryptionUnavailableError, errorToWire, FileRefusedError, FileTooLargeError, InsufficientDiskSpaceError, InvalidFrameError, InvalidManifestError, toError } from '../errors/index.ts'
+import { EncryptionRequiredError, EncryptionUnavailableError, FileRefusedError, FileTooLargeError, InvalidFrameError, InvalidManifestError, toError } from '../errors/index.ts'
 import { formatSize } from '../units.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
 import type { AbortOptions } from '../abort.ts'
 import type { Caller } from '../rpc/types.ts'
-import { DEFAULT_MIN_FREE_BYTES } from './types.ts'
 import type { FileManifest, FileOffer, FileOpener, PartialFile, ReceiveFileInit, ReceivedFile } from './types.ts'
 
 export type { ReceiveFileInit } from './types.ts'
@@ -41,7 +40,7 @@ import { DiskReservations } from './reservations.ts'
 import { bytesToHex, equalBytes } from '../bytes.ts'
 import { manifestFromWire, transferKey } from './manifest.ts'
 import { sanitizeFileName } from './names.ts'
-import { forRemote } from './frames.ts'
+import { diskShortfall, refuseOffer } from './frames.ts'
 import { ChunkReceiver } from './chunk-receiver.ts'
 
 
@@ -146,11 +145,7 @@ export class FileReceiver {
 
   /** Refuses the offer (the sender is told what it may know) and throws `err`. */
   async #refuse (err: Error): Promise<never> {
-    try {
-      this.#framed.send({ k: 'refuse', e: errorToWire(forRemote(err, this.#init.log)) })
-      await this.#framed.close()
-    } catch {}
-    throw err
+    return await refuseOffer(this.#framed, err, this.#init.log)
   }
 
   async #ackDuplicate (manifest: FileManifest): Promise<undefined> {
@@ -192,13 +187,10 @@ export class FileReceiver {
    * returns the bytes still to be written.
    */
   async #checkDisk (key: string, manifest: FileManifest): Promise<number> {
-    const { store, policy, signal } = this.#init
+    const { store, signal } = this.#init
     const need = manifest.size - Math.min(manifest.size, await store.partialBytes?.(key, { signal }) ?? 0)
-    const free = await store.freeBytes?.({ signal })
-    const minFree = policy.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES
-    if (free !== undefined && free - (this.#init.reservations?.total ?? 0) - need < minFree) {
-      await this.#refuse(new InsufficientDiskSpaceError(`Not enough free disk space for ${formatSize(need)} (this peer keeps ${formatSize(minFree)} free); try again later`))
-    }
+    const short = await diskShortfall(this.#init, need)
+    if (short !== undefined) await this.#refuse(short)
     return need
   }
 }
