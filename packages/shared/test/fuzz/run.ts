@@ -5,8 +5,9 @@
 // block-level precise coverage (node:inspector, `Profiler.takePreciseCoverage`) of the
 // code under packages/shared/src after every input. An input that reaches a block (or a
 // count bucket of it) no earlier input reached joins the corpus and is mutated further.
-// Mutations: bit flips, byte sets, inserts, deletes, interesting integers, splices of two
-// corpus entries, and u32 length-field rewrites.
+// Mutations: bit flips, byte sets (interesting and random), inserts, deletes, interesting
+// integers, splices of two corpus entries, and u32 length-field rewrites, every choice drawn
+// from the seeded generator (so --seed replays the same inputs).
 //
 // Speed: a coverage sample crosses the inspector and costs far more than most inputs, so
 // inputs run in batches between samples. The batch grows (to 64) while nothing new is
@@ -64,15 +65,16 @@ function mutate (input: Uint8Array, corpus: Uint8Array[]): Uint8Array {
   let out = Uint8Array.from(input)
   const rounds = 1 + rand(4)
   for (let r = 0; r < rounds; r++) {
-    const op = rand(8)
+    const op = rand(9)
     if (op === 0 && out.byteLength > 0) { const i = rand(out.byteLength); out[i] = (out[i] as number) ^ (1 << rand(8)) }
     else if (op === 1 && out.byteLength > 0) out[rand(out.byteLength)] = INTERESTING[rand(5)] as number
-    else if (op === 2) { const i = rand(out.byteLength + 1); const ins = crypto.getRandomValues(new Uint8Array(1 + rand(16))); out = Uint8Array.from([...out.subarray(0, i), ...ins, ...out.subarray(i)]) }
+    else if (op === 2) { const i = rand(out.byteLength + 1); const ins = Uint8Array.from({ length: 1 + rand(16) }, () => rand(256)); out = Uint8Array.from([...out.subarray(0, i), ...ins, ...out.subarray(i)]) }
     else if (op === 3 && out.byteLength > 1) { const i = rand(out.byteLength); const n = 1 + rand(Math.min(16, out.byteLength - i)); out = Uint8Array.from([...out.subarray(0, i), ...out.subarray(i + n)]) }
     else if (op === 4 && out.byteLength >= 4) { const i = rand(out.byteLength - 3); new DataView(out.buffer).setUint32(i, INTERESTING[rand(INTERESTING.length)] as number) }
     else if (op === 5 && corpus.length > 1) { const other = corpus[rand(corpus.length)] as Uint8Array; const i = rand(out.byteLength + 1); const j = rand(other.byteLength + 1); out = Uint8Array.from([...out.subarray(0, i), ...other.subarray(j)]) }
     else if (op === 6 && out.byteLength > 0) out = out.subarray(0, rand(out.byteLength))
     else if (op === 7 && out.byteLength >= 2) { const i = rand(out.byteLength - 1); new DataView(out.buffer).setUint16(i, INTERESTING[rand(7)] as number) }
+    else if (op === 8 && out.byteLength > 0) out[rand(out.byteLength)] = rand(256)
   }
   return out.byteLength > 65536 ? out.subarray(0, 65536) : out
 }
