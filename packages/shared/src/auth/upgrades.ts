@@ -108,6 +108,12 @@ export class UpgradeLimiter {
       if (p.conns.size === 0) this.#pending.delete(source)
       return true
     }
+    // a caller that asks about an address before any connection exists (the WebTransport
+    // listener, before it accepts a session) gets the verdict; there is nothing to track
+    if (typeof (maConn as Partial<MultiaddrConnection>).addEventListener !== 'function') {
+      if (p.conns.size === 0) this.#pending.delete(source)
+      return false
+    }
     const crowded = p.conns.size > 0
     p.conns.add(maConn)
     const own = p
