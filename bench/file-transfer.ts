@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '2048' }, transports: { type: 'string', default: 'quic,tcp' }, runs: { type: 'string', default: '1' }, encrypt: { type: 'string', default: 'on,off' }, out: { type: 'string' } } })
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '2048' }, transports: { type: 'string', default: 'quic,quic-only,tcp' }, runs: { type: 'string', default: '1' }, encrypt: { type: 'string', default: 'on,off' }, out: { type: 'string' } } })
 const sizeMiB = Number(values['size-mib'])
 const transports = (values.transports as string).split(',')
 const runs = Number(values.runs)
@@ -76,27 +76,31 @@ try {
   for (const [n, uri] of [['alice', '//Alice'], ['bob', '//Bob']] as const) {
     spawnSync(process.execPath, [BIN, '--home', join(dir, n), 'init', '--hotkey-uri', uri, '--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: 'ignore' })
   }
+  // 'quic-only': a receiver that listens on QUIC alone, so a large file stays on QUIC (to a
+  // receiver with TCP too, a file of 64 MiB or more goes over TCP: SubwireInit.bulk)
+  spawnSync(process.execPath, [BIN, '--home', join(dir, 'bobq'), 'init', '--hotkey-uri', '//Bob', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1'], { stdio: 'ignore' })
   const file = join(dir, 'src.bin')
   const fh = await open(file, 'w')
   for (let done = 0; done < sizeMiB;) { const n = Math.min(64, sizeMiB - done); await fh.write(randomBytes(n << 20)); done += n }
   await fh.close()
   const sourceSha = await sha256(file)
-  const cases = transports.flatMap((transport) => encryptModes.flatMap((encrypted) => Array.from({ length: runs }, (_, run) => ({ transport, encrypted, run, resend: false }))))
+  const cases = transports.flatMap((transport) => encryptModes.filter((e) => transport !== 'quic-only' || e).flatMap((encrypted) => Array.from({ length: runs }, (_, run) => ({ transport, encrypted, run, resend: false }))))
   // and once more a re-send of the same file to a fresh receiver, with the sender's outboard kept
   if (transports.includes('quic') && encryptModes.includes(true)) cases.push({ transport: 'quic', encrypted: true, run: 0, resend: true })
   for (const { transport, encrypted, run, resend } of cases) {
     {
-      await rm(join(dir, 'bob', 'files'), { recursive: true, force: true })
+      const receiverHome = join(dir, transport === 'quic-only' ? 'bobq' : 'bob')
+      await rm(join(receiverHome, 'files'), { recursive: true, force: true })
       // every send but the re-send hashes the file afresh: the outboard of the last one goes
       if (!resend) await rm(join(dir, 'alice', 'outboard'), { recursive: true, force: true })
-      const bob = spawn(process.execPath, [BIN, '--home', join(dir, 'bob'), 'listen', '--json', '--min-free', '0'])
+      const bob = spawn(process.execPath, [BIN, '--home', receiverHome, 'listen', '--json', '--min-free', '0'])
       const bobExited = new Promise((resolve) => { bob.on('exit', resolve) })
       const bobProc = watchProc(bob.pid as number)
       const bobLines: Array<Record<string, unknown>> = []
       createInterface({ input: bob.stdout }).on('line', (l) => { try { bobLines.push(JSON.parse(l)) } catch {} })
       while (!bobLines.some((l) => l.event === 'listening')) await new Promise((r) => setTimeout(r, 50))
       const addrs = bobLines.find((l) => l.event === 'listening')?.multiaddrs as string[]
-      const addr = addrs.find((a) => transport === 'quic' ? a.includes('/quic-v1/') : a.includes('/tcp/')) as string
+      const addr = addrs.find((a) => transport === 'tcp' ? a.includes('/tcp/') : a.includes('/quic-v1/')) as string
       const bobCpu0 = bobProc.stop().cpuSeconds
       const bobRun = watchProc(bob.pid as number)
       const t0 = performance.now()

@@ -72,13 +72,14 @@ export function renderTable (r: Any): string {
       }
     }
     out.push(table(['case', 'transfer MB/s', 'send to ack MB/s (hashing included)', 'first progress s', 'CPU s/GiB sender / receiver', 'peak RSS sender / receiver MiB', 'note'], rows))
+    out.push('', '- quic: sent to the receiver\'s QUIC address; a file of 64 MiB or more goes over a TCP connection to it (SubwireInit.bulk, the Node default). quic-only: the receiver listens on QUIC alone, so the file stays on QUIC.')
     // issue 19's measure: encrypted and verified, from send to the receiver's ack, against the best scp cipher
     const scp = (Object.entries(f) as Array<[string, Any]>).filter(([n, v]) => n.startsWith('scp ') && v.mbPerSecond !== undefined)
     const best = scp.sort((a, b) => b[1].mbPerSecond.median - a[1].mbPerSecond.median)[0]
     if (best !== undefined) {
       for (const [name, v] of Object.entries(f) as Array<[string, Any]>) {
         if (!name.startsWith('subwire ') || v.missing !== undefined) continue
-        for (const t of ['quic', 'tcp']) {
+        for (const t of ['quic', 'quic-only', 'tcp']) {
           const g = v[`${t} encrypted`]
           if (g?.totalMBps?.median !== undefined) out.push(`- ${name} ${t} encrypted, from send to ack: ${fmt(g.totalMBps.median)} MB/s = ${fmt(g.totalMBps.median / best[1].mbPerSecond.median, 2)}x the best scp cipher (${best[0]}: ${fmt(best[1].mbPerSecond.median)} MB/s)`)
         }

@@ -52,6 +52,10 @@ function runChild (cmd, args) {
 
 if (process.env[CHILD_ENV] === '1') {
   delete process.env[CHILD_ENV]
+  // V8's code cache on disk (Node >= 22.1; NODE_DISABLE_COMPILE_CACHE=1 turns it off): the CLI
+  // loads ~1,400 modules, and a one-shot command (a send, a query) spent most of its start-up
+  // compiling them again each time. Deno has no such call; a failure to open the cache is harmless.
+  try { (await import('node:module')).enableCompileCache?.() } catch {}
   const { stopWithLauncher } = await import(pathToFileURL(entry('cli', 'orphan')).href)
   stopWithLauncher()
   const { main } = await import(pathToFileURL(entry('cli', 'main')).href)

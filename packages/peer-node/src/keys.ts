@@ -7,7 +7,8 @@
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { hexToU8a, isHex } from '@polkadot/util'
+import { hexToU8a } from '@polkadot/util/hex/toU8a'
+import { isHex } from '@polkadot/util/is/hex'
 import {
   BITTENSOR_SS58_PREFIX,
   decodeSs58,

@@ -13,7 +13,7 @@
  *
  * @packageDocumentation
  */
-import { ApiPromise, WsProvider } from '@polkadot/api'
+import type { ApiPromise } from '@polkadot/api'
 import { ChainUnavailableError, InvalidConfigError, toError } from '@subwire/shared'
 import type { AbortOptions, HotkeySource, ResolvedHotkey } from '@subwire/shared'
 import type { Logger } from '@libp2p/interface'
@@ -158,6 +158,9 @@ export class MetagraphSource implements HotkeySource {
 
   async #connect (): Promise<ApiPromise> {
     this.#api ??= (async () => {
+      // @polkadot/api loads only when a chain is read: it is ~1,000 modules and ~100 MiB that
+      // every other command (a send, a query) would pay at start-up
+      const { ApiPromise, WsProvider } = await import('@polkadot/api')
       // no automatic reconnect: a read that cannot reach the node fails (and the next one tries again)
       const provider = new WsProvider(this.#url, false)
       await provider.connect()

@@ -300,25 +300,20 @@ function keychainPass (key: PrivateKey): string {
   return createHash('sha256').update('subwire-keychain-v1').update(key.raw).digest('hex')
 }
 
-/** Creates (but does not start) a Node peer. */
-export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer> {
-  const transports = init.transports ?? [...NODE_TRANSPORTS]
-  if (transports.length === 0) throw new InvalidConfigError('At least one transport is needed')
+/** What {@link libp2pOptions} needs beyond the peer's init. */
+interface Libp2pParts {
+  transports: readonly NodeTransport[]
+  listen: string[]
+  privateKey: PrivateKey
+  datastore: MountDatastore | undefined
+  acl: AccessControl
+  upgrades: UpgradeLimiter
+}
+
+/** The libp2p node's options: transports, encryption, muxer, services and connection limits of a Node peer. */
+function libp2pOptions (init: NodePeerInit, { transports, listen, privateKey, datastore, acl, upgrades }: Libp2pParts) {
   const webtransport = transports.includes('webtransport')
-  if (webtransport && init.webtransport?.deno === undefined && denoQuic() === undefined) {
-    throw new WebTransportUnavailableError('The webtransport transport needs Deno with --unstable-net (run "subwire listen --webtransport")')
-  }
-  const listen = init.listen ?? (webtransport ? [...DEFAULT_LISTEN, DEFAULT_WEBTRANSPORT_LISTEN] : DEFAULT_LISTEN)
-  const privateKey = init.privateKey ?? (init.home === undefined ? await generateKeyPair('Ed25519') : await loadOrCreatePeerKey(init.home))
-  const addressBook = init.addressBook ?? (init.home === undefined ? new MemoryAddressBook() : new FileAddressBook(join(init.home, ADDRESS_BOOK_FILE)))
-  // With a home, a datastore on disk and a keychain keep the WebRTC-Direct certificate,
-  // so the certhash in the browser address is stable. The keychain's pass is derived from
-  // the peer key, which is already owner-only on disk.
-  const datastore = init.home === undefined ? undefined : await openDatastore(join(init.home, DATASTORE_DIR))
-  const aclFile = init.acl === undefined && init.home !== undefined ? await readAclFile(init.home) : undefined
-  const acl = init.acl instanceof AccessControl ? init.acl : new AccessControl(init.acl ?? aclFile)
-  const upgrades = new UpgradeLimiter({ log: init.logger?.forComponent('subwire:auth') ?? logger('subwire:auth') }, init.upgrades)
-  const libp2p = await createLibp2p({
+  return {
     start: false,
     privateKey,
     ...(datastore === undefined ? {} : { datastore }),
@@ -371,7 +366,28 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       reconnectBackoffFactor: REDIAL_BACKOFF_FACTOR,
       addressSorter: quicFirst
     }
-  })
+  }
+}
+
+/** Creates (but does not start) a Node peer. */
+export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer> {
+  const transports = init.transports ?? [...NODE_TRANSPORTS]
+  if (transports.length === 0) throw new InvalidConfigError('At least one transport is needed')
+  const webtransport = transports.includes('webtransport')
+  if (webtransport && init.webtransport?.deno === undefined && denoQuic() === undefined) {
+    throw new WebTransportUnavailableError('The webtransport transport needs Deno with --unstable-net (run "subwire listen --webtransport")')
+  }
+  const listen = init.listen ?? (webtransport ? [...DEFAULT_LISTEN, DEFAULT_WEBTRANSPORT_LISTEN] : DEFAULT_LISTEN)
+  const privateKey = init.privateKey ?? (init.home === undefined ? await generateKeyPair('Ed25519') : await loadOrCreatePeerKey(init.home))
+  const addressBook = init.addressBook ?? (init.home === undefined ? new MemoryAddressBook() : new FileAddressBook(join(init.home, ADDRESS_BOOK_FILE)))
+  // With a home, a datastore on disk and a keychain keep the WebRTC-Direct certificate,
+  // so the certhash in the browser address is stable. The keychain's pass is derived from
+  // the peer key, which is already owner-only on disk.
+  const datastore = init.home === undefined ? undefined : await openDatastore(join(init.home, DATASTORE_DIR))
+  const aclFile = init.acl === undefined && init.home !== undefined ? await readAclFile(init.home) : undefined
+  const acl = init.acl instanceof AccessControl ? init.acl : new AccessControl(init.acl ?? aclFile)
+  const upgrades = new UpgradeLimiter({ log: init.logger?.forComponent('subwire:auth') ?? logger('subwire:auth') }, init.upgrades)
+  const libp2p = await createLibp2p(libp2pOptions(init, { transports, listen, privateKey, datastore, acl, upgrades }))
   await chooseBlake3(libp2p.logger.forComponent('subwire:files'))
   // the package reads 4 KiB per native call; every stream is created after start, so this is in time
   if (transports.includes('quic')) await applyQuicReadSize(libp2p.logger.forComponent('subwire:quic'))
@@ -397,7 +413,14 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
   ]
   const subwire = createSubwire(
     { libp2p, signer: init.signer, addressBook, logger: init.logger, files, acl, deliveries: store, dht, sources },
-    { ...init.protocol, netuids: init.netuids, firewall, bootstrap: init.bootstrap ?? init.protocol?.bootstrap })
+    {
+      ...init.protocol,
+      netuids: init.netuids,
+      firewall,
+      bootstrap: init.bootstrap ?? init.protocol?.bootstrap,
+      // large files to a peer reached over QUIC go over TCP, about twice as fast here (docs/PERFORMANCE.md)
+      bulk: init.protocol?.bulk ?? (transports.includes('tcp') ? { transport: 'tcp' } : undefined)
+    })
   const outbox = store === undefined
     ? undefined
     : new Outbox({ store, cipher: await createOutboxCipher(outboxKey(privateKey)), transport: subwire, files: nodeFileReferencer, log: libp2p.logger.forComponent('subwire:outbox') }, { owner: processLeaseOwner(), ...init.outbox })

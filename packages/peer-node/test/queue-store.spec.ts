@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -50,6 +52,36 @@ describe('SqliteQueueStore', () => {
     try {
       await writeFile(join(dir, 'outbox.db'), 'this is not a database, just text long enough to have a header......')
       await assert.rejects(SqliteQueueStore.open(join(dir, 'outbox.db')), /not a database/)
+    } finally { await cleanup() }
+  })
+
+  it('renews its lease without an fsync (it ran on the event loop during transfers) while deliveries still sync', { skip: !existsSync('/usr/bin/strace') && 'needs strace (Debian package strace)' }, async () => {
+    const { dir, cleanup } = await tempDir()
+    try {
+      const script = join(dir, 'leases.ts')
+      const storeUrl = new URL('../src/queue-store.ts', import.meta.url).href
+      await writeFile(script, [
+        `import { SqliteQueueStore } from ${JSON.stringify(storeUrl)}`,
+        'const store = await SqliteQueueStore.open(process.argv[3])',
+        'const kind = process.argv[2]',
+        'for (let i = 0; i < 40; i++) {',
+        "  if (kind === 'none') break",
+        "  if (kind === 'lease') await store.lease('A', 15_000, 1000 + i)",
+        "  else await store.markDelivered('5Sender', `m${i}`, 1000 + i)",
+        '}',
+        'await store.close()'
+      ].join('\n'))
+      const syncs = (kind: string): number => {
+        const r = spawnSync('/usr/bin/strace', ['-f', '-c', '-e', 'trace=fsync,fdatasync', process.execPath, script, kind, join(dir, `${kind}.db`)], { encoding: 'utf8' })
+        assert.equal(r.status, 0, r.stderr)
+        return [...r.stderr.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)(?:\s+\d+)?\s+f(?:data)?sync$/gm)].reduce((n, m) => n + Number(m[1]), 0)
+      }
+      // creating a store (schema, WAL) and closing it (checkpoint) sync a few times of their own
+      const base = syncs('none')
+      const leases = syncs('lease') - base
+      const deliveries = syncs('deliver') - base
+      assert.ok(deliveries >= 40, `40 deliveries synced ${deliveries} times (synchronous=FULL must stay for data)`)
+      assert.ok(leases <= 2, `40 lease renewals synced ${leases} times`)
     } finally { await cleanup() }
   })
 })

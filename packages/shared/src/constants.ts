@@ -121,6 +121,9 @@ export const MAX_FILE_CHUNK_SIZE = 4 * 1024 * 1024
 /** Chunks the receiver lets the sender have in flight: bounds both sides' memory to a few MiB. */
 export const FILE_WINDOW_CHUNKS = 8
 
+/** Files from this size on may leave over a connection of their own (`SubwireInit.bulk`): below it, a second handshake is not worth its milliseconds. */
+export const BULK_MIN_BYTES = 64 * 1024 * 1024
+
 /** Size of a BLAKE3 digest. */
 export const BLAKE3_BYTES = 32
 

@@ -14,9 +14,9 @@
  *
  * @packageDocumentation
  */
-import { AUTH_PROTOCOL, BITTENSOR_SS58_PREFIX, DEFAULT_ATTESTATION_LIFETIME_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, MAX_NETUID, fileProtocol, msgProtocol, rpcProtocol } from './constants.ts'
-import { InvalidConfigError, NotStartedError, toError } from './errors/index.ts'
-import { positiveNumber } from './config.ts'
+import { AUTH_PROTOCOL, fileProtocol, msgProtocol, rpcProtocol } from './constants.ts'
+import { NotStartedError, toError } from './errors/index.ts'
+import { engineOptions } from './config.ts'
 import { Emitter } from './events.ts'
 import { Access } from './auth/access.ts'
 import { AccessControl } from './auth/acl.ts'
@@ -77,17 +77,8 @@ export class Subwire {
     this.#log = logger.forComponent('subwire')
     const authLog = logger.forComponent('subwire:auth')
     this.#events = new Emitter((event, err) => { this.#log('%s listener failed: %s', event, toError(err).message) })
-    const netuids = this.#netuids = validateNetuids(init.netuids)
-    const handshakeTimeoutMs = positiveNumber(init.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs')
-    const maxConcurrent = positiveNumber(init.maxConcurrentRequests, DEFAULT_MAX_CONCURRENT_REQUESTS, 'maxConcurrentRequests')
-    const requestTimeoutMs = positiveNumber(init.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs')
-    const lifetimeMs = positiveNumber(init.attestationLifetimeMs, DEFAULT_ATTESTATION_LIFETIME_MS, 'attestationLifetimeMs')
-    const maxClockSkewMs = positiveNumber(init.maxClockSkewMs, DEFAULT_MAX_CLOCK_SKEW_MS, 'maxClockSkewMs')
-    const maxFrameBytes = positiveNumber(init.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes')
-    const connectionBudgetBytes = positiveNumber(init.limits?.maxBufferedBytesPerConnection, 3 * maxFrameBytes, 'limits.maxBufferedBytesPerConnection')
-    const peerBudgetBytes = positiveNumber(init.limits?.maxBufferedBytesPerPeer, 2 * connectionBudgetBytes, 'limits.maxBufferedBytesPerPeer')
-    const encryption = { messages: true, files: true, requests: false, require: false, ...init.encryption }
-    const ss58Prefix = init.ss58Prefix ?? BITTENSOR_SS58_PREFIX
+    const { netuids, handshakeTimeoutMs, maxConcurrent, requestTimeoutMs, lifetimeMs, maxClockSkewMs, maxFrameBytes, connectionBudgetBytes, peerBudgetBytes, encryption, ss58Prefix, bulkMinBytes } = engineOptions(init)
+    this.#netuids = netuids
     const deliveries = components.deliveries ?? new MemoryDeliveryLog()
     this.#access = new Access({ acl: components.acl ?? new AccessControl(), log: authLog }, { netuids, firewall: init.firewall, limits: init.limits, handshakeTimeoutMs })
     this.#sealing = new E2eSealing(this.#signer.ss58, components.e2eBackend)
@@ -106,9 +97,10 @@ export class Subwire {
     this.#rpc = new RpcService(
       { auth: this.#auth, sealing: this.#sealing, messages: new MessageInbox({ events: this.#events, deliveries, log: rpcLog }), log: rpcLog, onActivity: (id) => { limits.touch(id) }, onServed: (s) => { if (this.#events.listens('request:served')) this.#events.emit('request:served', s) } },
       { netuids, maxConcurrent, requestTimeoutMs, handshakeTimeoutMs, maxFrameBytes, connectionBudgetBytes, peerBudgetBytes, encryptRequests: encryption.requests, encryptMessages: encryption.messages, requireEncryption: encryption.require })
+    const bulkSession = init.bulk?.transport === 'tcp' ? async (session: Session, o: AbortOptions) => await this.#connector.bulkSession(session, o) : undefined
     this.#files = new FileService(
-      { auth: this.#auth, sealing: this.#sealing, events: this.#events, deliveries, store: components.files, log: logger.forComponent('subwire:files') },
-      { netuids, handshakeTimeoutMs, maxFrameBytes, encrypt: encryption.files, requireEncryption: encryption.require, policy: init.files })
+      { auth: this.#auth, sealing: this.#sealing, events: this.#events, deliveries, store: components.files, log: logger.forComponent('subwire:files'), bulkSession },
+      { netuids, handshakeTimeoutMs, maxFrameBytes, encrypt: encryption.files, requireEncryption: encryption.require, policy: init.files, bulkMinBytes })
     decodeSs58(this.#signer.ss58, ss58Prefix)
     if (init.echo ?? true) this.handle('echo', (body) => body)
   }
@@ -343,12 +335,4 @@ export class Subwire {
   #reach (dest: string, options: AbortOptions): () => Promise<Session> {
     return async () => await this.#connector.session(dest, options)
   }
-}
-
-function validateNetuids (netuids: number[]): number[] {
-  if (!Array.isArray(netuids)) throw new InvalidConfigError('netuids must be an array')
-  for (const n of netuids) {
-    if (!Number.isInteger(n) || n < 0 || n > MAX_NETUID) throw new InvalidConfigError(`netuid ${String(n)} is not an integer from 0 to ${MAX_NETUID}`)
-  }
-  return [...new Set(netuids)]
 }

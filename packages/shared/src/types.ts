@@ -91,6 +91,13 @@ export interface SubwireInit {
   bootstrap?: string[] | undefined
   /** Our hotkey record: its lifetime (default 1 h) and whether to publish it (default: when listening). */
   discovery?: { recordLifetimeMs?: number, publish?: boolean }
+  /**
+   * How large files leave this peer. `transport: 'tcp'`: a file of `minBytes` or more
+   * (default 64 MiB) to a remote reached over QUIC goes over a TCP connection to it when the
+   * remote announced a TCP address (an open one is reused), else over the session as before.
+   * Default `'session'`: the connection the remote was reached on. The Node peer sets `'tcp'`.
+   */
+  bulk?: { transport?: 'tcp' | 'session', minBytes?: number } | undefined
   /** Limits and policy for received files. */
   files?: ReceivePolicy & {
     /** Give up an incoming transfer after this long without data (default 60 s). */

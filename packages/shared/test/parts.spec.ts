@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { destinationIs, parseDestination } from '../src/auth/destination.ts'
-import { positiveNumber } from '../src/config.ts'
+import { engineOptions, positiveNumber, validateNetuids } from '../src/config.ts'
+import { BULK_MIN_BYTES, DEFAULT_MAX_FRAME_BYTES } from '../src/constants.ts'
 import { AccessDeniedError, errorFromWire, errorToWire, InvalidConfigError, isRemoteError, TransferCancelledError, walkCause } from '../src/errors/index.ts'
 import { Emitter } from '../src/events.ts'
 
@@ -34,6 +35,23 @@ describe('one number validator', () => {
     assert.equal(positiveNumber(undefined, 7, 'x'), 7)
     for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       assert.throws(() => positiveNumber(bad, 1, 'limits.x'), (e: Error) => e.name === InvalidConfigError.name && e.message === 'limits.x must be a positive number')
+    }
+  })
+})
+
+describe('the engine options', () => {
+  it('applies the defaults once and names the option it refuses', () => {
+    const o = engineOptions({ netuids: [42, 42, 7] })
+    assert.deepEqual(o.netuids, [42, 7])
+    assert.equal(o.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES)
+    assert.equal(o.connectionBudgetBytes, 3 * DEFAULT_MAX_FRAME_BYTES)
+    assert.equal(o.peerBudgetBytes, 6 * DEFAULT_MAX_FRAME_BYTES)
+    assert.equal(o.bulkMinBytes, BULK_MIN_BYTES)
+    assert.deepEqual(o.encryption, { messages: true, files: true, requests: false, require: false })
+    assert.equal(engineOptions({ netuids: [1], bulk: { transport: 'tcp', minBytes: 1024 } }).bulkMinBytes, 1024)
+    assert.throws(() => engineOptions({ netuids: [1], bulk: { minBytes: 0 } }), (e: Error) => e.name === InvalidConfigError.name && e.message === 'bulk.minBytes must be a positive number')
+    for (const bad of [-1, 1.5, 65536]) {
+      assert.throws(() => validateNetuids([bad]), (e: Error) => e.name === InvalidConfigError.name && e.message.startsWith(`netuid ${bad} is not an integer`))
     }
   })
 })

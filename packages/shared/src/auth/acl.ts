@@ -11,7 +11,7 @@
  *
  * @packageDocumentation
  */
-import { base58Decode } from '@polkadot/util-crypto/base58'
+import { base58Decode } from '../identity/base58.ts'
 import { InvalidConfigError } from '../errors/index.ts'
 import { isSs58 } from '../identity/ss58.ts'
 import type { AbortOptions } from '../abort.ts'

@@ -16,7 +16,7 @@
  *
  * @packageDocumentation
  */
-import { base58Decode, base58Encode } from '@polkadot/util-crypto/base58'
+import { base58Decode, base58Encode } from '../identity/base58.ts'
 import {
   DEFAULT_HOTKEY_RECORD_LIFETIME_MS,
   HOTKEY_RECORD_DOMAIN,

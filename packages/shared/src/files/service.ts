@@ -32,6 +32,7 @@ import { DiskReservations } from './reservations.ts'
 import { sendFileOverStream } from './sender.ts'
 import type { Authenticator } from '../auth/authenticator.ts'
 import type { Session } from '../auth/session.ts'
+import type { AbortOptions } from '../abort.ts'
 import type { E2eSealing } from '../encryption/sealing.ts'
 import type { Emitter } from '../events.ts'
 import type { DeliveryLog } from '../outbox/store.ts'
@@ -61,6 +62,8 @@ export interface FileServiceComponents {
   store: FileStore | undefined
   /** The `subwire:files` logger. */
   log: Logger
+  /** A session better suited to a large transfer to the same remote (see `Connector.bulkSession`); none: the session given. */
+  bulkSession?: ((session: Session, options: AbortOptions) => Promise<Session>) | undefined
 }
 
 /** Configuration of the {@link FileService}. */
@@ -77,6 +80,8 @@ export interface FileServiceInit {
   requireEncryption: boolean
   /** Limits and policy for received files. */
   policy: SubwireInit['files']
+  /** Files from this size on go over {@link FileServiceComponents.bulkSession}. */
+  bulkMinBytes: number
 }
 
 /** Sends and receives files. */
@@ -182,7 +187,9 @@ export class FileService {
     }
   }
 
-  async #offer (session: Session, netuid: number, source: FileSource, manifest: FileManifest, encrypt: boolean, options: SendFileOptions): Promise<Omit<SendFileResult, 'ms'>> {
+  async #offer (reached: Session, netuid: number, source: FileSource, manifest: FileManifest, encrypt: boolean, options: SendFileOptions): Promise<Omit<SendFileResult, 'ms'>> {
+    const bulk = this.#c.bulkSession
+    const session = bulk !== undefined && manifest.size >= this.#init.bulkMinBytes ? await bulk(reached, options) : reached
     const stream = await this.#newStream(session, netuid, options.signal)
     return await sendFileOverStream(this.#framed(stream), source, manifest, { ...options, e2e: encrypt ? this.#c.sealing.fileSealer(session, manifest.id) : undefined })
   }

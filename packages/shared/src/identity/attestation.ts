@@ -13,7 +13,7 @@
  *
  * @packageDocumentation
  */
-import { base58Decode, base58Encode } from '@polkadot/util-crypto/base58'
+import { base58Decode, base58Encode } from './base58.ts'
 import {
   ATTESTATION_DOMAIN,
   ATTESTATION_NONCE_BYTES,

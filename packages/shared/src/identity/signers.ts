@@ -6,16 +6,15 @@
  *
  * @packageDocumentation
  */
-import { hexToU8a, isHex, u8aConcat, u8aWrapBytes } from '@polkadot/util'
-import { keyExtractSuri } from '@polkadot/util-crypto/key/extractSuri'
-import { mnemonicToMiniSecret } from '@polkadot/util-crypto/mnemonic/toMiniSecret'
-import { mnemonicValidate } from '@polkadot/util-crypto/mnemonic/validate'
 import * as sr25519 from '@scure/sr25519'
 import { BITTENSOR_SS58_PREFIX } from '../constants.ts'
 import { HotkeyLoadError, InvalidSignatureError } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
 import type { AbortOptions } from '../abort.ts'
+import { concatBytes, equalBytes, hexToBytes, isHex } from '../bytes.ts'
+import { mnemonicToMiniSecret, mnemonicValidate } from './mnemonic.ts'
 import { decodeSs58, encodeSs58 } from './ss58.ts'
+import { extractSuri } from './suri.ts'
 
 
 /**
@@ -33,9 +32,27 @@ export interface Signer {
 }
 
 
-/** The exact bytes a signer signs for `message`: polkadot-js `u8aWrapBytes`. */
+const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
+const WRAP_PREFIX = utf8('<Bytes>')
+const WRAP_POSTFIX = utf8('</Bytes>')
+const WRAP_ETHEREUM = utf8('\x19Ethereum Signed Message:\n')
+
+
+/** polkadot-js `u8aIsWrapped(bytes, true)`: already `<Bytes>…</Bytes>`, or an Ethereum-style message. */
+function isWrapped (bytes: Uint8Array): boolean {
+  const starts = (head: Uint8Array): boolean => bytes.length >= head.length && equalBytes(bytes.subarray(0, head.length), head)
+  return (bytes.length >= WRAP_PREFIX.length + WRAP_POSTFIX.length && starts(WRAP_PREFIX) &&
+    equalBytes(bytes.subarray(bytes.length - WRAP_POSTFIX.length), WRAP_POSTFIX)) || starts(WRAP_ETHEREUM)
+}
+
+
+/**
+ * The exact bytes a signer signs for `message`: polkadot-js `u8aWrapBytes`, i.e.
+ * `<Bytes>` ‖ message ‖ `</Bytes>`, or `message` itself when it is wrapped already (or
+ * starts with the Ethereum signed-message prefix).
+ */
 export function wrapBytes (message: Uint8Array): Uint8Array {
-  return u8aWrapBytes(message)
+  return isWrapped(message) ? message : concatBytes(concatBytes(WRAP_PREFIX, message), WRAP_POSTFIX)
 }
 
 
@@ -48,7 +65,7 @@ export function verifyHotkeySignature (message: Uint8Array, signature: Uint8Arra
   let ok = false
   if (signature.byteLength === 64 && publicKey.byteLength === 32) {
     try {
-      ok = sr25519.verify(u8aWrapBytes(message), signature, publicKey)
+      ok = sr25519.verify(wrapBytes(message), signature, publicKey)
     } catch {
       ok = false
     }
@@ -100,7 +117,7 @@ function secretSigner (secretKey: Uint8Array, prefix: number): Signer {
     publicKey,
     async sign (message, options = {}) {
       throwIfAborted(options.signal)
-      return sr25519.sign(secret.expose(), u8aWrapBytes(message))
+      return sr25519.sign(secret.expose(), wrapBytes(message))
     },
     toString () {
       return `Signer(${ss58})`
@@ -117,7 +134,7 @@ export function keypairSigner (pair: Sr25519Keypair, prefix = BITTENSOR_SS58_PRE
   let secret: Uint8Array
   try {
     // fromKeypair checks the pair and returns key ‖ nonce ‖ public key in scure's layout
-    secret = sr25519.fromKeypair(u8aConcat(pair.secretKey, pair.publicKey)).subarray(0, 64)
+    secret = sr25519.fromKeypair(concatBytes(pair.secretKey, pair.publicKey)).subarray(0, 64)
   } catch (err) {
     throw new HotkeyLoadError(`Not an sr25519 key pair: ${(err as Error).message}`, { cause: err })
   }
@@ -166,10 +183,10 @@ export function callbackSigner (ss58: string, sign: (message: Uint8Array, option
  */
 export function uriSigner (uri: string, prefix = BITTENSOR_SS58_PREFIX): Signer {
   try {
-    const { password, path, phrase } = keyExtractSuri(uri.startsWith('//') ? `${DEV_PHRASE}${uri}` : uri)
+    const { password, path, phrase } = extractSuri(uri.startsWith('//') ? `${DEV_PHRASE}${uri}` : uri)
     let seed: Uint8Array
     if (isHex(phrase, 256)) {
-      seed = hexToU8a(phrase)
+      seed = hexToBytes(phrase)
     } else if (mnemonicValidate(phrase)) {
       seed = mnemonicToMiniSecret(phrase, password)
     } else {
