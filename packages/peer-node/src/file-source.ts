@@ -10,7 +10,7 @@ import { open, stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import { SourceChangedError } from '@subwire/shared'
 import { takeHasher, releaseHasher } from '@subwire/shared/protocol'
-import type { AbortOptions, FileManifest, FileSource, ManifestCache } from '@subwire/shared'
+import type { AbortOptions, FileManifest, FileSource, ManifestCache, ReadOptions } from '@subwire/shared'
 import type { FileHandle } from 'node:fs/promises'
 import type { Outboard } from './outboard.ts'
 
@@ -65,8 +65,9 @@ export class NodeFileSource implements FileSource {
     }
   }
 
-  async read (offset: number, length: number, options: AbortOptions = {}): Promise<Uint8Array> {
-    const buf = Buffer.allocUnsafe(length)
+  async read (offset: number, length: number, options: ReadOptions = {}): Promise<Uint8Array> {
+    const into = options.into
+    const buf = into !== undefined && into.byteLength >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length)
     let done = 0
     while (done < length) {
       if (options.signal?.aborted === true) throw options.signal.reason as Error

@@ -14,7 +14,7 @@ import { dirname, extname, join } from 'node:path'
 import { FileRefusedError, InsufficientDiskSpaceError, isSs58 } from '@subwire/shared'
 import { bytesToHex, chunkCount, safeFolderPaths, verifyChunksOnDisk } from '@subwire/shared/protocol'
 import { writeFileAtomic } from './home.ts'
-import type { FileManifest, FileStore, FolderManifest, FolderStaging, PartialFile, PartialProgress } from '@subwire/shared'
+import type { FileManifest, FileStore, FolderManifest, FolderStaging, PartialFile, PartialProgress, ReadOptions } from '@subwire/shared'
 
 export { NodeFileSource } from './file-source.ts'
 import type { FileHandle } from 'node:fs/promises'
@@ -200,7 +200,7 @@ export class NodeFileStore implements FileStore {
       if (resumable) {
         // what an earlier attempt left is trusted only as far as it verifies, from its first chunk
         const { size } = await handle.stat()
-        verified = await verifyChunksOnDisk(manifest, 0, size, async (offset, length) => await readAt(handle, offset, length))
+        verified = await verifyChunksOnDisk(manifest, 0, size, async (offset, length, into) => await readAt(handle, offset, length, into))
         await handle.truncate(Math.min(manifest.size, verified * chunkSize))
       }
       const progress: PartialProgress = { v: 1, root, size: manifest.size, chunkSize, name, sender, verifiedChunks: verified }
@@ -247,7 +247,7 @@ export class NodeFileStore implements FileStore {
           throw noSpace(err)
         }
       },
-      read: async (offset: number, length: number) => await readAt(handle, offset, length),
+      read: async (offset: number, length: number, options?: ReadOptions) => await readAt(handle, offset, length, options?.into),
       rewind: async (verifiedChunks: number) => {
         await handle.truncate(verifiedChunks * at.chunkSize)
         await handle.datasync()
@@ -275,8 +275,8 @@ export class NodeFileStore implements FileStore {
 const KEY = /^[0-9a-f]{64}$/
 
 /** Reads up to `length` bytes at `offset` (fewer at the end of the file). */
-async function readAt (handle: FileHandle, offset: number, length: number): Promise<Uint8Array> {
-  const buf = Buffer.allocUnsafe(length)
+async function readAt (handle: FileHandle, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+  const buf = into !== undefined && into.byteLength >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length)
   let done = 0
   while (done < length) {
     const { bytesRead } = await handle.read(buf, done, length - done, offset + done)
@@ -316,14 +316,14 @@ async function stagedFile (target: string, manifest: FileManifest): Promise<Part
   const n = chunkCount(manifest.size, manifest.chunkSize)
   try {
     const { size } = await handle.stat()
-    if (size === manifest.size && await verifyChunksOnDisk(manifest, 0, size, async (offset, length) => await readAt(handle, offset, length)) === n) {
+    if (size === manifest.size && await verifyChunksOnDisk(manifest, 0, size, async (offset, length, into) => await readAt(handle, offset, length, into)) === n) {
       let closed = false
       const close = async (): Promise<void> => { if (!closed) { closed = true; await handle.close() } }
       return {
         verifiedChunks: n,
         write: async () => { throw new FileRefusedError('a staged folder entry is complete') },
         commit: async () => {},
-        read: async (offset: number, length: number) => await readAt(handle, offset, length),
+        read: async (offset: number, length: number, options?: ReadOptions) => await readAt(handle, offset, length, options?.into),
         rewind: async () => { await close(); await rm(target, { force: true }) },
         complete: async () => { await close(); return target },
         close

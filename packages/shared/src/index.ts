@@ -118,7 +118,7 @@ export { sanitizeRelativePath } from './files/folder.ts'
 export { DiskReservations } from './files/reservations.ts'
 export { SENDER_STALL_MS, DEFAULT_MIN_FREE_BYTES } from './files/types.ts'
 export type {
-  FileManifest, FileSource, ManifestCache, PartialFile, PartialProgress, FileStore, FileOffer, ReceivedFile, SendFileResult,
+  FileManifest, FileSource, ReadOptions, ManifestCache, PartialFile, PartialProgress, FileStore, FileOffer, ReceivedFile, SendFileResult,
   TransferProgressEvent, SendFileOptions, FileSealer, FileOpener, ReceivePolicy,
   FolderEntry, FolderManifest, FolderStaging, FolderSource, FolderSourceEntry, FolderProgressEvent, SendFolderOptions, SendFolderResult, ReceivedFolder
 } from './files/types.ts'

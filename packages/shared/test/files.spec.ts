@@ -267,3 +267,65 @@ describe('a manifest of the largest file (512 GiB at 1 MiB chunks)', () => {
     assert.equal(received.status, 'rejected')
   })
 })
+
+describe('read buffers reused chunk after chunk', () => {
+  /**
+   * A source that reads into the buffer it is given at once and answers later: had the sender read a
+   * chunk into a buffer whose chunk was not yet copied out (sealed or framed), the receiver
+   * would see other bytes than the manifest's and refuse the chunk.
+   */
+  function reusingSource (data: Uint8Array): FileSource & { buffers: Set<ArrayBufferLike>, fresh: number } {
+    const buffers = new Set<ArrayBufferLike>()
+    const src = {
+      name: 'reused.bin',
+      size: data.byteLength,
+      buffers,
+      fresh: 0,
+      read: async (offset: number, length: number, options?: { into?: Uint8Array }) => {
+        const into = options?.into
+        if (into === undefined || into.byteLength < length) { src.fresh++; return data.slice(offset, offset + length) }
+        buffers.add(into.buffer)
+        // the bytes land at once (the worst case for the caller), the promise settles later
+        const view = into.subarray(0, length)
+        view.set(data.subarray(offset, offset + length))
+        await new Promise((resolve) => setTimeout(resolve, 1))
+        return view
+      }
+    }
+    return src
+  }
+
+  for (const encrypted of [false, true]) {
+    it(`hashes and sends a ${encrypted ? 'sealed' : 'plain'} file through two buffers, byte for byte`, async () => {
+      const { E2eSealing } = await import('../src/encryption/sealing.ts')
+      const data = bytes(9 * CS + 77, 3)
+      const src = reusingSource(data)
+      const manifest = await createManifest(src, { chunkSize: CS })
+      assert.ok(src.buffers.size <= 2, `the hashing pass used ${src.buffers.size} buffers`)
+      const hashing = new Set(src.buffers)
+      src.buffers.clear()
+      const store = new MemoryFileStore()
+      const { a, b } = framedPair(CS + 64 * 1024)
+      let e2e: { sealer?: ReturnType<InstanceType<typeof E2eSealing>['fileSealer']>, opener?: ReturnType<InstanceType<typeof E2eSealing>['fileOpener']> } = {}
+      if (encrypted) {
+        const receiverSs58 = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
+        const s = new E2eSealing(caller.ss58)
+        const r = new E2eSealing(receiverSs58)
+        await s.start()
+        await r.start()
+        const key = await r.keys().rotate(0)
+        const session = { remote: { ss58: receiverSs58 }, attestation: { encryptionKey: key.publicKey } } as unknown as Parameters<typeof s.fileSealer>[0]
+        e2e = { sealer: s.fileSealer(session, manifest.id), opener: r.fileOpener(caller) }
+      }
+      const receiver = new FileReceiver(b, { caller, store, policy: {}, log: silentLog, ...(e2e.opener === undefined ? {} : { e2e: e2e.opener }) })
+      const sender = new FileSender(a, src, manifest, { stallTimeoutMs: 2000, ...(e2e.sealer === undefined ? {} : { e2e: e2e.sealer }) })
+      const [sent, received] = await Promise.allSettled([sender.send(), receiver.receive()])
+      assert.equal(sent.status, 'fulfilled', sent.status === 'rejected' ? String(sent.reason) : '')
+      assert.equal(received.status, 'fulfilled')
+      assert.deepEqual(store.inbox.get(`${caller.ss58}/reused.bin`), data)
+      assert.ok(src.buffers.size <= 2, `sending used ${src.buffers.size} buffers`)
+      assert.equal(src.fresh, 0, 'every read was given a buffer')
+      assert.ok(hashing.size >= 1)
+    })
+  }
+})

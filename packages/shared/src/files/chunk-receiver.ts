@@ -174,7 +174,7 @@ export class ChunkReceiver {
     // it): keep the sender's stall timer from firing with empty credits
     const keepalive = setInterval(() => { try { this.#framed.send({ k: 'credit', n: 0, at: this.#n }) } catch {} }, SENDER_STALL_MS / 4)
     try {
-      const good = await verifyChunksOnDisk(manifest, 0, manifest.size, async (offset, length) => await partial.read(offset, length, { signal: init.signal }))
+      const good = await verifyChunksOnDisk(manifest, 0, manifest.size, async (offset, length, into) => await partial.read(offset, length, { signal: init.signal, into }))
       if (good < this.#n) {
         this.#next = this.#committed = good
         await partial.rewind(good, { signal: init.signal })

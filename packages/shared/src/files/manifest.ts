@@ -80,9 +80,11 @@ async function hashSource (source: FileSource, id: string, chunkSize: number, op
   const h = await takeHasher()
   const started = performance.now()
   let last = 0
+  // two chunks in memory: the one being hashed and the next being read, in two reused buffers
+  const buffers = [new Uint8Array(Math.min(chunkSize, source.size)), new Uint8Array(n > 1 ? chunkSize : 0)]
   const read = (i: number): Promise<Uint8Array> | undefined => {
     if (i >= n) return undefined
-    const p = source.read(i * chunkSize, chunkLength(i, source.size, chunkSize), options)
+    const p = source.read(i * chunkSize, chunkLength(i, source.size, chunkSize), { ...options, into: buffers[i % 2] })
     p.catch(() => {}) // awaited in turn below; this only keeps an early exit from leaving it unhandled
     return p
   }
@@ -126,12 +128,16 @@ export function validateChunking (size: number, chunkSize: number): void {
  * while this one is hashed) and compares its BLAKE3 with the manifest, stopping at the
  * first missing or torn one.
  */
-export async function verifyChunksOnDisk (manifest: FileManifest, from: number, available: number, read: (offset: number, length: number) => Promise<Uint8Array>): Promise<number> {
+export async function verifyChunksOnDisk (manifest: FileManifest, from: number, available: number, read: (offset: number, length: number, into: Uint8Array) => Promise<Uint8Array>): Promise<number> {
   const n = chunkCount(manifest.size, manifest.chunkSize)
   const fits = (i: number): boolean => i < n && (i * manifest.chunkSize) + chunkLength(i, manifest.size, manifest.chunkSize) <= available
+  // the chunk being hashed and the next being read, in two reused buffers (a reader may ignore them)
+  const buffers = [new Uint8Array(0), new Uint8Array(0)]
   const readChunk = (i: number): Promise<Uint8Array> | undefined => {
     if (!fits(i)) return undefined
-    const p = read(i * manifest.chunkSize, chunkLength(i, manifest.size, manifest.chunkSize))
+    const length = chunkLength(i, manifest.size, manifest.chunkSize)
+    if ((buffers[i % 2] as Uint8Array).byteLength < length) buffers[i % 2] = new Uint8Array(manifest.chunkSize)
+    const p = read(i * manifest.chunkSize, length, buffers[i % 2] as Uint8Array)
     p.catch(() => {}) // awaited in turn below; this only keeps an early exit from leaving it unhandled
     return p
   }

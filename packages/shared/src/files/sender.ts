@@ -45,6 +45,11 @@ export class FileSender {
   #doneRoot: Uint8Array | undefined
   #wake: (() => void) | undefined
   #stall: ReturnType<typeof setTimeout> | undefined
+  /**
+   * Two read buffers, reused chunk after chunk: a chunk's bytes are copied out (into its frame,
+   * or by the cipher) before the chunk after next is read into the same buffer.
+   */
+  readonly #buffers: [Uint8Array, Uint8Array]
 
   constructor (framed: FramedStream, source: FileSource, manifest: FileManifest, options: SendFileOptions & { e2e?: FileSealer | undefined } = {}) {
     this.#framed = framed
@@ -52,6 +57,7 @@ export class FileSender {
     this.#manifest = manifest
     this.#options = options
     this.#n = chunkCount(manifest.size, manifest.chunkSize)
+    this.#buffers = [new Uint8Array(0), new Uint8Array(0)]
   }
 
   /** Runs the transfer; resolves on the receiver's final ack. */
@@ -190,7 +196,10 @@ export class FileSender {
     const manifest = this.#manifest
     const n = this.#n
     if (i >= n) return undefined
-    const read = this.#source.read(i * manifest.chunkSize, chunkLength(i, manifest.size, manifest.chunkSize), { signal: this.#options.signal })
+    const length = chunkLength(i, manifest.size, manifest.chunkSize)
+    const slot = i % 2 as 0 | 1
+    if (this.#buffers[slot].byteLength < length) this.#buffers[slot] = new Uint8Array(manifest.chunkSize)
+    const read = this.#source.read(i * manifest.chunkSize, length, { signal: this.#options.signal, into: this.#buffers[slot] })
     const p = cipher === undefined ? read : read.then(async (d) => await cipher.seal(i, d, i === n - 1))
     p.catch(() => {}) // awaited below; this only keeps an early exit from leaving it unhandled
     return p

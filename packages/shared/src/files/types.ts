@@ -34,14 +34,24 @@ export interface FileManifest {
 }
 
 
+/** Options of a read: a buffer the bytes may be read into (see {@link FileSource.read}). */
+export interface ReadOptions extends AbortOptions {
+  /** A buffer of at least the length asked for, which the reader may fill and return a view of. */
+  into?: Uint8Array | undefined
+}
+
 /** Somewhere file bytes are read from (a path on Node, a Blob in the browser). */
 export interface FileSource {
   /** Name offered to the receiver. */
   readonly name: string
   /** Size in bytes. */
   readonly size: number
-  /** Reads exactly `length` bytes at `offset`. */
-  read(offset: number, length: number, options?: AbortOptions): Promise<Uint8Array>
+  /**
+   * Reads exactly `length` bytes at `offset`. With `into` (at least `length` bytes), a source
+   * may read into it and return a view of it instead of allocating: the caller reuses a few
+   * such buffers, so a 100 GB file is read through the same megabytes.
+   */
+  read(offset: number, length: number, options?: ReadOptions): Promise<Uint8Array>
   /** Throws `SourceChangedError` if the source changed since it was opened. */
   check?(options?: AbortOptions): Promise<void>
   /** Releases the source. */
@@ -79,8 +89,8 @@ export interface PartialFile {
    * (synced) before the record, so a record never names data a power cut could lose.
    */
   commit(verifiedChunks: number, options?: AbortOptions): Promise<void>
-  /** Reads back `length` bytes at `offset` of what was written (every write settled). */
-  read(offset: number, length: number, options?: AbortOptions): Promise<Uint8Array>
+  /** Reads back `length` bytes at `offset` of what was written (every write settled); `into` as in {@link FileSource.read}. */
+  read(offset: number, length: number, options?: ReadOptions): Promise<Uint8Array>
   /** Drops everything past the first `verifiedChunks` chunks (a store may keep less) and records that. */
   rewind(verifiedChunks: number, options?: AbortOptions): Promise<void>
   /** Moves the complete file into the inbox without overwriting anything; returns where it landed. */
