@@ -1,10 +1,12 @@
 /**
  * Wire conformance outside our own code: every frame kind real peers emit (auth, RPC,
- * messages, files; plain and end-to-end encrypted, with the MessagePack plaintexts of the
- * AEAD), captured as sent, is decoded by Debian's python3-msgpack with strict_map_key and
- * no extension hook, and checked field by field against docs/PROTOCOL.md by
- * scripts/conformance/check_frames.py: an integer field sent as a float, an extension type
- * or a field the spec does not list fails it.
+ * messages, files and folders; plain and end-to-end encrypted, with the MessagePack
+ * plaintexts of the AEAD), captured as the bytes each stream handed to its transport, is
+ * split at its u32 headers, decoded by Debian's python3-msgpack with strict_map_key and no
+ * extension hook, and checked field by field against docs/PROTOCOL.md by
+ * scripts/conformance/check_frames.py: an integer field sent as a float, an extension type,
+ * a field the spec does not list or a frame kind on the wrong protocol fails it. The same
+ * checker passes every MessagePack vector of docs/PROTOCOL.md, so the two cannot drift apart.
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
