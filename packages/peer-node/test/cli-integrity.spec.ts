@@ -1,7 +1,8 @@
 // The CLI keeps the exactly-once promise (issue 15): `listen --json` acknowledges a message
 // only once its line has left the process, so a slow consumer and a kill -9 lose nothing
 // that was acknowledged; a re-run of a killed queued `send` joins the waiting item and
-// leaves one file at the receiver.
+// leaves one file at the receiver; a `listen` killed with -9 mid-transfer resumes from the
+// partial it kept and leaves one verified file and no partial.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { readdir } from 'node:fs/promises'
@@ -116,5 +117,49 @@ describe('the CLI keeps exactly-once', () => {
     assert.equal(list.status, 0, list.stderr)
     assert.equal(list.stdout.trim(), '', 'the outbox is empty')
     kill9(bob)
+  })
+
+  it('a receiver killed with -9 mid-transfer resumes after a restart: one file, the source SHA-256, no partial left', async () => {
+    // a home of its own: no listener of another test can hold it
+    const r = spawnSync(process.execPath, [BIN, '--home', home('bob-k9'), 'init', '--hotkey-uri', '//Bob', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1'], { encoding: 'utf8' })
+    assert.equal(r.status, 0, r.stderr)
+    const listen = async (): Promise<{ proc: Proc, addr: string }> => {
+      const proc = startCli(['--home', home('bob-k9'), 'listen', '--json', '--min-free', '0'])
+      procs.push(proc)
+      const l = await until(() => proc.lines.find((x) => x.event === 'listening'), 20_000, 'the listener')
+      return { proc, addr: (l.multiaddrs as string[]).find((a) => a.includes('/quic-v1/')) as string }
+    }
+    const files = join(home('bob-k9'), 'files')
+    const inbox = join(files, 'inbox', '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY')
+    const file = join(dir, 'k9.bin')
+    const size = 96 * 1024 * 1024
+    await randomFile(file, size)
+    const alice: NodePeer = await startPeer({ uri: '//Alice', transports: ['quic'], listen: [], home: join(dir, 'alice-k9') })
+    try {
+      const first = await listen()
+      let killed = false
+      const sending = alice.sendFile(first.addr, file, {
+        onProgress: (e) => {
+          if (killed || e.type !== 'transfer:bytes' || e.detail.bytes < size / 2) return
+          killed = true
+          kill9(first.proc) // the whole process group: the launcher and the peer it runs
+        }
+      }).then(() => undefined, (e: Error) => e)
+      const code = await first.proc.exited
+      assert.ok(killed, 'killed mid-transfer')
+      assert.equal(code, null, 'it died of the signal')
+      const parts = (await readdir(join(files, 'partial'))).filter((n) => n.endsWith('.part'))
+      assert.equal(parts.length, 1, 'the killed receiver left its partial')
+      const second = await listen()
+      const failure = await sending
+      assert.ok(failure instanceof Error, 'the first attempt failed')
+      const result = await alice.sendFile(second.addr, file)
+      assert.ok(result.resumedFrom > 0 && result.resumedFrom < size, `resumed from what the killed receiver kept (${result.resumedFrom} of ${size})`)
+      await until(() => second.proc.lines.find((x) => x.event === 'file' && x.blake3 === result.blake3), 10_000, 'the file event')
+      assert.deepEqual(await readdir(inbox), ['k9.bin'], 'one file')
+      assert.equal(await sha256File(join(inbox, 'k9.bin')), await sha256File(file))
+      assert.deepEqual(await readdir(join(files, 'partial')), [], 'no partial left behind')
+      kill9(second.proc)
+    } finally { await alice.stop() }
   })
 })

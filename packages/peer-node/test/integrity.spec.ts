@@ -10,7 +10,7 @@ import { AbortError, createManifest, FILE_CHUNK_SIZE, InsufficientDiskSpaceError
 import { NodeFileSource, NodeFileStore } from '../src/index.ts'
 import { addrOf, randomFile, sha256File, startPeer, tempDir, waitFor } from './helpers.ts'
 import type { NodePeer } from '../src/index.ts'
-import type { FileManifest, ReceivedFile } from '@subwire/shared'
+import type { FileManifest, FileSource, ReceivedFile } from '@subwire/shared'
 
 const MiB = 1024 * 1024
 
@@ -128,6 +128,24 @@ describe('received files stay intact across attempts', () => {
     assert.equal(result.resumedFrom, 6 * FILE_CHUNK_SIZE)
   })
 
+  it('acknowledges the same content offered again under a new transfer id without sending it: one file lands', async () => {
+    const path = join(dir, 'again.bin')
+    await randomFile(path, 3 * FILE_CHUNK_SIZE + 77)
+    const first = await alice.sendFile(bobAddr, path)
+    assert.equal(first.bytesSent, first.size)
+    await waitFor(() => received.some((f) => f.id === first.id), 10_000, 'the first copy in the inbox')
+    const second = await alice.sendFile(bobAddr, path)
+    assert.notEqual(second.id, first.id, 'a new transfer id')
+    assert.equal(second.bytesSent, 0, 'nothing was sent again')
+    assert.equal(second.blake3, first.blake3)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    assert.ok(!received.some((f) => f.id === second.id), 'no second delivery was reported')
+    const inbox = join(dir, 'bob', 'inbox', alice.ss58)
+    assert.deepEqual((await readdir(inbox)).filter((n) => n.startsWith('again')), ['again.bin'], 'one file, no "again (1).bin"')
+    assert.equal(await sha256File(join(inbox, 'again.bin')), await sha256File(path))
+    await unlink(join(inbox, 'again.bin'))
+  })
+
   it('catches a partial changed during the transfer at the final check, cuts it back and resumes', async () => {
     const path = join(dir, 'late.bin')
     const size = 240 * FILE_CHUNK_SIZE
@@ -147,6 +165,94 @@ describe('received files stay intact across attempts', () => {
       assert.ok(failed.some((f) => f.error.name === PartialFileCorruptedError.name), 'the first attempt failed its final check')
       assert.equal(result.resumedFrom, 2 * FILE_CHUNK_SIZE, 'the second offer resumed from the last good chunk')
     } finally { off() }
+  })
+})
+
+describe('a partial changed while the receiver is down', () => {
+  let dir: string
+  let cleanup: () => Promise<void>
+  let bob: NodePeer | undefined
+  let alice: NodePeer
+  const received: ReceivedFile[] = []
+  const failed: Array<{ error: Error }> = []
+  const files = (): string => join(dir, 'bob')
+  const partialDir = (): string => join(files(), 'partial')
+
+  const startBob = async (): Promise<NodePeer> => {
+    const peer = await startPeer({ uri: '//Bob', transports: ['quic'], home: join(dir, 'bob-home'), filesDir: files(), protocol: { files: { minFreeBytes: 0 } } })
+    peer.on('file:received', (f) => { received.push(f) })
+    peer.on('file:failed', (f) => { failed.push(f) })
+    return peer
+  }
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('subwire-integrity-restart-'))
+    alice = await startPeer({ uri: '//Alice', transports: ['quic'], listen: [] })
+  })
+
+  after(async () => {
+    await alice.stop()
+    await bob?.stop()
+    await cleanup()
+  })
+
+  it('re-checks the verified prefix after a restart: a byte flipped inside it is sent again, the inbox copy has the source bytes', async () => {
+    const path = join(dir, 'model.bin')
+    await randomFile(path, 120 * FILE_CHUNK_SIZE + 5)
+    bob = await startBob()
+    // the receiver is stopped mid-transfer, once it has recorded some verified chunks; the
+    // sender's reads past chunk 48 wait until then, so the transfer cannot finish first
+    const source = await NodeFileSource.open(path)
+    const manifest = await createManifest(source)
+    let release = (): void => {}
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    const gated: FileSource = {
+      name: source.name,
+      size: source.size,
+      read: async (offset, length, options) => {
+        if (offset >= 48 * FILE_CHUNK_SIZE) await gate
+        return await source.read(offset, length, options)
+      }
+    }
+    // its outcome is taken at once: the rejection comes while the receiver stops
+    const sending = alice.sendFile(addrOf(bob, 'quic'), gated, { manifest, encrypt: false }).then(() => undefined, (e: Error) => e)
+    const recorded = async (): Promise<{ part: string, verifiedChunks: number } | undefined> => {
+      const names = await readdir(partialDir()).catch(() => [] as string[])
+      const json = names.find((n) => n.endsWith('.json'))
+      if (json === undefined) return undefined
+      try {
+        const { verifiedChunks } = JSON.parse(await readFile(join(partialDir(), json), 'utf8')) as { verifiedChunks: number }
+        return { part: join(partialDir(), json.replace(/\.json$/, '.part')), verifiedChunks }
+      } catch { return undefined } // caught while it was being written
+    }
+    await waitFor(async () => ((await recorded())?.verifiedChunks ?? 0) >= 16, 30_000, 'a progress record of 16 chunks')
+    await bob.stop()
+    bob = undefined
+    release()
+    assert.ok((await sending) instanceof Error, 'the first attempt fails when the receiver goes away')
+    await source.close()
+    const state = await recorded()
+    assert.ok(state !== undefined && state.verifiedChunks >= 16 && state.verifiedChunks <= 48, `the partial is kept with its record (${JSON.stringify(state)})`)
+    assert.ok((await stat(state.part)).size >= state.verifiedChunks * FILE_CHUNK_SIZE, 'the recorded chunks are on disk')
+    // a byte inside the recorded, verified prefix changes while the receiver is down
+    const flipped = Math.floor(state.verifiedChunks / 2)
+    const fh = await open(state.part, 'r+')
+    try {
+      const b = Buffer.alloc(1)
+      await fh.read(b, 0, 1, flipped * FILE_CHUNK_SIZE + 4242)
+      b[0] = (b[0] as number) ^ 0xff
+      await fh.write(b, 0, 1, flipped * FILE_CHUNK_SIZE + 4242)
+    } finally { await fh.close() }
+    bob = await startBob()
+    const result = await alice.sendFile(addrOf(bob, 'quic'), path, { encrypt: false })
+    assert.ok(result.resumedFrom <= flipped * FILE_CHUNK_SIZE, `resumed from ${result.resumedFrom}, the flipped chunk starts at ${flipped * FILE_CHUNK_SIZE}`)
+    // caught when the partial was reopened, not only by the final read-back before the inbox
+    assert.deepEqual(failed.map((f) => f.error.name).filter((n) => n === PartialFileCorruptedError.name), [], 'the resume did not accept the changed chunk')
+    await waitFor(() => received.some((f) => f.id === result.id), 10_000, 'the file in the inbox')
+    const got = received.find((f) => f.id === result.id) as ReceivedFile
+    assert.equal(await sha256File(got.path), await sha256File(path), 'the inbox copy has the source bytes')
+    assert.deepEqual(await readdir(partialDir()), [], 'no partial left behind')
+    assert.deepEqual(await readdir(join(files(), 'inbox', alice.ss58)), ['model.bin'], 'one file')
   })
 })
 

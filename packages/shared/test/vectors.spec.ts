@@ -109,6 +109,10 @@ async function build (backend: E2eBackend, keptSignature: string | undefined): P
   const empty = await manifestOf(transferId, 'empty', new Uint8Array(), 1048576)
   const folderEntries = [{ path: 'docs/abc.txt', size: 3, root: small.root }, { path: 'empty', size: 0, root: empty.root }]
   const folder = { id: folderId, name: 'data', entries: folderEntries, root: await folderRoot(folderEntries) }
+  // its encrypted offer: the folder map sealed under purpose 4 with the folder id
+  const folderContext = { purpose: E2ePurpose.FileManifest, sender, recipient: to, id: folderId }
+  const folderPlain = encodeValue(folderToWire(folder))
+  const sealedFolder = await sealEnvelope(backend, recipient.publicKey, folderContext, folderPlain, { ephemeral })
 
   const frames: Array<[string, string, unknown]> = [
     ['auth', 'hello', { v: 1, a: attestation, s: bytes(signature), addrs: ['/ip4/192.0.2.1/udp/4001/quic-v1'], mc: 1024 }],
@@ -143,6 +147,7 @@ async function build (backend: E2eBackend, keptSignature: string | undefined): P
     ['file', 'done (duplicate)', { k: 'done', r: small.root, dup: true }],
     ['file', 'cancel', { k: 'cancel', e: errorToWire(new TransferCancelledError('The sender cancelled the transfer')) }],
     ['file', 'folder offer (plaintext: docs/abc.txt and an empty file)', { k: 'folder', m: folderToWire(folder) }],
+    ['file', 'folder offer (encrypted, folderManifest below)', { k: 'folder', id: folderId, x: sealedFolder.envelope }],
     ['file', 'folder wait (at once: this receiver understands folders)', { k: 'wait' }],
     ['file', 'folder accept', { k: 'accept' }],
     ['file', 'offer of folder entry 0 (the manifest names its folder in f)', { k: 'offer', m: manifestToWire({ ...small, name: 'docs/abc.txt', folder: { id: folderId, index: 0 } }) }],
@@ -163,6 +168,7 @@ async function build (backend: E2eBackend, keptSignature: string | undefined): P
     request: { purpose: 2, sender, recipient: to, id: 'echo', info: hex(e2eInfo(reqContext, [req.envelope.ek, req.envelope.rk])), plaintext: hex(reqPlain), c: hex(req.envelope.c), sharedSecret: hex(req.state.ikm) },
     reply: { purpose: 3, id: 'echo', single, streamed },
     manifest: { purpose: 4, sender, recipient: to, id: transferId, info: hex(e2eInfo(manifestContext, [offer.envelope.ek, offer.envelope.rk])), plaintext: hex(manifestPlain), c: hex(offer.envelope.c) },
+    folderManifest: { purpose: 4, sender, recipient: to, id: folderId, info: hex(e2eInfo(folderContext, [sealedFolder.envelope.ek, sealedFolder.envelope.rk])), plaintext: hex(folderPlain), c: hex(sealedFolder.envelope.c) },
     attestationWithKey: { bytes: hex(attestation), signature }
   }
 }
