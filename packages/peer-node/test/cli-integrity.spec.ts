@@ -63,6 +63,7 @@ describe('the CLI keeps exactly-once', () => {
     const addr = listening.multiaddrs.find((a) => a.includes('/quic-v1/')) as string
     first.pause() // the consumer stops reading: the pipe fills
     const alice: NodePeer = await startPeer({ uri: '//Alice', transports: ['quic'], listen: [], home: join(dir, 'alice-lib') })
+    let second: Proc | undefined
     try {
       const acked = new Set<string>()
       alice.outbox?.on('queue:delivered', ({ item }) => { acked.add(item.id) })
@@ -82,13 +83,22 @@ describe('the CLI keeps exactly-once', () => {
       assert.deepEqual(missing, [], `${missing.length} of ${ackedAtKill.size} acknowledged messages are not in the output`)
       // and the rest arrive when the listener is back
       const port = /\/udp\/(\d+)\//.exec(addr)?.[1] as string
-      const second = startCli(['--home', home('bob'), 'listen', '--json', '--listen', `/ip4/127.0.0.1/udp/${port}/quic-v1`])
+      second = startCli(['--home', home('bob'), 'listen', '--json', '--listen', `/ip4/127.0.0.1/udp/${port}/quic-v1`])
       procs.push(second)
-      await waitFor(async () => (await alice.outbox?.list())?.length === 0, 60_000, 'the outbox to empty')
+      const back = second
+      await until(() => back.lines.find((l) => l.event === 'listening'), 30_000, 'the listener back')
+      // the items wait out their backoff (1 s doubling while the listener was down): allow until
+      // the latest next attempt is due, and a minute more for the deliveries themselves
+      const due = Math.max(0, ...((await alice.outbox?.list()) ?? []).map((e) => e.nextAttemptAt - Date.now()))
+      await waitFor(async () => (await alice.outbox?.list())?.length === 0, due + 60_000, 'the outbox to empty')
       const all = new Set([...firstRun, ...second.lines.filter((l) => l.event === 'message').map((l) => l.id as string)])
       assert.deepEqual(sent.filter((id) => !all.has(id)), [], 'every message was delivered')
-      kill9(second)
-    } finally { await alice.stop() }
+    } finally {
+      // a failure must not leave a listener holding bob's home for the next test
+      kill9(first.proc)
+      if (second !== undefined) kill9(second)
+      await alice.stop()
+    }
   })
 
   it('a re-run of a killed queued send joins the waiting item: one file at the receiver, an empty outbox', async () => {
