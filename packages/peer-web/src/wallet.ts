@@ -10,7 +10,7 @@
  */
 import { hexToU8a, u8aToHex } from '@polkadot/util'
 import {
-  AbortError,
+  OperationAbortedError,
   callbackSigner,
   decodeSs58,
   encodeSs58,
@@ -59,7 +59,7 @@ async function enable (appName: string): Promise<void> {
 /** Asks the installed extensions for their sr25519 accounts. */
 export async function walletAccounts (options: WalletOptions = {}): Promise<WalletAccount[]> {
   await enable(options.appName ?? DEFAULT_APP_NAME)
-  if (options.signal?.aborted === true) throw new AbortError()
+  if (options.signal?.aborted === true) throw new OperationAbortedError()
   const { web3Accounts } = await extensionDapp()
   const accounts = await web3Accounts({ accountType: ['sr25519'] })
   return accounts.map((a) => ({
@@ -89,7 +89,7 @@ export async function walletSigner (ss58: string, options: WalletOptions = {}): 
   const signRaw = injector.signer.signRaw
   if (signRaw === undefined) throw new WalletUnavailableError(`The ${injector.name} extension cannot sign raw bytes`)
   return callbackSigner(encodeSs58(publicKey, BITTENSOR_SS58_PREFIX), async (message, opts) => {
-    if (opts.signal?.aborted === true) throw new AbortError()
+    if (opts.signal?.aborted === true) throw new OperationAbortedError()
     let result: { signature: string }
     try {
       result = await signRaw({ address: account.address, data: u8aToHex(message), type: 'bytes' })
