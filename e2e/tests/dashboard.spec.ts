@@ -245,7 +245,7 @@ describe('dashboard in Chromium, signed in with a wallet extension', () => {
         .some((li) => Number(li.dataset['bytes']) >= 40 * 1024 * 1024), null, { timeout: 120_000, polling: 50 })
       await page.reload()
       const first = await eve.next()
-      assert.match(first.error ?? '', /ConnectionClosedError|TransferCancelledError/, 'the sender learns the browser went away')
+      assert.match(first.error ?? '', /ConnectionLostError|ConnectionClosedError|TransferCancelledError/, 'the sender learns the browser went away')
       await signInAgain(page)
       // the transfer list is the same after the reload; the known peer is connected again by itself
       const after = await page.$$eval('#transfer-list li', (lis) => lis.map((li) => `${(li as HTMLElement).dataset['id'] ?? ''}:${(li as HTMLElement).dataset['state'] ?? ''}`))

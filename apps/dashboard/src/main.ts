@@ -40,7 +40,7 @@ let host: HostConfig = {}
 
 const input = (id: string): HTMLInputElement => $<HTMLInputElement>(id)
 const needPeer = (): WebPeer => {
-  if (peer === undefined) throw named('NotStartedError', 'Sign in first')
+  if (peer === undefined) throw named('PeerNotStartedError', 'Sign in first')
   return peer
 }
 

@@ -103,7 +103,7 @@ export class Transfers {
     this.#list = (JSON.parse(localStorage.getItem(LIST_KEY) ?? '[]') as Transfer[]).map((t) => {
       // what was moving when the page went away is now paused (outgoing) or failed (incoming)
       if (t.dir === 'out' && (ACTIVE.includes(t.state) || t.state === 'waiting')) return { ...t, state: 'paused' as const, rate: 0 }
-      if (t.dir === 'in' && (t.state === 'receiving' || t.state === 'asking')) return { ...t, state: 'failed' as const, rate: 0, error: { name: 'ConnectionClosedError', message: 'the page was reloaded' } }
+      if (t.dir === 'in' && (t.state === 'receiving' || t.state === 'asking')) return { ...t, state: 'failed' as const, rate: 0, error: { name: 'ConnectionLostError', message: 'the page was reloaded' } }
       return t
     })
     this.render()

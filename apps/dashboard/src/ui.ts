@@ -26,7 +26,7 @@ const COMMON: Record<string, string> = {
   UnknownRpcTypeError: 'The peer has no handler for that request type.',
   HandshakeFailedError: 'The peer failed the hotkey handshake.',
   AccessDeniedError: 'The peer does not let this hotkey in.',
-  NotStartedError: 'Sign in first.',
+  PeerNotStartedError: 'Sign in first.',
   InvalidJsonError: 'That is not valid JSON.'
 }
 
@@ -38,22 +38,25 @@ const BY_AREA: Partial<Record<Area, Record<string, string>>> = {
     InsufficientDiskSpaceError: 'The peer refused the file: it has not enough disk space.',
     FileHashMismatchError: 'The file did not match its BLAKE3 hash, so nothing was kept.',
     ChunkHashMismatchError: 'A piece of the file did not match its hash, so the transfer was stopped.',
-    ConnectionClosedError: 'The connection to the peer was lost. Retry to continue where it stopped.',
+    ConnectionLostError: 'The connection to the peer was lost. Retry to continue where it stopped.',
+    ConnectionClosedError: 'The connection to the peer was lost. Retry to continue where it stopped.', // libp2p's
     TransferCancelledError: 'The other side cancelled the transfer.'
   },
-  rpc: { ConnectionClosedError: 'The connection to the peer was lost before it answered.' },
-  messages: { ConnectionClosedError: 'The connection to the peer was lost before it confirmed the message.' },
+  rpc: { ConnectionLostError: 'The connection to the peer was lost before it answered.', ConnectionClosedError: 'The connection to the peer was lost before it answered.' },
+  messages: { ConnectionLostError: 'The connection to the peer was lost before it confirmed the message.', ConnectionClosedError: 'The connection to the peer was lost before it confirmed the message.' },
   peers: {
     PeerMismatchError: 'The peer at the link\'s addresses is not the hotkey the link names, so it was disconnected.',
     HotkeyMismatchError: 'The peer at the addresses found for that hotkey answered with another hotkey, so it was disconnected.',
     UnknownDestinationError: 'No connected Node peer knows that hotkey: it has published no record in their DHT (is that peer online?).',
     NoBrowserAddressError: 'That peer publishes no address a browser can dial (WebTransport, WebRTC-Direct or WebSockets).',
     BlockedPeerError: 'You blocked that hotkey: unblock it in Settings to connect.',
-    ConnectionClosedError: 'The connection closed while connecting.',
-    AbortError: 'Connecting took too long.',
+    ConnectionLostError: 'The connection closed while connecting.',
+    ConnectionClosedError: 'The connection closed while connecting.', // libp2p's
+    OperationAbortedError: 'Connecting took too long.',
+    AbortError: 'Connecting took too long.', // a DOMException from an AbortSignal
     TimeoutError: 'Connecting took too long.'
   },
-  members: { AbortError: 'The Node peers did not list the subnet in time.', TimeoutError: 'The Node peers did not list the subnet in time.', InvalidNetuidError: 'A subnet is a number from 0 to 65535.' },
+  members: { OperationAbortedError: 'The Node peers did not list the subnet in time.', AbortError: 'The Node peers did not list the subnet in time.', TimeoutError: 'The Node peers did not list the subnet in time.', InvalidNetuidError: 'A subnet is a number from 0 to 65535.' },
   settings: { InvalidHotkeyError: 'That is not an SS58 hotkey (or it is your own).', InvalidLimitError: 'The limit must be a number of MiB/s, 0 or more.' }
 }
 

@@ -4,14 +4,6 @@ from __future__ import annotations
 from .errors import SubwireError
 
 
-class AbortError(SubwireError):
-    """The operation was aborted"""
-
-    name = "AbortError"
-    code = "ABORT_ERR"
-    default_message = "The operation was aborted"
-
-
 class AccessDeniedError(SubwireError):
     """Access denied by the access-control list"""
 
@@ -76,10 +68,10 @@ class ChunkHashMismatchError(SubwireError):
     default_message = "A chunk does not match its hash in the manifest"
 
 
-class ConnectionClosedError(SubwireError):
+class ConnectionLostError(SubwireError):
     """Connection closed"""
 
-    name = "ConnectionClosedError"
+    name = "ConnectionLostError"
     code = "ERR_CONNECTION_CLOSED"
     default_message = "Connection closed"
 
@@ -316,12 +308,12 @@ class NotAuthenticatedError(SubwireError):
     default_message = "Connection has not completed the subwire handshake"
 
 
-class NotStartedError(SubwireError):
-    """Peer is not started"""
+class OperationAbortedError(SubwireError):
+    """The operation was aborted"""
 
-    name = "NotStartedError"
-    code = "ERR_NOT_STARTED"
-    default_message = "Peer is not started"
+    name = "OperationAbortedError"
+    code = "ABORT_ERR"
+    default_message = "The operation was aborted"
 
 
 class PartialFileCorruptedError(SubwireError):
@@ -338,6 +330,14 @@ class PeerIdMismatchError(SubwireError):
     name = "PeerIdMismatchError"
     code = "ERR_PEER_ID_MISMATCH"
     default_message = "Attestation is for another PeerId than the connection's"
+
+
+class PeerNotStartedError(SubwireError):
+    """Peer is not started"""
+
+    name = "PeerNotStartedError"
+    code = "ERR_NOT_STARTED"
+    default_message = "Peer is not started"
 
 
 class PeerUnreachableError(SubwireError):
@@ -484,10 +484,10 @@ class TruncatedFrameError(SubwireError):
     default_message = "Stream ended in the middle of a frame"
 
 
-class UnexpectedPeerError(SubwireError):
+class UnexpectedHotkeyError(SubwireError):
     """The peer authenticated as another hotkey than expected"""
 
-    name = "UnexpectedPeerError"
+    name = "UnexpectedHotkeyError"
     code = "ERR_UNEXPECTED_PEER"
     default_message = "The peer authenticated as another hotkey than expected"
 
@@ -532,9 +532,16 @@ class WrongSs58PrefixError(SubwireError):
     default_message = "SS58 address uses an unexpected network prefix"
 
 
-#: Every class by the name the peer sends.
+#: The old names of the classes renamed in issue 16 (the names they travel under).
+AbortError = OperationAbortedError
+ConnectionClosedError = ConnectionLostError
+NotStartedError = PeerNotStartedError
+UnexpectedPeerError = UnexpectedHotkeyError
+
+
+#: Every class by the name the peer sends (a renamed class by its old and its new name).
 ERRORS: dict[str, type[SubwireError]] = {
-    "AbortError": AbortError,
+    "AbortError": OperationAbortedError,
     "AccessDeniedError": AccessDeniedError,
     "ApiProtocolError": ApiProtocolError,
     "ApiUnauthorizedError": ApiUnauthorizedError,
@@ -543,7 +550,8 @@ ERRORS: dict[str, type[SubwireError]] = {
     "AttestationFromFutureError": AttestationFromFutureError,
     "ChainUnavailableError": ChainUnavailableError,
     "ChunkHashMismatchError": ChunkHashMismatchError,
-    "ConnectionClosedError": ConnectionClosedError,
+    "ConnectionClosedError": ConnectionLostError,
+    "ConnectionLostError": ConnectionLostError,
     "CreditWindowExceededError": CreditWindowExceededError,
     "DeadLetterError": DeadLetterError,
     "DecodeLimitError": DecodeLimitError,
@@ -573,9 +581,11 @@ ERRORS: dict[str, type[SubwireError]] = {
     "InvalidSs58Error": InvalidSs58Error,
     "MaxAttemptsError": MaxAttemptsError,
     "NotAuthenticatedError": NotAuthenticatedError,
-    "NotStartedError": NotStartedError,
+    "NotStartedError": PeerNotStartedError,
+    "OperationAbortedError": OperationAbortedError,
     "PartialFileCorruptedError": PartialFileCorruptedError,
     "PeerIdMismatchError": PeerIdMismatchError,
+    "PeerNotStartedError": PeerNotStartedError,
     "PeerUnreachableError": PeerUnreachableError,
     "QueueCorruptError": QueueCorruptError,
     "QueueExpiredError": QueueExpiredError,
@@ -594,7 +604,8 @@ ERRORS: dict[str, type[SubwireError]] = {
     "TooManyRequestsError": TooManyRequestsError,
     "TransferCancelledError": TransferCancelledError,
     "TruncatedFrameError": TruncatedFrameError,
-    "UnexpectedPeerError": UnexpectedPeerError,
+    "UnexpectedHotkeyError": UnexpectedHotkeyError,
+    "UnexpectedPeerError": UnexpectedHotkeyError,
     "UnknownDestinationError": UnknownDestinationError,
     "UnknownOperationError": UnknownOperationError,
     "UnknownRpcTypeError": UnknownRpcTypeError,
@@ -602,4 +613,4 @@ ERRORS: dict[str, type[SubwireError]] = {
     "WrongSs58PrefixError": WrongSs58PrefixError,
 }
 
-__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChainUnavailableError", "ChunkHashMismatchError", "ConnectionClosedError", "CreditWindowExceededError", "DeadLetterError", "DecodeLimitError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutTimeoutError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FolderLimitError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "HotkeyRecordExpiredError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidHotkeyRecordError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RecordPeerMismatchError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "StaleHotkeyRecordError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TruncatedFrameError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "UnsafePathError", "WrongSs58PrefixError", "ERRORS"]
+__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChainUnavailableError", "ChunkHashMismatchError", "ConnectionClosedError", "ConnectionLostError", "CreditWindowExceededError", "DeadLetterError", "DecodeLimitError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutTimeoutError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FolderLimitError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "HotkeyRecordExpiredError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidHotkeyRecordError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "OperationAbortedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerNotStartedError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RecordPeerMismatchError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "StaleHotkeyRecordError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TruncatedFrameError", "UnexpectedHotkeyError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "UnsafePathError", "WrongSs58PrefixError", "ERRORS"]

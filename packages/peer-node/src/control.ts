@@ -19,7 +19,7 @@
 import { chmod, unlink } from 'node:fs/promises'
 import { createConnection, createServer } from 'node:net'
 import { isAbsolute, join } from 'node:path'
-import { errorToWire, InvalidConfigError, toError } from '@subwire/shared'
+import { errorToWire, InvalidConfigError, toError, isAbortError } from '@subwire/shared'
 import { CONTROL_SOCKET_FILE } from './constants.ts'
 import { Transfers } from './ops/transfers.ts'
 import type { Outbox, OutboxView } from '@subwire/shared'
@@ -99,9 +99,9 @@ export async function watchItem (peer: NodePeer, outbox: Outbox, id: string | Pr
     return 'delivered'
   } catch (err) {
     const e = toError(err)
-    if (e.name === 'AbortError') throw e
+    if (isAbortError(e)) throw e
     const cause = e.cause instanceof Error ? e.cause : e
-    send({ event: 'dead', id: known, error: cause.name, message: cause.message })
+    send({ event: 'dead', id: known, error: errorToWire(cause).name, message: cause.message })
     return 'dead'
   } finally {
     for (const off of offs) off()
@@ -265,7 +265,10 @@ async function handle (socket: Socket, peer: NodePeer, outbox: Outbox, transfers
     }
   } catch (err) {
     const e = toError(err, () => new Error(String(err)))
-    if (e.name !== 'AbortError') send({ event: 'error', ...errorToWire(e), error: e.name })
+    if (!isAbortError(e)) {
+      const wire = errorToWire(e)
+      send({ event: 'error', ...wire, error: wire.name })
+    }
   } finally {
     socket.end()
   }

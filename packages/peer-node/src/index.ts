@@ -32,7 +32,12 @@ export { loadHotkey, signerFromBittensorKeyfile, bittensorHotkeyPath } from './k
 export type { HotkeySource } from './keys.ts'
 export { resolveHome, readConfig, writeConfig, defaultConfig, loadOrCreatePeerKey } from './home.ts'
 export type { SubwireConfig } from './home.ts'
-export * from './constants.ts'
+export {
+  DEFAULT_HOME, HOME_ENV, DEFAULT_BITTENSOR_WALLET_PATH, DEFAULT_PORT, DEFAULT_BROWSER_PORT, DEFAULT_LISTEN,
+  DEFAULT_DASHBOARD_PORT, DEFAULT_WEBTRANSPORT_PORT, DEFAULT_WEBTRANSPORT_LISTEN,
+  DATASTORE_DIR, CONFIG_FILE, PEER_KEY_FILE, ADDRESS_BOOK_FILE, ACL_FILE, OUTBOX_DB_FILE, CONTROL_SOCKET_FILE,
+  WEBTRANSPORT_CERTS_FILE, OUTBOARD_DIR
+} from './constants.ts'
 
 /** Creates a Node peer (not started): loads or creates its libp2p key in `init.home`. */
 export async function createNodePeer (init: NodePeerInit): Promise<NodePeer> {
@@ -40,4 +45,5 @@ export async function createNodePeer (init: NodePeerInit): Promise<NodePeer> {
 }
 export { serveDashboard, browserAddresses } from './dashboard-server.ts'
 export type { DashboardServer, DashboardHostConfig } from './dashboard-server.ts'
-export * from './webtransport/index.ts'
+export { webTransportListener, fileCertificateStore, memoryCertificateStore, WebTransportProtocolError, WebTransportUnavailableError } from './webtransport/index.ts'
+export type { CertificateStore, DenoFfi, DenoQuicApi, WebTransportCert, WebTransportListenerComponents, WebTransportListenerInit } from './webtransport/index.ts'

@@ -159,9 +159,9 @@ describe('access control at the transport stages', () => {
       for (const transport of ['quic', 'tcp'] as const) {
         const addr = addrOf(bob, transport)
         acl.update({ allow: [], block: [alice.peerId] })
-        await assert.rejects(alice.request(addr, 'echo', 1), (err: Error) => err.name === 'PeerUnreachableError' || err.name === 'ConnectionClosedError' || err.name === 'HandshakeFailedError', transport)
+        await assert.rejects(alice.request(addr, 'echo', 1), (err: Error) => err.name === 'PeerUnreachableError' || err.name === 'ConnectionLostError' || err.name === 'ConnectionClosedError' || err.name === 'HandshakeFailedError', transport)
         acl.update({ allow: [], block: ['127.0.0.0/8'] })
-        await assert.rejects(alice.request(addr, 'echo', 1), (err: Error) => err.name === 'PeerUnreachableError' || err.name === 'ConnectionClosedError' || err.name === 'HandshakeFailedError', transport)
+        await assert.rejects(alice.request(addr, 'echo', 1), (err: Error) => err.name === 'PeerUnreachableError' || err.name === 'ConnectionLostError' || err.name === 'ConnectionClosedError' || err.name === 'HandshakeFailedError', transport)
         acl.update({ allow: [], block: [] })
         assert.equal(await alice.request(addr, 'echo', 1), 1, `${transport}: allowed again`)
         await alice.libp2p.hangUp(bob.libp2p.peerId)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { AbortError, RemoteHandlerError } from '@subwire/shared'
+import { isAbortError, RemoteHandlerError } from '@subwire/shared'
 import { addrOf, startPeer } from './helpers.ts'
 import type { FanOutResult } from '@subwire/shared'
 import type { NodePeer } from '../src/index.ts'
@@ -119,11 +119,11 @@ describe('fan-out streams its results as each member answers (real peers)', () =
         got.push({ r, at: Date.now() - t0, slowDone })
         if (r.ss58 === bob.ss58) { abortedAt = Date.now(); controller.abort() }
       }
-    })(), (err: Error) => err.name === AbortError.name)
+    })(), (err: Error) => isAbortError(err))
     const ended = Date.now()
     assert.ok(abortedAt > 0, 'Bob never answered')
     assert.ok(ended - abortedAt < 500, `the fan-out ran on ${ended - abortedAt} ms after the abort`)
-    await assert.rejects(fan.summary, (err: Error) => err.name === AbortError.name)
+    await assert.rejects(fan.summary, (err: Error) => isAbortError(err))
     // Charlie's handler saw the cancel (a Cancel frame aborts its signal) long before it would have answered
     const deadline = Date.now() + 2000
     while (slowAborted.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
   ChunkHashMismatchError, FILE_CHUNK_SIZE, FileTooLargeError, FilesNotEnabledError, sanitizeFileName, TransferCancelledError,
-  AbortError, FileRefusedError, InsufficientDiskSpaceError
+  isAbortError, FileRefusedError, InsufficientDiskSpaceError
 } from '@subwire/shared'
 import { NodeFileSource } from '../src/index.ts'
 import { addrOf, randomFile, sha256File, startPeer, tempDir, waitFor } from './helpers.ts'
@@ -172,7 +172,7 @@ describe('file transfer', () => {
     await randomFile(path, 40 * FILE_CHUNK_SIZE)
     const controller = new AbortController()
     const sending = alice.sendFile(bobAddr, path, { signal: controller.signal, onProgress: (e) => { if (e.type === 'transfer:bytes' && e.detail.bytes >= 10 * FILE_CHUNK_SIZE) controller.abort() } })
-    await assert.rejects(sending, (e: Error) => e.name === AbortError.name)
+    await assert.rejects(sending, (e: Error) => isAbortError(e))
     await waitFor(() => failed.some((f) => f.error.name === TransferCancelledError.name && /sender/.test(f.error.message)), 5000, 'the receiver to see the cancel')
     const again = await alice.sendFile(bobAddr, path)
     assert.ok(again.resumedFrom >= 8 * FILE_CHUNK_SIZE, `resumed from ${again.resumedFrom}`)

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdir, open, readdir, readFile, rm, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { AbortError, createManifest, FILE_CHUNK_SIZE, InsufficientDiskSpaceError, PartialFileCorruptedError } from '@subwire/shared'
+import { isAbortError, createManifest, FILE_CHUNK_SIZE, InsufficientDiskSpaceError, PartialFileCorruptedError } from '@subwire/shared'
 import { NodeFileSource, NodeFileStore } from '../src/index.ts'
 import { addrOf, randomFile, sha256File, startPeer, tempDir, waitFor } from './helpers.ts'
 import type { NodePeer } from '../src/index.ts'
@@ -48,7 +48,7 @@ describe('received files stay intact across attempts', () => {
         manifest,
         signal: controller.signal,
         onProgress: (e) => { if (e.type === 'transfer:bytes' && e.detail.bytes >= chunks * FILE_CHUNK_SIZE) controller.abort() }
-      }), (e: Error) => e.name === AbortError.name)
+      }), (e: Error) => isAbortError(e))
     } finally { await source.close() }
     // the receiver records what it has once it sees the cancel
     await waitFor(async () => (await readdir(partialDir())).some((n) => n.endsWith('.part')), 5000, 'a partial file')

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import {
-  AbortError, RemoteHandlerError, RequestTimeoutError, rpcProtocol, SubnetNotServedError, TooManyRequestsError,
-  UnknownRpcTypeError, UnexpectedPeerError, InvalidDestinationError, UnknownDestinationError, PeerUnreachableError,
+  isAbortError, RemoteHandlerError, RequestTimeoutError, rpcProtocol, SubnetNotServedError, TooManyRequestsError,
+  UnknownRpcTypeError, UnexpectedHotkeyError, InvalidDestinationError, UnknownDestinationError, PeerUnreachableError,
   ReplyKindError, FrameTooLargeError, InvalidConfigError, InvalidFrameError, msgProtocol
 } from '@subwire/shared'
 import { FramedStream, RpcClient } from '@subwire/shared/protocol'
@@ -146,7 +146,7 @@ for (const transport of ['quic', 'tcp'] as NodeTransport[]) {
       const controller = new AbortController()
       const pending = alice.request(bobAddr, 'wait', null, { signal: controller.signal })
       setTimeout(() => { controller.abort() }, 100)
-      await assert.rejects(pending, (e: Error) => e.name === AbortError.name)
+      await assert.rejects(pending, (e: Error) => isAbortError(e))
       const deadline = Date.now() + 5000
       while (!handlerAborted && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
       assert.equal(handlerAborted, true)
@@ -215,13 +215,13 @@ for (const transport of ['quic', 'tcp'] as NodeTransport[]) {
       const dead = transport === 'quic' ? `/ip4/127.0.0.1/udp/9/quic-v1/p2p/${bob.peerId}` : `/ip4/127.0.0.1/tcp/9/p2p/${bob.peerId}`
       const charlie = await startPeer({ uri: '//Charlie', transports: [transport], listen: [] })
       try {
-        await assert.rejects(charlie.request(dead, 'echo', 1, { signal: AbortSignal.timeout(4000) }), (e: Error) => [PeerUnreachableError.name, AbortError.name].includes(e.name))
+        await assert.rejects(charlie.request(dead, 'echo', 1, { signal: AbortSignal.timeout(4000) }), (e: Error) => e.name === PeerUnreachableError.name || isAbortError(e))
       } finally { await charlie.stop() }
     })
 
     it('refuses an address whose peer is another hotkey than the one asked for', async () => {
       await alice.addressBook.put({ ss58: '5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy', peerId: bob.peerId, addrs: [bobAddr.split('/p2p/')[0] as string], updatedAt: Date.now() })
-      await assert.rejects(alice.request('5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy', 'echo', 1), (e: Error) => e.name === UnexpectedPeerError.name)
+      await assert.rejects(alice.request('5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy', 'echo', 1), (e: Error) => e.name === UnexpectedHotkeyError.name)
       await alice.addressBook.delete('5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy')
     })
 

@@ -20,12 +20,16 @@ import * as x509 from '@peculiar/x509'
 import { base64url } from 'multiformats/bases/base64'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { uriSigner } from '@subwire/shared'
+import { createNodePeer, fileCertificateStore, memoryCertificateStore } from '../src/index.ts'
+import type { CertificateStore, WebTransportCert } from '../src/index.ts'
+// the listener's internals, by relative path (not part of the package's API)
 import {
-  authenticateSession, certificateSet, certhashString, checkSessionUrl, createNodePeer, decodeVarint, encodeVarint, fileCertificateStore,
-  generateCertificate, growUdpBuffers, HandshakeMessageStream, memoryCertificateStore, parseStreamHeader, reportedCerthashes, udpSocketInodes,
-  webTransportSuffix, WEBTRANSPORT_UDP_BUFFER_BYTES
-} from '../src/index.ts'
-import type { CertificateStore, SessionStream, WebTransportCert } from '../src/index.ts'
+  authenticateSession, certificateSet, certhashString, checkSessionUrl, decodeVarint, encodeVarint,
+  generateCertificate, growUdpBuffers, HandshakeMessageStream, parseStreamHeader, reportedCerthashes, udpSocketInodes,
+  webTransportSuffix
+} from '../src/webtransport/index.ts'
+import type { SessionStream } from '../src/webtransport/index.ts'
+import { WEBTRANSPORT_UDP_BUFFER_BYTES } from '../src/constants.ts'
 import { findDeno } from '../bin/runtimes.js'
 
 const DAY = 24 * 3600_000

@@ -14,9 +14,11 @@
  * @packageDocumentation
  */
 import { FileRefusedError, isSs58, SourceChangedError } from '@subwire/shared'
-import { bytesToHex, chunkCount, safeFolderPaths, verifyChunksOnDisk } from '@subwire/shared/protocol'
+import { chunkCount, safeFolderPaths, verifyChunksOnDisk } from '@subwire/shared/protocol'
+import { OpfsPartialFile, partialMeta, resumePartial, SegmentLayout } from './opfs-partial.ts'
+import type { Destination } from './opfs-partial.ts'
 import { OPFS_ROOT, OPFS_SEGMENT_BYTES } from './constants.ts'
-import type { AbortOptions, FileManifest, FileSource, FileStore, FolderManifest, FolderSource, FolderSourceEntry, FolderStaging, PartialFile, PartialProgress } from '@subwire/shared'
+import type { AbortOptions, FileManifest, FileSource, FileStore, FolderManifest, FolderSource, FolderSourceEntry, FolderStaging, PartialFile } from '@subwire/shared'
 
 /** A received file in the inbox. */
 export interface InboxFile {
@@ -33,21 +35,6 @@ export interface InboxFile {
 }
 
 const isNotFound = (err: unknown): boolean => (err as { name?: string }).name === 'NotFoundError'
-
-async function readJson<T> (dir: FileSystemDirectoryHandle, name: string): Promise<T | undefined> {
-  try {
-    const file = await (await dir.getFileHandle(name)).getFile()
-    return JSON.parse(await file.text()) as T
-  } catch {
-    return undefined
-  }
-}
-
-async function writeWhole (dir: FileSystemDirectoryHandle, name: string, data: string | Uint8Array): Promise<void> {
-  const w = await (await dir.getFileHandle(name, { create: true })).createWritable()
-  await w.write(data as FileSystemWriteChunkType)
-  await w.close()
-}
 
 /** Received files in OPFS. */
 export class OpfsFileStore implements FileStore {
@@ -155,138 +142,16 @@ export class OpfsFileStore implements FileStore {
   }
 
   async #openPartial (key: string, manifest: FileManifest, name: string, sender: string, land: Landing | undefined): Promise<PartialFile> {
-    const { size, chunkSize } = manifest
-    const total = chunkCount(size, chunkSize)
-    const segChunks = Math.max(1, Math.floor(this.#segmentBytes / chunkSize))
-    const segBytes = segChunks * chunkSize
-    const segments = Math.max(1, Math.ceil(total / segChunks))
-    const segLength = (s: number): number => Math.min(segBytes, size - s * segBytes)
-    const segName = (s: number): string => s.toString().padStart(8, '0')
+    const layout = new SegmentLayout(manifest, this.#segmentBytes)
     const partials = await this.#dir('partial')
-    const root = bytesToHex(manifest.root)
-    let dir = await partials.getDirectoryHandle(key, { create: true })
-    const old = await readJson<PartialProgress>(dir, 'meta.json')
-    let verified = 0
-    if (old !== undefined && old.root === root && old.size === size && old.chunkSize === chunkSize) {
-      // the verified prefix: complete segments (full length) in order, re-hashed past the record
-      let available = 0
-      const files: File[] = []
-      for (let s = 0; s < segments; s++) {
-        let file: File
-        try { file = await (await dir.getFileHandle(segName(s))).getFile() } catch { break }
-        if (file.size !== segLength(s)) break
-        files.push(file)
-        available += file.size
-      }
-      // trusted only as far as it verifies, from the first chunk
-      verified = await verifyChunksOnDisk(manifest, 0, available, async (offset, length) => {
-        const file = files[Math.floor(offset / segBytes)] as File
-        const at = offset % segBytes
-        return new Uint8Array(await file.slice(at, at + length).arrayBuffer())
-      })
-      // resume on a segment boundary: a segment is written (and committed) whole
-      if (verified !== total) verified -= verified % segChunks
-    } else {
-      await partials.removeEntry(key, { recursive: true })
-      dir = await partials.getDirectoryHandle(key, { create: true })
+    const { dir, progress } = await resumePartial(partials, key, manifest, layout, partialMeta(manifest, name, sender))
+    const destination = async (): Promise<Destination> => {
+      const target = land === undefined ? undefined : await land()
+      const inbox = target?.dir ?? await this.#dir('inbox', sender)
+      const finalName = target?.overwrite === true ? target.name : await uniqueName(inbox, name)
+      return { dir: inbox, name: finalName, path: target?.path ?? `inbox/${sender}/${finalName}` }
     }
-    const meta: PartialProgress = { v: 1, root, size, chunkSize, name, sender, verifiedChunks: verified }
-    await writeWhole(dir, 'meta.json', JSON.stringify(meta))
-
-    // open writables by segment, with the chunks written into each
-    // the writable is stored as a promise at once: concurrent writes to a new segment must
-    // share one writable (two would each start the segment empty, and the last one closed
-    // would lose the other's chunks)
-    const writing = new Map<number, { w: Promise<FileSystemWritableFileStream>, chunks: number, closing?: Promise<void> }>()
-    let closedUpTo = Math.floor(verified / segChunks) // segments [0, closedUpTo) are complete on disk
-    const closed = new Set<number>()
-    const advance = (): void => { while (closed.has(closedUpTo)) closedUpTo++ }
-    const segChunkCount = (s: number): number => Math.min(segChunks, total - s * segChunks)
-    const release = (): void => { this.#open.delete(key) }
-    let done = false
-
-    return {
-      verifiedChunks: verified,
-      write: async (offset: number, bytes: Uint8Array) => {
-        const s = Math.floor(offset / segBytes)
-        let entry = writing.get(s)
-        if (entry === undefined) {
-          const w = dir.getFileHandle(segName(s), { create: true }).then(async (h) => await h.createWritable({ keepExistingData: false }))
-          w.catch(() => {}) // awaited below
-          entry = { w, chunks: 0 }
-          writing.set(s, entry)
-        }
-        const w = await entry.w
-        await w.write({ type: 'write', position: offset - s * segBytes, data: bytes as Uint8Array<ArrayBuffer> })
-        entry.chunks++
-        if (entry.chunks === segChunkCount(s)) {
-          entry.closing = w.close()
-          await entry.closing
-          writing.delete(s)
-          closed.add(s)
-          advance()
-        }
-      },
-      commit: async (verifiedChunks: number) => {
-        // only closed segments are on disk: an OPFS writable commits when it closes
-        meta.verifiedChunks = Math.min(verifiedChunks, closedUpTo * segChunks, total)
-        await writeWhole(dir, 'meta.json', JSON.stringify(meta))
-      },
-      read: async (offset: number, length: number) => {
-        const s = Math.floor(offset / segBytes)
-        let file: File
-        try { file = await (await dir.getFileHandle(segName(s))).getFile() } catch { return new Uint8Array(0) }
-        const at = offset - s * segBytes
-        return new Uint8Array(await file.slice(at, at + length).arrayBuffer())
-      },
-      rewind: async (verifiedChunks: number) => {
-        // back to the start of the segment holding the first bad chunk: segments are whole
-        const keep = Math.floor(verifiedChunks / segChunks)
-        for (const [s, e] of writing) {
-          if (s < keep) continue
-          await e.w.then(async (w) => { await w.abort() }).catch(() => {})
-          writing.delete(s)
-        }
-        for (let s = keep; s < segments; s++) {
-          closed.delete(s)
-          await dir.removeEntry(segName(s)).catch(() => {})
-        }
-        closedUpTo = Math.min(closedUpTo, keep)
-        meta.verifiedChunks = keep * segChunks
-        await writeWhole(dir, 'meta.json', JSON.stringify(meta))
-      },
-      complete: async () => {
-        for (const e of writing.values()) await (e.closing ?? (await e.w).close())
-        writing.clear()
-        const target = land === undefined ? undefined : await land()
-        const inbox = target?.dir ?? await this.#dir('inbox', sender)
-        const finalName = target?.overwrite === true ? target.name : await uniqueName(inbox, name)
-        const out = await (await inbox.getFileHandle(finalName, { create: true })).createWritable()
-        try {
-          for (let s = 0; s < (size === 0 ? 0 : segments); s++) {
-            const file = await (await dir.getFileHandle(segName(s))).getFile()
-            await file.stream().pipeTo(out, { preventClose: true })
-          }
-          await out.close()
-        } catch (err) {
-          await out.abort().catch(() => {})
-          await inbox.removeEntry(finalName).catch(() => {})
-          throw err
-        }
-        done = true
-        release()
-        await partials.removeEntry(key, { recursive: true })
-        return target?.path ?? `inbox/${sender}/${finalName}`
-      },
-      close: async () => {
-        if (done) return
-        done = true
-        // unfinished segments are discarded, not committed: a segment on disk is always whole
-        for (const e of writing.values()) await e.w.then(async (w) => { await w.abort() }).catch(() => {})
-        writing.clear()
-        release()
-      }
-    }
+    return new OpfsPartialFile({ partials, key, dir, layout, progress, destination, release: () => { this.#open.delete(key) } })
   }
 
   /** Received files, newest first; a received folder's files are listed as `<folder>/<relative path>`. */

@@ -26,7 +26,7 @@ export type { InboxFile } from './files.ts'
 export { walletAccounts, walletSigner, devSigner } from './wallet.ts'
 export { SignatureRejectedError, WalletAccountNotFoundError, WalletUnavailableError } from './errors.ts'
 export type { WalletAccount, WalletOptions, KeyValueStorage } from './wallet.ts'
-export * from './constants.ts'
+export { DEFAULT_APP_NAME, OPFS_ROOT, DEV_KEY_STORAGE_KEY } from './constants.ts'
 
 /** Creates a browser peer (not started). `start()` signs the attestation once. */
 export async function createWebPeer (init: WebPeerInit): Promise<WebPeer> {

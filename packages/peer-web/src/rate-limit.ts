@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import { AbortError, InvalidConfigError } from '@subwire/shared'
+import { OperationAbortedError, InvalidConfigError } from '@subwire/shared'
 import type { AbortOptions, FileSource, ManifestCache } from '@subwire/shared'
 
 /** Paces bytes to at most {@link UploadLimiter.bytesPerSecond}, across every upload. */
@@ -35,7 +35,7 @@ export class UploadLimiter {
     if (wait <= 0) return
     const signal = options.signal
     await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => { clearTimeout(timer); reject(new AbortError()) }
+      const onAbort = (): void => { clearTimeout(timer); reject(new OperationAbortedError()) }
       const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, wait)
       signal?.addEventListener('abort', onAbort, { once: true })
     })

@@ -8,10 +8,9 @@
  *
  * @packageDocumentation
  */
-import { web3Accounts, web3Enable, web3FromAddress } from '@polkadot/extension-dapp'
 import { hexToU8a, u8aToHex } from '@polkadot/util'
 import {
-  AbortError,
+  OperationAbortedError,
   callbackSigner,
   decodeSs58,
   encodeSs58,
@@ -40,7 +39,17 @@ export interface WalletOptions extends AbortOptions {
   appName?: string
 }
 
+/**
+ * `@polkadot/extension-dapp`, loaded when a wallet is first asked for: its module reads
+ * `window` when it is evaluated, so a static import made this package fail to import
+ * anywhere but a page (Node, a worker, server-side rendering).
+ */
+async function extensionDapp (): Promise<typeof import('@polkadot/extension-dapp')> {
+  return await import('@polkadot/extension-dapp')
+}
+
 async function enable (appName: string): Promise<void> {
+  const { web3Enable } = await extensionDapp()
   const extensions = await web3Enable(appName)
   if (extensions.length === 0) {
     throw new WalletUnavailableError('No Polkadot wallet extension is installed, or it did not authorise this site. Install polkadot-js, Talisman or SubWallet, or use a development key.')
@@ -50,7 +59,8 @@ async function enable (appName: string): Promise<void> {
 /** Asks the installed extensions for their sr25519 accounts. */
 export async function walletAccounts (options: WalletOptions = {}): Promise<WalletAccount[]> {
   await enable(options.appName ?? DEFAULT_APP_NAME)
-  if (options.signal?.aborted === true) throw new AbortError()
+  if (options.signal?.aborted === true) throw new OperationAbortedError()
+  const { web3Accounts } = await extensionDapp()
   const accounts = await web3Accounts({ accountType: ['sr25519'] })
   return accounts.map((a) => ({
     ss58: encodeSs58(decodeSs58(a.address).publicKey, BITTENSOR_SS58_PREFIX),
@@ -69,6 +79,7 @@ const REJECTED = /cancel|reject|denied|declined/i
 export async function walletSigner (ss58: string, options: WalletOptions = {}): Promise<Signer> {
   await enable(options.appName ?? DEFAULT_APP_NAME)
   const { publicKey } = decodeSs58(ss58)
+  const { web3Accounts, web3FromAddress } = await extensionDapp()
   const accounts = await web3Accounts({ accountType: ['sr25519'] })
   const account = accounts.find((a) => {
     try { return u8aToHex(decodeSs58(a.address).publicKey) === u8aToHex(publicKey) } catch { return false }
@@ -78,7 +89,7 @@ export async function walletSigner (ss58: string, options: WalletOptions = {}): 
   const signRaw = injector.signer.signRaw
   if (signRaw === undefined) throw new WalletUnavailableError(`The ${injector.name} extension cannot sign raw bytes`)
   return callbackSigner(encodeSs58(publicKey, BITTENSOR_SS58_PREFIX), async (message, opts) => {
-    if (opts.signal?.aborted === true) throw new AbortError()
+    if (opts.signal?.aborted === true) throw new OperationAbortedError()
     let result: { signature: string }
     try {
       result = await signRaw({ address: account.address, data: u8aToHex(message), type: 'bytes' })

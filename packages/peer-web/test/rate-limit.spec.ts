@@ -43,7 +43,7 @@ describe('UploadLimiter', () => {
     await limiter.take(1024)
     const controller = new AbortController()
     setTimeout(() => { controller.abort() }, 20)
-    await assert.rejects(limiter.take(1024, { signal: controller.signal }), { name: 'AbortError' })
+    await assert.rejects(limiter.take(1024, { signal: controller.signal }), { name: 'OperationAbortedError' })
   })
 
   it('refuses a limit that is not a number of bytes per second', () => {

@@ -68,18 +68,18 @@ export {
 
 // errors
 export {
-  SubwireError, isRemoteError, walkCause, errorClasses, errorToWire, errorFromWire, toError,
-  AbortError, AccessDeniedError, AttestationExpiredError, AttestationFromFutureError, ChunkHashMismatchError,
-  ConnectionClosedError, CreditWindowExceededError, DeadLetterError, DecodeLimitError, DecryptionFailedError, EncryptionRequiredError,
+  SubwireError, isRemoteError, walkCause, errorClasses, errorToWire, errorFromWire, toError, isAbortError, isConnectionLost,
+  OperationAbortedError, AccessDeniedError, AttestationExpiredError, AttestationFromFutureError, ChunkHashMismatchError,
+  ConnectionLostError, CreditWindowExceededError, DeadLetterError, DecodeLimitError, DecryptionFailedError, EncryptionRequiredError,
   EncryptionUnavailableError, FileHashMismatchError, FileRefusedError, FileTooLargeError,
   FilesNotEnabledError, FrameTooLargeError, HandshakeFailedError, HandshakeTimeoutError, HotkeyLoadError,
   InsufficientDiskSpaceError, InvalidAttestationError, InvalidConfigError, InvalidDestinationError,
   InvalidFrameError, InvalidManifestError, InvalidSignatureError, InvalidSs58Error, MaxAttemptsError,
-  NotAuthenticatedError, NotStartedError, PartialFileCorruptedError, PeerIdMismatchError,
+  NotAuthenticatedError, PeerNotStartedError, PartialFileCorruptedError, PeerIdMismatchError,
   PeerUnreachableError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError,
   QueueNotEnabledError, RateLimitedError, RemoteHandlerError, ReplyKindError, RequestTimeoutError,
   SourceChangedError, SubnetFirewallError, SubnetNotServedError, UnsafePathError, FolderLimitError,
-  TooManyRequestsError, TransferCancelledError, TruncatedFrameError, UnexpectedPeerError,
+  TooManyRequestsError, TransferCancelledError, TruncatedFrameError, UnexpectedHotkeyError,
   UnknownDestinationError, UnknownRpcTypeError, WrongSs58PrefixError,
   InvalidHotkeyRecordError, HotkeyRecordExpiredError, StaleHotkeyRecordError, RecordPeerMismatchError, ChainUnavailableError, FanOutTimeoutError
 } from './errors/index.ts'

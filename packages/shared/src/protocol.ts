@@ -58,7 +58,7 @@ export type { E2ePurposeValue, E2eContext, Envelope, SealState, KeyLookup } from
 export { EncryptionKeyring } from './encryption/keyring.ts'
 
 export { throwIfAborted } from './abort.ts'
-export { markRemote } from './errors/index.ts'
+export { markRemote, WIRE_NAMES } from './errors/index.ts'
 export type { WireError } from './errors/index.ts'
 export { verifyingSource } from './outbox/sources.ts'
 export { readPayload } from './outbox/payload.ts'

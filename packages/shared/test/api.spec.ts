@@ -35,6 +35,11 @@ import { describe, it } from 'node:test'
  * folderFromWire, folderRoot, folderKey, safeFolderPaths) and parts (FolderSender,
  * FolderReceiver, FolderRegistry).
  */
+// Renamed on purpose (issue 16), so that no error name collides with @libp2p/interface's:
+// AbortError -> OperationAbortedError, ConnectionClosedError -> ConnectionLostError,
+// NotStartedError -> PeerNotStartedError, UnexpectedPeerError -> UnexpectedHotkeyError (the
+// wire keeps the old names, WIRE_NAMES in @subwire/shared/protocol); added isAbortError and
+// isConnectionLost, which also accept the DOM's/libp2p's errors of the old names.
 // Moved out on purpose (issue 16): the wallet errors (WalletUnavailableError,
 // WalletAccountNotFoundError, SignatureRejectedError) to @subwire/peer-web and the
 // WebTransport listener's (WebTransportUnavailableError, WebTransportProtocolError) to
@@ -44,9 +49,9 @@ describe('public API', () => {
     const names = Object.keys(await import('@subwire/shared')).sort()
     assert.deepEqual(names, [
       'ATTESTATION_DOMAIN', 'ATTESTATION_NONCE_BYTES', 'ATTESTATION_RENEW_FRACTION', 'ATTESTATION_VERSION',
-      'AUTH_PROTOCOL', 'AbortError', 'AccessControl', 'AccessDeniedError', 'AttestationExpiredError',
+      'AUTH_PROTOCOL', 'AccessControl', 'AccessDeniedError', 'AttestationExpiredError',
       'AttestationFromFutureError', 'BITTENSOR_SS58_PREFIX', 'BLAKE3_BYTES', 'CONNECTION_MONITOR',
-      'ChunkHashMismatchError', 'ConnectionClosedError', 'CreditWindowExceededError', 'DEFAULT_ATTESTATION_LIFETIME_MS',
+      'ChunkHashMismatchError', 'ConnectionLostError', 'CreditWindowExceededError', 'DEFAULT_ATTESTATION_LIFETIME_MS',
       'DEFAULT_HANDSHAKE_TIMEOUT_MS', 'DEFAULT_MAX_CLOCK_SKEW_MS', 'DEFAULT_MAX_CONCURRENT_REQUESTS',
       'DEFAULT_MAX_FRAME_BYTES', 'DEFAULT_MIN_FREE_BYTES', 'DEFAULT_QUEUE_BACKOFF_BASE_MS',
       'DEFAULT_QUEUE_BACKOFF_CAP_MS', 'DEFAULT_QUEUE_CONCURRENCY', 'DEFAULT_QUEUE_EXPIRY_MS',
@@ -59,18 +64,18 @@ describe('public API', () => {
       'InvalidSignatureError', 'InvalidSs58Error', 'MAX_ANNOUNCED_ADDRS', 'MAX_ATTESTATION_LIFETIME_MS',
       'MAX_FILE_CHUNKS', 'MAX_FILE_CHUNK_SIZE', 'MAX_FILE_NAME_BYTES', 'MAX_FOLDER_DEPTH', 'MAX_FOLDER_ENTRIES', 'MAX_FOLDER_PATH_BYTES', 'MAX_HANDSHAKE_FRAME_BYTES', 'MAX_NETUID',
       'MAX_QUEUED_MESSAGE_BYTES', 'MAX_MESSAGE_ID_BYTES', 'MAX_TYPE_LENGTH', 'MIN_FILE_CHUNK_SIZE', 'MaxAttemptsError', 'MemoryAddressBook',
-      'MemoryDeliveryLog', 'MemoryQueueStore', 'NotAuthenticatedError', 'NotStartedError', 'Outbox', 'PROTOCOL_VERSION',
-      'PartialFileCorruptedError', 'PeerIdMismatchError', 'PeerUnreachableError', 'QUEUE_LEASE_TTL_MS',
+      'MemoryDeliveryLog', 'MemoryQueueStore', 'NotAuthenticatedError', 'OperationAbortedError', 'Outbox', 'PROTOCOL_VERSION',
+      'PartialFileCorruptedError', 'PeerIdMismatchError', 'PeerNotStartedError', 'PeerUnreachableError', 'QUEUE_LEASE_TTL_MS',
       'QueueCorruptError', 'QueueExpiredError', 'QueueItemExistsError', 'QueueItemNotFoundError',
       'QueueNotEnabledError', 'RateLimitedError', 'RemoteHandlerError', 'ReplyKindError', 'RequestTimeoutError',
       'SENDER_STALL_MS', 'STREAM_REPLY_WINDOW', 'SecretKey', 'SourceChangedError',
       'StaticSubnetMembership', 'SubnetFirewallError', 'SubnetNotServedError', 'Subwire', 'SubwireError', 'SubwirePeer',
-      'TooManyRequestsError', 'TransferCancelledError', 'TruncatedFrameError', 'UnexpectedPeerError',
+      'TooManyRequestsError', 'TransferCancelledError', 'TruncatedFrameError', 'UnexpectedHotkeyError',
       'UnknownDestinationError', 'UnknownRpcTypeError', 'UnsafePathError', 'UpgradeLimiter', 'WRITE_HIGH_WATER_MARK',
       'WrongSs58PrefixError',
       'aclConnectionGater', 'blake3', 'callbackSigner', 'createAttestation', 'createManifest', 'createOutboxCipher',
       'createSubwire', 'decodeSs58', 'defaultE2eBackend', 'encodeSs58', 'errorClasses', 'errorFromWire', 'errorToWire',
-      'fileProtocol', 'isRemoteError', 'isSs58', 'isSs58Prefix', 'keypairSigner', 'msgProtocol', 'nobleBackend',
+      'fileProtocol', 'isAbortError', 'isConnectionLost', 'isRemoteError', 'isSs58', 'isSs58Prefix', 'keypairSigner', 'msgProtocol', 'nobleBackend',
       'parseAclEntry', 'parseIp', 'rpcProtocol', 'sanitizeFileName', 'sanitizeRelativePath', 'seedSigner', 'systemClock', 'toError',
       'uriSigner', 'validateAclRules', 'verifyAttestation', 'verifyHotkeySignature', 'walkCause', 'webCryptoBackend',
       'wrapBytes',
@@ -100,6 +105,8 @@ describe('public API', () => {
       // issue 17
       'Discovery', 'FanOut', 'classifyFailure', 'decodeHotkeyRecord', 'encodeHotkeyRecord', 'hotkeyRecordFromValue',
       'providerCid', 'quantile',
+      // issue 16: the old wire names of the four renamed errors
+      'WIRE_NAMES',
       // issue 20: the outbox's at-rest decoder, a fuzz target
       'readPayload',
       // the per-source key of the IP bounds, shared with the Node peer's WebSockets guard

@@ -213,7 +213,7 @@ describe('a sender stopped before the receiver accepted', () => {
       new FileSender(a, src, manifest, { signal: controller.signal }).send(),
       new FileReceiver(b, { caller, store, policy: { onOffer }, log: silentLog, idleTimeoutMs: 30_000 }).receive()
     ])
-    assert.equal((sent as PromiseRejectedResult).reason.name, 'AbortError')
+    assert.equal((sent as PromiseRejectedResult).reason.name, 'OperationAbortedError')
     assert.equal((received as PromiseRejectedResult).reason.name, 'TransferCancelledError')
     assert.ok(performance.now() - started < 5000, 'not after the idle timeout')
     assert.deepEqual(src.reads, [], 'no chunk read for sending')

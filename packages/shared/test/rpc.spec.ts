@@ -86,9 +86,9 @@ describe('RPC client and server over a stub duplex pair', () => {
     const pending = client.request('hang', null, { signal: controller.signal })
     await new Promise((resolve) => setTimeout(resolve, 5))
     controller.abort()
-    await assert.rejects(pending, (e: Error) => e.name === 'AbortError')
+    await assert.rejects(pending, (e: Error) => e.name === 'OperationAbortedError')
     await new Promise((resolve) => setTimeout(resolve, 5))
-    assert.equal((reason as Error | undefined)?.name, 'AbortError')
+    assert.equal((reason as Error | undefined)?.name, 'OperationAbortedError')
     assert.equal(limits.inFlight, 0, 'the server released the request slot')
     await client.close()
   })
@@ -124,11 +124,11 @@ describe('RPC client and server over a stub duplex pair', () => {
     assert.equal(client.closed, true)
   })
 
-  it('fails outstanding requests with ConnectionClosedError when the stream closes', async () => {
+  it('fails outstanding requests with ConnectionLostError when the stream closes', async () => {
     const { client, server } = channel({ hang: async () => await new Promise(() => {}) })
     const pending = client.request('hang', null)
     await new Promise((resolve) => setTimeout(resolve, 5))
     await server.close()
-    await assert.rejects(pending, (e: Error) => e.name === 'ConnectionClosedError')
+    await assert.rejects(pending, (e: Error) => e.name === 'ConnectionLostError')
   })
 })

@@ -8,7 +8,7 @@
  *
  * @packageDocumentation
  */
-import { AbortError, errorToWire, TooManyRequestsError } from '@subwire/shared'
+import { OperationAbortedError, errorToWire, TooManyRequestsError } from '@subwire/shared'
 import { API_HELLO_TIMEOUT_MS, API_MAX_IN_FLIGHT, API_MAX_UNREAD_BYTES, API_VERSION } from './constants.ts'
 import { ApiProtocolError, ApiUnauthorizedError, ApiVersionError, UnknownOperationError } from './errors.ts'
 import { ApiFrameDecoder, encodeApiFrame } from './framing.ts'
@@ -131,7 +131,7 @@ export class ApiConnection {
     if (this.#closed) return
     this.#closed = true
     clearTimeout(this.#helloTimer)
-    for (const c of this.#inflight.values()) c.abort(new AbortError('The API client disconnected'))
+    for (const c of this.#inflight.values()) c.abort(new OperationAbortedError('The API client disconnected'))
     this.#inflight.clear()
     for (const fn of this.#closeListeners.splice(0)) {
       try { fn() } catch (err) { this.#init.log.error('api connection %d: close listener failed: %s', this.id, (err as Error).message) }
@@ -167,7 +167,7 @@ export class ApiConnection {
       return
     }
     if (op === 'cancel') {
-      if (typeof frame.target === 'number') this.#inflight.get(frame.target)?.abort(new AbortError('Cancelled by the API client'))
+      if (typeof frame.target === 'number') this.#inflight.get(frame.target)?.abort(new OperationAbortedError('Cancelled by the API client'))
       return
     }
     if (typeof id !== 'number' || !Number.isInteger(id) || id <= 0) {

@@ -10,7 +10,7 @@
  *
  * @packageDocumentation
  */
-import { AbortError, UnknownRpcTypeError } from '@subwire/shared'
+import { OperationAbortedError, UnknownRpcTypeError } from '@subwire/shared'
 import { API_STREAM_WINDOW } from './constants.ts'
 import { ApiProtocolError, HandlerTakenError } from './errors.ts'
 import type { ApiConnection, NoticeHandler } from './connection.ts'
@@ -165,7 +165,7 @@ export class HandlerRegistry {
     const onAbort = (): void => {
       if (!this.#calls.delete(n)) return
       conn.send({ t: 'cancel', call: n, reason: signal?.reason instanceof Error ? signal.reason.message : 'cancelled' })
-      call.reject(signal?.reason instanceof Error ? signal.reason : new AbortError())
+      call.reject(signal?.reason instanceof Error ? signal.reason : new OperationAbortedError())
     }
     const done = (): void => { signal?.removeEventListener('abort', onAbort) }
     this.#calls.set(n, {

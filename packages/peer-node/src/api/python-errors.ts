@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { errorClasses } from '@subwire/shared'
+import { WIRE_NAMES } from '@subwire/shared/protocol'
 import { apiErrorClasses } from './errors.ts'
 
 /** The Python source for every class. */
@@ -24,6 +25,13 @@ export function pythonErrors (): string {
     const doc = (c.defaultMessage ?? c.name).replace(/\\/g, '\\\\').replace(/"/g, '\\"')
     lines.push('', `class ${name}(SubwireError):`, `    """${doc}"""`, '', `    name = "${c.name}"`, `    code = "${c.code}"`, `    default_message = "${doc}"`, '')
   }
-  lines.push('', '#: Every class by the name the peer sends.', 'ERRORS: dict[str, type[SubwireError]] = {', ...names.map((n) => `    "${n}": ${n},`), '}', '', `__all__ = [${names.map((n) => `"${n}"`).join(', ')}, "ERRORS"]`, '')
+  // the four classes issue 16 renamed travel under their old names, which stay importable
+  const old = Object.entries(WIRE_NAMES).sort(([, a], [, b]) => a < b ? -1 : 1)
+  lines.push('', '#: The old names of the classes renamed in issue 16 (the names they travel under).')
+  for (const [name, wire] of old) lines.push(`${wire} = ${name}`)
+  const byWireName = [...names.map((n) => [n, n] as const), ...old.map(([name, wire]) => [wire, name] as const)].sort(([a], [b]) => a < b ? -1 : 1)
+  lines.push('', '', '#: Every class by the name the peer sends (a renamed class by its old and its new name).', 'ERRORS: dict[str, type[SubwireError]] = {', ...byWireName.map(([wire, n]) => `    "${wire}": ${n},`), '}', '')
+  const exported = [...names, ...old.map(([, wire]) => wire)].sort()
+  lines.push(`__all__ = [${exported.map((n) => `"${n}"`).join(', ')}, "ERRORS"]`, '')
   return lines.join('\n')
 }

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { stat } from 'node:fs/promises'
-import { AbortError, PeerUnreachableError, toError, UnknownDestinationError } from '@subwire/shared'
+import { OperationAbortedError, PeerUnreachableError, toError, UnknownDestinationError, isAbortError } from '@subwire/shared'
 import { parseDestination } from '@subwire/shared/protocol'
 import { UsageError } from './args.ts'
 import { listenerStatus } from './listener.ts'
@@ -66,7 +66,7 @@ export async function connectWithin (peer: NodePeer, dest: string, ms: number): 
     return await peer.connect(dest, { signal: AbortSignal.timeout(ms) })
   } catch (err) {
     const e = toError(err)
-    if (e.name === AbortError.name || e.name === 'TimeoutError') {
+    if (isAbortError(e) || e.name === 'TimeoutError') {
       throw new PeerUnreachableError(`could not reach ${dest} within ${ms / 1000} s (--timeout to wait longer)`)
     }
     throw e

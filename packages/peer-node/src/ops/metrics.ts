@@ -54,7 +54,7 @@ export class SubwireMetrics {
   readonly #transfers: Transfers
   readonly #types = new Set<string>()
   readonly #offs: Array<() => void> = []
-  readonly #c: ReturnType<typeof counters>
+  readonly #c: Counters
 
   /** Registers the metrics in `registry` (default a new one); {@link SubwireMetrics.start} begins counting. */
   constructor (components: { peer: NodePeer, registry?: Registry }) {
@@ -136,7 +136,8 @@ export class SubwireMetrics {
   }
 }
 
-function counters (registry: Registry, peer: NodePeer): {
+/** The counters, gauges and histogram that {@link SubwireMetrics} updates from events. */
+interface Counters {
   handshakes: Counter<'transport' | 'direction'>
   refused: Counter<'direction' | 'reason'>
   access: Counter<'reason'>
@@ -154,7 +155,10 @@ function counters (registry: Registry, peer: NodePeer): {
   transfersFailed: Counter<'direction'>
   transfersResumed: Counter<'direction'>
   transferBytes: Counter<'direction'>
-} {
+}
+
+/** The gauges read at scrape time: live connections, authenticated peers, buffered bytes and the outbox. */
+function scrapeGauges (registry: Registry, peer: NodePeer): void {
   const registers = [registry]
   // read at scrape time: the live connections and the outbox
   // eslint-disable-next-line no-new
@@ -196,6 +200,12 @@ function counters (registry: Registry, peer: NodePeer): {
       this.set({ state: 'dead' }, dead.length)
     }
   })
+}
+
+/** Registers the scrape-time gauges, then the counters (in the order the text lists them). */
+function counters (registry: Registry, peer: NodePeer): Counters {
+  scrapeGauges(registry, peer)
+  const registers = [registry]
   const counter = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> => new Counter({ name, help, labelNames, registers })
   return {
     handshakes: counter('subwire_handshakes_completed_total', 'subwire handshakes completed, by transport and direction', ['transport', 'direction']),

@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { AUTH_PROTOCOL, MAX_HANDSHAKE_FRAME_BYTES, MAX_TIMER_MS } from '../constants.ts'
-import { AbortError, AttestationExpiredError, ConnectionClosedError, HandshakeFailedError, HandshakeTimeoutError, NotStartedError, RateLimitedError, toError } from '../errors/index.ts'
+import { OperationAbortedError, AttestationExpiredError, ConnectionLostError, HandshakeFailedError, HandshakeTimeoutError, PeerNotStartedError, RateLimitedError, toError } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
 import { verifyAttestation, SignatureCache } from '../identity/attestation.ts'
 import { refuseChannel } from '../rpc/frames.ts'
@@ -92,7 +92,7 @@ export class Authenticator {
     this.#started = false
     for (const [id, p] of this.#pending) {
       clearTimeout(p.timer)
-      p.reject(new NotStartedError('Peer stopped'))
+      p.reject(new PeerNotStartedError('Peer stopped'))
       this.#pending.delete(id)
     }
     for (const t of this.#expiry.values()) clearTimeout(t)
@@ -139,13 +139,13 @@ export class Authenticator {
   async authenticated (connection: Connection, options: AbortOptions = {}): Promise<Session> {
     const s = this.#sessions.get(connection.id)
     if (s !== undefined) return s
-    if (connection.status !== 'open') throw new ConnectionClosedError()
+    if (connection.status !== 'open') throw new ConnectionLostError()
     const p = this.#pendingFor(connection)
     if (options.signal === undefined) return await p.promise
     const signal = options.signal
     throwIfAborted(signal)
     const { promise, reject } = Promise.withResolvers<never>()
-    const onAbort = (): void => { reject(new AbortError()) }
+    const onAbort = (): void => { reject(new OperationAbortedError()) }
     signal.addEventListener('abort', onAbort, { once: true })
     try {
       return await Promise.race([p.promise, promise])
@@ -196,7 +196,7 @@ export class Authenticator {
     if (p !== undefined) {
       clearTimeout(p.timer)
       this.#pending.delete(connection.id)
-      p.reject(new ConnectionClosedError('Connection closed before the handshake completed'))
+      p.reject(new ConnectionLostError('Connection closed before the handshake completed'))
     }
     this.#admittedFor.delete(connection.id)
     this.#c.limits.closed(connection.id)
@@ -265,7 +265,7 @@ export class Authenticator {
       this.#pending.delete(connection.id)
     }
     if (connection.status !== 'open') {
-      p?.reject(new ConnectionClosedError())
+      p?.reject(new ConnectionLostError())
       return
     }
     const a = result.attestation

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { MAX_SEALED_MANIFEST_BYTES } from '../constants.ts'
-import { NotStartedError } from '../errors/index.ts'
+import { PeerNotStartedError } from '../errors/index.ts'
 import { decodeValue, encodeValue } from '../wire/codec.ts'
 import { defaultE2eBackend } from './backends.ts'
 import { E2ePurpose, envelopeFromWire, fileDataCipher, openEnvelope, replyCipher, sealEnvelope } from './envelope.ts'
@@ -39,9 +39,9 @@ export class E2eSealing {
     this.#keyring?.clear()
   }
 
-  /** The keyring; throws `NotStartedError` before {@link E2eSealing.start}. */
+  /** The keyring; throws `PeerNotStartedError` before {@link E2eSealing.start}. */
   keys (): EncryptionKeyring {
-    if (this.#keyring === undefined) throw new NotStartedError()
+    if (this.#keyring === undefined) throw new PeerNotStartedError()
     return this.#keyring
   }
 

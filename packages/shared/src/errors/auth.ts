@@ -23,9 +23,9 @@ export class NotAuthenticatedError extends SubwireError {
   static override code = 'ERR_NOT_AUTHENTICATED'
   static defaultMessage = 'Connection has not completed the subwire handshake'
 }
-/** The peer reached at an address authenticated as another hotkey than the one asked for. */
-export class UnexpectedPeerError extends SubwireError {
-  static override name = 'UnexpectedPeerError'
+/** The peer reached at an address authenticated as another hotkey than the one asked for. On the wire it is `UnexpectedPeerError` (its name before issue 16). */
+export class UnexpectedHotkeyError extends SubwireError {
+  static override name = 'UnexpectedHotkeyError'
   static override code = 'ERR_UNEXPECTED_PEER'
   static defaultMessage = 'The peer authenticated as another hotkey than expected'
 }

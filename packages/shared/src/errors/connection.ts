@@ -5,15 +5,22 @@
  */
 import { SubwireError } from './base.ts'
 
-/** An operation was cancelled through its AbortSignal (or by the remote). */
-export class AbortError extends SubwireError {
-  static override name = 'AbortError'
+/**
+ * An operation was cancelled through its AbortSignal (or by the remote). On the wire it is
+ * `AbortError` (its name before issue 16); check for any abort with {@link isAbortError}.
+ */
+export class OperationAbortedError extends SubwireError {
+  static override name = 'OperationAbortedError'
   static override code = 'ABORT_ERR'
   static defaultMessage = 'The operation was aborted'
 }
-/** The connection or stream closed before the operation finished. */
-export class ConnectionClosedError extends SubwireError {
-  static override name = 'ConnectionClosedError'
+/**
+ * The connection or stream closed before the operation finished. On the wire it is
+ * `ConnectionClosedError` (its name before issue 16); {@link isConnectionLost} also
+ * accepts libp2p's `ConnectionClosedError`.
+ */
+export class ConnectionLostError extends SubwireError {
+  static override name = 'ConnectionLostError'
   static override code = 'ERR_CONNECTION_CLOSED'
   static defaultMessage = 'Connection closed'
 }
@@ -41,9 +48,27 @@ export class InvalidConfigError extends SubwireError {
   static override code = 'ERR_INVALID_CONFIG'
   static defaultMessage = 'Invalid configuration'
 }
-/** The peer is not started (or already stopped). */
-export class NotStartedError extends SubwireError {
-  static override name = 'NotStartedError'
+/** The peer is not started (or already stopped). On the wire it is `NotStartedError` (its name before issue 16). */
+export class PeerNotStartedError extends SubwireError {
+  static override name = 'PeerNotStartedError'
   static override code = 'ERR_NOT_STARTED'
   static defaultMessage = 'Peer is not started'
+}
+
+/**
+ * True if `err` is an abort: subwire's {@link OperationAbortedError}, or an error named
+ * `AbortError` (a `DOMException` from an `AbortSignal`, libp2p's `AbortError`).
+ */
+export function isAbortError (err: unknown): boolean {
+  const name = (err as { name?: unknown } | null | undefined)?.name
+  return name === OperationAbortedError.name || name === 'AbortError'
+}
+
+/**
+ * True if `err` says a connection or stream closed under an operation: subwire's
+ * {@link ConnectionLostError}, or libp2p's `ConnectionClosedError`.
+ */
+export function isConnectionLost (err: unknown): boolean {
+  const name = (err as { name?: unknown } | null | undefined)?.name
+  return name === ConnectionLostError.name || name === 'ConnectionClosedError'
 }

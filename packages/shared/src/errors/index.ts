@@ -6,14 +6,15 @@
  * side by {@link errorFromWire}, marked as remote ({@link isRemoteError}), so a caller can
  * tell a remote's refusal from a local failure of the same name.
  *
- * Four names coincide with error names `@libp2p/interface` exports: `AbortError`,
- * `ConnectionClosedError`, `NotStartedError` and `UnexpectedPeerError`. They are kept: the
- * names are on the wire (`docs/PROTOCOL.md`), so renaming them would break every deployed
- * peer, and they describe the same conditions as libp2p's, so a check by `.name` treats a
- * libp2p error and the subwire one alike on purpose (the RPC client passes a libp2p
- * `ConnectionClosedError` through as one). Tell them apart by `code` (subwire's are
- * `ABORT_ERR`, `ERR_CONNECTION_CLOSED`, `ERR_NOT_STARTED`, `ERR_UNEXPECTED_PEER`) or with
- * `instanceof SubwireError`.
+ * No name coincides with an error name `@libp2p/interface` exports (issue 16). Four classes
+ * were renamed for that: `AbortError` is {@link OperationAbortedError}, `ConnectionClosedError`
+ * is {@link ConnectionLostError}, `NotStartedError` is {@link PeerNotStartedError} and
+ * `UnexpectedPeerError` is {@link UnexpectedHotkeyError}. All four can cross the wire (an RPC
+ * handler's error, a refusal, a file `cancel`, the local API), so on the wire and at rest
+ * (the outbox's `lastError`) they keep their old names ({@link WIRE_NAMES}): no byte on the
+ * wire changed, and {@link errorFromWire} reads the old and the new name alike. A libp2p or
+ * DOM error of an old name is not a subwire error; {@link isAbortError} and
+ * {@link isConnectionLost} accept both.
  *
  * @packageDocumentation
  */
@@ -21,9 +22,9 @@ import { MAX_ERROR_MESSAGE_BYTES, MAX_TYPE_LENGTH } from '../constants.ts'
 import { markRemote } from './base.ts'
 import { DecodeLimitError, FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './wire.ts'
 import { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, InvalidAttestationError, InvalidSignatureError, InvalidSs58Error, PeerIdMismatchError, WrongSs58PrefixError } from './identity.ts'
-import { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedPeerError } from './auth.ts'
+import { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedHotkeyError } from './auth.ts'
 import { RemoteHandlerError, ReplyKindError, RequestTimeoutError, SubnetNotServedError, TooManyRequestsError, UnknownRpcTypeError } from './rpc.ts'
-import { AbortError, ConnectionClosedError, InvalidConfigError, InvalidDestinationError, NotStartedError, PeerUnreachableError, UnknownDestinationError } from './connection.ts'
+import { ConnectionLostError, InvalidConfigError, InvalidDestinationError, OperationAbortedError, PeerNotStartedError, PeerUnreachableError, UnknownDestinationError } from './connection.ts'
 import { CreditWindowExceededError, ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError, UnsafePathError, FolderLimitError } from './files.ts'
 import { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 import { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
@@ -33,9 +34,15 @@ export { isRemoteError, markRemote, SubwireError, walkCause } from './base.ts'
 export type { SubwireErrorOptions } from './base.ts'
 export { DecodeLimitError, FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './wire.ts'
 export { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, InvalidAttestationError, InvalidSignatureError, InvalidSs58Error, PeerIdMismatchError, WrongSs58PrefixError } from './identity.ts'
-export { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedPeerError } from './auth.ts'
+export { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedHotkeyError } from './auth.ts'
 export { RemoteHandlerError, ReplyKindError, RequestTimeoutError, SubnetNotServedError, TooManyRequestsError, UnknownRpcTypeError } from './rpc.ts'
-export { AbortError, ConnectionClosedError, InvalidConfigError, InvalidDestinationError, NotStartedError, PeerUnreachableError, UnknownDestinationError } from './connection.ts'
+export { ConnectionLostError, InvalidConfigError, InvalidDestinationError, isAbortError, isConnectionLost, OperationAbortedError, PeerNotStartedError, PeerUnreachableError, UnknownDestinationError } from './connection.ts'
+/**
+ * The pre-issue-16 names, for modules other work is editing in parallel (the engine, the
+ * connector, the file service) until they import the new ones. Not exported by the package.
+ * @deprecated use {@link OperationAbortedError}, {@link ConnectionLostError}, {@link PeerNotStartedError}, {@link UnexpectedHotkeyError}
+ */
+export { OperationAbortedError as AbortError, ConnectionLostError as ConnectionClosedError, PeerNotStartedError as NotStartedError, UnexpectedHotkeyError as UnexpectedPeerError }
 export { CreditWindowExceededError, ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError, UnsafePathError, FolderLimitError } from './files.ts'
 export { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 export { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
@@ -81,17 +88,17 @@ export const errorClasses = {
   UnknownRpcTypeError,
   TooManyRequestsError,
   RequestTimeoutError,
-  AbortError,
+  OperationAbortedError,
   RemoteHandlerError,
   ReplyKindError,
-  ConnectionClosedError,
+  ConnectionLostError,
   PeerUnreachableError,
   UnknownDestinationError,
   InvalidDestinationError,
-  UnexpectedPeerError,
+  UnexpectedHotkeyError,
   InvalidConfigError,
   HotkeyLoadError,
-  NotStartedError,
+  PeerNotStartedError,
   FileRefusedError,
   FileTooLargeError,
   InsufficientDiskSpaceError,
@@ -114,6 +121,27 @@ export interface WireError {
   netuid?: number
 }
 
+/**
+ * The wire names of the classes issue 16 renamed: what {@link errorToWire} sends for them
+ * (their names before), so a peer of either version reads the same bytes.
+ */
+export const WIRE_NAMES: Readonly<Record<string, string>> = Object.freeze({
+  [OperationAbortedError.name]: 'AbortError',
+  [ConnectionLostError.name]: 'ConnectionClosedError',
+  [PeerNotStartedError.name]: 'NotStartedError',
+  [UnexpectedHotkeyError.name]: 'UnexpectedPeerError'
+})
+
+/** The class of each old wire name, for {@link errorFromWire}. */
+const BY_WIRE_NAME: Readonly<Record<string, keyof typeof errorClasses>> = Object.freeze(
+  Object.fromEntries(Object.entries(WIRE_NAMES).map(([name, wire]) => [wire, name as keyof typeof errorClasses]))
+)
+
+/** The name `err` travels under: a renamed class's old name, else its own. */
+function wireNameOf (name: string): string {
+  return Object.hasOwn(WIRE_NAMES, name) ? WIRE_NAMES[name] as string : name
+}
+
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder()
 
@@ -128,13 +156,13 @@ function cut (s: string, maxBytes: number): string {
 }
 
 /**
- * Turns any thrown value into `{ name, message }` for the wire, the name cut to 256 and
- * the message to 64 KiB UTF-8 bytes (a receiver refuses longer ones). Stack traces never
- * leave the process.
+ * Turns any thrown value into `{ name, message }` for the wire (a renamed class under its
+ * old name, see {@link WIRE_NAMES}), the name cut to 256 and the message to 64 KiB UTF-8
+ * bytes (a receiver refuses longer ones). Stack traces never leave the process.
  */
 export function errorToWire (err: unknown): WireError {
   if (err instanceof Error) {
-    const wire: WireError = { name: cut(err.name, MAX_TYPE_LENGTH), message: cut(err.message, MAX_ERROR_MESSAGE_BYTES) }
+    const wire: WireError = { name: cut(wireNameOf(err.name), MAX_TYPE_LENGTH), message: cut(err.message, MAX_ERROR_MESSAGE_BYTES) }
     const netuid = (err as { netuid?: unknown }).netuid
     if (typeof netuid === 'number') wire.netuid = netuid
     return wire
@@ -144,7 +172,8 @@ export function errorToWire (err: unknown): WireError {
 
 /**
  * Rebuilds an error received from the wire: a known subwire error becomes its own
- * class; anything else becomes a {@link RemoteHandlerError} carrying the remote name.
+ * class (a renamed one from its old or its new name, see {@link WIRE_NAMES}); anything
+ * else becomes a {@link RemoteHandlerError} carrying the remote name.
  * Either way the error is marked remote ({@link isRemoteError}).
  */
 export function errorFromWire (wire: WireError): Error {
@@ -154,8 +183,9 @@ export function errorFromWire (wire: WireError): Error {
   if (wire.name === RemoteHandlerError.name) {
     return markRemote(new RemoteHandlerError(wire.message))
   }
-  if (Object.hasOwn(errorClasses, wire.name)) {
-    const Cls = errorClasses[wire.name as keyof typeof errorClasses] as new (message?: string) => Error
+  const known = Object.hasOwn(BY_WIRE_NAME, wire.name) ? BY_WIRE_NAME[wire.name] : wire.name
+  if (known !== undefined && Object.hasOwn(errorClasses, known)) {
+    const Cls = errorClasses[known as keyof typeof errorClasses] as new (message?: string) => Error
     return markRemote(new Cls(wire.message))
   }
   return markRemote(new RemoteHandlerError(wire.message, wire.name))
@@ -165,7 +195,7 @@ export function errorFromWire (wire: WireError): Error {
  * Normalises what libp2p rejects with (sometimes `StreamAbortEvent`/`StreamCloseEvent`
  * objects rather than errors) into an `Error`.
  */
-export function toError (value: unknown, fallback: () => Error = () => new ConnectionClosedError()): Error {
+export function toError (value: unknown, fallback: () => Error = () => new ConnectionLostError()): Error {
   if (value instanceof Error) return value
   const inner = (value as { error?: unknown } | null)?.error
   if (inner instanceof Error) return inner

@@ -11,7 +11,7 @@
  * @packageDocumentation
  */
 import { DEFAULT_FANOUT_CONCURRENCY, DEFAULT_FANOUT_TIMEOUT_MS } from '../constants.ts'
-import { AbortError, FanOutTimeoutError, InvalidConfigError, toError } from '../errors/index.ts'
+import { OperationAbortedError, FanOutTimeoutError, InvalidConfigError, toError, UnexpectedHotkeyError } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
 import type { AbortOptions } from '../abort.ts'
 import type { ResolvedHotkey } from '../discovery/types.ts'
@@ -77,8 +77,8 @@ export interface FanOutComponents {
   log: Logger
 }
 
-const REFUSED = new Set(['AccessDeniedError', 'SubnetFirewallError', 'RateLimitedError', 'SubnetNotServedError', 'UnknownRpcTypeError', 'TooManyRequestsError', 'EncryptionRequiredError', 'UnexpectedPeerError', 'RecordPeerMismatchError', 'HandshakeFailedError'])
-const TIMEOUT = new Set(['FanOutTimeoutError', 'RequestTimeoutError', 'HandshakeTimeoutError', 'TimeoutError', 'AbortError'])
+const REFUSED = new Set(['AccessDeniedError', 'SubnetFirewallError', 'RateLimitedError', 'SubnetNotServedError', 'UnknownRpcTypeError', 'TooManyRequestsError', 'EncryptionRequiredError', UnexpectedHotkeyError.name, 'UnexpectedPeerError', 'RecordPeerMismatchError', 'HandshakeFailedError'])
+const TIMEOUT = new Set(['FanOutTimeoutError', 'RequestTimeoutError', 'HandshakeTimeoutError', 'TimeoutError', OperationAbortedError.name, 'AbortError'])
 
 /** The reason of a member's failure, from its error's name. */
 export function classifyFailure (err: Error): FanOutFailure {
@@ -185,18 +185,18 @@ export class FanOut {
       throw e
     } finally {
       clearTimeout(timer)
-      deadline.abort(new AbortError('fan-out ended'))
+      deadline.abort(new OperationAbortedError('fan-out ended'))
     }
   }
 }
 
 /** `p`, or the signal's abort if that comes first (a call that ignores its signal cannot hold the fan-out past its deadline). */
 async function raceAbort<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) throw toError(signal.reason, () => new AbortError())
+  if (signal.aborted) throw toError(signal.reason, () => new OperationAbortedError())
   let onAbort: (() => void) | undefined
   try {
     return await Promise.race([p, new Promise<never>((_resolve, reject) => {
-      onAbort = () => { reject(toError(signal.reason, () => new AbortError())) }
+      onAbort = () => { reject(toError(signal.reason, () => new OperationAbortedError())) }
       signal.addEventListener('abort', onAbort, { once: true })
     })])
   } finally {

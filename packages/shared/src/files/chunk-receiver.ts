@@ -5,7 +5,7 @@
  */
 import { bytesField, uintField } from '../wire/fields.ts'
 import { BLAKE3_BYTES, FILE_WINDOW_CHUNKS } from '../constants.ts'
-import { AbortError, ChunkHashMismatchError, CreditWindowExceededError, InvalidFrameError, PartialFileCorruptedError, toError, TransferCancelledError } from '../errors/index.ts'
+import { OperationAbortedError, ChunkHashMismatchError, CreditWindowExceededError, InvalidFrameError, PartialFileCorruptedError, toError, TransferCancelledError, isAbortError } from '../errors/index.ts'
 import { formatSize } from '../units.ts'
 import { E2E_TAG_BYTES } from '../encryption/envelope.ts'
 import type { StreamCipher } from '../encryption/envelope.ts'
@@ -109,7 +109,7 @@ export class ChunkReceiver {
     let lastReport = 0
     try {
       while (this.#next < n) {
-        if (init.signal?.aborted === true) throw init.signal.reason instanceof Error ? init.signal.reason : new AbortError()
+        if (init.signal?.aborted === true) throw init.signal.reason instanceof Error ? init.signal.reason : new OperationAbortedError()
         const frame = await this.#read()
         if (frame.k === 'cancel') {
           this.#remoteCancelled = true
@@ -195,7 +195,7 @@ export class ChunkReceiver {
     const onDisk = firstFailed < 0 ? this.#next : this.#next - settled.length + firstFailed
     if (onDisk > this.#committed) await partial.commit(onDisk).catch(() => {})
     if (this.#remoteCancelled) return // the sender ended it: nothing to tell it back
-    const reason = err.name === AbortError.name ? new TransferCancelledError('The receiver cancelled the transfer') : forRemote(err, this.#init.log)
+    const reason = isAbortError(err) ? new TransferCancelledError('The receiver cancelled the transfer') : forRemote(err, this.#init.log)
     try { this.#framed.send(cancelFrame(reason)); await this.#framed.close() } catch {}
   }
 }

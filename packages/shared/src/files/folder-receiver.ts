@@ -11,7 +11,7 @@ import { decodeValue } from '../wire/codec.ts'
 import { bytesToHex } from '../bytes.ts'
 import {
   EncryptionRequiredError, EncryptionUnavailableError, errorToWire, FileRefusedError, FileTooLargeError, InsufficientDiskSpaceError,
-  InvalidFrameError, InvalidManifestError, toError, TransferCancelledError, AbortError
+  InvalidFrameError, InvalidManifestError, toError, TransferCancelledError, OperationAbortedError, isAbortError
 } from '../errors/index.ts'
 import { formatSize } from '../units.ts'
 import { cancelFrame, cancelledBy, diskShortfall, forRemote, refuseOffer } from './frames.ts'
@@ -231,7 +231,7 @@ export class FolderReceiver {
 
   async #fail (err: Error): Promise<void> {
     if (this.#remoteCancelled) return
-    const reason = err.name === AbortError.name ? new TransferCancelledError('The receiver cancelled the transfer') : forRemote(err, this.#init.log)
+    const reason = isAbortError(err) ? new TransferCancelledError('The receiver cancelled the transfer') : forRemote(err, this.#init.log)
     try { this.#framed.send(cancelFrame(reason)); await this.#framed.close() } catch {}
   }
 }

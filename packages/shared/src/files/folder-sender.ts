@@ -8,7 +8,7 @@
 import { asRecord, bytesField } from '../wire/fields.ts'
 import { encodeValue } from '../wire/codec.ts'
 import { BLAKE3_BYTES, MAX_FOLDER_ENTRIES } from '../constants.ts'
-import { AbortError, ConnectionClosedError, errorClasses, errorFromWire, FileRefusedError, FilesNotEnabledError, FolderLimitError, InvalidFrameError, InvalidManifestError, toError, TransferCancelledError } from '../errors/index.ts'
+import { OperationAbortedError, ConnectionLostError, errorClasses, errorFromWire, FileRefusedError, FilesNotEnabledError, FolderLimitError, InvalidFrameError, InvalidManifestError, toError, TransferCancelledError, isAbortError, isConnectionLost } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
 import { FrameKind, wireErrorOf } from '../rpc/frames.ts'
 import { bytesToHex, equalBytes } from '../bytes.ts'
@@ -66,8 +66,8 @@ export class FolderSender {
       return { ...base, bytesSent: sent.reduce((n, e) => n + e.bytesSent, 0), resumedFrom: sent.reduce((n, e) => n + e.resumedFrom, 0), entries: sent }
     } catch (err) {
       const e = toError(err)
-      if (e.name === AbortError.name || e.name === 'SourceChangedError') {
-        try { framed.send(cancelFrame(e.name === AbortError.name ? new TransferCancelledError('The sender cancelled the transfer') : e)); await framed.close() } catch {}
+      if (isAbortError(e) || e.name === 'SourceChangedError') {
+        try { framed.send(cancelFrame(isAbortError(e) ? new TransferCancelledError('The sender cancelled the transfer') : e)); await framed.close() } catch {}
       } else {
         framed.abort(e)
       }
@@ -145,8 +145,8 @@ export class FolderSender {
       return await framed.readFrame({ signal: signals.length === 0 ? undefined : AbortSignal.any(signals) })
     } catch (err) {
       const e = toError(err)
-      if (signal?.aborted === true) throw new AbortError()
-      if (timeout?.aborted === true || e.name === 'TruncatedFrameError' || e.name === ConnectionClosedError.name) {
+      if (signal?.aborted === true) throw new OperationAbortedError()
+      if (timeout?.aborted === true || e.name === 'TruncatedFrameError' || isConnectionLost(e)) {
         throw new FilesNotEnabledError(`The receiver did not answer the folder offer (${e.message}): it may run a subwire without folders; send the files one by one`, { cause: e })
       }
       throw e
@@ -160,7 +160,7 @@ export class FolderSender {
   async #sendEntries (framed: FramedStream, folder: FolderManifest, manifests: FileManifest[]): Promise<SendFolderResult['entries']> {
     const { signal, onProgress } = this.#options
     const stop = new AbortController()
-    const onAbort = (): void => { stop.abort(new AbortError()) }
+    const onAbort = (): void => { stop.abort(new OperationAbortedError()) }
     signal?.addEventListener('abort', onAbort)
     const total = folder.entries.reduce((n, e) => n + e.size, 0)
     const started = performance.now()
@@ -170,7 +170,7 @@ export class FolderSender {
       const rec = asRecord(frame, 'folder frame')
       if (rec.k === 'cancel') { remote = cancelledBy('receiver', rec); stop.abort(remote) }
       return rec
-    }, (err: unknown) => { remote = new ConnectionClosedError(`Lost the folder stream (${toError(err).message}); send again to resume`, { cause: err }); stop.abort(remote); throw remote })
+    }, (err: unknown) => { remote = new ConnectionLostError(`Lost the folder stream (${toError(err).message}); send again to resume`, { cause: err }); stop.abort(remote); throw remote })
     next.catch(() => {})
     const sent: SendFolderResult['entries'] = []
     let before = 0
@@ -193,14 +193,14 @@ export class FolderSender {
           moved += r.bytesSent
           if (r.bytesSent === 0) onProgress?.(this.#event('folder:bytes', folder.id, index, r.size, sent.length, before, total, moved / Math.max(1e-3, (performance.now() - started) / 1000)))
         } catch (err) {
-          throw remote ?? (signal?.aborted === true ? new AbortError() : err)
+          throw remote ?? (signal?.aborted === true ? new OperationAbortedError() : err)
         } finally {
           await source.close?.()
         }
       }
       framed.send({ k: 'end' })
       const stall = this.#options.stallTimeoutMs ?? SENDER_STALL_MS
-      const timer = setTimeout(() => { stop.abort(new ConnectionClosedError(`The receiver did not confirm the folder within ${Math.round(stall / 1000)} s; send again to resume`)) }, stall)
+      const timer = setTimeout(() => { stop.abort(new ConnectionLostError(`The receiver did not confirm the folder within ${Math.round(stall / 1000)} s; send again to resume`)) }, stall)
       let done: Record<string, unknown>
       try {
         done = await Promise.race([next, new Promise<never>((_resolve, reject) => { stop.signal.addEventListener('abort', () => { reject(stop.signal.reason) }, { once: true }) })])

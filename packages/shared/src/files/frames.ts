@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { asRecord } from '../wire/fields.ts'
-import { errorClasses, errorFromWire, errorToWire, FileRefusedError, InsufficientDiskSpaceError, PartialFileCorruptedError, TransferCancelledError } from '../errors/index.ts'
+import { errorClasses, errorFromWire, errorToWire, FileRefusedError, InsufficientDiskSpaceError, PartialFileCorruptedError, TransferCancelledError, WIRE_NAMES } from '../errors/index.ts'
 import { formatSize } from '../units.ts'
 import { DEFAULT_MIN_FREE_BYTES } from './types.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
@@ -34,11 +34,17 @@ export function cancelledBy (side: string, rec: Record<string, unknown>): Error 
 }
 
 /**
+ * The names subwire's renamed errors had (and keep on the wire): a libp2p error of such a
+ * name (`ConnectionClosedError`, `AbortError`) reaches the remote as it did before issue 16.
+ */
+const OLD_NAMES = new Set(Object.values(WIRE_NAMES))
+
+/**
  * What a remote may be told of a local failure: a subwire error as it is; anything else
  * (a system error naming local paths) as a plain refusal, logged here in full.
  */
 export function forRemote (err: Error, log: ReceiveFileInit['log']): Error {
-  if (Object.hasOwn(errorClasses, err.name)) return err
+  if (Object.hasOwn(errorClasses, err.name) || OLD_NAMES.has(err.name)) return err
   if (err.name === 'TimeoutError') return new TransferCancelledError('The receiver waited too long for the sender')
   log?.('file receive failed locally: %s: %s', err.name, err.message)
   return new FileRefusedError('The receiver could not store the file')

@@ -6,7 +6,7 @@
 import { asRecord, bytesField, uintField } from '../wire/fields.ts'
 import { encodeValue } from '../wire/codec.ts'
 import { BLAKE3_BYTES } from '../constants.ts'
-import { AbortError, ConnectionClosedError, errorFromWire, FileRefusedError, FileTooLargeError, InsufficientDiskSpaceError, InvalidFrameError, toError, TransferCancelledError } from '../errors/index.ts'
+import { OperationAbortedError, ConnectionLostError, errorFromWire, FileRefusedError, FileTooLargeError, InsufficientDiskSpaceError, InvalidFrameError, toError, TransferCancelledError, isAbortError } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
 import { X25519_BYTES } from '../encryption/envelope.ts'
 import type { StreamCipher } from '../encryption/envelope.ts'
@@ -155,8 +155,8 @@ export class FileSender {
     this.#framed.onEnd((err) => {
       if (this.#doneRoot === undefined) {
         this.#failure ??= err === undefined
-          ? new ConnectionClosedError('The receiver closed the transfer stream')
-          : new ConnectionClosedError(`Lost the connection to the receiver (${err.message}); send again to resume`, { cause: err })
+          ? new ConnectionLostError('The receiver closed the transfer stream')
+          : new ConnectionLostError(`Lost the connection to the receiver (${err.message}); send again to resume`, { cause: err })
       }
       this.#notify()
     })
@@ -170,7 +170,7 @@ export class FileSender {
     const stallMs = this.#options.stallTimeoutMs ?? SENDER_STALL_MS
     clearTimeout(this.#stall)
     this.#stall = setTimeout(() => {
-      this.#failure ??= new ConnectionClosedError(`The receiver stopped answering for ${Math.round(stallMs / 1000)} s; send again to resume`)
+      this.#failure ??= new ConnectionLostError(`The receiver stopped answering for ${Math.round(stallMs / 1000)} s; send again to resume`)
       this.#framed.abort(this.#failure)
       this.#notify()
     }, stallMs)
@@ -185,7 +185,7 @@ export class FileSender {
   async #waitFor (ready: () => boolean): Promise<void> {
     while (!ready()) {
       if (this.#failure !== undefined) throw this.#failure
-      if (this.#options.signal?.aborted === true) throw new AbortError()
+      if (this.#options.signal?.aborted === true) throw new OperationAbortedError()
       await new Promise<void>((resolve) => { this.#wake = resolve })
     }
     if (this.#failure !== undefined) throw this.#failure
@@ -248,9 +248,9 @@ export class FileSender {
 
   /** Tells the receiver why we stop (a cancel or a changed source), or drops the stream. */
   async #abandon (e: Error): Promise<void> {
-    if (e.name === AbortError.name || e.name === 'SourceChangedError') {
+    if (isAbortError(e) || e.name === 'SourceChangedError') {
       try {
-        this.#framed.send(cancelFrame(e.name === AbortError.name ? new TransferCancelledError('The sender cancelled the transfer') : e))
+        this.#framed.send(cancelFrame(isAbortError(e) ? new TransferCancelledError('The sender cancelled the transfer') : e))
         await this.#framed.close()
       } catch {}
     } else if (this.#failure === undefined) {

@@ -20,7 +20,7 @@ import {
   MAX_TYPE_LENGTH,
   QUEUE_LEASE_TTL_MS
 } from '../constants.ts'
-import { AbortError, DeadLetterError, errorFromWire, FrameTooLargeError, InvalidConfigError, QueueItemNotFoundError, toError } from '../errors/index.ts'
+import { OperationAbortedError, DeadLetterError, errorFromWire, FrameTooLargeError, InvalidConfigError, QueueItemNotFoundError, toError } from '../errors/index.ts'
 import { bytesToHex } from '../bytes.ts'
 import { chunkCount, chunkLength, createManifest, manifestToWire } from '../files/manifest.ts'
 import { positiveNumber } from '../config.ts'
@@ -227,7 +227,7 @@ export class Outbox {
     await this.#items.entry(id, options)
     const f = this.#worker.inflight(id)
     if (f !== undefined) {
-      f.controller.abort(new AbortError('Dropped from the outbox'))
+      f.controller.abort(new OperationAbortedError('Dropped from the outbox'))
       await f.done.catch(() => {})
     }
     await this.#store.remove(id, options)
@@ -248,7 +248,7 @@ export class Outbox {
       this.on('queue:dead', ({ item, error }) => { if (item.id === id) reject(new DeadLetterError(`${id} was dead-lettered: ${error.name}: ${error.message}`, { cause: error })) }),
       this.on('queue:dropped', (d) => { if (d.id === id) reject(new QueueItemNotFoundError(`${id} was dropped from the outbox`)) })
     ]
-    const onAbort = (): void => { reject(new AbortError()) }
+    const onAbort = (): void => { reject(new OperationAbortedError()) }
     options.signal?.addEventListener('abort', onAbort, { once: true })
     try {
       const finished = this.#worker.finished(id)

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import { AbortError, errorFromWire, errorToWire, MaxAttemptsError, QueueCorruptError, QueueExpiredError, SourceChangedError, toError } from '../errors/index.ts'
+import { OperationAbortedError, errorFromWire, errorToWire, MaxAttemptsError, QueueCorruptError, QueueExpiredError, SourceChangedError, toError } from '../errors/index.ts'
 import { destinationIs } from '../auth/destination.ts'
 import { backoffDelay } from './backoff.ts'
 import { permanentCause } from './permanent.ts'
@@ -130,7 +130,7 @@ export class DeliveryWorker {
     this.#unsubscribe?.()
     this.#clock.clearTimeout(this.#timer)
     this.#clock.clearTimeout(this.#leaseTimer)
-    for (const f of this.#inflight.values()) f.controller.abort(new AbortError('The outbox stopped'))
+    for (const f of this.#inflight.values()) f.controller.abort(new OperationAbortedError('The outbox stopped'))
     await Promise.allSettled([...this.#inflight.values()].map(async (f) => { await f.done }))
     await this.#pumping
     if (this.#holding) await this.#store.releaseLease(this.#owner).catch(() => {})

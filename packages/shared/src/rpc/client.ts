@@ -5,7 +5,7 @@
  */
 import { asRecord, uintField } from '../wire/fields.ts'
 import { MAX_TIMER_MS, STREAM_REPLY_WINDOW } from '../constants.ts'
-import { AbortError, ConnectionClosedError, DecryptionFailedError, errorFromWire, InvalidFrameError, RequestTimeoutError, errorClasses } from '../errors/index.ts'
+import { OperationAbortedError, ConnectionLostError, DecryptionFailedError, errorFromWire, InvalidFrameError, RequestTimeoutError, errorClasses, isAbortError } from '../errors/index.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
 import type { Logger } from '@libp2p/interface'
 import { FrameKind, MAX_REQUEST_ID, wireErrorOf } from './frames.ts'
@@ -59,10 +59,11 @@ export class RpcClient {
     this.#log = init.log
     framed.onFrame((f) => { this.#onFrame(f) })
     framed.onEnd((err) => {
-      // the transport's own errors (e.g. QUIC's plain `Error('connection closed')`) become typed
+      // the transport's own errors (e.g. QUIC's plain `Error('connection closed')`, libp2p's
+      // `ConnectionClosedError`) become typed; an abort stays an abort
       this.#fail(err === undefined
-        ? new ConnectionClosedError('RPC stream closed')
-        : Object.hasOwn(errorClasses, err.name) ? err : new ConnectionClosedError(`RPC stream closed: ${err.message}`, { cause: err }))
+        ? new ConnectionLostError('RPC stream closed')
+        : Object.hasOwn(errorClasses, err.name) || isAbortError(err) ? err : new ConnectionLostError(`RPC stream closed: ${err.message}`, { cause: err }))
     })
   }
 
@@ -109,7 +110,7 @@ export class RpcClient {
     } finally {
       if (!q.done && id >= 0 && this.#pending.has(id)) {
         // the consumer stopped early: cancel at the server
-        this.#pending.get(id)?.reject(new AbortError('Stream consumer stopped'))
+        this.#pending.get(id)?.reject(new OperationAbortedError('Stream consumer stopped'))
       }
       await done
     }
@@ -117,14 +118,14 @@ export class RpcClient {
 
   /** Rejects every outstanding request and closes the stream. */
   async close (): Promise<void> {
-    this.#fail(new ConnectionClosedError('RPC channel closed'))
+    this.#fail(new ConnectionLostError('RPC channel closed'))
     await this.#framed.close()
   }
 
   async #acquire (signal?: AbortSignal): Promise<void> {
     while (this.#inFlight >= this.#maxInFlight) {
       if (this.#closedError !== undefined) throw this.#closedError
-      if (signal?.aborted === true) throw new AbortError()
+      if (signal?.aborted === true) throw new OperationAbortedError()
       const { promise, resolve } = Promise.withResolvers<void>()
       this.#waiting.push(resolve)
       const onAbort = (): void => { resolve() }
@@ -145,7 +146,7 @@ export class RpcClient {
 
   async #call (type: string, body: unknown, options: RequestOptions, streaming: { onChunk: (b: unknown) => void, onEnd: () => void, onId: (id: number) => void } | undefined): Promise<unknown> {
     if (this.#closedError !== undefined) throw this.#closedError
-    if (options.signal?.aborted === true) throw new AbortError()
+    if (options.signal?.aborted === true) throw new OperationAbortedError()
     await this.#acquire(options.signal)
     if (this.#closedError !== undefined) {
       this.#release()
@@ -170,13 +171,13 @@ export class RpcClient {
       }
       reject(err)
     }
-    const onAbort = (): void => { cancel(new AbortError()) }
+    const onAbort = (): void => { cancel(new OperationAbortedError()) }
     const call: PendingCall = {
       nextIndex: 0,
       chain: Promise.resolve(),
       resolve: (b) => { cleanup(); resolve(b) },
       reject: (err) => {
-        if (err.name === AbortError.name || err.name === RequestTimeoutError.name) {
+        if (isAbortError(err) || err.name === RequestTimeoutError.name) {
           cancel(err)
         } else {
           cleanup()

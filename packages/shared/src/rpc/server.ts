@@ -5,7 +5,7 @@
  */
 import { asRecord, present, stringField, uintField } from '../wire/fields.ts'
 import { MAX_MESSAGE_ID_BYTES, MAX_TIMER_MS, MAX_TYPE_LENGTH, STREAM_REPLY_WINDOW } from '../constants.ts'
-import { AbortError, ConnectionClosedError, EncryptionRequiredError, EncryptionUnavailableError, errorToWire, InvalidFrameError, RemoteHandlerError, ReplyKindError, RequestTimeoutError, TooManyRequestsError, UnknownRpcTypeError } from '../errors/index.ts'
+import { OperationAbortedError, ConnectionLostError, EncryptionRequiredError, EncryptionUnavailableError, errorToWire, InvalidFrameError, RemoteHandlerError, ReplyKindError, RequestTimeoutError, TooManyRequestsError, UnknownRpcTypeError } from '../errors/index.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
 import type { Logger } from '@libp2p/interface'
 import { FrameKind, MAX_REQUEST_ID } from './frames.ts'
@@ -82,7 +82,7 @@ export class RpcServer {
 
   #abortAll (): void {
     for (const r of this.#running.values()) {
-      r.controller.abort(new ConnectionClosedError())
+      r.controller.abort(new ConnectionLostError())
       r.creditWaiter?.()
     }
   }
@@ -103,7 +103,7 @@ export class RpcServer {
     if (k === FrameKind.Cancel) {
       this.#backlog = this.#backlog.filter((b) => b.id !== id)
       const r = this.#running.get(id)
-      r?.controller.abort(new AbortError('Cancelled by the caller'))
+      r?.controller.abort(new OperationAbortedError('Cancelled by the caller'))
       r?.creditWaiter?.()
       return
     }

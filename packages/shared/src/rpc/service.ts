@@ -9,7 +9,7 @@
 import { checkMessageId } from './messages.ts'
 import { MAX_TYPE_LENGTH, msgProtocol, rpcProtocol } from '../constants.ts'
 import { utf8Length } from '../wire/fields.ts'
-import { ConnectionClosedError, InvalidConfigError, NotAuthenticatedError, SubnetFirewallError, SubnetNotServedError, toError } from '../errors/index.ts'
+import { ConnectionLostError, InvalidConfigError, NotAuthenticatedError, SubnetFirewallError, SubnetNotServedError, toError, isConnectionLost } from '../errors/index.ts'
 import { E2ePurpose } from '../encryption/envelope.ts'
 import { ByteBudget } from '../wire/budget.ts'
 import { FramedStream } from '../wire/framed-stream.ts'
@@ -253,7 +253,7 @@ export class RpcService {
       // a connection still marked open whose muxer has closed under it (seen on a listener
       // after the remote refused the handshake it had answered): close it, reach the peer again
       const e = toError(err)
-      if (stale >= MAX_STALE_SESSIONS || e.name !== ConnectionClosedError.name || session.connection.status !== 'open') throw e
+      if (stale >= MAX_STALE_SESSIONS || !isConnectionLost(e) || session.connection.status !== 'open') throw e
       this.#c.log('connection %s to %s cannot open streams (%s): closing it, reaching the peer again', session.connection.id, session.remote.ss58, e.message)
       session.connection.abort(e)
       return await this.#client(reach, kind, options, stale + 1)
@@ -275,7 +275,7 @@ export class RpcService {
       if (e.name === 'UnsupportedProtocolError') {
         throw new SubnetNotServedError(`${session.remote.ss58} does not serve subnet ${netuid}`, { netuid })
       }
-      throw new ConnectionClosedError(`Could not open ${protocol} to ${session.remote.ss58}: ${e.message}`, { cause: e })
+      throw new ConnectionLostError(`Could not open ${protocol} to ${session.remote.ss58}: ${e.message}`, { cause: e })
     }
     const framed = new FramedStream(stream, { maxFrameBytes: this.#init.maxFrameBytes, log: this.#c.log, budget: this.#budget(session.connection) })
     return new RpcClient(framed, { maxInFlight: session.maxConcurrent, log: this.#c.log })

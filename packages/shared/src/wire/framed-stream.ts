@@ -11,7 +11,7 @@
  */
 import { encodeFrame, FrameDecoder } from './codec.ts'
 import { WRITE_HIGH_WATER_MARK } from '../constants.ts'
-import { AbortError, ConnectionClosedError, toError } from '../errors/index.ts'
+import { OperationAbortedError, ConnectionLostError, toError } from '../errors/index.ts'
 import type { Logger, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { ByteBudget } from './budget.ts'
@@ -140,10 +140,10 @@ export class FramedStream {
   /** Reads one frame (for request/response exchanges such as the handshake). */
   async readFrame (options: { signal?: AbortSignal | undefined } = {}): Promise<unknown> {
     if (this.#pendingFrames.length > 0) return this.#pendingFrames.shift()
-    if (this.#ended) throw this.#endError ?? new ConnectionClosedError('Stream ended before a frame arrived')
+    if (this.#ended) throw this.#endError ?? new ConnectionLostError('Stream ended before a frame arrived')
     const { promise, resolve, reject } = Promise.withResolvers<unknown>()
     this.#frameWaiter = { resolve, reject }
-    const onAbort = (): void => { reject(new AbortError()) }
+    const onAbort = (): void => { reject(new OperationAbortedError()) }
     options.signal?.addEventListener('abort', onAbort, { once: true })
     try {
       return await promise
@@ -155,7 +155,7 @@ export class FramedStream {
 
   /** Queues a frame for sending. Throws `FrameTooLargeError` if it exceeds the maximum. */
   send (frame: unknown): void {
-    if (this.stream.writeStatus !== 'writable') throw this.#overflow ?? new ConnectionClosedError(`Stream is ${this.stream.writeStatus}`)
+    if (this.stream.writeStatus !== 'writable') throw this.#overflow ?? new ConnectionLostError(`Stream is ${this.stream.writeStatus}`)
     const bytes = encodeFrame(frame, this.#maxFrameBytes)
     this.#queue.push(bytes)
     this.#queuedBytes += bytes.byteLength
@@ -172,8 +172,8 @@ export class FramedStream {
   /** Resolves when the write queue is below the high-water mark; rejects if the stream closes or the signal aborts. */
   async waitWritable (options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
     while (this.#queuedBytes + this.stream.writeBufferLength >= this.#highWaterMark) {
-      if (this.stream.writeStatus !== 'writable') throw new ConnectionClosedError()
-      if (options.signal?.aborted === true) throw new AbortError()
+      if (this.stream.writeStatus !== 'writable') throw new ConnectionLostError()
+      if (options.signal?.aborted === true) throw new OperationAbortedError()
       const { promise, resolve } = Promise.withResolvers<void>()
       this.#capacityWaiters.push(resolve)
       const onAbort = (): void => { resolve() }
@@ -266,7 +266,7 @@ export class FramedStream {
     }
     this.#ended = true
     this.#endError = err
-    this.#frameWaiter?.reject(err ?? new ConnectionClosedError('Stream ended before a frame arrived'))
+    this.#frameWaiter?.reject(err ?? new ConnectionLostError('Stream ended before a frame arrived'))
     this.#frameWaiter = undefined
     if (this.#onEnd !== undefined && this.#pendingFrames.length === 0) this.#onEnd(err)
   }
