@@ -157,6 +157,39 @@ runner.describe('OpfsFileStore integrity', () => {
   })
 })
 
+runner.describe('OpfsFileStore abandoned partials', () => {
+  runner.it('collects a partial untouched for longer than partialMaxAgeMs, and keeps a fresh one and one being received', async () => {
+    const chunk = 64 * 1024
+    const sender = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'
+    const bytes = new Uint8Array(2 * chunk).map((_, i) => i & 0xff)
+    const manifest = await createManifest({ name: 'a.bin', size: bytes.byteLength, read: async (o, l) => bytes.slice(o, o + l) }, { chunkSize: chunk })
+    const root = `collect-${Date.now()}-${Math.random()}`
+    const store = new OpfsFileStore({ root, partialMaxAgeMs: 60_000 })
+    for (const key of ['aa'.repeat(32), 'bb'.repeat(32)]) {
+      const p = await store.open(key, manifest, 'a.bin', sender)
+      await p.write(0, bytes.slice(0, chunk))
+      await p.commit(1)
+      await p.close()
+    }
+    const receiving = await store.open('cc'.repeat(32), manifest, 'a.bin', sender)
+    await receiving.write(0, bytes.slice(0, chunk))
+    const partials = async (): Promise<string[]> => {
+      const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle(root)).getDirectoryHandle('partial')
+      const keys: string[] = []
+      for await (const [k] of (dir as unknown as { entries: () => AsyncIterable<[string, unknown]> }).entries()) keys.push(k)
+      return keys.sort()
+    }
+    if (await store.collect() !== 0) throw new Error('collected fresh partials')
+    // an hour later every partial is older than a minute; the one being received stays
+    const removed = await store.collect(Date.now() + 3_600_000)
+    const left = await partials()
+    if (removed !== 2 || left.join() !== 'cc'.repeat(32)) throw new Error(`collected ${removed}, left ${left.join()}`)
+    if (await store.partialBytes('aa'.repeat(32)) !== 0) throw new Error('a collected partial still counts bytes')
+    await receiving.close()
+    if (await store.collect(Date.now() + 3_600_000) !== 1 || (await partials()).length !== 0) throw new Error('the partial closed since was not collected')
+  })
+})
+
 async function run (): Promise<Result[]> {
   const results: Result[] = []
   for (const c of cases) {

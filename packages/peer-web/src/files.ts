@@ -36,15 +36,53 @@ export interface InboxFile {
 
 const isNotFound = (err: unknown): boolean => (err as { name?: string }).name === 'NotFoundError'
 
+/** Default of the OPFS store's `partialMaxAgeMs`: a week. */
+export const DEFAULT_PARTIAL_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
+
 /** Received files in OPFS. */
 export class OpfsFileStore implements FileStore {
   readonly #rootName: string
   readonly #segmentBytes: number
   readonly #open = new Set<string>()
 
-  constructor (init: { root?: string, segmentBytes?: number } = {}) {
+  readonly #partialMaxAgeMs: number
+
+  /**
+   * `partialMaxAgeMs`: partial transfers untouched for this long are deleted by
+   * {@link OpfsFileStore.collect} (default 7 days, as on Node: a sender that never comes back
+   * must not hold the browser's quota forever).
+   */
+  constructor (init: { root?: string, segmentBytes?: number, partialMaxAgeMs?: number } = {}) {
     this.#rootName = init.root ?? OPFS_ROOT
     this.#segmentBytes = init.segmentBytes ?? OPFS_SEGMENT_BYTES
+    this.#partialMaxAgeMs = init.partialMaxAgeMs ?? DEFAULT_PARTIAL_MAX_AGE_MS
+  }
+
+  /**
+   * Deletes the partial transfers nobody has touched for `partialMaxAgeMs` (every file of the
+   * partial, its progress record included, older than that) and not being received now.
+   * Returns how many went. The web peer runs it when it starts.
+   */
+  async collect (now = Date.now()): Promise<number> {
+    const partials = await this.#dir('partial')
+    const stale: string[] = []
+    for await (const [key, handle] of partials.entries()) {
+      if (handle.kind !== 'directory' || this.#open.has(key)) continue
+      let newest = 0
+      for await (const [, entry] of (handle as FileSystemDirectoryHandle).entries()) {
+        if (entry.kind === 'file') newest = Math.max(newest, (await (entry as FileSystemFileHandle).getFile()).lastModified)
+      }
+      if (now - newest > this.#partialMaxAgeMs) stale.push(key)
+    }
+    let removed = 0
+    for (const key of stale) {
+      if (this.#open.has(key)) continue
+      try {
+        await partials.removeEntry(key, { recursive: true })
+        removed++
+      } catch {}
+    }
+    return removed
   }
 
   async #dir (...path: string[]): Promise<FileSystemDirectoryHandle> {

@@ -229,6 +229,11 @@ export async function createWebPeerImpl (init: WebPeerInit): Promise<WebPeer> {
     log: libp2p.logger.forComponent('subwire:discovery')
   })
   const files = init.files === null ? undefined : (init.files ?? new OpfsFileStore())
+  // partials of senders that never came back (a week by default) go at start, in the background
+  if (files instanceof OpfsFileStore) {
+    const log = libp2p.logger.forComponent('subwire:files')
+    files.collect().then((n) => { if (n > 0) log('collected %d abandoned partial transfers', n) }, (err: unknown) => { log('could not collect abandoned partials: %s', (err as Error).message) })
+  }
   const addressBook = init.addressBook ?? new MemoryAddressBook()
   const ownedStore = init.queue === undefined
     ? (typeof indexedDB === 'undefined' ? new MemoryQueueStore() : await IdbQueueStore.open(init.signer.ss58))
