@@ -406,6 +406,11 @@ class Client:
         args = {"dest": dest, "path": os.path.abspath(os.fspath(path)), "name": name, "queue": queue, "wait": wait if queue else None, "progress": on_progress is not None, "netuid": netuid, "encrypt": encrypt}
         return await self._call("send_file", args, on_frame)
 
+    async def cancel_transfer(self, transfer: str, reason: str | None = None) -> bool:
+        """Cancels an incoming transfer by id (the ``id`` of its ``file:accepted`` / ``file:progress`` events);
+        the sender gets ``TransferCancelledError`` with ``reason``. False if no such transfer is running."""
+        return bool((await self._call("cancel_transfer", {"transfer": transfer, "reason": reason}))["cancelled"])
+
     async def outbox(self) -> list[dict[str, Any]]:
         """Items waiting in the outbox."""
         return await self._call("outbox.list")
