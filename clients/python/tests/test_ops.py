@@ -257,3 +257,40 @@ def test_a_non_loopback_api_address_is_warned_about(workdir: Path, alice: Listen
         l.stop()
     # a loopback --api is not warned about
     assert "not a loopback address" not in "".join(alice.stderr)
+
+
+def test_plain_handlers_that_return_at_once_or_suspend_and_a_caller_timeout_cancels_the_suspended_one(alice: Listener, bob: Listener) -> None:
+    async def main() -> None:
+        async with await subwire.connect(alice.socket) as a, await subwire.connect(bob.socket) as b:
+            cancelled = asyncio.Event()
+
+            @a.handler("now")
+            async def now(body: Any, caller: subwire.Caller) -> Any:
+                return {"n": body, "by": caller.ss58}  # answered without a Task
+
+            @a.handler("sync")
+            def sync(body: Any, caller: subwire.Caller) -> Any:
+                return body * 2
+
+            @a.handler("later")
+            async def later(body: Any, caller: subwire.Caller) -> Any:
+                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # suspends twice: resumed by a Task
+                return body + 1
+
+            @a.handler("forever")
+            async def forever(body: Any, caller: subwire.Caller) -> Any:
+                try:
+                    await asyncio.sleep(60)
+                except asyncio.CancelledError:
+                    cancelled.set()
+                    raise
+            await a.ready()
+            assert await b.query(alice.addr, "now", 1, timeout=10) == {"n": 1, "by": bob.ss58}
+            assert await b.query(alice.addr, "sync", 21, timeout=10) == 42
+            assert await asyncio.gather(*(b.query(alice.addr, "later", i, timeout=10) for i in range(50))) == list(range(1, 51))
+            with pytest.raises(subwire.RequestTimeoutError):
+                await b.query(alice.addr, "forever", None, timeout=0.5)
+            await asyncio.wait_for(cancelled.wait(), 10)
+            assert not a._calls  # nothing left running in the handler's client
+    run(main())
