@@ -9,7 +9,7 @@
  * @packageDocumentation
  */
 import { AbortError, errorToWire, TooManyRequestsError } from '@subwire/shared'
-import { API_COALESCE_BYTES, API_HELLO_TIMEOUT_MS, API_MAX_IN_FLIGHT, API_MAX_UNREAD_BYTES, API_VERSION } from './constants.ts'
+import { API_HELLO_TIMEOUT_MS, API_MAX_IN_FLIGHT, API_MAX_UNREAD_BYTES, API_VERSION } from './constants.ts'
 import { ApiProtocolError, ApiUnauthorizedError, ApiVersionError, UnknownOperationError } from './errors.ts'
 import { ApiFrameDecoder, encodeApiFrame } from './framing.ts'
 import { tokenMatches } from './tokens.ts'
@@ -70,10 +70,7 @@ export class ApiConnection {
   readonly #closeListeners: Array<() => void> = []
   #authorised = false
   #closed = false
-  /** Frames of this turn, not yet written. */
-  #out: Uint8Array[] = []
-  #outBytes = 0
-  #flushing = false
+  #corked = false
   readonly #helloTimer: ReturnType<typeof setTimeout>
 
   constructor (socket: Socket, init: ApiConnectionInit) {
@@ -97,9 +94,8 @@ export class ApiConnection {
   }
 
   /**
-   * Sends a frame. The frames of one event-loop turn leave in one write: small ones copied
-   * into one buffer (one syscall, no per-chunk writev bookkeeping), large ones as they are.
-   * A client that lets more than {@link API_MAX_UNREAD_BYTES} pile up is disconnected.
+   * Sends a frame. Frames of one event-loop turn leave in one write. A client that lets
+   * more than {@link API_MAX_UNREAD_BYTES} pile up is disconnected.
    */
   send (frame: ApiFrame): void {
     if (this.#closed) return
@@ -110,30 +106,12 @@ export class ApiConnection {
       if (typeof frame.id === 'number' && frame.t !== 'error') this.send({ t: 'error', id: frame.id, error: wireError(err) })
       return
     }
-    this.#out.push(bytes)
-    this.#outBytes += bytes.byteLength
-    if (!this.#flushing) {
-      this.#flushing = true
-      setImmediate(this.#flush)
-    }
-  }
-
-  readonly #flush = (): void => {
-    this.#flushing = false
-    const out = this.#out
-    const bytes = this.#outBytes
-    this.#out = []
-    this.#outBytes = 0
-    if (this.#socket.destroyed || out.length === 0) return
-    if (out.length === 1) {
-      this.#socket.write(out[0] as Uint8Array)
-    } else if (bytes <= API_COALESCE_BYTES) {
-      this.#socket.write(Buffer.concat(out, bytes))
-    } else {
+    if (!this.#corked) {
+      this.#corked = true
       this.#socket.cork()
-      for (const b of out) this.#socket.write(b)
-      this.#socket.uncork()
+      process.nextTick(() => { this.#corked = false; this.#socket.uncork() })
     }
+    this.#socket.write(bytes)
     if (this.#socket.writableLength > API_MAX_UNREAD_BYTES) {
       this.#init.log('api connection %d: the client reads too slowly (%d bytes unread): closed', this.id, this.#socket.writableLength)
       this.#socket.destroy()
@@ -144,7 +122,6 @@ export class ApiConnection {
   close (reason?: Error, id = 0): void {
     if (this.#closed) return
     if (reason !== undefined) this.send({ t: 'error', id, error: wireError(reason) })
-    this.#flush()
     this.#socket.end()
     setTimeout(() => { this.#socket.destroy() }, 1000).unref()
     this.#teardown()

@@ -31,13 +31,6 @@ export const API_MAX_IN_FLIGHT = 4096
  */
 export const API_MAX_UNREAD_BYTES = 256 * 1024 * 1024
 
-/**
- * The frames of one event-loop turn up to this many bytes in all are copied into one
- * buffer and written at once (copying 64 KiB costs less than a writev of many small chunks);
- * above it they are written corked, as they are.
- */
-export const API_COALESCE_BYTES = 64 * 1024
-
 /** Progress frames of one transfer are at most this often (the last one is always sent). */
 export const API_PROGRESS_INTERVAL_MS = 100
 
