@@ -49,7 +49,11 @@ export function renderTable (r: Any): string {
     const at1k = (name: string): number => num((rpc[name]?.rows as Any[] | undefined)?.find((x) => num(x.size) === 1024)?.[`load${mid}`]?.reqPerSec)
     const axon = at1k('FastAPI axon')
     const py = [['Python client → subwire API → peer', 'pythonClientVsAxon1KiB'], ['peer → subwire API → Python handler', 'pythonHandlerVsAxon1KiB']] as const
-    const lines = py.filter(([n]) => Number.isFinite(at1k(n)) && axon > 0).map(([n, k]) => `- ${n}: ${fmt(at1k(n))} req/s @${mid} at 1 KiB = ${fmt(at1k(n) / axon, 1)}x the FastAPI axon (${fmt(axon)} req/s; target ${String(r.targets?.[k] ?? '?')}x)`)
+    // CPU per request (every process of the row summed) as well: on a shared machine req/s follows the scheduler, CPU per request much less
+    const cpu1k = (name: string): number => num((rpc[name]?.rows as Any[] | undefined)?.find((x) => num(x.size) === 1024)?.[`load${mid}`]?.cpuUsPerReq)
+    const axonCpu = cpu1k('FastAPI axon')
+    const cpuNote = (n: string): string => Number.isFinite(cpu1k(n)) && axonCpu > 0 ? `; CPU ${fmt(cpu1k(n))} µs/req against the axon's ${fmt(axonCpu)}: ${fmt(axonCpu / cpu1k(n), 1)}x less` : ''
+    const lines = py.filter(([n]) => Number.isFinite(at1k(n)) && axon > 0).map(([n, k]) => `- ${n}: ${fmt(at1k(n))} req/s @${mid} at 1 KiB = ${fmt(at1k(n) / axon, 1)}x the FastAPI axon (${fmt(axon)} req/s; target ${String(r.targets?.[k] ?? '?')}x)${cpuNote(n)}`)
     const btpy = r.anchors?.btlightningPython?.rpc1KiB?.reqPerSec
     if (btpy !== undefined && lines.length > 0) lines.push(`- btlightning's Python bindings, published: ${fmt(btpy)} req/s at 1 KiB (Apple silicon; NOT measured here)`)
     if (lines.length > 0) out.push('Python through the local API:', '', ...lines, '')

@@ -82,6 +82,37 @@ class _Op:
         self.on_frame = on_frame
 
 
+class _Resume:
+    """Awaits the rest of a coroutine that was started by hand (``coro.send(None)`` gave ``first``):
+    lets a Task drive it on from where it suspended."""
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Any, first: Any) -> None:
+        self._coro = coro
+        self._first = first
+
+    def __await__(self) -> Any:
+        coro, value = self._coro, self._first
+        self._first = None
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as e:  # noqa: BLE001 - a cancel (or other throw) goes on into the coroutine
+                try:
+                    value = coro.throw(e)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as done:
+                    return done.value
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self, client: "Client") -> None:
         self._client = client
@@ -231,6 +262,11 @@ class Client:
 
     def _on_frame(self, f: dict[str, Any]) -> None:
         t = f.get("t")
+        if t == "result":  # the common case first
+            op = self._ops.pop(f.get("id", 0), None)
+            if op is not None and not op.future.done():
+                op.future.set_result(f.get("value"))
+            return
         if t == "call":
             self._on_call(f)
             return
@@ -249,11 +285,7 @@ class Client:
             if t == "error" and f.get("id", 0) == 0:
                 log.warning("subwire API: %s", error_from_wire(f.get("error")))
             return
-        if t == "result":
-            del self._ops[f["id"]]
-            if not op.future.done():
-                op.future.set_result(f.get("value"))
-        elif t == "error":
+        if t == "error":
             del self._ops[f["id"]]
             if not op.future.done():
                 op.future.set_exception(error_from_wire(f.get("error")))
@@ -330,7 +362,30 @@ class Client:
 
     async def query(self, dest: str, type: str, body: Any = None, *, timeout: float | None = None, netuid: int | None = None, encrypt: bool | None = None) -> Any:
         """Sends an RPC request and returns the reply body. ``timeout`` in seconds."""
-        return await self._call("request", {"dest": dest, "type": type, "body": body, "timeout": self._ms(timeout), "netuid": netuid, "encrypt": encrypt})
+        # the hot path: the frame is built here, with no argument dict to filter
+        if self._closed is not None or self._transport is None:
+            raise ConnectionError("the subwire API connection is closed") from self._closed
+        id_ = next(self._ids)
+        frame: dict[str, Any] = {"op": "request", "id": id_, "dest": dest, "type": type, "body": body}
+        if timeout is not None:
+            frame["timeout"] = timeout * 1000
+        if netuid is not None:
+            frame["netuid"] = netuid
+        if encrypt is not None:
+            frame["encrypt"] = encrypt
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        self._ops[id_] = _Op(fut, None)
+        self._wbuf.append(encode(frame))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if id_ in self._ops and self._closed is None:
+                del self._ops[id_]
+                self._send({"op": "cancel", "target": id_})
+            raise
 
     async def query_stream(self, dest: str, type: str, body: Any = None, *, timeout: float | None = None, netuid: int | None = None, encrypt: bool | None = None) -> AsyncIterator[Any]:
         """Sends a request whose reply is streamed; yields each chunk."""
@@ -405,6 +460,11 @@ class Client:
                     asyncio.ensure_future(r)
         args = {"dest": dest, "path": os.path.abspath(os.fspath(path)), "name": name, "queue": queue, "wait": wait if queue else None, "progress": on_progress is not None, "netuid": netuid, "encrypt": encrypt}
         return await self._call("send_file", args, on_frame)
+
+    async def cancel_transfer(self, transfer: str, reason: str | None = None) -> bool:
+        """Cancels an incoming transfer by id (the ``id`` of its ``file:accepted`` / ``file:progress`` events);
+        the sender gets ``TransferCancelledError`` with ``reason``. False if no such transfer is running."""
+        return bool((await self._call("cancel_transfer", {"transfer": transfer, "reason": reason}))["cancelled"])
 
     async def outbox(self) -> list[dict[str, Any]]:
         """Items waiting in the outbox."""
@@ -515,8 +575,45 @@ class Client:
         if fn is None:
             self._send({"op": "reply", "call": n, "error": {"name": "UnknownRpcTypeError", "message": f'No handler for "{typ}" in this client'}})
             return
-        task = self._loop.create_task(self._run_call(n, fn, streamed or bool(f.get("stream")), f.get("body"), caller, int(f.get("window", 16))))
+        streamed = streamed or bool(f.get("stream"))
+        if not streamed:
+            # run the handler at once: one that returns without suspending (no await that waits)
+            # is answered in this turn with no Task, as Python 3.12's eager tasks do
+            try:
+                value = fn(f.get("body"), caller)
+                if inspect.iscoroutine(value):
+                    try:
+                        first = value.send(None)
+                    except StopIteration as done:
+                        value = done.value
+                    else:
+                        self._calls[n] = self._loop.create_task(self._finish_call(n, _Resume(value, first)))
+                        return
+                elif inspect.isawaitable(value):
+                    self._calls[n] = self._loop.create_task(self._finish_call(n, value))
+                    return
+            except Exception as e:  # noqa: BLE001 - every handler error goes back to the caller, typed by name
+                self._send({"op": "reply", "call": n, "error": error_to_wire(e)})
+                return
+            self._send({"op": "reply", "call": n, "value": value})
+            return
+        task = self._loop.create_task(self._run_call(n, fn, streamed, f.get("body"), caller, int(f.get("window", 16))))
         self._calls[n] = task
+
+    async def _finish_call(self, n: int, pending: Awaitable[Any]) -> None:
+        """The rest of a plain handler that suspended: awaits it and replies."""
+        try:
+            value = await pending
+        except asyncio.CancelledError:
+            return  # the caller cancelled or timed out: the peer already answered it
+        except Exception as e:  # noqa: BLE001
+            if self._closed is None:
+                self._send({"op": "reply", "call": n, "error": error_to_wire(e)})
+            return
+        finally:
+            self._calls.pop(n, None)
+        if self._closed is None:
+            self._send({"op": "reply", "call": n, "value": value})
 
     async def _run_call(self, n: int, fn: Handler, streamed: bool, body: Any, caller: Caller, window: int) -> None:
         try:

@@ -52,19 +52,26 @@ async function sendFile (peer: NodePeer, a: Args, ctx: OpContext): Promise<unkno
   }
   const outbox = outboxOf(peer)
   const source = await NodeFileSource.open(path, name)
-  let queued: { id: string, joined: boolean }
-  try {
-    queued = await enqueueOrJoin(outbox, async () => await outbox.enqueueFile(dest, source, { ...common, ...(onProgress === undefined ? {} : { onProgress }) }))
-  } finally {
-    await source.close()
+  const queuing = (async () => {
+    try {
+      return await enqueueOrJoin(outbox, async () => await outbox.enqueueFile(dest, source, { ...common, ...(onProgress === undefined ? {} : { onProgress }) }))
+    } finally {
+      await source.close()
+    }
+  })()
+  if (a.optBool('wait') !== true) {
+    const queued = await queuing
+    return { id: queued.id, queued: true, joined: queued.joined }
   }
-  if (a.optBool('wait') !== true) return { id: queued.id, queued: true, joined: queued.joined }
+  // followed from before the item exists: its first attempt can start before enqueue returns
   let result: Record<string, unknown> = {}
-  const end = await watchItem(peer, outbox, queued.id, (e) => {
+  const watching = watchItem(peer, outbox, queuing.then((q) => q.id), (e) => {
     if (e.event === 'progress') ctx.emit({ t: 'progress', phase: 'bytes', transfer: e.id, bytes: e.bytes, total: e.total, rate: e.rate })
     else if (e.event === 'delivered' || e.event === 'dead') result = e
     else ctx.emit({ t: 'progress', phase: e.event, ...e })
   }, { signal: ctx.signal })
+  const queued = await queuing.catch(async (err: unknown) => { await watching.catch(() => 'dead'); throw err })
+  const end = await watching
   if (end === 'dead') {
     const err = new Error(String(result.message))
     err.name = String(result.error)
