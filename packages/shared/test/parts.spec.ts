@@ -67,7 +67,20 @@ describe('one destination parser', () => {
   it('refuses anything else with InvalidDestinationError', () => {
     for (const bad of ['not-a-destination', '/ip4/127.0.0.1/udp/1/quic-v1', '/nonsense/1']) {
       assert.throws(() => parseDestination(bad), (e: Error) => e.name === 'InvalidDestinationError')
+      // a bad one is refused every time, not remembered
+      assert.throws(() => parseDestination(bad), (e: Error) => e.name === 'InvalidDestinationError')
     }
+  })
+
+  it('parses a destination once: the same string gives the same frozen result', () => {
+    const dest = `/ip4/10.0.0.9/tcp/4701/p2p/${PEER}`
+    const a = parseDestination(dest)
+    assert.equal(parseDestination(dest), a)
+    assert.ok(Object.isFrozen(a))
+    // bounded: a flood of distinct destinations does not grow it without limit
+    for (let i = 0; i < 1100; i++) parseDestination(`/ip4/10.0.${i >> 8}.${i & 255}/tcp/1/p2p/${PEER}`)
+    assert.notEqual(parseDestination(dest), a, 'the oldest entries were let go')
+    assert.deepEqual(parseDestination(dest), a)
   })
 
   it('matches a destination to an authenticated peer by SS58 or PeerId', () => {

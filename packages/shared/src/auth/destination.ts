@@ -17,6 +17,23 @@ export type Destination =
 
 /** Parses a destination, or throws `InvalidDestinationError` saying what is wrong with it. */
 export function parseDestination (dest: string): Destination {
+  // a request loop names the same destination each time: parsing its multiaddr and PeerId
+  // again was about a tenth of the local API's peer in a profile (1 KiB calls, 32 in flight)
+  const known = parsed.get(dest)
+  if (known !== undefined) return known
+  const result = Object.freeze(parseAnew(dest))
+  if (parsed.size >= PARSED_CACHE_SIZE) parsed.delete(parsed.keys().next().value as string)
+  parsed.set(dest, result)
+  return result
+}
+
+/** Destinations parsed lately (only valid ones: a bad one throws every time). */
+const parsed = new Map<string, Destination>()
+
+/** How many parsed destinations {@link parseDestination} keeps. */
+const PARSED_CACHE_SIZE = 1024
+
+function parseAnew (dest: string): Destination {
   if (dest.startsWith('/')) {
     let ma: Multiaddr
     try {
