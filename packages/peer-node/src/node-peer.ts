@@ -12,6 +12,7 @@ import { quic } from '@chainsafe/libp2p-quic'
 import { applyQuicReadSize } from './quic-read-size.ts'
 import { guardedWebSockets } from './ws-guard.ts'
 import { webRTCDirectTransport } from './webrtc-direct/index.ts'
+import { quietLogger } from './quiet-logger.ts'
 import type { WebSocketGuardInit } from './ws-guard.ts'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -322,7 +323,7 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
     start: false,
     privateKey,
     ...(datastore === undefined ? {} : { datastore }),
-    ...(init.logger === undefined ? {} : { logger: init.logger }),
+    logger: init.logger ?? quietLogger(),
     ...(init.metrics === undefined ? {} : { metrics: init.metrics }),
     addresses: { listen },
     connectionGater: upgrades.gater(aclConnectionGater(acl)),
