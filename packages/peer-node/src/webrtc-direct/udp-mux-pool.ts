@@ -107,7 +107,9 @@ export class UdpMuxPool {
     if (this.#worker !== undefined) return this.#worker
     const stopped = new Int32Array(new SharedArrayBuffer(4))
     const worker = new Worker(new URL('./udp-mux-worker.ts', import.meta.url), { workerData: { stopped } })
+    let running = true
     process.once('exit', () => {
+      if (!running) return
       worker.postMessage({ op: 'shutdown' })
       Atomics.wait(stopped, 0, 0, EXIT_STOP_WAIT_MS)
     })
@@ -120,7 +122,10 @@ export class UdpMuxPool {
       for (const w of this.#waiting.values()) w.reject(err)
     }
     worker.on('error', fail)
-    worker.on('exit', (code) => { fail(new Error(`the UDP mux worker exited with code ${code}`)) })
+    worker.on('exit', (code) => {
+      running = false
+      fail(new Error(`the UDP mux worker exited with code ${code}`))
+    })
     this.#worker = worker
     return worker
   }
