@@ -57,6 +57,7 @@ async function slowSockets (addrs: string[], ms: number): Promise<{ opened: numb
       s.on('close', () => { open.delete(s) })
     }
   }, 100)
+  setTimeout(() => { process.stdout.write('attacking\n') }, 2000) // 80 sockets open
   await new Promise((resolve) => setTimeout(resolve, ms))
   clearInterval(tick)
   clearInterval(refill)
@@ -80,6 +81,7 @@ async function idleTable (addrs: string[], ms: number): Promise<{ held: number, 
     }
   }))
   const held = peers.reduce((n, p) => n + p.libp2p.getConnections().length, 0)
+  process.stdout.write('attacking\n')
   await new Promise((resolve) => setTimeout(resolve, ms))
   await Promise.all(peers.map(async (p) => { await p.stop() }))
   return { held, tried }
@@ -126,7 +128,14 @@ async function abuse (attack: 'slow' | 'table'): Promise<Record<string, unknown>
   const done = new Promise<void>((resolve) => { w.on('exit', () => { resolve() }) })
   let peak = rssMiB()
   const sampler = setInterval(() => { peak = Math.max(peak, rssMiB()) }, 100)
-  await new Promise((resolve) => setTimeout(resolve, 3000)) // the attack is in place
+  // the attack is in place: the worker says so (its start-up at nice 19 takes seconds here), then 1 s more
+  await new Promise<void>((resolve) => {
+    const check = (): void => { if (wout.includes('attacking\n')) resolve() }
+    w.stdout.on('data', check)
+    void done.then(() => { resolve() })
+    check()
+  })
+  await new Promise((resolve) => setTimeout(resolve, 1000))
   const c = new AbortController()
   const busy = measure(alice, dest, { signal: c.signal })
   let fresh = 0
@@ -153,7 +162,7 @@ async function abuse (attack: 'slow' | 'table'): Promise<Record<string, unknown>
   clearInterval(sampler)
   freshTimes.sort((a, b) => a - b)
   return {
-    attacker: JSON.parse(wout.trim().split('\n').pop() ?? '{}') as unknown,
+    attacker: JSON.parse(wout.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}') as unknown,
     honest,
     freshClients: { tried: fresh, ok: freshOk, p50Ms: freshTimes[Math.floor(freshTimes.length / 2)] ?? Number.NaN },
     listenerPeakRssMiB: peak
