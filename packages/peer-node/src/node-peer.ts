@@ -11,6 +11,8 @@ import { join } from 'node:path'
 import { quic } from '@chainsafe/libp2p-quic'
 import { applyQuicReadSize } from './quic-read-size.ts'
 import { guardedWebSockets } from './ws-guard.ts'
+import { webRTCDirectTransport } from './webrtc-direct/index.ts'
+import { quietLogger } from './quiet-logger.ts'
 import type { WebSocketGuardInit } from './ws-guard.ts'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -20,7 +22,6 @@ import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { keychain } from '@libp2p/keychain'
-import { webRTCDirect } from '@libp2p/webrtc'
 import { MemoryDatastore, MountDatastore } from 'datastore-core'
 import { FsDatastore } from 'datastore-fs'
 import { Key } from 'interface-datastore'
@@ -317,14 +318,14 @@ function libp2pOptions (init: NodePeerInit, { transports, listen, privateKey, da
     start: false,
     privateKey,
     ...(datastore === undefined ? {} : { datastore }),
-    ...(init.logger === undefined ? {} : { logger: init.logger }),
+    logger: init.logger ?? quietLogger(),
     ...(init.metrics === undefined ? {} : { metrics: init.metrics }),
     addresses: { listen },
     connectionGater: upgrades.gater(aclConnectionGater(acl)),
     transports: [
       ...(transports.includes('quic') ? [quic()] : []),
       ...(transports.includes('tcp') ? [tcp()] : []),
-      ...(transports.includes('webrtc-direct') ? [webRTCDirect()] : []),
+      ...(transports.includes('webrtc-direct') ? [webRTCDirectTransport()] : []),
       ...(transports.includes('ws') ? [guardedWebSockets(init.webSockets, init.logger?.forComponent('subwire:ws') ?? logger('subwire:ws'))] : []),
       ...(webtransport
         ? [webTransportListener({
