@@ -342,6 +342,27 @@ describe('Outbox', () => {
     await outbox.stop()
   })
 
+  it('tries a joined item at once, with the backoff reset: sending it again is a fresh look', async () => {
+    const { outbox, clock, transport } = await setup({ backoff: { baseMs: 60_000, capMs: 3_600_000 } })
+    transport.fail = unreachable
+    await outbox.start()
+    const id = await outbox.enqueueMessage(BOB, 'step', { i: 1 }, { id: 'step-1' })
+    await flush()
+    await clock.advance(150_000)
+    const [waiting] = await outbox.list()
+    assert.ok(waiting !== undefined && waiting.nextAttemptAt - clock.now() > 10_000, 'the item waits a long backoff')
+    const before = transport.calls.length
+    transport.fail = () => undefined
+    const joined: number[] = []
+    outbox.on('queue:joined', (v) => { joined.push(v.nextAttemptAt) })
+    assert.equal(await outbox.enqueueMessage(BOB, 'step', { i: 1 }, { id: 'step-1' }), id)
+    assert.deepEqual(joined, [clock.now()], 'the joined item is announced as due now')
+    await flush()
+    assert.equal(transport.calls.length, before + 1, 'an attempt at once, not after the backoff')
+    assert.equal(transport.delivered.length, 1)
+    await outbox.stop()
+  })
+
   it('keeps its invariants under any interleaving of failures and returns (property)', async () => {
     await fc.assert(fc.asyncProperty(
       fc.array(fc.record({ dest: fc.constantFrom(ALICE, BOB, CHARLIE), fails: fc.integer({ min: 0, max: 4 }) }), { minLength: 1, maxLength: 12 }),
