@@ -476,6 +476,14 @@ class TransferCancelledError(SubwireError):
     default_message = "The transfer was cancelled"
 
 
+class TransferInProgressError(SubwireError):
+    """The same file from the same sender is already being received; try again when that transfer ends"""
+
+    name = "TransferInProgressError"
+    code = "ERR_TRANSFER_IN_PROGRESS"
+    default_message = "The same file from the same sender is already being received; try again when that transfer ends"
+
+
 class TruncatedFrameError(SubwireError):
     """Stream ended in the middle of a frame"""
 
@@ -593,6 +601,7 @@ ERRORS: dict[str, type[SubwireError]] = {
     "SubnetNotServedError": SubnetNotServedError,
     "TooManyRequestsError": TooManyRequestsError,
     "TransferCancelledError": TransferCancelledError,
+    "TransferInProgressError": TransferInProgressError,
     "TruncatedFrameError": TruncatedFrameError,
     "UnexpectedPeerError": UnexpectedPeerError,
     "UnknownDestinationError": UnknownDestinationError,
@@ -602,4 +611,4 @@ ERRORS: dict[str, type[SubwireError]] = {
     "WrongSs58PrefixError": WrongSs58PrefixError,
 }
 
-__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChainUnavailableError", "ChunkHashMismatchError", "ConnectionClosedError", "CreditWindowExceededError", "DeadLetterError", "DecodeLimitError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutTimeoutError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FolderLimitError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "HotkeyRecordExpiredError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidHotkeyRecordError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RecordPeerMismatchError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "StaleHotkeyRecordError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TruncatedFrameError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "UnsafePathError", "WrongSs58PrefixError", "ERRORS"]
+__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChainUnavailableError", "ChunkHashMismatchError", "ConnectionClosedError", "CreditWindowExceededError", "DeadLetterError", "DecodeLimitError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutTimeoutError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FolderLimitError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "HotkeyRecordExpiredError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidHotkeyRecordError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RecordPeerMismatchError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "StaleHotkeyRecordError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TransferInProgressError", "TruncatedFrameError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "UnsafePathError", "WrongSs58PrefixError", "ERRORS"]
