@@ -2,7 +2,7 @@
 // documented exit code, and nothing is queued that could only be dead-lettered later.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { BIN, kill9, startCli, startPeer, tempDir, until } from './helpers.ts'
@@ -64,6 +64,22 @@ describe('the CLI on a first run', () => {
     const f = run(['--home', home('alice'), 'send', '/ip4/127.0.0.1/udp/4701/quic-v1/p2p/' + BOB_PEER, join(dir, 'missing.bin')])
     assert.equal(f.status, 2, f.stderr)
     assert.match(f.stderr, /missing\.bin: no such file/)
+    queueIsEmpty()
+  })
+
+  it('refuses a file it cannot read with exit 2, queueing nothing (also as root)', async () => {
+    const unreadable = join(dir, 'unreadable.bin')
+    await writeFile(unreadable, 'secret')
+    await chmod(unreadable, 0o000)
+    // root reads a mode-000 file: the CLI runs without the capabilities that let it
+    const asRoot = process.getuid?.() === 0
+    if (asRoot) assert.equal(spawnSync('setpriv', ['--version']).status, 0, 'setpriv (util-linux) runs the CLI as root without CAP_DAC_OVERRIDE')
+    const args = [BIN, '--home', home('alice'), 'send', '/ip4/127.0.0.1/udp/4701/quic-v1/p2p/' + BOB_PEER, unreadable]
+    const r = asRoot
+      ? spawnSync('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', process.execPath, ...args], { encoding: 'utf8', timeout: 60_000 })
+      : spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 })
+    assert.equal(r.status, 2, r.stderr)
+    assert.equal(r.stderr.trim().split('\n').at(-1), `subwire: ${unreadable}: cannot be read (EACCES)`)
     queueIsEmpty()
   })
 

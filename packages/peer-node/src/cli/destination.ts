@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { stat } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { AbortError, PeerUnreachableError, toError, UnknownDestinationError } from '@subwire/shared'
 import { parseDestination } from '@subwire/shared/protocol'
 import { UsageError } from './args.ts'
@@ -58,6 +58,13 @@ export async function checkFile (path: string): Promise<void> {
     throw new UsageError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot be read (${code ?? toError(err).message})`)
   }
   if (!s.isFile()) throw new UsageError(`${path} is not a regular file${s.isDirectory() ? ' (a directory)' : ''}`)
+  // opened (a regular file: this cannot block as a FIFO would), not only stat'ed: a file this
+  // user may not read would otherwise be queued and dead-lettered at its first attempt
+  try {
+    await (await open(path, 'r')).close()
+  } catch (err) {
+    throw new UsageError(`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? toError(err).message})`)
+  }
 }
 
 /** Connects within `ms`, naming the address and the time in the error when it cannot. */
