@@ -2,7 +2,7 @@
 // documented exit code, and nothing is queued that could only be dead-lettered later.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { chmod, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { BIN, kill9, startCli, startPeer, tempDir, until } from './helpers.ts'
@@ -211,6 +211,21 @@ describe('the CLI on a first run', () => {
     const regular = run(['--home', home('bob'), 'listen', '--storage', file])
     assert.equal(regular.status, 2)
     assert.match(regular.stderr, /is not a directory/)
+  })
+
+  it('refuses a read-only listen --storage at start, in one line, before the peer starts (also as root)', async () => {
+    const readOnly = join(dir, 'read-only')
+    await mkdir(readOnly)
+    await chmod(readOnly, 0o555)
+    // root writes into a mode-555 directory: the CLI runs without the capabilities that let it
+    const asRoot = process.getuid?.() === 0
+    const args = [BIN, '--home', home('bob'), 'listen', '--storage', readOnly]
+    const r = asRoot
+      ? spawnSync('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', process.execPath, ...args], { encoding: 'utf8', timeout: 60_000 })
+      : spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 })
+    assert.equal(r.status, 2, r.stderr)
+    assert.equal(r.stderr.trim(), `subwire: --storage ${readOnly} is not writable by this user`)
+    assert.equal(r.stdout, '', 'it never said it was listening')
   })
 
   it('documents exit codes and environment variables in --help, and has peers list', () => {
