@@ -2,7 +2,7 @@
 // documented exit code, and nothing is queued that could only be dead-lettered later.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { chmod, mkdir, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { BIN, kill9, startCli, startPeer, tempDir, until } from './helpers.ts'
@@ -81,6 +81,17 @@ describe('the CLI on a first run', () => {
     assert.equal(r.status, 2, r.stderr)
     assert.equal(r.stderr.trim().split('\n').at(-1), `subwire: ${unreadable}: cannot be read (EACCES)`)
     queueIsEmpty()
+  })
+
+  it('queues for a hotkey nobody knows yet only when a resolver is configured, and says which one will be asked', async () => {
+    const carol = home('carol')
+    assert.equal(run(['--home', carol, 'init', '--hotkey-uri', '//Charlie', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1']).status, 0)
+    const configFile = join(carol, 'subwire.json')
+    await writeFile(configFile, JSON.stringify({ ...(JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>), subtensor: 'ws://127.0.0.1:9' }))
+    const r = run(['--home', carol, 'send', UNKNOWN_SS58, file, '--detach'])
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stderr, new RegExp(`^subwire: warning: ${UNKNOWN_SS58} is not in the address book: the metagraph \\(ws://127\\.0\\.0\\.1:9\\) will be asked for its address at each attempt`, 'm'))
+    assert.match(r.stdout, /^queued /)
   })
 
   it('sends by hotkey to a peer that has no address but is connected to the running listener (a browser)', async () => {
