@@ -476,6 +476,14 @@ class TransferCancelledError(SubwireError):
     default_message = "The transfer was cancelled"
 
 
+class TransferInProgressError(SubwireError):
+    """The same file from the same sender is already being received; try again when that transfer ends"""
+
+    name = "TransferInProgressError"
+    code = "ERR_TRANSFER_IN_PROGRESS"
+    default_message = "The same file from the same sender is already being received; try again when that transfer ends"
+
+
 class TruncatedFrameError(SubwireError):
     """Stream ended in the middle of a frame"""
 
@@ -603,6 +611,7 @@ ERRORS: dict[str, type[SubwireError]] = {
     "SubnetNotServedError": SubnetNotServedError,
     "TooManyRequestsError": TooManyRequestsError,
     "TransferCancelledError": TransferCancelledError,
+    "TransferInProgressError": TransferInProgressError,
     "TruncatedFrameError": TruncatedFrameError,
     "UnexpectedHotkeyError": UnexpectedHotkeyError,
     "UnexpectedPeerError": UnexpectedHotkeyError,
@@ -613,4 +622,4 @@ ERRORS: dict[str, type[SubwireError]] = {
     "WrongSs58PrefixError": WrongSs58PrefixError,
 }
 
-__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChainUnavailableError", "ChunkHashMismatchError", "ConnectionClosedError", "ConnectionLostError", "CreditWindowExceededError", "DeadLetterError", "DecodeLimitError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutTimeoutError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FolderLimitError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "HotkeyRecordExpiredError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidHotkeyRecordError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "OperationAbortedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerNotStartedError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RecordPeerMismatchError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "StaleHotkeyRecordError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TruncatedFrameError", "UnexpectedHotkeyError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "UnsafePathError", "WrongSs58PrefixError", "ERRORS"]
+__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChainUnavailableError", "ChunkHashMismatchError", "ConnectionClosedError", "ConnectionLostError", "CreditWindowExceededError", "DeadLetterError", "DecodeLimitError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutTimeoutError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FolderLimitError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "HotkeyRecordExpiredError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidHotkeyRecordError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "OperationAbortedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerNotStartedError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RecordPeerMismatchError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "StaleHotkeyRecordError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TransferInProgressError", "TruncatedFrameError", "UnexpectedHotkeyError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "UnsafePathError", "WrongSs58PrefixError", "ERRORS"]

@@ -8,8 +8,12 @@
  * - `{ op: 'file', dest, path, name?, netuid?, encrypt?, watch? }` (hashing progress lines first)
  * - `{ op: 'status' }`: addresses, connected peers, transfers in flight with progress, the outbox
  * - `{ op: 'watch', id }`, `{ op: 'list' }`, `{ op: 'dead' }`, `{ op: 'retry', id }` (`id: 'all'`), `{ op: 'drop', id }`
+ * - `{ op: 'hello' }`: `{ event: 'hello', pid }`, answered also while the listener's peer starts
  * - `{ op: 'resolve', ss58, timeout? }`: the running peer resolves a hotkey (its DHT is warm,
  *   its cache holds what it found); answers `{ event: 'resolved', ss58, source, via?, peerId?, multiaddrs, netuids?, seq?, expiresAt?, details? }`
+ *
+ * The socket is bound before the peer starts ({@link claimControl}); other requests made
+ * meanwhile are answered once it has.
  *
  * Answers are lines `{ event: … }`; the last one of a watch is `delivered` or `dead`,
  * and any failure is `{ event: 'error', error, message }`.
@@ -19,7 +23,7 @@
 import { chmod, unlink } from 'node:fs/promises'
 import { createConnection, createServer } from 'node:net'
 import { isAbsolute, join } from 'node:path'
-import { errorToWire, InvalidConfigError, toError, isAbortError } from '@subwire/shared'
+import { errorToWire, InvalidConfigError, PeerNotStartedError, SubwireError, toError, isAbortError } from '@subwire/shared'
 import { CONTROL_SOCKET_FILE } from './constants.ts'
 import { Transfers } from './ops/transfers.ts'
 import type { Outbox, OutboxView } from '@subwire/shared'
@@ -116,39 +120,118 @@ export interface ControlServer {
   close(): Promise<void>
 }
 
+/** Another listener answers on this home's control socket: one home, one listener (its outbox worker). */
+export class ListenerRunningError extends SubwireError {
+  static override name = 'ListenerRunningError'
+  static override code = 'ERR_LISTENER_RUNNING'
+  static defaultMessage = 'another subwire listener is running in this home: stop it first, or use another --home'
+}
+
+/**
+ * The control socket of a home, bound before the listener's peer starts (so that a second
+ * listener in the same home is refused before it binds a port). Connections made before
+ * {@link ControlClaim.serve} wait, unread, and are served once the peer is there.
+ */
+export interface ControlClaim {
+  /** The socket path. */
+  readonly path: string
+  /** Serves the waiting and later connections for `peer` (once). */
+  serve(peer: NodePeer): ControlServer
+  /** Ends every connection and removes the socket; safe to call again. */
+  close(): Promise<void>
+}
+
+/**
+ * Binds the control socket of `home`. Throws {@link ListenerRunningError} (with the other
+ * listener's pid) if a listener answers on it; removes a stale socket a killed listener left.
+ */
+export async function claimControl (home: string): Promise<ControlClaim> {
+  const path = join(home, CONTROL_SOCKET_FILE)
+  const sockets = new Set<Socket>()
+  let served: ((parts: Served) => void) | undefined
+  let unserved: ((err: Error) => void) | undefined
+  const ready = new Promise<Served>((resolve, reject) => { served = resolve; unserved = reject })
+  ready.catch(() => {}) // a claim closed before it served: its waiting connections are destroyed
+  let transfers: Transfers | undefined
+  const server: Server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {})
+    void handle(socket, ready)
+  })
+  await bind(server, path, home)
+  await chmod(path, 0o600)
+  let closed: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closed ??= (async () => {
+      unserved?.(new PeerNotStartedError('The listener stopped'))
+      transfers?.stop()
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+      await unlink(path).catch(() => {})
+    })()
+    await closed
+  }
+  return {
+    path,
+    close,
+    serve: (peer) => {
+      const outbox = peer.outbox
+      if (outbox === undefined) throw new InvalidConfigError('The control socket needs a peer with an outbox')
+      if (transfers !== undefined) throw new InvalidConfigError('The control socket is already served')
+      transfers = new Transfers({ peer })
+      transfers.start()
+      served?.({ peer, outbox, transfers })
+      return { path, close }
+    }
+  }
+}
+
 /**
  * Serves the control socket of `home` for `peer`. Refuses to start if another listener
  * answers on it; removes a stale socket a killed listener left.
  */
 export async function serveControl (home: string, peer: NodePeer): Promise<ControlServer> {
-  const outbox = peer.outbox
-  if (outbox === undefined) throw new InvalidConfigError('The control socket needs a peer with an outbox')
-  const path = join(home, CONTROL_SOCKET_FILE)
-  if (await isAlive(path)) throw new InvalidConfigError(`Another subwire listener is running in ${home} (it answers on ${path})`)
-  await unlink(path).catch(() => {})
-  const sockets = new Set<Socket>()
-  const transfers = new Transfers({ peer })
-  transfers.start()
-  const server: Server = createServer((socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    socket.on('error', () => {})
-    void handle(socket, peer, outbox, transfers)
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(path, () => { server.off('error', reject); resolve() })
-  })
-  await chmod(path, 0o600)
-  return {
-    path,
-    close: async () => {
-      transfers.stop()
-      for (const s of sockets) s.destroy()
-      await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
-      await unlink(path).catch(() => {})
-    }
+  const claim = await claimControl(home)
+  try {
+    return claim.serve(peer)
+  } catch (err) {
+    await claim.close()
+    throw err
   }
+}
+
+/** Listens on `path`; a socket file in the way is either another listener's (refused) or stale (removed). */
+async function bind (server: Server, path: string, home: string): Promise<void> {
+  const listen = async (): Promise<void> => {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(path, () => { server.off('error', reject); resolve() })
+    })
+  }
+  try {
+    await listen()
+    return
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+  }
+  if (await isAlive(path)) {
+    const pid = await listenerPid(home)
+    throw new ListenerRunningError(`another subwire listener is running in this home (${pid === undefined ? `it answers on ${path}` : `pid ${pid}`}): stop it first, or use another --home`)
+  }
+  await unlink(path).catch(() => {})
+  await listen()
+}
+
+/** How long a listener that is still starting is given to say its pid. */
+const PID_TIMEOUT_MS = 2000
+
+/** The pid of the listener answering on `home`'s control socket, if it says in time. */
+async function listenerPid (home: string): Promise<number | undefined> {
+  let pid: number | undefined
+  await controlRequest(home, { op: 'hello' }, (e) => { if (typeof e.pid === 'number') pid = e.pid }, { signal: AbortSignal.timeout(PID_TIMEOUT_MS) })
+    .catch(() => {})
+  return pid
 }
 
 async function readRequest (socket: Socket): Promise<Record<string, unknown>> {
@@ -191,13 +274,22 @@ const str = (v: unknown, name: string): string => {
 const optNum = (v: unknown): number | undefined => typeof v === 'number' ? v : undefined
 const optBool = (v: unknown): boolean | undefined => typeof v === 'boolean' ? v : undefined
 
-async function handle (socket: Socket, peer: NodePeer, outbox: Outbox, transfers: Transfers): Promise<void> {
+/** What a served control socket works with. */
+interface Served { peer: NodePeer, outbox: Outbox, transfers: Transfers }
+
+async function handle (socket: Socket, ready: Promise<Served>): Promise<void> {
   const send = (e: ControlEvent): void => { if (!socket.destroyed) socket.write(JSON.stringify(e) + '\n') }
   const controller = new AbortController()
   socket.on('close', () => { controller.abort() })
   try {
     const req = await readRequest(socket)
     const op = req.op
+    // answered while the peer is still starting too: who holds this home
+    if (op === 'hello') {
+      send({ event: 'hello', pid: process.pid })
+      return
+    }
+    const { peer, outbox, transfers } = await ready
     if (op === 'message' || op === 'file') {
       const common = { netuid: optNum(req.netuid), encrypt: optBool(req.encrypt), ...(typeof req.id === 'string' ? { id: req.id } : {}) }
       let queued: { id: string, joined: boolean }

@@ -11,7 +11,7 @@
  */
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink } from 'node:fs/promises'
 import { dirname, extname, join } from 'node:path'
-import { FileRefusedError, InsufficientDiskSpaceError, isSs58 } from '@subwire/shared'
+import { FileRefusedError, TransferInProgressError, InsufficientDiskSpaceError, isSs58 } from '@subwire/shared'
 import { bytesToHex, chunkCount, safeFolderPaths, verifyChunksOnDisk } from '@subwire/shared/protocol'
 import { writeFileAtomic } from './home.ts'
 import type { FileManifest, FileStore, FolderManifest, FolderStaging, PartialFile, PartialProgress, ReadOptions } from '@subwire/shared'
@@ -127,7 +127,7 @@ export class NodeFileStore implements FileStore {
   async open (key: string, manifest: FileManifest, name: string, sender: string, _options?: unknown, land?: (partPath: string) => Promise<string>): Promise<PartialFile> {
     if (!KEY.test(key)) throw new FileRefusedError('bad transfer key')
     if (!isSs58(sender)) throw new FileRefusedError('bad sender')
-    if (this.#open.has(key)) throw new FileRefusedError('the same file from the same sender is already being received')
+    if (this.#open.has(key)) throw new TransferInProgressError()
     this.#open.add(key)
     try {
       return await this.#openPartial(key, manifest, name, sender, land)
@@ -146,7 +146,7 @@ export class NodeFileStore implements FileStore {
   async openFolder (key: string, folder: FolderManifest, name: string, sender: string): Promise<FolderStaging> {
     if (!KEY.test(key)) throw new FileRefusedError('bad transfer key')
     if (!isSs58(sender) || name.includes('/') || name.startsWith('.')) throw new FileRefusedError('bad sender or folder name')
-    if (this.#open.has(key)) throw new FileRefusedError('the same folder from the same sender is already being received')
+    if (this.#open.has(key)) throw new TransferInProgressError('The same folder from the same sender is already being received; try again when that transfer ends')
     const paths = safeFolderPaths(folder.entries)
     const dir = join(this.partial, `${key}.d`)
     this.#open.add(key)

@@ -1,11 +1,12 @@
 // A first run without surprises (issue 22): mistakes fail at once with one line and the
 // documented exit code, and nothing is queued that could only be dead-lettered later.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { spawn, spawnSync } from 'node:child_process'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { BIN, kill9, startCli, startPeer, tempDir, until } from './helpers.ts'
+import { DEFAULT_DIAL_TIMEOUT_MS } from '../src/cli/destination.ts'
 import type { Proc } from './helpers.ts'
 
 const BOB_PEER = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
@@ -66,6 +67,33 @@ describe('the CLI on a first run', () => {
     queueIsEmpty()
   })
 
+  it('refuses a file it cannot read with exit 2, queueing nothing (also as root)', async () => {
+    const unreadable = join(dir, 'unreadable.bin')
+    await writeFile(unreadable, 'secret')
+    await chmod(unreadable, 0o000)
+    // root reads a mode-000 file: the CLI runs without the capabilities that let it
+    const asRoot = process.getuid?.() === 0
+    if (asRoot) assert.equal(spawnSync('setpriv', ['--version']).status, 0, 'setpriv (util-linux) runs the CLI as root without CAP_DAC_OVERRIDE')
+    const args = [BIN, '--home', home('alice'), 'send', '/ip4/127.0.0.1/udp/4701/quic-v1/p2p/' + BOB_PEER, unreadable]
+    const r = asRoot
+      ? spawnSync('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', process.execPath, ...args], { encoding: 'utf8', timeout: 60_000 })
+      : spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 })
+    assert.equal(r.status, 2, r.stderr)
+    assert.equal(r.stderr.trim().split('\n').at(-1), `subwire: ${unreadable}: cannot be read (EACCES)`)
+    queueIsEmpty()
+  })
+
+  it('queues for a hotkey nobody knows yet only when a resolver is configured, and says which one will be asked', async () => {
+    const carol = home('carol')
+    assert.equal(run(['--home', carol, 'init', '--hotkey-uri', '//Charlie', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1']).status, 0)
+    const configFile = join(carol, 'subwire.json')
+    await writeFile(configFile, JSON.stringify({ ...(JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>), subtensor: 'ws://127.0.0.1:9' }))
+    const r = run(['--home', carol, 'send', UNKNOWN_SS58, file, '--detach'])
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stderr, new RegExp(`^subwire: warning: ${UNKNOWN_SS58} is not in the address book: the metagraph \\(ws://127\\.0\\.0\\.1:9\\) will be asked for its address at each attempt`, 'm'))
+    assert.match(r.stdout, /^queued /)
+  })
+
   it('sends by hotkey to a peer that has no address but is connected to the running listener (a browser)', async () => {
     const bob = startCli(['--home', home('bob'), 'listen', '--json'])
     procs.push(bob)
@@ -85,12 +113,35 @@ describe('the CLI on a first run', () => {
     }
   })
 
-  it('--no-queue gives up after its --timeout, naming the address and the time', () => {
+  it('--no-queue gives up after its --timeout, naming the address and the time: nothing waits but the start-up and the dial', async () => {
     const dest = '/ip4/127.0.0.1/udp/9/quic-v1/p2p/' + BOB_PEER
-    const r = run(['--home', home('alice'), 'send', dest, file, '--no-queue', '--timeout', '1500'])
-    assert.equal(r.status, 1, r.stderr)
-    assert.ok(r.ms < 12_000, `took ${r.ms} ms`)
-    assert.ok(r.stderr.includes(dest), r.stderr)
+    // libp2p's log says when the dial starts; the rest of the run must be the timeout, and not
+    // the time libp2p or the peer's stop would add (the start-up before it is the CLI's own)
+    const timed = async (timeout?: number): Promise<{ status: number | null, stderr: string, total: number, afterDial: number }> => {
+      const t0 = Date.now()
+      const child = spawn(process.execPath, [BIN, '--home', home('alice'), 'send', dest, file, '--no-queue', ...(timeout === undefined ? [] : ['--timeout', String(timeout)])],
+        { env: { ...process.env, DEBUG: 'libp2p:connection-manager' } })
+      let stderr = ''
+      let dialAt: number | undefined
+      child.stderr.setEncoding('utf8')
+      child.stderr.on('data', (d: string) => {
+        stderr += d
+        if (dialAt === undefined && /libp2p:connection-manager dial /.test(stderr)) dialAt = Date.now()
+      })
+      // 'close', not 'exit': the last lines of stderr may still be in the pipe when the process exits
+      const status = await new Promise<number | null>((resolve) => { child.on('close', resolve) })
+      const end = Date.now()
+      assert.ok(dialAt !== undefined, `the dial was logged: ${stderr}`)
+      return { status, stderr, total: end - t0, afterDial: end - dialAt }
+    }
+    // one after the other: two commands of one home at once may find its outbox database locked
+    const runs = [await timed(1500), await timed()] as const
+    for (const [r, timeout] of [[runs[0], 1500], [runs[1], DEFAULT_DIAL_TIMEOUT_MS]] as const) {
+      assert.equal(r.status, 1, r.stderr)
+      const line = r.stderr.trim().split('\n').at(-1) as string
+      assert.equal(line, `subwire: could not reach ${dest} within ${timeout / 1000} s (--timeout to wait longer)`)
+      assert.ok(r.afterDial >= timeout - 100 && r.afterDial < timeout + 1500, `--timeout ${timeout}: ${r.afterDial} ms from the dial to the exit (${r.total} ms in all)`)
+    }
   })
 
   it('message validates JSON, takes --string, a payload file (@FILE) and stdin (-)', async () => {
@@ -172,6 +223,21 @@ describe('the CLI on a first run', () => {
     const regular = run(['--home', home('bob'), 'listen', '--storage', file])
     assert.equal(regular.status, 2)
     assert.match(regular.stderr, /is not a directory/)
+  })
+
+  it('refuses a read-only listen --storage at start, in one line, before the peer starts (also as root)', async () => {
+    const readOnly = join(dir, 'read-only')
+    await mkdir(readOnly)
+    await chmod(readOnly, 0o555)
+    // root writes into a mode-555 directory: the CLI runs without the capabilities that let it
+    const asRoot = process.getuid?.() === 0
+    const args = [BIN, '--home', home('bob'), 'listen', '--storage', readOnly]
+    const r = asRoot
+      ? spawnSync('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', process.execPath, ...args], { encoding: 'utf8', timeout: 60_000 })
+      : spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 })
+    assert.equal(r.status, 2, r.stderr)
+    assert.equal(r.stderr.trim(), `subwire: --storage ${readOnly} is not writable by this user`)
+    assert.equal(r.stdout, '', 'it never said it was listening')
   })
 
   it('documents exit codes and environment variables in --help, and has peers list', () => {

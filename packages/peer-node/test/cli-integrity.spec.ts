@@ -5,6 +5,7 @@
 // partial it kept and leaves one verified file and no partial.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
+import { createSocket } from 'node:dgram'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -27,6 +28,15 @@ function slowListener (args: string[]): { proc: Proc, text: () => string, pause:
     // reads what the pipe still holds after the listener is gone
     drain: async () => { child.stdout.resume(); await ended; return text }
   }
+}
+
+/** A UDP port free right now on 127.0.0.1 (for a receiver that must be down first and then come up at a known address). */
+async function freeUdpPort (): Promise<number> {
+  const socket = createSocket('udp4')
+  await new Promise<void>((resolve) => { socket.bind(0, '127.0.0.1', resolve) })
+  const { port } = socket.address()
+  await new Promise<void>((resolve) => { socket.close(() => { resolve() }) })
+  return port
 }
 
 const messageIds = (text: string): string[] => text.split('\n').flatMap((l) => {
@@ -172,4 +182,73 @@ describe('the CLI keeps exactly-once', () => {
       kill9(second.proc)
     } finally { await alice.stop() }
   })
+})
+
+describe('Ctrl-C of a waiting send, then the same send again', () => {
+  let dir: string
+  let cleanup: () => Promise<void>
+  const procs: Proc[] = []
+  const home = (n: string): string => join(dir, n)
+  const cli = (args: string[]): { status: number | null, stdout: string, stderr: string } => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 })
+  const outbox = (h: string): Array<{ id: string }> => {
+    const r = cli(['--home', h, 'queue', 'list', '--json'])
+    assert.equal(r.status, 0, r.stderr)
+    return r.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { id: string })
+  }
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('subwire-cli-ctrl-c-'))
+  })
+
+  after(async () => {
+    for (const p of procs) kill9(p)
+    await cleanup()
+  })
+
+  for (const listener of [false, true]) {
+    it(`exits 3 and keeps the item; the re-run joins it: one item meanwhile, one file at the receiver (${listener ? 'with' : 'without'} the sender's listener)`, async () => {
+      const tag = listener ? 'with' : 'without'
+      const [alice, bob] = [home(`alice-${tag}`), home(`bob-${tag}`)]
+      // the receiver is down at a known address until the re-run has joined the item
+      const port = await freeUdpPort()
+      assert.equal(cli(['--home', alice, 'init', '--hotkey-uri', '//Alice', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1']).status, 0)
+      assert.equal(cli(['--home', bob, 'init', '--hotkey-uri', '//Bob', '--listen', `/ip4/127.0.0.1/udp/${port}/quic-v1`]).status, 0)
+      const bobId = JSON.parse(cli(['--home', bob, 'id', '--json']).stdout) as { peerId: string }
+      const addr = `/ip4/127.0.0.1/udp/${port}/quic-v1/p2p/${bobId.peerId}`
+      const file = join(dir, `ckpt-${tag}.bin`)
+      await randomFile(file, 1024 * 1024)
+      if (listener) {
+        const own = startCli(['--home', alice, 'listen', '--json'])
+        procs.push(own)
+        await until(() => own.lines.find((x) => x.event === 'listening'), 30_000, 'the sender\'s listener')
+      }
+      const first = startCli(['--home', alice, 'send', addr, file, '--json'])
+      procs.push(first)
+      await until(() => first.lines.find((x) => x.event === 'retry'), 60_000, 'a failed attempt')
+      // a terminal's Ctrl-C signals the whole foreground process group: the launcher and its child
+      process.kill(-(first.child.pid as number), 'SIGINT')
+      assert.equal(await first.exited, 3)
+      const queued = first.lines.find((x) => x.event === 'queued')?.id
+      assert.ok(first.lines.some((x) => x.event === 'interrupted' && x.id === queued), 'it says the item stays queued')
+      assert.deepEqual(outbox(alice).map((i) => i.id), [queued])
+
+      const again = startCli(['--home', alice, 'send', addr, file, '--json'])
+      procs.push(again)
+      await until(() => again.lines.find((x) => x.event === 'joined' && x.id === queued), 60_000, 'the re-run to join the item')
+      assert.deepEqual(outbox(alice).map((i) => i.id), [queued], 'one item while the re-run waits')
+      assert.ok(!again.lines.some((x) => x.event === 'queued'), 'nothing queued a second time')
+
+      const receiver = startCli(['--home', bob, 'listen', '--json', '--min-free', '0'])
+      procs.push(receiver)
+      assert.equal(await again.exited, 0)
+      assert.ok(again.lines.some((x) => x.event === 'sent' && x.id === queued), 'the re-run reports the delivery')
+      await until(() => receiver.lines.find((x) => x.event === 'file'), 10_000, 'the file at the receiver')
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      const inbox = join(bob, 'files', 'inbox', '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY')
+      assert.deepEqual(await readdir(inbox), [`ckpt-${tag}.bin`])
+      assert.equal(await sha256File(join(inbox, `ckpt-${tag}.bin`)), await sha256File(file))
+      assert.deepEqual(outbox(alice), [], 'the outbox is empty')
+      for (const p of procs.splice(0)) kill9(p)
+    })
+  }
 })

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { WebTransportProtocolError, WebTransportUnavailableError } from '../src/index.ts'
+import { ListenerRunningError } from '../src/control.ts'
 
 describe('errors of the WebTransport listener', () => {
   for (const E of [WebTransportProtocolError, WebTransportUnavailableError]) {
@@ -13,4 +14,13 @@ describe('errors of the WebTransport listener', () => {
       assert.ok(e.message.length > 0 && e.message !== E.name)
     })
   }
+})
+
+describe('errors of the control socket', () => {
+  it('ListenerRunningError has its name, a code and a default message', () => {
+    const e = new ListenerRunningError()
+    assert.equal(e.name, ListenerRunningError.name)
+    assert.equal((e as unknown as { code: string }).code, 'ERR_LISTENER_RUNNING')
+    assert.match(e.message, /another subwire listener is running in this home/)
+  })
 })

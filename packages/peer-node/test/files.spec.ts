@@ -223,3 +223,33 @@ describe('file transfer', () => {
     assert.equal(await sha256File((await lastReceived(result.id)).path), await sha256File(path))
   })
 })
+
+describe('a receiver whose storage fails', () => {
+  it('tells the sender "could not store" without its local paths, and the outbox dead-letters that at once', async () => {
+    const { dir, cleanup } = await tempDir('subwire-store-fails-')
+    const storage = join(dir, 'bob-files')
+    const { mkdir } = await import('node:fs/promises')
+    await mkdir(storage)
+    // a real file-system failure whatever the user (root writes through any mode bits): the
+    // directory for partial files is a regular file, so creating a partial fails with a path in it
+    await writeFile(join(storage, 'partial'), 'not a directory')
+    const bob = await startPeer({ uri: '//Bob', transports: ['quic'], filesDir: storage, protocol: { files: { minFreeBytes: 0 } } })
+    const alice = await startPeer({ uri: '//Alice', transports: ['quic'], listen: [], home: join(dir, 'alice') })
+    try {
+      const file = join(dir, 'x.bin')
+      await writeFile(file, 'weights')
+      const err = await alice.sendFile(addrOf(bob, 'quic'), file).then(() => undefined, (e: Error) => e)
+      assert.equal(err?.name, FileRefusedError.name)
+      assert.equal(err?.message, 'The receiver could not store the file')
+      assert.ok(!JSON.stringify({ m: err?.message, c: String(err?.cause ?? '') }).includes(dir), 'no receiver path')
+      const queued = await alice.sendFile(addrOf(bob, 'quic'), file, { queue: true })
+      await assert.rejects(alice.outbox?.waitFor(queued.id) ?? Promise.reject(new Error('no outbox')), (e: Error) => (e.cause as Error).name === FileRefusedError.name)
+      const [dead] = await alice.outbox?.dead() ?? []
+      assert.deepEqual([dead?.attempts, dead?.lastError], [1, { name: 'FileRefusedError', message: 'The receiver could not store the file' }])
+    } finally {
+      await alice.stop()
+      await bob.stop()
+      await cleanup()
+    }
+  })
+})

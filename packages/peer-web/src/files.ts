@@ -13,7 +13,7 @@
  *
  * @packageDocumentation
  */
-import { FileRefusedError, isSs58, SourceChangedError } from '@subwire/shared'
+import { FileRefusedError, TransferInProgressError, isSs58, SourceChangedError } from '@subwire/shared'
 import { chunkCount, safeFolderPaths, verifyChunksOnDisk } from '@subwire/shared/protocol'
 import { OpfsPartialFile, partialMeta, resumePartial, SegmentLayout } from './opfs-partial.ts'
 import type { Destination } from './opfs-partial.ts'
@@ -124,7 +124,7 @@ export class OpfsFileStore implements FileStore {
   async open (key: string, manifest: FileManifest, name: string, sender: string, _options?: unknown, land?: Landing): Promise<PartialFile> {
     if (!/^[0-9a-f]{64}$/.test(key)) throw new FileRefusedError('bad transfer key')
     if (!isSs58(sender)) throw new FileRefusedError('bad sender')
-    if (this.#open.has(key)) throw new FileRefusedError('the same file from the same sender is already being received')
+    if (this.#open.has(key)) throw new TransferInProgressError()
     this.#open.add(key)
     try {
       return await this.#openPartial(key, manifest, name, sender, land)
@@ -142,7 +142,7 @@ export class OpfsFileStore implements FileStore {
   async openFolder (key: string, folder: FolderManifest, name: string, sender: string): Promise<FolderStaging> {
     if (!/^[0-9a-f]{64}$/.test(key)) throw new FileRefusedError('bad transfer key')
     if (!isSs58(sender) || name.includes('/') || name.startsWith('.')) throw new FileRefusedError('bad sender or folder name')
-    if (this.#open.has(key)) throw new FileRefusedError('the same folder from the same sender is already being received')
+    if (this.#open.has(key)) throw new TransferInProgressError('The same folder from the same sender is already being received; try again when that transfer ends')
     const paths = safeFolderPaths(folder.entries)
     this.#open.add(key)
     const partials = await this.#dir('partial')

@@ -78,7 +78,7 @@ export {
   NotAuthenticatedError, PeerNotStartedError, PartialFileCorruptedError, PeerIdMismatchError,
   PeerUnreachableError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError,
   QueueNotEnabledError, RateLimitedError, RemoteHandlerError, ReplyKindError, RequestTimeoutError,
-  SourceChangedError, SubnetFirewallError, SubnetNotServedError, UnsafePathError, FolderLimitError,
+  SourceChangedError, SubnetFirewallError, SubnetNotServedError, UnsafePathError, FolderLimitError, TransferInProgressError,
   TooManyRequestsError, TransferCancelledError, TruncatedFrameError, UnexpectedHotkeyError,
   UnknownDestinationError, UnknownRpcTypeError, WrongSs58PrefixError,
   InvalidHotkeyRecordError, HotkeyRecordExpiredError, StaleHotkeyRecordError, RecordPeerMismatchError, ChainUnavailableError, FanOutTimeoutError

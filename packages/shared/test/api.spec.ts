@@ -70,7 +70,7 @@ describe('public API', () => {
       'QueueNotEnabledError', 'RateLimitedError', 'RemoteHandlerError', 'ReplyKindError', 'RequestTimeoutError',
       'SENDER_STALL_MS', 'STREAM_REPLY_WINDOW', 'SecretKey', 'SourceChangedError',
       'StaticSubnetMembership', 'SubnetFirewallError', 'SubnetNotServedError', 'Subwire', 'SubwireError', 'SubwirePeer',
-      'TooManyRequestsError', 'TransferCancelledError', 'TruncatedFrameError', 'UnexpectedHotkeyError',
+      'TooManyRequestsError', 'TransferCancelledError', 'TransferInProgressError', 'TruncatedFrameError', 'UnexpectedHotkeyError',
       'UnknownDestinationError', 'UnknownRpcTypeError', 'UnsafePathError', 'UpgradeLimiter', 'WRITE_HIGH_WATER_MARK',
       'WrongSs58PrefixError',
       'aclConnectionGater', 'blake3', 'callbackSigner', 'createAttestation', 'createManifest', 'createOutboxCipher',

@@ -5,6 +5,8 @@ import { gcm } from '@noble/ciphers/aes.js'
 import {
   AccessDeniedError,
   errorFromWire,
+  FileRefusedError,
+  InsufficientDiskSpaceError,
   errorToWire,
   InvalidConfigError,
   isRemoteError,
@@ -12,10 +14,12 @@ import {
   MemoryQueueStore,
   Outbox,
   PeerUnreachableError,
-  SourceChangedError
+  SourceChangedError,
+  TransferInProgressError
 } from '@subwire/shared'
 import { backoffDelay, decodeValue } from '@subwire/shared/protocol'
 import { sampleRecord } from '@subwire/shared/testing'
+import { DISK_SPACE_RETRY_AFTER_MS } from '../src/outbox/permanent.ts'
 import type { FileSource, OutboxCipher, OutboxTransport, QueueClock, RemotePeer, SendFileResult, SubwireSendFileOptions } from '@subwire/shared'
 
 const ALICE = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'
@@ -259,6 +263,50 @@ describe('Outbox', () => {
     }
   })
 
+  it('dead-letters a receiver\'s own refusal (its policy) with the reason, and retries one that wraps a passing reason', async () => {
+    const { outbox, transport, clock } = await setup()
+    const remote = (e: Error): Error => errorFromWire(errorToWire(e))
+    transport.fail = () => remote(new FileRefusedError('not from you today'))
+    await outbox.start()
+    const id = await outbox.enqueueMessage(BOB, 'x', 1)
+    await assert.rejects(outbox.waitFor(id), (e: Error) => (e.cause as Error).name === FileRefusedError.name && (e.cause as Error).message === 'not from you today')
+    assert.equal(transport.calls.length, 1, 'not retried')
+    const [dead] = await outbox.dead()
+    assert.deepEqual(dead?.lastError, { name: 'FileRefusedError', message: 'not from you today' })
+    // the receiver still finishing the same file from an earlier connection: a refusal that passes
+    transport.fail = (call) => call.attempt === 1 ? new FileRefusedError('TransferInProgressError: busy', { cause: remote(new TransferInProgressError()) }) : undefined
+    const again = await outbox.enqueueMessage(BOB, 'y', 2)
+    const delivered = outbox.waitFor(again)
+    await clock.advance(10_000)
+    await delivered
+    assert.equal(transport.calls.filter((c) => c.action === 'y').length, 2, 'retried')
+    await outbox.stop()
+  })
+
+  it('retries a refusal for lack of disk space no sooner than its retry-after, even when the receiver reconnects', async () => {
+    const { outbox, transport, clock } = await setup()
+    let full = true
+    transport.fail = () => full ? errorFromWire(errorToWire(new InsufficientDiskSpaceError('Not enough free disk space for 3.0 GiB (this peer keeps 1.0 GiB free); try again later'))) : undefined
+    const delays: number[] = []
+    outbox.on('queue:retry', ({ delayMs }) => delays.push(delayMs))
+    await outbox.start()
+    const id = await outbox.enqueueMessage(BOB, 'x', 1)
+    await flush()
+    assert.equal(transport.calls.length, 1)
+    assert.deepEqual(delays, [DISK_SPACE_RETRY_AFTER_MS], 'the backoff (500 ms here) gives way to the retry-after')
+    assert.ok(DISK_SPACE_RETRY_AFTER_MS >= 60_000, 'minutes, not seconds')
+    transport.comeBack(BOB)
+    await clock.advance(DISK_SPACE_RETRY_AFTER_MS - 1)
+    assert.equal(transport.calls.length, 1, 'neither a reconnect nor the backoff tries it early')
+    assert.equal((await outbox.dead()).length, 0, 'not dead-lettered')
+    full = false
+    const delivered = outbox.waitFor(id)
+    await clock.advance(1)
+    await delivered
+    assert.equal(transport.calls.length, 2)
+    await outbox.stop()
+  })
+
   it('lets only the lease holder deliver, and hands over when it stops', async () => {
     const store = new MemoryQueueStore()
     const a = await setup({}, store)
@@ -339,6 +387,27 @@ describe('Outbox', () => {
     const m = await outbox.enqueueMessage(BOB, 'step', { i: 1 }, { id: 'step-1' })
     assert.equal(await outbox.enqueueMessage(BOB, 'step', { i: 1 }, { id: 'step-1' }), m)
     assert.equal((await outbox.list()).filter((v) => v.kind === 'message').length, 1)
+    await outbox.stop()
+  })
+
+  it('tries a joined item at once, with the backoff reset: sending it again is a fresh look', async () => {
+    const { outbox, clock, transport } = await setup({ backoff: { baseMs: 60_000, capMs: 3_600_000 } })
+    transport.fail = unreachable
+    await outbox.start()
+    const id = await outbox.enqueueMessage(BOB, 'step', { i: 1 }, { id: 'step-1' })
+    await flush()
+    await clock.advance(150_000)
+    const [waiting] = await outbox.list()
+    assert.ok(waiting !== undefined && waiting.nextAttemptAt - clock.now() > 10_000, 'the item waits a long backoff')
+    const before = transport.calls.length
+    transport.fail = () => undefined
+    const joined: number[] = []
+    outbox.on('queue:joined', (v) => { joined.push(v.nextAttemptAt) })
+    assert.equal(await outbox.enqueueMessage(BOB, 'step', { i: 1 }, { id: 'step-1' }), id)
+    assert.deepEqual(joined, [clock.now()], 'the joined item is announced as due now')
+    await flush()
+    assert.equal(transport.calls.length, before + 1, 'an attempt at once, not after the backoff')
+    assert.equal(transport.delivered.length, 1)
     await outbox.stop()
   })
 

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { stat } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { OperationAbortedError, PeerUnreachableError, toError, UnknownDestinationError, isAbortError } from '@subwire/shared'
 import { parseDestination } from '@subwire/shared/protocol'
 import { UsageError } from './args.ts'
@@ -20,7 +20,8 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 5000
 /**
  * A destination a person typed: a multiaddr ending in a valid `/p2p/<PeerId>` (exit 2
  * otherwise), or an SS58 that something can resolve: the address book, the running
- * listener it is connected to, or (when the home has bootstrap peers) the DHT; exit 1 with
+ * listener it is connected to, or (when the home has bootstrap peers or a subtensor) the DHT
+ * or the metagraph at dial time, with a warning that says so; exit 1 with
  * `UnknownDestinationError` otherwise, saying how to add it.
  */
 export async function checkDestination (ctx: CliContext, dest: string): Promise<void> {
@@ -32,7 +33,6 @@ export async function checkDestination (ctx: CliContext, dest: string): Promise<
   }
   if (parsed.kind === 'multiaddr') return
   const config = await readConfig(ctx.home())
-  if ((config.bootstrap?.length ?? 0) > 0 || config.subtensor !== undefined) return // the DHT or the metagraph is asked at dial time
   let known = false
   await ctx.withBook(async (book) => {
     const entry = await book.get(parsed.ss58)
@@ -43,9 +43,14 @@ export async function checkDestination (ctx: CliContext, dest: string): Promise<
     const peers = (await listenerStatus(ctx))?.peers as Array<{ ss58: string }> | undefined
     known = peers?.some((p) => p.ss58 === parsed.ss58) === true
   }
-  if (!known) {
-    throw new UnknownDestinationError(`No address is known for ${dest} (it is not in the address book and the home has no bootstrap peers for the DHT): add it with "subwire peers add ${dest} MULTIADDR", or use a multiaddr ending in /p2p/<PeerId>`)
+  if (known) return
+  // the DHT or the metagraph is asked at dial time: say so, since nothing here knows the hotkey yet
+  const resolvers = [...((config.bootstrap?.length ?? 0) > 0 ? ['the DHT (through the bootstrap peers)'] : []), ...(config.subtensor === undefined ? [] : [`the metagraph (${config.subtensor})`])]
+  if (resolvers.length > 0) {
+    ctx.warn('unresolved', `${dest} is not in the address book: ${resolvers.join(' and ')} will be asked for its address at each attempt (subwire resolve ${dest} asks now)`)
+    return
   }
+  throw new UnknownDestinationError(`No address is known for ${dest} (it is not in the address book and the home has no bootstrap peers for the DHT): add it with "subwire peers add ${dest} MULTIADDR", or use a multiaddr ending in /p2p/<PeerId>`)
 }
 
 /** A file to send: it must exist and be a readable regular file (exit 2 otherwise). */
@@ -58,6 +63,13 @@ export async function checkFile (path: string): Promise<void> {
     throw new UsageError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot be read (${code ?? toError(err).message})`)
   }
   if (!s.isFile()) throw new UsageError(`${path} is not a regular file${s.isDirectory() ? ' (a directory)' : ''}`)
+  // opened (a regular file: this cannot block as a FIFO would), not only stat'ed: a file this
+  // user may not read would otherwise be queued and dead-lettered at its first attempt
+  try {
+    await (await open(path, 'r')).close()
+  } catch (err) {
+    throw new UsageError(`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? toError(err).message})`)
+  }
 }
 
 /** Connects within `ms`, naming the address and the time in the error when it cannot. */

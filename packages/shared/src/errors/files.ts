@@ -11,6 +11,12 @@ export class FileRefusedError extends SubwireError {
   static override code = 'ERR_FILE_REFUSED'
   static defaultMessage = 'The receiver refused the file'
 }
+/** The receiver is still receiving the same file (or folder) from the same sender, over an earlier connection: retried, as that transfer ends. */
+export class TransferInProgressError extends SubwireError {
+  static override name = 'TransferInProgressError'
+  static override code = 'ERR_TRANSFER_IN_PROGRESS'
+  static defaultMessage = 'The same file from the same sender is already being received; try again when that transfer ends'
+}
 /** A file is larger than the receiver accepts. */
 export class FileTooLargeError extends SubwireError {
   static override name = 'FileTooLargeError'

@@ -25,7 +25,7 @@ import { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, I
 import { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedHotkeyError } from './auth.ts'
 import { RemoteHandlerError, ReplyKindError, RequestTimeoutError, SubnetNotServedError, TooManyRequestsError, UnknownRpcTypeError } from './rpc.ts'
 import { ConnectionLostError, InvalidConfigError, InvalidDestinationError, OperationAbortedError, PeerNotStartedError, PeerUnreachableError, UnknownDestinationError } from './connection.ts'
-import { CreditWindowExceededError, ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError, UnsafePathError, FolderLimitError } from './files.ts'
+import { CreditWindowExceededError, ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError, UnsafePathError, FolderLimitError, TransferInProgressError } from './files.ts'
 import { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 import { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
 import { ChainUnavailableError, FanOutTimeoutError, HotkeyRecordExpiredError, InvalidHotkeyRecordError, RecordPeerMismatchError, StaleHotkeyRecordError } from './discovery.ts'
@@ -43,7 +43,7 @@ export { ConnectionLostError, InvalidConfigError, InvalidDestinationError, isAbo
  * @deprecated use {@link OperationAbortedError}, {@link ConnectionLostError}, {@link PeerNotStartedError}, {@link UnexpectedHotkeyError}
  */
 export { OperationAbortedError as AbortError, ConnectionLostError as ConnectionClosedError, PeerNotStartedError as NotStartedError, UnexpectedHotkeyError as UnexpectedPeerError }
-export { CreditWindowExceededError, ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError, UnsafePathError, FolderLimitError } from './files.ts'
+export { CreditWindowExceededError, ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError, UnsafePathError, FolderLimitError, TransferInProgressError } from './files.ts'
 export { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 export { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
 export { ChainUnavailableError, FanOutTimeoutError, HotkeyRecordExpiredError, InvalidHotkeyRecordError, RecordPeerMismatchError, StaleHotkeyRecordError } from './discovery.ts'
@@ -110,7 +110,8 @@ export const errorClasses = {
   SourceChangedError,
   FilesNotEnabledError,
   UnsafePathError,
-  FolderLimitError
+  FolderLimitError,
+  TransferInProgressError
 } as const
 
 /** An error as it travels on the wire. */

@@ -269,16 +269,22 @@ export class Outbox {
 
   /**
    * The waiting item (pending, or being delivered) of this kind to `dest` on `netuid` that
-   * `same` accepts, announced as joined; undefined if there is none.
+   * `same` accepts, announced as joined and due at once (its backoff reset); undefined if
+   * there is none.
    */
   async #join (dest: string, netuid: number, kind: OutboxEntry['kind'], same: (record: OutboxRecord) => Promise<boolean>, options: AbortOptions): Promise<string | undefined> {
     for (const entry of await this.#store.list({ state: 'pending' }, options)) {
       if (entry.kind !== kind || entry.dest !== dest || entry.netuid !== netuid) continue
       const record = await this.#store.get(entry.id, options)
       if (record === undefined || !await same(record)) continue
-      const [view] = await this.#items.views([entry], options)
+      // a person sending it again wants it tried now, as a restart does, not after a long backoff
+      const now = this.#clock.now()
+      const due = entry.nextAttemptAt > now
+      if (due) await this.#store.update(entry.id, { nextAttemptAt: now, backoffStep: 0 }, options)
+      const [view] = await this.#items.views([due ? { ...entry, nextAttemptAt: now, backoffStep: 0 } : entry], options)
       if (view !== undefined) this.#events.emit('queue:joined', view)
       this.#log?.('%s to %s is already waiting: joined it', entry.id, dest)
+      if (due) this.#worker.kick()
       return entry.id
     }
     return undefined

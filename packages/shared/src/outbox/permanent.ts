@@ -1,5 +1,6 @@
 /**
- * Which failures of a delivery attempt retrying cannot fix.
+ * Which failures of a delivery attempt retrying cannot fix (dead-lettered at once), and
+ * which it can fix only after a while (retried no sooner than their delay).
  *
  * @packageDocumentation
  */
@@ -8,8 +9,10 @@ import {
   EncryptionRequiredError,
   EncryptionUnavailableError,
   FilesNotEnabledError,
+  FileRefusedError,
   FileTooLargeError,
   FrameTooLargeError,
+  InsufficientDiskSpaceError,
   InvalidConfigError,
   InvalidDestinationError,
   InvalidManifestError,
@@ -52,7 +55,34 @@ const PERMANENT_LOCAL = new Set([
   QueueCorruptError.name
 ])
 
+/**
+ * A refusal the receiver made itself: its policy hook declined the offer (with its reason),
+ * or it could not store the file. Retrying the same offer gets the same answer; the
+ * dead-letter list keeps the reason and `subwire queue retry` sends it again. A
+ * `FileRefusedError` with a cause only wraps another reason (which decides), and a
+ * transfer the receiver is still finishing is `TransferInProgressError`, retried.
+ */
+function isOwnRefusal (e: Error): boolean {
+  return e.name === FileRefusedError.name && e.cause === undefined
+}
+
 /** The error (`err` or one of its causes: the handshake reports the remote's reason as its cause) that makes an attempt's failure permanent. */
 export function permanentCause (err: Error): Error | undefined {
-  return walkCause(err, (e) => PERMANENT_REFUSALS.has(e.name) || (PERMANENT_LOCAL.has(e.name) && !isRemoteError(e)))
+  return walkCause(err, (e) => PERMANENT_REFUSALS.has(e.name) || isOwnRefusal(e) || (PERMANENT_LOCAL.has(e.name) && !isRemoteError(e)))
+}
+
+/**
+ * Least delay after a receiver refused for lack of disk space: it frees space by hand or as
+ * files are moved out of its inbox, in minutes rather than the seconds of a first backoff.
+ */
+export const DISK_SPACE_RETRY_AFTER_MS = 10 * 60_000
+
+/** Errors retried no sooner than their delay, whatever the backoff or a reconnect says. */
+const RETRY_AFTER = new Map([[InsufficientDiskSpaceError.name, DISK_SPACE_RETRY_AFTER_MS]])
+
+/** The least delay before the next attempt after `err` (or one of its causes), if it asks for one. */
+export function retryAfter (err: Error | { name: string }): number | undefined {
+  if (!(err instanceof Error)) return RETRY_AFTER.get(err.name)
+  const e = walkCause(err, (x) => RETRY_AFTER.has(x.name))
+  return e === undefined ? undefined : RETRY_AFTER.get(e.name)
 }

@@ -8,7 +8,7 @@
 import { OperationAbortedError, errorFromWire, errorToWire, MaxAttemptsError, QueueCorruptError, QueueExpiredError, SourceChangedError, toError } from '../errors/index.ts'
 import { destinationIs } from '../auth/destination.ts'
 import { backoffDelay } from './backoff.ts'
-import { permanentCause } from './permanent.ts'
+import { permanentCause, retryAfter } from './permanent.ts'
 import { storedSource, verifyingSource } from './sources.ts'
 import type { Emitter } from '../events.ts'
 import type { FileSource, SendFileResult } from '../files/types.ts'
@@ -238,9 +238,12 @@ export class DeliveryWorker {
       } else if (attempts >= this.#maxAttempts) {
         await this.#bury({ ...record, attempts }, new MaxAttemptsError(`Gave up after ${attempts} attempts; last: ${e.name}: ${e.message}`, { cause: e }))
       } else {
-        // the destination came back while this attempt was failing: retry at once
+        // the destination came back while this attempt was failing: retry at once, unless
+        // it asked for time (its disk is full: a reconnect frees nothing)
         const back = this.#cameBack.delete(record.dest)
-        const delayMs = back ? 0 : backoffDelay(record.backoffStep, () => this.#clock.random(), this.#backoff)
+        const least = retryAfter(e)
+        const backoff = back ? 0 : backoffDelay(record.backoffStep, () => this.#clock.random(), this.#backoff)
+        const delayMs = least === undefined ? backoff : Math.max(least, backoff)
         const patch = { backoffStep: back ? 0 : record.backoffStep + 1, nextAttemptAt: this.#clock.now() + delayMs, lastError: errorToWire(e) }
         if (!await this.#store.update(id, patch)) return
         this.#log?.('%s to %s failed (%s: %s); retry in %d ms', id, record.dest, e.name, e.message, delayMs)
@@ -310,6 +313,7 @@ export class DeliveryWorker {
           continue
         }
         if (e.backoffStep === 0 && e.nextAttemptAt <= now) continue
+        if (e.lastError !== undefined && retryAfter(e.lastError) !== undefined) continue
         await this.#store.update(e.id, { backoffStep: 0, nextAttemptAt: now })
         touched++
       }

@@ -10,15 +10,17 @@ import { NODE_TRANSPORTS } from '../../transports.ts'
 import { readConfig, writeConfig } from '../../home.ts'
 import { DEFAULT_DASHBOARD_PORT, DEFAULT_WEBTRANSPORT_LISTEN } from '../../constants.ts'
 import { browserAddresses, serveDashboard } from '../../dashboard-server.ts'
-import { serveControl, viewToJson } from '../../control.ts'
+import { claimControl, viewToJson } from '../../control.ts'
 import { parseApiAddress, serveApi } from '../../api/server.ts'
 import { collect, collectNetuid, parseNetuid, parseSize, UsageError } from '../args.ts'
 import { formatBytes, jsonSafe, printable } from '../format.ts'
 import { Registry } from 'prom-client'
 import { libp2pMetrics, serveMetrics, SubwireMetrics } from '../../ops/metrics.ts'
 import type { Command } from 'commander'
+import type { ControlClaim } from '../../control.ts'
 import type { NodePeer, NodePeerInit } from '../../node-peer.ts'
 import type { CliContext } from '../context.ts'
+import type { SubwireConfig } from '../../home.ts'
 
 interface ListenOptions { fullPayloads?: boolean, listen?: string[], netuid?: number[], storage?: string, maxFileSize?: number, minFree?: number, dashboard?: string, dashboardPort?: number, requireEncryption?: boolean, webtransport?: string | boolean, api?: string, apiSocket?: boolean, metrics?: string, bootstrap?: string[], subtensor?: string }
 
@@ -78,9 +80,9 @@ function printAclReload (ctx: CliContext): NonNullable<NodePeerInit['onAclReload
   }
 }
 
-/** Serves the control socket (and the dashboard), announces the peer, and waits for the shutdown signal. */
-async function serveUntilShutdown (ctx: CliContext, peer: NodePeer, opts: ListenOptions): Promise<void> {
-  const control = await serveControl(ctx.home(), peer)
+/** Serves the claimed control socket (and the dashboard), announces the peer, and waits for the shutdown signal. */
+async function serveUntilShutdown (ctx: CliContext, peer: NodePeer, opts: ListenOptions, claim: ControlClaim): Promise<void> {
+  const control = claim.serve(peer)
   const api = await serveApi(peer, { home: ctx.home(), socket: opts.apiSocket !== false, tcp: opts.api === undefined ? undefined : parseApiAddress(opts.api) })
     .catch(async (err: unknown) => { await control.close(); throw err })
   if (api.warning !== undefined) ctx.warn('api-warning', api.warning)
@@ -164,42 +166,54 @@ export function registerListen (program: Command, ctx: CliContext): void {
     .action(async (opts: ListenOptions) => {
       const config = await readConfig(ctx.home())
       const listen = opts.listen ?? config.listen
-      if (opts.bootstrap !== undefined) {
-        for (const b of opts.bootstrap) if (!b.includes('/p2p/')) throw new UsageError(`--bootstrap ${b} must end in /p2p/<PeerId>`)
-        const bootstrap = [...new Set([...opts.bootstrap, ...(config.bootstrap ?? [])])]
-        if (bootstrap.length !== (config.bootstrap ?? []).length) await writeConfig(ctx.home(), { ...config, bootstrap })
-      }
-      if (opts.subtensor !== undefined) {
-        if (!/^wss?:\/\//.test(opts.subtensor)) throw new UsageError(`--subtensor ${opts.subtensor} must be a ws:// or wss:// URL`)
-        const now = await readConfig(ctx.home())
-        if (now.subtensor !== opts.subtensor) await writeConfig(ctx.home(), { ...now, subtensor: opts.subtensor })
-      }
-      const webtransport = opts.webtransport === undefined || opts.webtransport === false
-        ? {}
-        : {
-            transports: [...NODE_TRANSPORTS, 'webtransport' as const],
-            listen: [...listen.filter((a) => !a.includes('/webtransport')), typeof opts.webtransport === 'string' ? opts.webtransport : DEFAULT_WEBTRANSPORT_LISTEN]
-          }
+      for (const b of opts.bootstrap ?? []) if (!b.includes('/p2p/')) throw new UsageError(`--bootstrap ${b} must end in /p2p/<PeerId>`)
+      if (opts.subtensor !== undefined && !/^wss?:\/\//.test(opts.subtensor)) throw new UsageError(`--subtensor ${opts.subtensor} must be a ws:// or wss:// URL`)
       const storage = opts.storage ?? config.storage
       if (storage !== undefined) await checkStorage(storage, opts.storage === undefined ? `"storage" of ${join(ctx.home(), 'subwire.json')}:` : '--storage')
-      const files = { dir: storage ?? join(ctx.home(), 'files'), maxFileSize: opts.maxFileSize, minFreeBytes: opts.minFree }
       const metricsAt = opts.metrics === undefined ? undefined : parseMetricsAddress(opts.metrics)
-      const registry = metricsAt === undefined ? undefined : new Registry()
-      await ctx.withPeer(async (peer) => {
-        printPeerEvents(ctx, peer, opts.fullPayloads === true)
-        const metrics = metricsAt === undefined ? undefined : await startMetrics(ctx, peer, registry, metricsAt)
-        try {
-          await serveUntilShutdown(ctx, peer, opts)
-        } finally {
-          await metrics?.close()
-        }
-      }, webtransport.listen ?? listen, opts.netuid, files, {
-        ...(registry === undefined ? {} : { metrics: libp2pMetrics(registry) }),
-        ...(webtransport.transports === undefined ? {} : { transports: webtransport.transports }),
-        protocol: { encryption: { require: opts.requireEncryption === true } },
-        onAclReload: printAclReload(ctx),
-        ...(opts.bootstrap === undefined ? {} : { bootstrap: [...new Set([...opts.bootstrap, ...(config.bootstrap ?? [])])] }),
-        ...(opts.subtensor === undefined ? {} : { subtensor: opts.subtensor })
-      })
+      // one listener per home, refused before this one binds a port or touches the config
+      const claim = await claimControl(ctx.home())
+      try {
+        await listenWith(ctx, opts, config, claim, { listen, storage, metricsAt })
+      } finally {
+        await claim.close()
+      }
     })
+}
+
+/** Runs the listener's peer, with the options checked and the home's control socket claimed. */
+async function listenWith (ctx: CliContext, opts: ListenOptions, config: SubwireConfig, claim: ControlClaim, checked: { listen: string[], storage: string | undefined, metricsAt: { host: string, port: number } | undefined }): Promise<void> {
+  const { listen, storage, metricsAt } = checked
+  if (opts.bootstrap !== undefined) {
+    const bootstrap = [...new Set([...opts.bootstrap, ...(config.bootstrap ?? [])])]
+    if (bootstrap.length !== (config.bootstrap ?? []).length) await writeConfig(ctx.home(), { ...config, bootstrap })
+  }
+  if (opts.subtensor !== undefined) {
+    const now = await readConfig(ctx.home())
+    if (now.subtensor !== opts.subtensor) await writeConfig(ctx.home(), { ...now, subtensor: opts.subtensor })
+  }
+  const webtransport = opts.webtransport === undefined || opts.webtransport === false
+    ? {}
+    : {
+        transports: [...NODE_TRANSPORTS, 'webtransport' as const],
+        listen: [...listen.filter((a) => !a.includes('/webtransport')), typeof opts.webtransport === 'string' ? opts.webtransport : DEFAULT_WEBTRANSPORT_LISTEN]
+      }
+  const files = { dir: storage ?? join(ctx.home(), 'files'), maxFileSize: opts.maxFileSize, minFreeBytes: opts.minFree }
+  const registry = metricsAt === undefined ? undefined : new Registry()
+  await ctx.withPeer(async (peer) => {
+    printPeerEvents(ctx, peer, opts.fullPayloads === true)
+    const metrics = metricsAt === undefined ? undefined : await startMetrics(ctx, peer, registry, metricsAt)
+    try {
+      await serveUntilShutdown(ctx, peer, opts, claim)
+    } finally {
+      await metrics?.close()
+    }
+  }, webtransport.listen ?? listen, opts.netuid, files, {
+    ...(registry === undefined ? {} : { metrics: libp2pMetrics(registry) }),
+    ...(webtransport.transports === undefined ? {} : { transports: webtransport.transports }),
+    protocol: { encryption: { require: opts.requireEncryption === true } },
+    onAclReload: printAclReload(ctx),
+    ...(opts.bootstrap === undefined ? {} : { bootstrap: [...new Set([...opts.bootstrap, ...(config.bootstrap ?? [])])] }),
+    ...(opts.subtensor === undefined ? {} : { subtensor: opts.subtensor })
+  })
 }
