@@ -15,7 +15,7 @@
  * @packageDocumentation
  */
 import { AUTH_PROTOCOL, fileProtocol, msgProtocol, rpcProtocol } from './constants.ts'
-import { NotStartedError, toError } from './errors/index.ts'
+import { PeerNotStartedError, toError } from './errors/index.ts'
 import { engineOptions } from './config.ts'
 import { Emitter } from './events.ts'
 import { Access } from './auth/access.ts'
@@ -164,7 +164,7 @@ export class Subwire {
     this.#libp2p.removeEventListener('connection:close', this.#onClose)
     const protocols = [AUTH_PROTOCOL, ...this.#netuids.flatMap((n) => [rpcProtocol(n), msgProtocol(n), ...(this.#files.receives ? [fileProtocol(n)] : [])])]
     await this.#libp2p.unhandle(protocols)
-    this.#files.stop(new NotStartedError('Peer stopped'))
+    this.#files.stop(new PeerNotStartedError('Peer stopped'))
     this.#auth.stop()
     await this.#rpc.close()
     this.#sealing.stop()

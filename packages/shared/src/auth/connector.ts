@@ -13,7 +13,7 @@
  * @packageDocumentation
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { AbortError, NotStartedError, PeerUnreachableError, RecordPeerMismatchError, UnexpectedPeerError, toError } from '../errors/index.ts'
+import { OperationAbortedError, PeerNotStartedError, PeerUnreachableError, RecordPeerMismatchError, UnexpectedHotkeyError, toError } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
 import { mergeAddrs } from './address-book.ts'
 import { isDialable, parseDestination, stripPeerId } from './destination.ts'
@@ -67,7 +67,7 @@ export class Connector {
 
   /** The session to `dest`, dialling and authenticating if there is none open. */
   async session (dest: string, options: AbortOptions): Promise<Session> {
-    if (!this.#started) throw new NotStartedError()
+    if (!this.#started) throw new PeerNotStartedError()
     throwIfAborted(options.signal)
     const parsed = parseDestination(dest)
     if (parsed.kind === 'multiaddr') {
@@ -125,7 +125,7 @@ export class Connector {
       const connection = await this.#c.libp2p.dial(target, { force: true, ...(options.signal === undefined ? {} : { signal: options.signal }) })
       return await this.#check(connection, ss58, peerId, undefined, options)
     } catch (err) {
-      if (options.signal?.aborted === true) throw new AbortError()
+      if (options.signal?.aborted === true) throw new OperationAbortedError()
       this.#c.log('no TCP connection to %s for a large transfer (%s); it goes over %s', ss58, toError(err).message, session.connection.remoteAddr.toString())
       return session
     }
@@ -149,11 +149,11 @@ export class Connector {
   async #check (connection: Connection, expectedSs58: string | undefined, expectedPeer: string | undefined, found: ResolvedHotkey | undefined, options: AbortOptions): Promise<Session> {
     const session = await this.#c.auth.authenticated(connection, options)
     if (expectedSs58 !== undefined && session.remote.ss58 !== expectedSs58) {
-      throw new UnexpectedPeerError(`Expected hotkey ${expectedSs58} but the peer at that address authenticated as ${session.remote.ss58}`)
+      throw new UnexpectedHotkeyError(`Expected hotkey ${expectedSs58} but the peer at that address authenticated as ${session.remote.ss58}`)
     }
     if (expectedPeer !== undefined && session.remote.peerId !== expectedPeer) {
       if (found?.record !== undefined) throw new RecordPeerMismatchError(`The record of ${found.ss58} names PeerId ${expectedPeer} but ${session.remote.peerId} answered`)
-      throw new UnexpectedPeerError(`Expected PeerId ${expectedPeer} but reached ${session.remote.peerId}`)
+      throw new UnexpectedHotkeyError(`Expected PeerId ${expectedPeer} but reached ${session.remote.peerId}`)
     }
     if (this.#redial) {
       this.#c.libp2p.peerStore.merge(connection.remotePeer, { tags: { [REDIAL_TAG]: { value: 1 } } })
@@ -174,7 +174,7 @@ export class Connector {
     try {
       return await this.#c.libp2p.dial(target, options.signal === undefined ? {} : { signal: options.signal })
     } catch (err) {
-      if (options.signal?.aborted === true) throw new AbortError()
+      if (options.signal?.aborted === true) throw new OperationAbortedError()
       throw new PeerUnreachableError(`Could not reach ${dest}: ${toError(err).message}`, { cause: err })
     }
   }

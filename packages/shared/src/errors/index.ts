@@ -37,12 +37,6 @@ export { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, I
 export { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedHotkeyError } from './auth.ts'
 export { RemoteHandlerError, ReplyKindError, RequestTimeoutError, SubnetNotServedError, TooManyRequestsError, UnknownRpcTypeError } from './rpc.ts'
 export { ConnectionLostError, InvalidConfigError, InvalidDestinationError, isAbortError, isConnectionLost, OperationAbortedError, PeerNotStartedError, PeerUnreachableError, UnknownDestinationError } from './connection.ts'
-/**
- * The pre-issue-16 names, for modules other work is editing in parallel (the engine, the
- * connector, the file service) until they import the new ones. Not exported by the package.
- * @deprecated use {@link OperationAbortedError}, {@link ConnectionLostError}, {@link PeerNotStartedError}, {@link UnexpectedHotkeyError}
- */
-export { OperationAbortedError as AbortError, ConnectionLostError as ConnectionClosedError, PeerNotStartedError as NotStartedError, UnexpectedHotkeyError as UnexpectedPeerError }
 export { CreditWindowExceededError, ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError, UnsafePathError, FolderLimitError, TransferInProgressError } from './files.ts'
 export { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 export { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'

@@ -8,8 +8,8 @@
  */
 import { fileProtocol } from '../constants.ts'
 import {
-  AbortError,
-  ConnectionClosedError,
+  OperationAbortedError,
+  ConnectionLostError,
   EncryptionUnavailableError,
   FilesNotEnabledError,
   InvalidConfigError,
@@ -204,9 +204,9 @@ export class FileService {
       })
     } catch (err) {
       const e = toError(err)
-      if (signal?.aborted === true) throw new AbortError()
+      if (signal?.aborted === true) throw new OperationAbortedError()
       if (e.name === 'UnsupportedProtocolError') throw new FilesNotEnabledError(`${session.remote.ss58} does not receive files on subnet ${netuid}`)
-      throw new ConnectionClosedError(`Could not open a file stream to ${session.remote.ss58}: ${e.message}`, { cause: e })
+      throw new ConnectionLostError(`Could not open a file stream to ${session.remote.ss58}: ${e.message}`, { cause: e })
     }
     return stream
   }
@@ -228,7 +228,7 @@ export class FileService {
     if (blocked !== undefined) { await refuseChannel(framed, blocked); return }
     const caller: Caller = { ss58: session.remote.ss58, peerId: session.remote.peerId, netuid }
     const controller = new AbortController()
-    const onClose = (): void => { controller.abort(new ConnectionClosedError()) }
+    const onClose = (): void => { controller.abort(new ConnectionLostError()) }
     connection.addEventListener('close', onClose)
     const transfer: { id?: string, folder?: boolean } = {}
     try {
