@@ -371,6 +371,71 @@ export class Discovery {
     byHotkey.delete(this.#c.signer.ss58)
     return [...byHotkey.values()]
   }
+
+  /**
+   * The members of a subnet as they are found (what {@link members} lists, each hotkey
+   * once, the first record found for it): the cached answers that name the subnet first,
+   * then each DHT provider as soon as its record is known (cached, or once looked up), then
+   * the sources. A fan-out asks each one at once instead of waiting for the whole listing.
+   * Ends when the DHT listing ends or `options.signal` aborts (what was found is kept).
+   */
+  async * listMembers (netuid: number, options: AbortOptions = {}): AsyncGenerator<ResolvedHotkey> {
+    throwIfAborted(options.signal)
+    const seen = new Set<string>([this.#c.signer.ss58])
+    const now = Date.now()
+    for (const c of [...this.#cache.values()]) {
+      if (c.netuids?.includes(netuid) === true && (c.expiresAt === undefined || c.expiresAt > now) && !seen.has(c.ss58)) { seen.add(c.ss58); yield c }
+    }
+    const routing = this.#c.routing
+    if (routing !== undefined) {
+      const found: ResolvedHotkey[] = []
+      let wake: (() => void) | undefined
+      let pending = 0
+      let ended = false
+      const push = (m: ResolvedHotkey): void => { found.push(m); wake?.() }
+      const self = this.#c.libp2p.peerId.toString()
+      void (async () => {
+        try {
+          for await (const peerId of routing.providers(subnetKey(netuid), options)) {
+            if (peerId === self) continue
+            const known = this.#cachedByPeerId(peerId, netuid)
+            if (known !== undefined) { push(known); continue }
+            pending++
+            void (async () => {
+              const value = await routing.get(peerRecordKey(peerId), options)
+              if (value === undefined) return
+              const r = verifyHotkeyRecord(value, { expectedPeerId: peerId })
+              if (r.netuids.includes(netuid)) push(this.#remember(fromRecord(r)))
+            })().catch((err: unknown) => { this.#c.log('record of member %s not usable: %s', peerId, toError(err).message) })
+              .finally(() => { pending--; wake?.() })
+          }
+        } catch (err) {
+          this.#c.log('listing subnet %d in the DHT ended early: %s', netuid, toError(err).message)
+        } finally {
+          ended = true
+          wake?.()
+        }
+      })()
+      while (true) {
+        const m = found.shift()
+        if (m !== undefined) {
+          if (!seen.has(m.ss58)) { seen.add(m.ss58); yield m }
+          continue
+        }
+        if (ended && pending === 0) break
+        await new Promise<void>((resolve) => { wake = resolve })
+        wake = undefined
+      }
+    }
+    for (const s of this.#c.sources ?? []) {
+      if (s.members === undefined || options.signal?.aborted === true) continue
+      try {
+        for (const m of await s.members(netuid, options)) if (!seen.has(m.ss58)) { seen.add(m.ss58); yield m }
+      } catch (err) {
+        this.#c.log('source %s could not list subnet %d: %s', s.name, netuid, toError(err).message)
+      }
+    }
+  }
 }
 
 function fromRecord (record: HotkeyRecord): ResolvedHotkey {
