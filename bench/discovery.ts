@@ -22,7 +22,7 @@ const DEADLINE_MS = Number(values['deadline-s']) * 1000
 const NETUID = 7
 const FANOUT_TIMEOUT_MS = 5000
 // phase budgets: the whole run must fit its deadline on a busy 2-core machine
-const PUBLISH_BUDGET_MS = N <= 50 ? 30_000 : 120_000
+const PUBLISH_BUDGET_MS = N <= 50 ? 75_000 : 240_000
 const BOOTSTRAP_BUDGET_MS = N <= 50 ? 30_000 : 120_000
 const LOOKUP_BUDGET_MS = N <= 50 ? 20_000 : 90_000
 const started = Date.now()
@@ -38,7 +38,9 @@ const log = (s: string): void => {
 
 // the last 10 % of the peers live in a worker of their own, so one SIGKILL kills exactly them
 const victims = Math.max(1, Math.round(N / 10))
-const liveWorkers = N <= 60 ? 2 : 3
+// ~25-40 peers per process: a 200-peer run with 60 per process (one event loop and one heap
+// each) had its loops late by 0.5-1 s p50 while publishing, and the starved handshakes timed out
+const liveWorkers = Math.max(2, Math.ceil(N / 40))
 const groups: number[][] = Array.from({ length: liveWorkers + 1 }, () => [])
 for (let i = 0; i < N; i++) (i >= N - victims ? groups[liveWorkers] : groups[i % liveWorkers])?.push(i)
 
@@ -97,7 +99,13 @@ function freshPair (from: number[], to: number[]): [number, number] {
   }
   throw new Error('no unused pair left')
 }
-async function memory (): Promise<Array<{ rss: number, heapUsed: number, peers: number }>> {
+/** The live workers' counters summed (diagnosis: what the DHT did so far). */
+async function counts (): Promise<Record<string, number>> {
+  const sum: Record<string, number> = {}
+  for (const m of await memory()) for (const [k, v] of Object.entries(m.counts)) sum[k] = (sum[k] ?? 0) + v
+  return sum
+}
+async function memory (): Promise<Array<{ rss: number, heapUsed: number, peers: number, counts: Record<string, number>, samples: Record<string, string>, lag: { p50: number, p99: number, max: number } }>> {
   return await Promise.all(workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null).map(async (w) => await w.call({ op: 'memory' })))
 }
 const MiB = (b: number): number => round(b / 1048576)
@@ -111,22 +119,36 @@ async function run (): Promise<void> {
 
   // 1. bootstrap: peer 0 first, then everyone else with its address
   const t0 = performance.now()
-  const boot = await workerOf(0).call({ op: 'start', ids: [0], bootstrap: [], netuid: NETUID, transport: 'quic', startConcurrency: 1 })
+  const boot = await workerOf(0).call({ op: 'start', ids: [0], bootstrap: [], netuid: NETUID, transport: 'quic', startConcurrency: 1, autoPublish: false })
   info.push(...boot.peers)
   const bootstrap = [boot.peers[0].addr as string]
-  const starts = await Promise.all(workers.map(async (w) => await w.call({ op: 'start', ids: w.ids.filter((i) => i !== 0), bootstrap, netuid: NETUID, transport: 'quic', startConcurrency: 8 })))
+  const starts = await Promise.all(workers.map(async (w) => await w.call({ op: 'start', ids: w.ids.filter((i) => i !== 0), bootstrap, netuid: NETUID, transport: 'quic', startConcurrency: 8, autoPublish: false })))
   for (const s of starts) info.push(...s.peers)
   info.sort((a, b) => a.i - b.i)
   const startedMs = performance.now() - t0
   const boot0: Record<string, unknown> = { startAllMs: round(startedMs) }
   out.bootstrap = boot0
   log(`all ${info.length} peers started in ${round(startedMs)} ms`)
-  // each peer publishes at start by itself; this publish is the one measured (subwire.publish(), a higher seq)
-  const pubs = await Promise.all(workers.map(async (w) => await w.call({ op: 'publish', timeoutMs: N <= 50 ? 15_000 : 30_000, concurrency: 4, budgetMs: PUBLISH_BUDGET_MS })))
+  const phaseCounts: Record<string, Record<string, number>> = {}
+  out.counts = { what: 'summed over the live workers since start: DHT queries by who started them, inbound DHT RPCs by message type (0 PUT_VALUE, 1 GET_VALUE, 2 ADD_PROVIDER, 3 GET_PROVIDERS, 4 FIND_NODE, 5 PING), connections opened by direction', byPhase: phaseCounts }
+  const mark = async (phase: string): Promise<void> => {
+    const m = await memory()
+    phaseCounts[phase] = await counts()
+    const lag = m.map((x) => x.lag)
+    log(`counts after ${phase}: ${JSON.stringify(phaseCounts[phase])}; event-loop delay per worker (ms): ${JSON.stringify(lag)}`)
+    ;(out.counts as Record<string, unknown>)[`eventLoopDelayMs:${phase}`] = lag
+    const samples: Record<string, string> = Object.assign({}, ...m.map((x) => x.samples))
+    ;(out.counts as Record<string, unknown>).failureSamples = samples
+  }
+  await mark('start')
+  // the peers were started with their publish at start off: this is each one's publish (subwire.publish())
+  // 12 publishes in flight in all (4 per worker at 50 peers), whatever the number of workers
+  const pubs = await Promise.all(workers.map(async (w) => await w.call({ op: 'publish', timeoutMs: 30_000, concurrency: Math.max(1, Math.floor(12 / workers.length)), budgetMs: PUBLISH_BUDGET_MS })))
   const reached = pubs.flatMap((x) => x.reached as number[])
   const publishedMs = performance.now() - t0
   boot0.publishedAllMs = round(publishedMs)
   log(`all records published at ${round(publishedMs)} ms (${reached.length}/${N}; ${pubs.flatMap((x) => x.failed as string[]).length} failed)`)
+  await mark('publish')
 
   // every peer resolves one other (a random derangement: every hotkey is looked up once), retried until all succeed
   const perm = info.map((p) => p.i)
@@ -153,6 +175,7 @@ async function run (): Promise<void> {
     startAllMs: round(startedMs),
     publishedAllMs: round(publishedMs),
     publishReachedPeers: dist(reached),
+    publishMs: dist(pubs.flatMap((x) => x.ms as number[])),
     publishFailed: pubs.flatMap((x) => x.failed as string[]).length,
     publishNotStartedInBudget: pubs.reduce((n, x) => n + (x.skipped as number), 0),
     publishErrors: [...new Set(pubs.flatMap((x) => x.failed as string[]))].slice(0, 3),
@@ -166,6 +189,7 @@ async function run (): Promise<void> {
     firstRoundResolveMs: dist(firstRound)
   }
   log(`bootstrap: ${JSON.stringify(out.bootstrap)}`)
+  await mark('first lookups')
   const afterBoot = await memory()
   const rssAll = afterBoot.reduce((s, m) => s + m.rss, 0)
   const rssIdle = idle.reduce((s, m) => s + m.rss, 0)
@@ -200,6 +224,7 @@ async function run (): Promise<void> {
     baselineKnownAddrs: { what: 'the same fan-out from another peer to the members\' known multiaddrs (no DHT)', ...summarize(baseFan, new Set(info.filter((p) => p.i !== baseFrom).map((p) => p.addr)), new Set()) }
   }
   log(`fan-out: ${JSON.stringify(out.fanOut)}`)
+  await mark('fan-out')
 
   // 3. kill 10 % (SIGKILL of their worker), then fan out again from a peer that has not fanned out
   const dead = new Set(info.filter((p) => p.i >= N - victims).map((p) => p.ss58))
@@ -235,6 +260,7 @@ async function run (): Promise<void> {
     baselineDirectDial: { what: 'the same from fresh pairs, but the multiaddr with /p2p/ is known: dial + handshake + echo, no DHT', success: `${dOk.length}/${direct.length}`, replyMs: dist(dOk.map((r) => r.reachMs)) }
   }
   log(`resolve: ${JSON.stringify(out.resolve)}`)
+  await mark('resolve')
 
 }
 

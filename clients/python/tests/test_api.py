@@ -305,6 +305,49 @@ def test_query_subnet_fans_out_with_a_result_per_member_and_a_summary(alice: Lis
     run(main())
 
 
+def test_query_subnet_streams_each_result_as_it_arrives_and_a_dead_member_is_a_typed_failure(alice: Listener, bob: Listener, workdir: Path) -> None:
+    dave = Listener(workdir / "dave", "//Dave", [])  # answers at once
+    erin = Listener(workdir / "erin", "//Eve", [])  # reached once, then stopped: a dead member
+    try:
+        async def main() -> None:
+            async with await subwire.connect(alice.socket) as a, await subwire.connect(bob.socket) as b, await subwire.connect(dave.socket) as d:
+                @b.handler("work")
+                async def slow(body: Any, caller: subwire.Caller) -> Any:
+                    await asyncio.sleep(2)
+                    return {"by": "bob"}
+
+                @d.handler("work")
+                async def fast(body: Any, caller: subwire.Caller) -> Any:
+                    return {"by": "dave"}
+                await b.ready()
+                await d.ready()
+                for l in (bob, dave, erin):  # Alice dials each once: she can reach them by hotkey
+                    await a.query(l.addr, "echo", {}, timeout=5)
+                erin.stop()
+                t0 = time.monotonic()
+                arrivals: list[tuple[float, dict[str, Any]]] = []
+                async for item in a.query_subnet(42, "work", {}, timeout=5, members=[bob.ss58, dave.ss58, erin.ss58]):
+                    arrivals.append((time.monotonic() - t0, item))
+                results, (t_end, summary) = arrivals[:-1], arrivals[-1]
+                by = {r["ss58"]: (t, r) for t, r in results}
+                assert len(results) == 3 and set(by) == {bob.ss58, dave.ss58, erin.ss58}
+                t_dave, r_dave = by[dave.ss58]
+                t_bob, r_bob = by[bob.ss58]
+                assert r_dave["ok"] is True and r_dave["body"] == {"by": "dave"}
+                assert r_bob["ok"] is True and r_bob["body"] == {"by": "bob"} and r_bob["ms"] >= 1900
+                # streamed: the fast member's result came while the slow one was still working, not with the summary
+                assert t_dave < t_bob - 1, (t_dave, t_bob)
+                _, r_erin = by[erin.ss58]
+                assert r_erin["ok"] is False and r_erin["reason"] in ("unreachable", "timeout"), r_erin
+                assert isinstance(r_erin["error"], subwire.SubwireError)
+                assert summary["summary"] is True and summary["members"] == 3 and summary["answered"] == 2
+                assert sum(summary["failed"].values()) == 1 and t_end < 5 + 1.5, t_end
+        run(main())
+    finally:
+        dave.stop()
+        erin.stop()
+
+
 def test_the_sync_facade(alice: Listener, bob: Listener) -> None:
     from subwire.sync import connect
     with connect(path=alice.socket) as c:

@@ -405,6 +405,7 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       dht: services.dht,
       identify: services.identify,
       connection: (id) => libp2p.getConnections().find((c) => c.id === id),
+      connected: (peerId) => libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId),
       log: libp2p.logger.forComponent('subwire:discovery')
     })
   const chain = typeof init.subtensor === 'string' ? { url: init.subtensor } : init.subtensor

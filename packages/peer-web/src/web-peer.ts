@@ -226,6 +226,7 @@ export async function createWebPeerImpl (init: WebPeerInit): Promise<WebPeer> {
     dht: libp2p.services.dht as unknown as KadService,
     identify: libp2p.services.identify,
     connection: (id) => libp2p.getConnections().find((c) => c.id === id),
+    connected: (peerId) => libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId),
     log: libp2p.logger.forComponent('subwire:discovery')
   })
   const files = init.files === null ? undefined : (init.files ?? new OpfsFileStore())

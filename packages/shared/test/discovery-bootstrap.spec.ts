@@ -45,4 +45,41 @@ describe('discovery: joining the DHT through a bootstrap peer', () => {
       await d.stop()
     }
   })
+
+  it('runs one background publish at a time, and retries one that reached nobody only after a backoff', async () => {
+    let puts = 0
+    const routing: RecordRouting = {
+      peers: 1,
+      async knows () { return true },
+      // every publish reaches nobody, after a while (a loaded DHT)
+      async put () { puts++; await new Promise((resolve) => setTimeout(resolve, 300)); return 0 },
+      async get () { return undefined },
+      async provide () {},
+      async * providers () {}
+    }
+    const libp2p = {
+      peerId: { toString: () => SELF },
+      getMultiaddrs: () => [],
+      addEventListener: () => {},
+      removeEventListener: () => {},
+      dial: async () => ({ remotePeer: { toString: () => BOOT } })
+    } as unknown as Libp2p
+    const d = new Discovery({ libp2p, signer: await uriSigner('//Alice'), routing, log }, { netuids: [42], publish: true })
+    const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+    try {
+      await d.start()
+      // new connections at once (they must not put off the publish start scheduled), while it
+      // runs, then within the backoff after it reached nobody
+      for (let t = 0; t < 1400; t += 100) { d.authenticated('c'); await sleep(100) }
+      assert.equal(puts, 2, 'the publish at start was put off by new connections')
+      await sleep(500)
+      assert.equal(puts, 2, `${puts / 2} publishes: new connections started more while one ran or within the backoff`)
+      await sleep(500)
+      d.authenticated('c')
+      await sleep(1500)
+      assert.equal(puts, 4, `${puts / 2} publishes: a new connection after the backoff should have retried it once`)
+    } finally {
+      await d.stop()
+    }
+  })
 })

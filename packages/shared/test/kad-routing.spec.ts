@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { createHotkeyRecord, hotkeyRecordKey, hotkeyRecordToValue, kadRecordRouting, subwireDhtInit, uriSigner } from '@subwire/shared'
 import { decodeHotkeyRecord, hotkeyRecordFromValue } from '@subwire/shared/protocol'
-import { DHT_ANSWER_GRACE_MS } from '../src/discovery/kad.ts'
+import { DHT_ANSWER_GRACE_MS, learnConnectedContactsOnly } from '../src/discovery/kad.ts'
 import type { KadService } from '@subwire/shared'
 
 const PEER = '12D3KooWSfFdutFmSNkzth92hFDUVCe5cXyXRm4KoDYdbscz3831'
@@ -33,6 +33,22 @@ function slowGet (answers: Uint8Array[]): { dht: KadService, aborted: () => bool
     async * findProviders () {}
   }
   return { dht, aborted: () => aborted }
+}
+
+/** A kad-dht `put`: its events in order; `hang`: then waits for the caller's abort (a slow close peer). */
+function kadPut (events: Array<[string, string | undefined]>, hang: boolean): KadService {
+  return {
+    routingTable: { size: 3 },
+    async * get () {},
+    async * put (_key, _value, options = {}) {
+      for (const [name, messageType] of events) yield { name, ...(messageType === undefined ? {} : { messageType }) }
+      if (!hang) return
+      await new Promise<void>((resolve) => { options.signal?.addEventListener('abort', () => { resolve() }, { once: true }) })
+      throw Object.assign(new Error('aborted'), { name: 'AbortError' })
+    },
+    async * provide () {},
+    async * findProviders () {}
+  }
 }
 
 describe('the kad-dht bridge', () => {
@@ -69,5 +85,30 @@ describe('the kad-dht bridge', () => {
     const init = subwireDhtInit()
     assert.equal(init.protocol, '/subwire/kad/1.0.0')
     assert.ok(init.alpha <= 3 && init.disjointPaths <= 3, JSON.stringify({ alpha: init.alpha, disjointPaths: init.disjointPaths }))
+    assert.ok(init.kBucketSize < 20, `k is ${init.kBucketSize}: kad-dht's 20 made every put reach 20 peers of a 50-peer subnet`)
+  })
+
+  it('counts the peers that took a record, not the FIND_NODE answers of the put\'s query', async () => {
+    const dht = kadPut([['PEER_RESPONSE', 'FIND_NODE'], ['PEER_RESPONSE', 'FIND_NODE'], ['PEER_RESPONSE', 'PUT_VALUE'], ['QUERY_ERROR', undefined], ['PEER_RESPONSE', 'PUT_VALUE']], false)
+    const routing = kadRecordRouting({ dht, connection: () => undefined, log: () => {} })
+    assert.equal(await routing.put(hotkeyRecordKey('5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'), await value(1)), 2)
+  })
+
+  it('a put that its deadline stops after some peers took the record returns how many; with none it throws', async () => {
+    const key = hotkeyRecordKey('5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY')
+    const some = kadRecordRouting({ dht: kadPut([['PEER_RESPONSE', 'FIND_NODE'], ['PEER_RESPONSE', 'PUT_VALUE']], true), connection: () => undefined, log: () => {} })
+    assert.equal(await some.put(key, await value(1), { signal: AbortSignal.timeout(100) }), 1)
+    const none = kadRecordRouting({ dht: kadPut([['PEER_RESPONSE', 'FIND_NODE']], true), connection: () => undefined, log: () => {} })
+    await assert.rejects(none.put(key, await value(1), { signal: AbortSignal.timeout(100) }), { name: 'AbortError' })
+  })
+
+  it('the routing table learns only peers it is connected to, never dialling one it only heard of', async () => {
+    const learned: string[] = []
+    const dht = { async onPeerConnect (peer: { id: { toString: () => string } }) { learned.push(peer.id.toString()) } }
+    assert.equal(learnConnectedContactsOnly(dht, (id) => id === 'connected'), true)
+    await dht.onPeerConnect({ id: { toString: () => 'heard-of' } })
+    await dht.onPeerConnect({ id: { toString: () => 'connected' } })
+    assert.deepEqual(learned, ['connected'])
+    assert.equal(learnConnectedContactsOnly({}, () => true), false, 'a service without the method is left alone')
   })
 })

@@ -31,6 +31,15 @@ const BOOTSTRAP_RETRIES = 30
 const REPUBLISH_DEBOUNCE_MS = 500
 /** How long one publish may take before it is logged as failed (retried at the next change or period). */
 const PUBLISH_TIMEOUT_MS = 30_000
+/**
+ * After a publish that reached nobody, a new authenticated connection retries it no sooner
+ * than this, doubling per failure up to {@link PUBLISH_RETRY_MAX_MS}: retrying on every new
+ * connection made a loaded 50-peer DHT publish 4-5 times per peer, each publish making more
+ * connections (bench/discovery.ts).
+ */
+const PUBLISH_RETRY_MIN_MS = 2_000
+/** The longest wait between two such retries. */
+const PUBLISH_RETRY_MAX_MS = 60_000
 
 const subnetKey = (netuid: number): Uint8Array => new TextEncoder().encode(`/subwire-subnet/${netuid}`)
 
@@ -75,6 +84,11 @@ export class Discovery {
   #debounce: ReturnType<typeof setTimeout> | undefined
   #published: HotkeyRecord | undefined
   #reached = 0
+  /** The background publish running now: never two at once (a change meanwhile runs one more after it). */
+  #inFlight: Promise<void> | undefined
+  #again = false
+  #failures = 0
+  #retryAt = 0
   #started = false
   readonly #onSelfUpdate = (): void => { this.#schedule(REPUBLISH_DEBOUNCE_MS) }
 
@@ -162,6 +176,7 @@ export class Discovery {
     clearTimeout(this.#timer)
     clearTimeout(this.#joining)
     clearTimeout(this.#debounce)
+    this.#debounce = undefined
     this.#c.libp2p.removeEventListener('self:peer:update', this.#onSelfUpdate)
     for (const s of this.#c.sources ?? []) await s.stop?.()
   }
@@ -169,7 +184,8 @@ export class Discovery {
   /** A connection was authenticated: the DHT may learn the peer; a publish that reached nobody is retried. */
   authenticated (connectionId: string): void {
     this.#c.routing?.authenticated?.(connectionId)
-    if (this.#started && this.#reached === 0 && this.#shouldPublish()) this.#schedule(REPUBLISH_DEBOUNCE_MS * 2)
+    // never postpones a publish already scheduled (connections authenticating every second would put it off for good)
+    if (this.#started && this.#reached === 0 && this.#debounce === undefined && this.#inFlight === undefined && Date.now() >= this.#retryAt && this.#shouldPublish()) this.#schedule(REPUBLISH_DEBOUNCE_MS * 2)
   }
 
   #shouldPublish (): boolean {
@@ -187,10 +203,22 @@ export class Discovery {
   #schedule (ms: number): void {
     if (!this.#started || !this.#shouldPublish()) return
     clearTimeout(this.#debounce)
-    this.#debounce = setTimeout(() => {
-      this.publish({ signal: AbortSignal.timeout(PUBLISH_TIMEOUT_MS) })
-        .catch((err: unknown) => { this.#c.log('publishing our record failed: %s', toError(err).message) })
-    }, ms)
+    this.#debounce = setTimeout(() => { this.#debounce = undefined; this.#publishInBackground() }, ms)
+  }
+
+  /** One background publish at a time; one that reached nobody is retried with a backoff (see {@link PUBLISH_RETRY_MIN_MS}). */
+  #publishInBackground (): void {
+    if (this.#inFlight !== undefined) { this.#again = true; return }
+    this.#inFlight = this.publish({ signal: AbortSignal.timeout(PUBLISH_TIMEOUT_MS) })
+      .then((reached) => reached, (err: unknown) => { this.#c.log('publishing our record failed: %s', toError(err).message); return 0 })
+      .then((reached) => {
+        this.#failures = reached > 0 ? 0 : this.#failures + 1
+        this.#retryAt = reached > 0 ? 0 : Date.now() + Math.min(PUBLISH_RETRY_MAX_MS, PUBLISH_RETRY_MIN_MS * 2 ** (this.#failures - 1))
+      })
+      .finally(() => {
+        this.#inFlight = undefined
+        if (this.#again) { this.#again = false; this.#schedule(REPUBLISH_DEBOUNCE_MS) }
+      })
   }
 
   /**
@@ -342,6 +370,71 @@ export class Discovery {
     }
     byHotkey.delete(this.#c.signer.ss58)
     return [...byHotkey.values()]
+  }
+
+  /**
+   * The members of a subnet as they are found (what {@link members} lists, each hotkey
+   * once, the first record found for it): the cached answers that name the subnet first,
+   * then each DHT provider as soon as its record is known (cached, or once looked up), then
+   * the sources. A fan-out asks each one at once instead of waiting for the whole listing.
+   * Ends when the DHT listing ends or `options.signal` aborts (what was found is kept).
+   */
+  async * listMembers (netuid: number, options: AbortOptions = {}): AsyncGenerator<ResolvedHotkey> {
+    throwIfAborted(options.signal)
+    const seen = new Set<string>([this.#c.signer.ss58])
+    const now = Date.now()
+    for (const c of [...this.#cache.values()]) {
+      if (c.netuids?.includes(netuid) === true && (c.expiresAt === undefined || c.expiresAt > now) && !seen.has(c.ss58)) { seen.add(c.ss58); yield c }
+    }
+    const routing = this.#c.routing
+    if (routing !== undefined) {
+      const found: ResolvedHotkey[] = []
+      let wake: (() => void) | undefined
+      let pending = 0
+      let ended = false
+      const push = (m: ResolvedHotkey): void => { found.push(m); wake?.() }
+      const self = this.#c.libp2p.peerId.toString()
+      void (async () => {
+        try {
+          for await (const peerId of routing.providers(subnetKey(netuid), options)) {
+            if (peerId === self) continue
+            const known = this.#cachedByPeerId(peerId, netuid)
+            if (known !== undefined) { push(known); continue }
+            pending++
+            void (async () => {
+              const value = await routing.get(peerRecordKey(peerId), options)
+              if (value === undefined) return
+              const r = verifyHotkeyRecord(value, { expectedPeerId: peerId })
+              if (r.netuids.includes(netuid)) push(this.#remember(fromRecord(r)))
+            })().catch((err: unknown) => { this.#c.log('record of member %s not usable: %s', peerId, toError(err).message) })
+              .finally(() => { pending--; wake?.() })
+          }
+        } catch (err) {
+          this.#c.log('listing subnet %d in the DHT ended early: %s', netuid, toError(err).message)
+        } finally {
+          ended = true
+          wake?.()
+        }
+      })()
+      while (true) {
+        const m = found.shift()
+        if (m !== undefined) {
+          if (!seen.has(m.ss58)) { seen.add(m.ss58); yield m }
+          continue
+        }
+        if (ended && pending === 0) break
+        await new Promise<void>((resolve) => { wake = resolve })
+        wake = undefined
+      }
+    }
+    for (const s of this.#c.sources ?? []) {
+      if (s.members === undefined || options.signal?.aborted === true) continue
+      try {
+        for (const m of await s.members(netuid, options)) if (!seen.has(m.ss58)) { seen.add(m.ss58); yield m }
+      } catch (err) {
+        this.#c.log('source %s could not list subnet %d: %s', s.name, netuid, toError(err).message)
+      }
+    }
   }
 }
 

@@ -9,7 +9,7 @@ import { CID } from 'multiformats/cid'
 import { HotkeyRecordExpiredError, InvalidHotkeyRecordError, InvalidSignatureError } from '../errors/index.ts'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { DHT_ALPHA, DHT_DISJOINT_PATHS, DHT_PROTOCOL, HOTKEY_RECORD_NAMESPACE, PEER_RECORD_NAMESPACE } from '../constants.ts'
+import { DHT_ALPHA, DHT_DISJOINT_PATHS, DHT_K, DHT_PROTOCOL, HOTKEY_RECORD_NAMESPACE, PEER_RECORD_NAMESPACE } from '../constants.ts'
 import { decodeHotkeyRecord, hotkeyRecordFromValue, selectHotkeyRecord, validateHotkeyRecordEntry } from './record.ts'
 import type { AbortOptions } from '../abort.ts'
 import type { RecordRouting } from './types.ts'
@@ -35,7 +35,7 @@ function graceful (options: AbortOptions): { signal: AbortSignal, grace: () => v
 import type { Connection, PeerId } from '@libp2p/interface'
 
 /** The part of a kad-dht query event this bridge reads. */
-interface KadEvent { name: string, value?: Uint8Array, record?: { value: Uint8Array } | null, providers?: Array<{ id: PeerId }> }
+interface KadEvent { name: string, messageType?: string, value?: Uint8Array, record?: { value: Uint8Array } | null, providers?: Array<{ id: PeerId }> }
 
 /** The part of the `@libp2p/kad-dht` service used here. */
 export interface KadService {
@@ -60,9 +60,10 @@ export interface IdentifyService {
 /**
  * The kad-dht options subwire needs: its own protocol id (never the public IPFS DHT), the
  * validator and selector of both record namespaces (highest valid `seq` wins), queries
- * that do not wait for the first self-lookup, and narrow queries ({@link DHT_ALPHA}).
+ * that do not wait for the first self-lookup, narrow queries ({@link DHT_ALPHA}) and a
+ * small k ({@link DHT_K}).
  */
-export function subwireDhtInit (): { protocol: string, allowQueryWithZeroPeers: boolean, alpha: number, disjointPaths: number, validators: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>, selectors: Record<string, (key: Uint8Array, values: Uint8Array[]) => number> } {
+export function subwireDhtInit (): { protocol: string, allowQueryWithZeroPeers: boolean, alpha: number, disjointPaths: number, kBucketSize: number, validators: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>, selectors: Record<string, (key: Uint8Array, values: Uint8Array[]) => number> } {
   const validate = async (key: Uint8Array, value: Uint8Array): Promise<void> => { validateHotkeyRecordEntry(key, value) }
   const select = (key: Uint8Array, values: Uint8Array[]): number => selectHotkeyRecord(key, values)
   return {
@@ -74,6 +75,8 @@ export function subwireDhtInit (): { protocol: string, allowQueryWithZeroPeers: 
     // a few paths, a few peers each: kad-dht's 10 × 10 made every lookup ask most of a subnet
     alpha: DHT_ALPHA,
     disjointPaths: DHT_DISJOINT_PATHS,
+    // records at (and queries over) 8 closest peers, not kad-dht's 20
+    kBucketSize: DHT_K,
     validators: { [HOTKEY_RECORD_NAMESPACE]: validate, [PEER_RECORD_NAMESPACE]: validate },
     selectors: { [HOTKEY_RECORD_NAMESPACE]: select, [PEER_RECORD_NAMESPACE]: select }
   }
@@ -128,12 +131,41 @@ export interface KadRoutingComponents {
   connection: (id: string) => Connection | undefined
   /** Logs identify failures. */
   log: (format: string, ...args: unknown[]) => void
+  /**
+   * True if a connection to `peerId` is open. Given, the routing table learns only peers it
+   * is connected to (see {@link learnConnectedContactsOnly}).
+   */
+  connected?: ((peerId: string) => boolean) | undefined
+}
+
+/** kad-dht 16's method that takes a peer it heard of into the routing table (not part of its public API). */
+interface KadContactHook { onPeerConnect?: (peer: { id: PeerId }) => Promise<void> }
+
+/**
+ * Makes the routing table learn only peers this node has a connection to. kad-dht takes
+ * every peer named in any answer ("closer peers") as a new contact and pings it first: a
+ * dial, a QUIC handshake, subwire's hotkey handshake and identify for each, 20 at a time.
+ * In a 50-peer benchmark that dialled nearly the full mesh (~780 connections during the
+ * publishes) and the handshakes, starved, timed out and were dialled again. Queries still
+ * dial the closer peers they ask, and a peer that answers (or dials us) is learned once its
+ * connection is authenticated and identified. Returns false if the service has no such
+ * method (another kad-dht version): then every contact is pinged as before.
+ */
+export function learnConnectedContactsOnly (dht: object, connected: (peerId: string) => boolean): boolean {
+  const hook = dht as KadContactHook
+  const learn = hook.onPeerConnect
+  if (typeof learn !== 'function') return false
+  hook.onPeerConnect = async (peer) => {
+    if (connected(peer.id.toString())) await learn.call(dht, peer)
+  }
+  return true
 }
 
 /** A {@link RecordRouting} over a kad-dht service. */
 export function kadRecordRouting (c: KadRoutingComponents): RecordRouting {
   // kad-dht pauses a query until its routing table has a peer; with nobody to ask, answer at once
   const alone = (): boolean => c.dht.routingTable !== undefined && c.dht.routingTable.size === 0
+  if (c.connected !== undefined && !learnConnectedContactsOnly(c.dht, c.connected)) c.log('this kad-dht has no onPeerConnect: every peer heard of is pinged')
   return {
     get peers () { return c.dht.routingTable?.size ?? 0 },
     async knows (peerId) {
@@ -149,7 +181,15 @@ export function kadRecordRouting (c: KadRoutingComponents): RecordRouting {
     async put (key, value, options = {}) {
       if (alone()) return 0
       let reached = 0
-      for await (const e of c.dht.put(key, value, options)) if (e.name === 'PEER_RESPONSE') reached++
+      try {
+        // a put's events include the FIND_NODE answers of its closest-peers query: count the peers that took the record
+        for await (const e of c.dht.put(key, value, options)) if (e.name === 'PEER_RESPONSE' && e.messageType === 'PUT_VALUE') reached++
+      } catch (err) {
+        // the caller's budget ended while slow peers were still being sent the record: it is
+        // stored at those that took it (kad-dht waits for every one of the closest peers)
+        if (reached === 0 || options.signal?.aborted !== true) throw err
+        c.log('put stopped by its deadline after %d peer(s) took the record', reached)
+      }
       return reached
     },
     async get (key, options = {}) {
@@ -173,7 +213,14 @@ export function kadRecordRouting (c: KadRoutingComponents): RecordRouting {
     },
     async provide (key, options = {}) {
       if (alone()) return
-      for await (const _ of c.dht.provide(await providerCid(key), options)) { /* drain */ }
+      let sent = 0
+      try {
+        for await (const e of c.dht.provide(await providerCid(key), options)) if (e.name === 'PEER_RESPONSE' && e.messageType === 'ADD_PROVIDER') sent++
+      } catch (err) {
+        // as for put: the announcement is at the peers that were sent it
+        if (sent === 0 || options.signal?.aborted !== true) throw err
+        c.log('provide stopped by its deadline after %d peer(s) were told', sent)
+      }
     },
     async * providers (key, options = {}) {
       if (alone()) return

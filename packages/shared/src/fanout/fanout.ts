@@ -73,6 +73,11 @@ export type MemberCall = (ss58: string, options: AbortOptions & { timeout: numbe
 export interface FanOutComponents {
   /** Lists a subnet's members. */
   members: (netuid: number, options: AbortOptions) => Promise<ResolvedHotkey[]>
+  /**
+   * Lists them as they are found; given, a fan-out asks each member as soon as it is
+   * listed instead of after the whole listing (which may take half the deadline).
+   */
+  listMembers?: ((netuid: number, options: AbortOptions) => AsyncIterable<ResolvedHotkey>) | undefined
   /** The `subwire:fanout` logger. */
   log: Logger
 }
@@ -138,13 +143,39 @@ export class FanOut {
       throwIfAborted(options.signal)
       // listing may take at most half the deadline: what is found by then is asked
       const listing = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, options.timeout / 2))])
-      const members = options.members ?? (await this.#c.members(netuid, { signal: listing })).map((m) => m.ss58)
+      const list = this.#c.listMembers
+      const streamed = options.members === undefined && list !== undefined
+      const members = options.members !== undefined ? [...options.members] : streamed ? [] : (await this.#c.members(netuid, { signal: listing })).map((m) => m.ss58)
       throwIfAborted(options.signal)
-      this.#c.log('fan-out to %d member(s) of subnet %d', members.length, netuid)
+      // with a streamed listing, members are asked as they are listed; idle workers wait for the next
+      let listed = !streamed
+      let arrived: (() => void) | undefined
+      const more = (): void => { const w = arrived; arrived = undefined; w?.() }
+      if (streamed) {
+        void (async () => {
+          try {
+            for await (const m of list(netuid, { signal: listing })) { members.push(m.ss58); more() }
+          } catch (err) {
+            this.#c.log('listing subnet %d ended early: %s', netuid, toError(err).message)
+          } finally {
+            listed = true
+            this.#c.log('fan-out to %d member(s) of subnet %d', members.length, netuid)
+            more()
+            wake?.()
+          }
+        })()
+      } else {
+        this.#c.log('fan-out to %d member(s) of subnet %d', members.length, netuid)
+      }
       let next = 0
       let finished = 0
       const worker = async (): Promise<void> => {
-        while (next < members.length) {
+        while (true) {
+          if (next >= members.length) {
+            if (listed) return
+            await new Promise<void>((resolve) => { const w = arrived; arrived = () => { w?.(); resolve() } })
+            continue
+          }
           const ss58 = members[next++] as string
           const t0 = performance.now()
           const ms = (): number => Math.round((performance.now() - t0) * 100) / 100
@@ -168,9 +199,9 @@ export class FanOut {
           }
         }
       }
-      const workers = Array.from({ length: Math.min(options.concurrency, members.length) }, worker)
+      const workers = Array.from({ length: streamed ? options.concurrency : Math.min(options.concurrency, members.length) }, worker)
       void Promise.all(workers).then(() => wake?.())
-      while (finished < members.length || queue.length > 0) {
+      while (!listed || finished < members.length || queue.length > 0) {
         const r = queue.shift()
         if (r !== undefined) { yield r; continue }
         await new Promise<void>((resolve) => { wake = resolve })
