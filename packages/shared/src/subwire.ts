@@ -27,6 +27,7 @@ import { ConnectionLimits } from './auth/limits.ts'
 import { E2eSealing } from './encryption/sealing.ts'
 import { Discovery } from './discovery/discovery.ts'
 import { FanOut } from './fanout/fanout.ts'
+import { SubnetMembers } from './fanout/members.ts'
 import { FileService } from './files/service.ts'
 import { decodeSs58 } from './identity/ss58.ts'
 import { MemoryDeliveryLog } from './outbox/store.ts'
@@ -91,7 +92,8 @@ export class Subwire {
     this.#discovery = new Discovery(
       { libp2p: this.#libp2p, signer: this.#signer, routing: components.dht, sources: components.sources, addressBook: components.addressBook, log: discoveryLog },
       { netuids, bootstrap: init.bootstrap, ...init.discovery })
-    this.#fanout = new FanOut({ members: async (netuid, options) => await this.#members(netuid, options), listMembers: (netuid, options) => this.#listMembers(netuid, options), log: logger.forComponent('subwire:fanout') })
+    const members = new SubnetMembers({ self: this.#signer.ss58, peers: () => this.peers(), discovery: this.#discovery })
+    this.#fanout = new FanOut({ members: async (netuid, options) => await members.all(netuid, options), listMembers: (netuid, options) => members.list(netuid, options), log: logger.forComponent('subwire:fanout') })
     this.#connector = new Connector({ libp2p: this.#libp2p, auth: this.#auth, discovery: this.#discovery, addressBook: components.addressBook, log: authLog }, { redial: init.redial ?? true })
     const rpcLog = logger.forComponent('subwire:rpc')
     this.#rpc = new RpcService(
@@ -226,31 +228,6 @@ export class Subwire {
   /** Removes an event listener. */
   off<K extends keyof SubwireEvents> (event: K, listener: Listener<SubwireEvents[K]>): void {
     this.#events.off(event, listener)
-  }
-
-  /** A subnet's members: what discovery lists, and the peers in session here whose verified attestation names the subnet (known even when the DHT is slow). */
-  async #members (netuid: number, options: AbortOptions): Promise<ResolvedHotkey[]> {
-    const found = await this.#discovery.members(netuid, options)
-    const known = new Set(found.map((m) => m.ss58))
-    for (const p of this.peers()) {
-      if (p.ss58 === this.#signer.ss58 || known.has(p.ss58) || !p.netuids.includes(netuid)) continue
-      known.add(p.ss58)
-      found.push({ ss58: p.ss58, peerId: p.peerId, multiaddrs: [], source: 'connected', netuids: [...p.netuids] })
-    }
-    return found
-  }
-
-  /** {@link #members} as they are found: the peers in session first (known now), then what discovery lists. */
-  async * #listMembers (netuid: number, options: AbortOptions): AsyncGenerator<ResolvedHotkey> {
-    const seen = new Set<string>([this.#signer.ss58])
-    for (const p of this.peers()) {
-      if (seen.has(p.ss58) || !p.netuids.includes(netuid)) continue
-      seen.add(p.ss58)
-      yield { ss58: p.ss58, peerId: p.peerId, multiaddrs: [], source: 'connected', netuids: [...p.netuids] }
-    }
-    for await (const m of this.#discovery.listMembers(netuid, options)) {
-      if (!seen.has(m.ss58)) { seen.add(m.ss58); yield m }
-    }
   }
 
   /** Peers with an authenticated connection right now. */
