@@ -41,7 +41,7 @@ async def next_event(stream: subwire.EventStream, pred: Any, timeout: float = 30
 @pytest.fixture(scope="module")
 def dave(workdir: Path) -> Iterator[Listener]:
     """A peer of its own for the ACL tests (//Dave), so its rules touch no other test."""
-    l = Listener(workdir / "dave", "//Dave", [])
+    l = Listener(workdir / "dave-acl", "//Dave", [])
     yield l
     l.stop()
 
