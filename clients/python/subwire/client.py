@@ -301,6 +301,10 @@ class Client:
 
     async def _call(self, op: str, args: dict[str, Any] | None = None, on_frame: Callable[[dict[str, Any]], None] | None = None) -> Any:
         id_, fut = self._start(op, args or {}, on_frame)
+        return await self._await_op(id_, fut)
+
+    async def _await_op(self, id_: int, fut: "asyncio.Future[Any]") -> Any:
+        """The result of operation `id_`; cancelled, it tells the peer to cancel it too."""
         try:
             return await fut
         except asyncio.CancelledError:
@@ -379,13 +383,7 @@ class Client:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            if id_ in self._ops and self._closed is None:
-                del self._ops[id_]
-                self._send({"op": "cancel", "target": id_})
-            raise
+        return await self._await_op(id_, fut)
 
     async def query_stream(self, dest: str, type: str, body: Any = None, *, timeout: float | None = None, netuid: int | None = None, encrypt: bool | None = None) -> AsyncIterator[Any]:
         """Sends a request whose reply is streamed; yields each chunk."""
