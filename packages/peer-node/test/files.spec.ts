@@ -7,7 +7,7 @@ import {
   isAbortError, FileRefusedError, InsufficientDiskSpaceError
 } from '@subwire/shared'
 import { NodeFileSource } from '../src/index.ts'
-import { addrOf, randomFile, sha256File, startPeer, tempDir, waitFor } from './helpers.ts'
+import { abortingSource, addrOf, randomFile, sha256File, startPeer, tempDir, waitFor } from './helpers.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { FileSource, ReceivedFile } from '@subwire/shared'
 
@@ -171,9 +171,14 @@ describe('file transfer', () => {
     const path = join(dir, 'cancel-s.bin')
     await randomFile(path, 40 * FILE_CHUNK_SIZE)
     const controller = new AbortController()
-    const sending = alice.sendFile(bobAddr, path, { signal: controller.signal, onProgress: (e) => { if (e.type === 'transfer:bytes' && e.detail.bytes >= 10 * FILE_CHUNK_SIZE) controller.abort() } })
-    await assert.rejects(sending, (e: Error) => isAbortError(e))
-    await waitFor(() => failed.some((f) => f.error.name === TransferCancelledError.name && /sender/.test(f.error.message)), 5000, 'the receiver to see the cancel')
+    const inner = await NodeFileSource.open(path)
+    const src = abortingSource(inner, 11, controller)
+    try {
+      // armed by the first chunk sent (the hashing pass before it reads every chunk)
+      const sending = alice.subwire.sendFile(bobAddr, src, { signal: controller.signal, onProgress: (e) => { if (e.type === 'transfer:bytes') src.armed = true } })
+      await assert.rejects(sending, (e: Error) => isAbortError(e))
+    } finally { await inner.close() }
+    await waitFor(() => failed.some((f) => f.error.name === TransferCancelledError.name && /sender/.test(f.error.message)), 5000, () => `the receiver to see the cancel (it saw: ${JSON.stringify(failed.map((f) => `${f.error.name}: ${f.error.message}`))})`)
     const again = await alice.sendFile(bobAddr, path)
     assert.ok(again.resumedFrom >= 8 * FILE_CHUNK_SIZE, `resumed from ${again.resumedFrom}`)
     assert.equal(await sha256File((await lastReceived(again.id)).path), await sha256File(path))

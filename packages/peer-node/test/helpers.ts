@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url'
 import { createNodePeer, loadHotkey } from '../src/index.ts'
 import type { NodePeer, NodePeerInit, NodeTransport } from '../src/index.ts'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
+import { FILE_CHUNK_SIZE } from '@subwire/shared'
+import type { FileSource, ReadOptions } from '@subwire/shared'
 
 /** Listen addresses on 127.0.0.1 with OS-chosen ports for the given transports. */
 export function loopback (transports: NodeTransport[] = ['quic', 'tcp'], port = 0): string[] {
@@ -61,13 +63,13 @@ export async function tempDir (prefix = 'subwire-test-'): Promise<{ dir: string,
 }
 
 /** Waits until `predicate` is true, polling; fails after `ms`. */
-export async function waitFor (predicate: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+export async function waitFor (predicate: () => boolean | Promise<boolean>, ms = 10_000, what: string | (() => string) = 'condition'): Promise<void> {
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {
     if (await predicate()) return
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+  throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`)
 }
 
 /** The `subwire` launcher. */
@@ -122,4 +124,23 @@ export async function randomFile (path: string, size: number): Promise<void> {
       done += n
     }
   } finally { await fh.close() }
+}
+
+/**
+ * `inner`, aborting `controller` when the sender asks for chunk `chunk` (or later) once
+ * `armed`: a cancel at a known point whatever the speed. Aborting on a progress event
+ * raced the end of the transfer: progress is reported every 200 ms, and a fast machine
+ * sent all 40 MiB between two reports, so the receiver completed the file instead.
+ */
+export function abortingSource (inner: FileSource, chunk: number, controller: AbortController): FileSource & { armed: boolean } {
+  const src = {
+    armed: false,
+    name: inner.name,
+    size: inner.size,
+    read: async (offset: number, length: number, options?: ReadOptions) => {
+      if (src.armed && offset >= chunk * FILE_CHUNK_SIZE) controller.abort()
+      return await inner.read(offset, length, options)
+    }
+  }
+  return src
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { isAbortError, createManifest, FILE_CHUNK_SIZE, InsufficientDiskSpaceError, PartialFileCorruptedError } from '@subwire/shared'
 import { NodeFileSource, NodeFileStore } from '../src/index.ts'
-import { addrOf, randomFile, sha256File, startPeer, tempDir, waitFor } from './helpers.ts'
+import { abortingSource, addrOf, randomFile, sha256File, startPeer, tempDir, waitFor } from './helpers.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { FileManifest, FileSource, ReceivedFile } from '@subwire/shared'
 
@@ -44,10 +44,11 @@ describe('received files stay intact across attempts', () => {
     const controller = new AbortController()
     const source = await NodeFileSource.open(path)
     try {
-      await assert.rejects(alice.sendFile(bobAddr, source, {
+      const src = abortingSource(source, chunks + 1, controller)
+      await assert.rejects(alice.sendFile(bobAddr, src, {
         manifest,
         signal: controller.signal,
-        onProgress: (e) => { if (e.type === 'transfer:bytes' && e.detail.bytes >= chunks * FILE_CHUNK_SIZE) controller.abort() }
+        onProgress: (e) => { if (e.type === 'transfer:bytes') src.armed = true }
       }), (e: Error) => isAbortError(e))
     } finally { await source.close() }
     // the receiver records what it has once it sees the cancel
