@@ -13,7 +13,7 @@ import { tcp } from '@libp2p/tcp'
 import type { TCPSocketOptions } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { rpcProtocol } from '@subwire/shared'
+import { fileProtocol, rpcProtocol } from '@subwire/shared'
 import { encodeFrame } from '@subwire/shared/protocol'
 import { join } from 'node:path'
 import { addrOf, randomFile, startPeer, tempDir, waitFor } from './helpers.ts'
@@ -357,6 +357,61 @@ describe('file credit window', () => {
     } finally {
       restore()
       await Promise.all([eve.stop()])
+      await bob.stop()
+      await cleanup()
+    }
+  })
+})
+
+describe('unfinished file frames', () => {
+  it('pause the file streams of a sender holding them once its budget is spent, release it when they close, and keep receiving from others', async () => {
+    const { dir, cleanup } = await tempDir()
+    // default limits: the file budget is 48 MiB per connection (three 16 MiB frames)
+    const bob = await startPeer({ uri: '//Bob', transports: ['tcp'], filesDir: join(dir, 'bob') })
+    const eve = await startPeer({ uri: '//Eve', listen: [], transports: ['tcp'] })
+    const alice = await startPeer({ uri: '//Alice', listen: [], transports: ['tcp'] })
+    let peakHeld = 0
+    const sample = setInterval(() => { peakHeld = Math.max(peakHeld, bob.subwire.bufferedBytes) }, 20)
+    try {
+      const dest = addrOf(bob, 'tcp')
+      const session = await eve.connect(dest)
+      const connection = eve.libp2p.getConnections().find((c) => c.id === session.connectionId)
+      assert.ok(connection !== undefined)
+      // sixteen streams, each sending an offer frame of 16 MiB but its last byte (256 MiB in all)
+      const frame = encodeFrame({ k: 'offer', pad: new Uint8Array(16 * 2 ** 20 - 1024) }, 17 * 2 ** 20)
+      const streams = await Promise.all(Array.from({ length: 16 }, async () => await connection.newStream(fileProtocol(42))))
+      const offsets = streams.map(() => 0)
+      const deadline = performance.now() + 6000
+      while (performance.now() < deadline && offsets.some((o) => o < frame.byteLength - 1)) {
+        let wrote = false
+        streams.forEach((stream, i) => {
+          const at = offsets[i] as number
+          if (at >= frame.byteLength - 1 || stream.status !== 'open' || stream.writeBufferLength > 256 * 1024) return
+          const end = Math.min(frame.byteLength - 1, at + 64 * 1024)
+          stream.send(frame.subarray(at, end))
+          offsets[i] = end
+          wrote = true
+        })
+        if (!wrote) await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const delivered = offsets.reduce((a, b) => a + b, 0) - streams.reduce((a, s) => a + s.writeBufferLength, 0)
+      // meanwhile an honest sender's file lands
+      const path = join(dir, 'honest.bin')
+      await randomFile(path, 3 * 2 ** 20)
+      const sent = await alice.sendFile(dest, path, { signal: AbortSignal.timeout(20_000) })
+      assert.equal(sent.size, 3 * 2 ** 20)
+      // without the budget bob read all 256 MiB into its frame decoders (and bufferedBytes did
+      // not count them). With it, the streams pause once 48 MiB are held: what a paused stream
+      // then holds is the one read that spent the budget (measured: 49-53 MiB in all) and its
+      // transport buffer, which libp2p caps at 4 MiB a stream (it resets the stream beyond)
+      assert.ok(peakHeld > 2 ** 20 && peakHeld <= 56 * 2 ** 20, `bob held at most its 48 MiB file budget (+ one read per stream): ${(peakHeld / 2 ** 20).toFixed(1)} MiB`)
+      assert.ok(delivered < 224 * 2 ** 20, `backpressure reached eve: ${(delivered / 2 ** 20).toFixed(1)} MiB of the 256 MiB left her (measured: 165-172)`)
+      for (const stream of streams) stream.abort(new Error('done'))
+      await waitFor(() => bob.subwire.bufferedBytes === 0, 5000, () => `bob releasing what the closed streams held (${bob.subwire.bufferedBytes} bytes)`)
+    } finally {
+      clearInterval(sample)
+      await Promise.all([eve.stop(), alice.stop()])
       await bob.stop()
       await cleanup()
     }

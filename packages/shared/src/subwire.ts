@@ -69,6 +69,7 @@ export class Subwire {
   readonly #onClose = (evt: CustomEvent<Connection>): void => {
     this.#auth.closed(evt.detail)
     this.#rpc.forget(evt.detail.id)
+    this.#files.forget(evt.detail.id)
   }
 
   constructor (components: SubwireComponents, init: SubwireInit) {
@@ -102,7 +103,7 @@ export class Subwire {
     const bulkSession = init.bulk?.transport === 'tcp' ? async (session: Session, o: AbortOptions) => await this.#connector.bulkSession(session, o) : undefined
     this.#files = new FileService(
       { auth: this.#auth, sealing: this.#sealing, events: this.#events, deliveries, store: components.files, log: logger.forComponent('subwire:files'), bulkSession },
-      { netuids, handshakeTimeoutMs, maxFrameBytes, encrypt: encryption.files, requireEncryption: encryption.require, policy: init.files, bulkMinBytes })
+      { netuids, handshakeTimeoutMs, maxFrameBytes, encrypt: encryption.files, requireEncryption: encryption.require, policy: init.files, bulkMinBytes, connectionBudgetBytes, peerBudgetBytes })
     decodeSs58(this.#signer.ss58, ss58Prefix)
     if (init.echo ?? true) this.handle('echo', (body) => body)
   }
@@ -184,9 +185,13 @@ export class Subwire {
     return await this.#connector.clearRedialTags()
   }
 
-  /** Bytes held for remotes right now: replies queued for clients that do not read them and unfinished request frames (bounded per connection and per peer by `limits`). */
+  /**
+   * Bytes held for remotes right now: replies queued for clients that do not read them,
+   * unfinished request frames and unfinished frames of inbound file streams (each kind
+   * bounded per connection and per peer by `limits`).
+   */
   get bufferedBytes (): number {
-    return this.#rpc.bufferedBytes
+    return this.#rpc.bufferedBytes + this.#files.bufferedBytes
   }
 
   /** The access-control lists this engine enforces (shared with the connection gater). */

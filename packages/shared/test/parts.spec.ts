@@ -5,6 +5,7 @@ import { engineOptions, positiveNumber, validateNetuids } from '../src/config.ts
 import { BULK_MIN_BYTES, DEFAULT_MAX_FRAME_BYTES } from '../src/constants.ts'
 import { AccessDeniedError, errorFromWire, errorToWire, InvalidConfigError, isRemoteError, TransferCancelledError, walkCause } from '../src/errors/index.ts'
 import { Emitter } from '../src/events.ts'
+import { BudgetScopes } from '../src/wire/budget.ts'
 
 const ALICE = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'
 const PEER = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
@@ -128,5 +129,33 @@ describe('the event emitter', () => {
     assert.equal(finished, true)
     events.on('tick', () => { throw new Error('refused') })
     await assert.rejects(events.emitAndSettle('tick', 2), /refused/)
+  })
+})
+
+describe('byte budgets per connection inside one per peer', () => {
+  it('bounds a peer\'s connections together, wakes a waiter on release, and forgets a peer with its last connection', () => {
+    const scopes = new BudgetScopes(10, 15)
+    const a = scopes.of('c1', 'p')
+    const b = scopes.of('c2', 'p')
+    assert.equal(scopes.of('c1', 'p'), a, 'one budget per connection')
+    a.charge(8)
+    assert.equal(a.over, false)
+    b.charge(8)
+    assert.equal(b.over, true, 'the peer\'s 15 bytes are spent by the two together')
+    assert.equal(a.over, true)
+    let woken = 0
+    b.onRelease(() => { woken++ })
+    a.charge(-8)
+    assert.equal(woken, 1)
+    assert.equal(b.over, false)
+    assert.equal(scopes.used, 8)
+    const other = scopes.of('c3', 'q')
+    other.charge(11)
+    assert.equal(other.over, true, 'a connection\'s own limit')
+    assert.equal(b.over, false, 'another peer\'s spending does not pause this one')
+    scopes.forget('c1')
+    scopes.forget('c2')
+    assert.equal(scopes.used, 11, 'p is forgotten with its last connection')
+    assert.notEqual(scopes.of('c2', 'p'), b, 'a forgotten connection gets a fresh budget')
   })
 })

@@ -32,7 +32,9 @@ export interface FloodLimits extends ConnectionLimitsInit {
    * Bytes one connection may make us hold on its RPC and message streams (replies queued
    * for a client that does not read them, requests not yet complete); when spent, its
    * streams stop reading (requests wait, unread) until the replies drain. At least three
-   * frames, so two large requests can still complete.
+   * frames, so two large requests can still complete. Its inbound file streams have a
+   * budget of the same size of their own (unfinished offer and chunk frames; at least two
+   * file frames), so a file in progress never pauses the connection's requests.
    *
    * @default 48 MiB
    */

@@ -21,6 +21,8 @@ import {
   TransferCancelledError
 } from '../errors/index.ts'
 import { refuseChannel } from '../rpc/frames.ts'
+import { BudgetScopes } from '../wire/budget.ts'
+import type { ByteBudget } from '../wire/budget.ts'
 import { FramedStream } from '../wire/framed-stream.ts'
 import { createManifest } from './manifest.ts'
 import { FileReceiver } from './receiver.ts'
@@ -82,6 +84,14 @@ export interface FileServiceInit {
   policy: SubwireInit['files']
   /** Files from this size on go over {@link FileServiceComponents.bulkSession}. */
   bulkMinBytes: number
+  /**
+   * Bytes of unfinished frames the inbound file streams of one connection may make us hold
+   * before they pause reading (at least two of the largest file frames, so that two
+   * streams' frames in progress never stall each other).
+   */
+  connectionBudgetBytes: number
+  /** The same, for all connections of one PeerId together. */
+  peerBudgetBytes: number
 }
 
 /** Sends and receives files. */
@@ -95,11 +105,26 @@ export class FileService {
   readonly #reservations = new DiskReservations()
   /** The folders being received, which their entries' offers look up. */
   readonly #folders = new FolderRegistry()
+  /** What the inbound file streams of each connection, and of each PeerId, may make us hold. */
+  readonly #budgets: BudgetScopes
 
   constructor (components: FileServiceComponents, init: FileServiceInit) {
     this.#c = components
     this.#init = init
     this.#policy = { ...init.policy }
+    const frame = init.maxFrameBytes + FILE_FRAME_OVERHEAD
+    const connection = Math.max(init.connectionBudgetBytes, 2 * frame)
+    this.#budgets = new BudgetScopes(connection, Math.max(init.peerBudgetBytes, connection))
+  }
+
+  /** Bytes held for senders right now (unfinished frames of inbound file streams), all connections together. */
+  get bufferedBytes (): number {
+    return this.#budgets.used
+  }
+
+  /** Forgets the byte budget of a closed connection. */
+  forget (connectionId: string): void {
+    this.#budgets.forget(connectionId)
   }
 
   /** True if this peer receives files. */
@@ -213,7 +238,8 @@ export class FileService {
 
   /** Receives a file on an inbound file stream (the protocol handler). */
   async receive (stream: Stream, connection: Connection, netuid: number): Promise<void> {
-    const framed = this.#framed(stream)
+    // charged from the first byte: an unfinished offer frame is held before we know who sends it
+    const framed = this.#framed(stream, this.#budgets.of(connection.id, connection.remotePeer.toString()))
     const session = await this.#c.auth.sessionOf(connection)
     const store = this.#c.store
     if (session === undefined || store === undefined) {
@@ -293,8 +319,8 @@ export class FileService {
     }
   }
 
-  #framed (stream: Stream): FramedStream {
-    return new FramedStream(stream, { maxFrameBytes: this.#init.maxFrameBytes + FILE_FRAME_OVERHEAD, log: this.#c.log, highWaterMark: FILE_HIGH_WATER_MARK })
+  #framed (stream: Stream, budget?: ByteBudget): FramedStream {
+    return new FramedStream(stream, { maxFrameBytes: this.#init.maxFrameBytes + FILE_FRAME_OVERHEAD, log: this.#c.log, highWaterMark: FILE_HIGH_WATER_MARK, budget })
   }
 
   /** Takes a transfer key; a transfer already holding it is superseded and waited for. */

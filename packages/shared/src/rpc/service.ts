@@ -11,7 +11,8 @@ import { MAX_TYPE_LENGTH, msgProtocol, rpcProtocol } from '../constants.ts'
 import { utf8Length } from '../wire/fields.ts'
 import { ConnectionLostError, InvalidConfigError, NotAuthenticatedError, SubnetFirewallError, SubnetNotServedError, toError, isConnectionLost } from '../errors/index.ts'
 import { E2ePurpose } from '../encryption/envelope.ts'
-import { ByteBudget } from '../wire/budget.ts'
+import { BudgetScopes } from '../wire/budget.ts'
+import type { ByteBudget } from '../wire/budget.ts'
 import { FramedStream } from '../wire/framed-stream.ts'
 import { RpcClient } from './client.ts'
 import { refuseChannel } from './frames.ts'
@@ -76,13 +77,13 @@ export class RpcService {
   readonly #clients = new Map<string, Map<string, Promise<RpcClient>>>()
   /** Requests in flight here per connection id, across its channels. */
   readonly #limiters = new Map<string, RequestLimiter>()
-  /** Byte budgets per connection id, each inside its PeerId's. */
-  readonly #budgets = new Map<string, { budget: ByteBudget, peer: string }>()
-  readonly #peerBudgets = new Map<string, { budget: ByteBudget, connections: number }>()
+  /** Byte budgets per connection, each inside its PeerId's. */
+  readonly #budgets: BudgetScopes
 
   constructor (components: RpcServiceComponents, init: RpcServiceInit) {
     this.#c = components
     this.#init = init
+    this.#budgets = new BudgetScopes(init.connectionBudgetBytes, init.peerBudgetBytes)
   }
 
   /** Registers an RPC handler for `type` on one subnet or on every configured one. */
@@ -166,33 +167,16 @@ export class RpcService {
   forget (connectionId: string): void {
     this.#clients.delete(connectionId)
     this.#limiters.delete(connectionId)
-    const b = this.#budgets.get(connectionId)
-    if (b === undefined) return
-    this.#budgets.delete(connectionId)
-    const p = this.#peerBudgets.get(b.peer)
-    if (p !== undefined && --p.connections === 0) this.#peerBudgets.delete(b.peer)
+    this.#budgets.forget(connectionId)
   }
 
   /** Bytes held for remotes right now (queued replies, unfinished frames), all connections together. */
   get bufferedBytes (): number {
-    let n = 0
-    for (const p of this.#peerBudgets.values()) n += p.budget.used
-    return n
+    return this.#budgets.used
   }
 
   #budget (connection: Connection): ByteBudget {
-    const existing = this.#budgets.get(connection.id)
-    if (existing !== undefined) return existing.budget
-    const peer = connection.remotePeer.toString()
-    let p = this.#peerBudgets.get(peer)
-    if (p === undefined) {
-      p = { budget: new ByteBudget(this.#init.peerBudgetBytes), connections: 0 }
-      this.#peerBudgets.set(peer, p)
-    }
-    p.connections++
-    const budget = new ByteBudget(this.#init.connectionBudgetBytes, p.budget)
-    this.#budgets.set(connection.id, { budget, peer })
-    return budget
+    return this.#budgets.of(connection.id, connection.remotePeer.toString())
   }
 
   /** Closes every client stream. */
@@ -204,7 +188,6 @@ export class RpcService {
     this.#clients.clear()
     this.#limiters.clear()
     this.#budgets.clear()
-    this.#peerBudgets.clear()
     await Promise.allSettled(closing)
   }
 

@@ -58,3 +58,60 @@ export class ByteBudget {
     for (const w of waiters) w()
   }
 }
+
+/**
+ * The budgets of one kind of stream: one per connection, each inside one per remote
+ * PeerId, made on first use and forgotten with the connection.
+ */
+export class BudgetScopes {
+  readonly #connectionBytes: number
+  readonly #peerBytes: number
+  readonly #connections = new Map<string, { budget: ByteBudget, peer: string }>()
+  readonly #peers = new Map<string, { budget: ByteBudget, connections: number }>()
+
+  /**
+   * @param connectionBytes - what one connection may make us hold
+   * @param peerBytes - what all connections of one PeerId may make us hold together
+   */
+  constructor (connectionBytes: number, peerBytes: number) {
+    this.#connectionBytes = connectionBytes
+    this.#peerBytes = peerBytes
+  }
+
+  /** The budget of connection `connectionId` to `peer`, inside `peer`'s. */
+  of (connectionId: string, peer: string): ByteBudget {
+    const existing = this.#connections.get(connectionId)
+    if (existing !== undefined) return existing.budget
+    let p = this.#peers.get(peer)
+    if (p === undefined) {
+      p = { budget: new ByteBudget(this.#peerBytes), connections: 0 }
+      this.#peers.set(peer, p)
+    }
+    p.connections++
+    const budget = new ByteBudget(this.#connectionBytes, p.budget)
+    this.#connections.set(connectionId, { budget, peer })
+    return budget
+  }
+
+  /** Forgets a closed connection's budget (and its peer's, with its last connection). */
+  forget (connectionId: string): void {
+    const b = this.#connections.get(connectionId)
+    if (b === undefined) return
+    this.#connections.delete(connectionId)
+    const p = this.#peers.get(b.peer)
+    if (p !== undefined && --p.connections === 0) this.#peers.delete(b.peer)
+  }
+
+  /** Bytes charged now, all connections together. */
+  get used (): number {
+    let n = 0
+    for (const p of this.#peers.values()) n += p.budget.used
+    return n
+  }
+
+  /** Forgets every budget. */
+  clear (): void {
+    this.#connections.clear()
+    this.#peers.clear()
+  }
+}

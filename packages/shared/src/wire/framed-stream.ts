@@ -315,7 +315,11 @@ export class FramedStream {
     this.stream.pause()
     this.whenUnderBudget(() => {
       this.#paused = false
-      if (this.stream.readStatus === 'paused') this.stream.resume()
+      // the release may come from another stream's close while the connection goes down:
+      // resuming then sends a window update on a closed connection, which throws
+      if (this.stream.readStatus === 'paused') {
+        try { this.stream.resume() } catch (err) { this.#log('resume after the budget was released failed: %s', toError(err).message) }
+      }
     })
   }
 
