@@ -9,7 +9,8 @@ import { createSocket } from 'node:dgram'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { BIN, kill9, randomFile, sha256File, startCli, startPeer, tempDir, until, waitFor } from './helpers.ts'
+import { BIN, gatedSource, kill9, randomFile, sha256File, startCli, startPeer, tempDir, until, waitFor } from './helpers.ts'
+import { NodeFileSource } from '../src/index.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { Proc } from './helpers.ts'
 
@@ -157,21 +158,23 @@ describe('the CLI keeps exactly-once', () => {
     const alice: NodePeer = await startPeer({ uri: '//Alice', transports: ['quic'], listen: [], home: join(dir, 'alice-k9') })
     try {
       const first = await listen()
-      let killed = false
-      const sending = alice.sendFile(first.addr, file, {
-        onProgress: (e) => {
-          if (killed || e.type !== 'transfer:bytes' || e.detail.bytes < size / 2) return
-          killed = true
-          kill9(first.proc) // the whole process group: the launcher and the peer it runs
-        }
+      // held at chunk 48 (half way) while the receiver is killed: a progress event past half
+      // way could be the last one on a fast machine, and the file would be complete
+      const inner = await NodeFileSource.open(file)
+      const src = gatedSource(inner, 48)
+      const sending = alice.sendFile(first.addr, src, {
+        onProgress: (e) => { if (e.type === 'transfer:bytes') src.armed = true }
       }).then(() => undefined, (e: Error) => e)
+      await src.reached
+      kill9(first.proc) // the whole process group: the launcher and the peer it runs
       const code = await first.proc.exited
-      assert.ok(killed, 'killed mid-transfer')
+      src.release()
       assert.equal(code, null, 'it died of the signal')
       const parts = (await readdir(join(files, 'partial'))).filter((n) => n.endsWith('.part'))
       assert.equal(parts.length, 1, 'the killed receiver left its partial')
       const second = await listen()
       const failure = await sending
+      await inner.close()
       assert.ok(failure instanceof Error, 'the first attempt failed')
       const result = await alice.sendFile(second.addr, file)
       assert.ok(result.resumedFrom > 0 && result.resumedFrom < size, `resumed from what the killed receiver kept (${result.resumedFrom} of ${size})`)

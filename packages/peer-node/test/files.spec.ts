@@ -7,7 +7,7 @@ import {
   isAbortError, FileRefusedError, InsufficientDiskSpaceError
 } from '@subwire/shared'
 import { NodeFileSource } from '../src/index.ts'
-import { abortingSource, addrOf, randomFile, sha256File, startPeer, tempDir, waitFor } from './helpers.ts'
+import { abortingSource, addrOf, gatedSource, randomFile, sha256File, startPeer, tempDir, waitFor } from './helpers.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { FileSource, ReceivedFile } from '@subwire/shared'
 
@@ -187,10 +187,19 @@ describe('file transfer', () => {
   it('cancels from the receiver with a clear reason on the sender', async () => {
     const path = join(dir, 'cancel-r.bin')
     await randomFile(path, 40 * FILE_CHUNK_SIZE)
-    const off = bob.on('file:progress', (e) => { if (e.detail.bytes >= 5 * FILE_CHUNK_SIZE) bob.cancelTransfer(e.detail.id, 'disk quota for miners reached') })
+    // held at chunk 10 while bob cancels (on a progress event the cancel raced the end: see abortingSource)
+    let id: string | undefined
+    const off = bob.on('file:accepted', (o) => { id = o.id })
+    const inner = await NodeFileSource.open(path)
+    const src = gatedSource(inner, 10)
     try {
-      await assert.rejects(alice.sendFile(bobAddr, path), (e: Error) => e.name === TransferCancelledError.name && /receiver/.test(e.message) && /disk quota/.test(e.message))
-    } finally { off() }
+      const sending = alice.subwire.sendFile(bobAddr, src, { onProgress: (e) => { if (e.type === 'transfer:bytes') src.armed = true } })
+      sending.catch(() => {})
+      await src.reached
+      assert.ok(id !== undefined && bob.cancelTransfer(id, 'disk quota for miners reached'), 'bob has the transfer to cancel')
+      src.release()
+      await assert.rejects(sending, (e: Error) => e.name === TransferCancelledError.name && /receiver/.test(e.message) && /disk quota/.test(e.message))
+    } finally { off(); src.release(); await inner.close() }
   })
 
   it('receives from three senders at once', async () => {
@@ -213,11 +222,23 @@ describe('file transfer', () => {
   it('resumes after the receiver stops mid-transfer and comes back', async () => {
     const path = join(dir, 'resume.bin')
     await randomFile(path, 60 * FILE_CHUNK_SIZE)
-    let stopping: Promise<void> | undefined
-    const off = bob.on('file:progress', (e) => { if (stopping === undefined && e.detail.bytes >= 25 * FILE_CHUNK_SIZE) stopping = bob.stop() })
-    await assert.rejects(alice.sendFile(bobAddr, path, { signal: AbortSignal.timeout(30_000) }))
-    off()
-    await stopping
+    // held at chunk 30; bob stops once 25 chunks are on its disk (a progress event could come only at the end)
+    const inner = await NodeFileSource.open(path)
+    const src = gatedSource(inner, 30)
+    const written = async (): Promise<number> => {
+      const partial = join(dir, 'bob', 'partial')
+      const parts = (await readdir(partial)).filter((n) => n.endsWith('.part'))
+      return Math.max(0, ...await Promise.all(parts.map(async (n) => (await stat(join(partial, n))).size)))
+    }
+    try {
+      const sending = alice.subwire.sendFile(bobAddr, src, { signal: AbortSignal.timeout(30_000), onProgress: (e) => { if (e.type === 'transfer:bytes') src.armed = true } })
+      sending.catch(() => {})
+      await src.reached
+      await waitFor(async () => await written() >= 25 * FILE_CHUNK_SIZE, 10_000, 'bob writing 25 chunks')
+      await bob.stop()
+      src.release()
+      await assert.rejects(sending)
+    } finally { src.release(); await inner.close() }
     const port = Number(/\/udp\/(\d+)/.exec(bobAddr)?.[1])
     bob = await startPeer({ uri: '//Bob', transports: ['quic'], home: join(dir, 'bob-home'), filesDir: join(dir, 'bob'), listen: [`/ip4/127.0.0.1/udp/${port}/quic-v1`], protocol: { files: { minFreeBytes: 0 } } })
     bob.on('file:received', (f) => { received.push(f) })

@@ -144,3 +144,25 @@ export function abortingSource (inner: FileSource, chunk: number, controller: Ab
   }
   return src
 }
+
+/**
+ * `inner`, whose reads of chunk `chunk` and later wait for `release()` once `armed`;
+ * `reached` resolves at the first such read. A test acts (cancels, stops the receiver)
+ * while the transfer is held at a known point, whatever the machine's speed.
+ */
+export function gatedSource (inner: FileSource, chunk: number): FileSource & { armed: boolean, reached: Promise<void>, release: () => void } {
+  const { promise: reached, resolve: reach } = Promise.withResolvers<void>()
+  const { promise: gate, resolve: release } = Promise.withResolvers<void>()
+  const src = {
+    armed: false,
+    reached,
+    release: () => { release() },
+    name: inner.name,
+    size: inner.size,
+    read: async (offset: number, length: number, options?: ReadOptions) => {
+      if (src.armed && offset >= chunk * FILE_CHUNK_SIZE) { reach(); await gate }
+      return await inner.read(offset, length, options)
+    }
+  }
+  return src
+}

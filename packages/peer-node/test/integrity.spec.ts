@@ -43,6 +43,7 @@ describe('received files stay intact across attempts', () => {
   const sendPart = async (path: string, manifest: FileManifest, chunks: number): Promise<string> => {
     const controller = new AbortController()
     const source = await NodeFileSource.open(path)
+    const failures = failed.length
     try {
       const src = abortingSource(source, chunks + 1, controller)
       await assert.rejects(alice.sendFile(bobAddr, src, {
@@ -51,9 +52,9 @@ describe('received files stay intact across attempts', () => {
         onProgress: (e) => { if (e.type === 'transfer:bytes') src.armed = true }
       }), (e: Error) => isAbortError(e))
     } finally { await source.close() }
-    // the receiver records what it has once it sees the cancel
+    // the receiver records what it has once it sees the cancel, then reports the failure
+    await waitFor(() => failed.length > failures, 10_000, 'the receiver to record the cancelled transfer')
     await waitFor(async () => (await readdir(partialDir())).some((n) => n.endsWith('.part')), 5000, 'a partial file')
-    await new Promise((resolve) => setTimeout(resolve, 300))
     const part = (await readdir(partialDir())).find((n) => n.endsWith('.part')) as string
     return join(partialDir(), part)
   }

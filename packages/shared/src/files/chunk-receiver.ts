@@ -195,6 +195,9 @@ export class ChunkReceiver {
     const onDisk = firstFailed < 0 ? this.#next : this.#next - settled.length + firstFailed
     if (onDisk > this.#committed) await partial.commit(onDisk).catch(() => {})
     if (this.#remoteCancelled) return // the sender ended it: nothing to tell it back
+    // a cancel while we waited for a chunk surfaces as the read's abort: the sender is told the cancel's own reason
+    const signal = this.#init.signal
+    if (signal?.aborted === true && signal.reason instanceof Error) err = signal.reason
     const reason = isAbortError(err) ? new TransferCancelledError('The receiver cancelled the transfer') : forRemote(err, this.#init.log)
     try { this.#framed.send(cancelFrame(reason)); await this.#framed.close() } catch {}
   }
