@@ -9,7 +9,7 @@ import { createSocket } from 'node:dgram'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { BIN, gatedSource, kill9, randomFile, sha256File, startCli, startPeer, tempDir, until, waitFor } from './helpers.ts'
+import { BIN, gatedSource, kill9, randomFile, sha256File, startCli, startPeer, tempDir, throttle, until, waitFor } from './helpers.ts'
 import { NodeFileSource } from '../src/index.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { Proc } from './helpers.ts'
@@ -122,9 +122,14 @@ describe('the CLI keeps exactly-once', () => {
     await randomFile(file, size)
     const first = startCli(['--home', home('alice'), 'send', addr, file, '--json'])
     procs.push(first)
-    await until(() => first.lines.find((x) => x.event === 'progress' && (x.bytes as number) >= size / 4 && (x.bytes as number) < size), 60_000, 'a quarter of the file')
-    kill9(first)
-    await first.exited
+    // the receiver crawls from the first bytes on, so the send is killed before it ends on any machine
+    await until(() => first.lines.find((x) => x.event === 'progress'), 60_000, 'the first bytes')
+    const unthrottle = throttle(bob)
+    try {
+      await until(() => first.lines.find((x) => x.event === 'progress' && (x.bytes as number) >= size / 4 && (x.bytes as number) < size), 120_000, 'a quarter of the file')
+      kill9(first)
+      await first.exited
+    } finally { unthrottle() }
     const again = startCli(['--home', home('alice'), 'send', addr, file, '--json'])
     procs.push(again)
     assert.equal(await again.exited, 0)

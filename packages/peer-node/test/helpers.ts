@@ -166,3 +166,27 @@ export function gatedSource (inner: FileSource, chunk: number): FileSource & { a
   }
   return src
 }
+
+/**
+ * Holds `proc`'s process group (launcher and peer) stopped for 250 ms of every 500 ms, so a
+ * transfer to or from it moves at well under half its speed without ever looking stalled
+ * (SENDER_STALL_MS is 30 s): a test that kills a side once a progress line passes a mark
+ * then kills it near that mark on a faster machine too. (Running it 50 ms a second slowed
+ * a QUIC transfer a hundredfold: every stop costs the sender its congestion window.) The
+ * returned function lets it run freely again.
+ */
+export function throttle (proc: Proc): () => void {
+  const group = -(proc.child.pid as number)
+  let free = false
+  const signal = (s: NodeJS.Signals): void => { try { process.kill(group, s) } catch {} }
+  signal('SIGSTOP')
+  const timer = setInterval(() => {
+    signal('SIGCONT')
+    setTimeout(() => { if (!free) signal('SIGSTOP') }, 250)
+  }, 500)
+  return () => {
+    free = true
+    clearInterval(timer)
+    signal('SIGCONT')
+  }
+}

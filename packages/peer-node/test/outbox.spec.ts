@@ -11,7 +11,7 @@ import { open, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createNodePeer, loadHotkey } from '../src/index.ts'
-import { BIN, kill9, loopback, sha256File, startCli, startPeer, tempDir, until, waitFor } from './helpers.ts'
+import { BIN, kill9, loopback, sha256File, startCli, startPeer, tempDir, throttle, until, waitFor } from './helpers.ts'
 import type { Proc } from './helpers.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { SubwireMessage } from '@subwire/shared'
@@ -261,9 +261,14 @@ describe('outbox through the CLI, with kill -9', () => {
     let alice = await listen('alice')
     const send = startCli(['--home', home('alice'), '--json', 'send', bobAddr, file, '--name', 'mid.bin'])
     procs.push(send)
-    await until(() => send.lines.find((l) => l.event === 'progress' && (l.bytes as number) >= SIZE / 3), 60_000, 'a third of the file')
-    kill9(alice)
-    await alice.exited
+    // the receiver crawls from the first bytes on, so the sender is killed near a third on any machine
+    await until(() => send.lines.find((l) => l.event === 'progress'), 60_000, 'the first bytes')
+    const unthrottle = throttle(bob)
+    try {
+      await until(() => send.lines.find((l) => l.event === 'progress' && (l.bytes as number) >= SIZE / 3), 120_000, 'a third of the file')
+      kill9(alice)
+      await alice.exited
+    } finally { unthrottle() }
     assert.notEqual(await send.exited, 0, 'the waiting send notices the listener is gone')
     alice = await listen('alice')
     const got = await until(() => bob.lines.find((l) => l.event === 'file' && l.name === 'mid.bin'), 120_000, 'the file at Bob') as { path: string, resumedFrom: number }
