@@ -70,10 +70,9 @@ describe('fan-out streams its results as each member answers (real peers)', () =
     assert.ok(slow?.r.ok === true && slow.r.body === 'slow', JSON.stringify(slow))
     // streamed: Bob's result came while Charlie was still working, well before Charlie's
     assert.equal(fast.slowDone, false, 'Bob\'s result waited for Charlie')
-    assert.ok(fast.at < SLOW_MS / 2, `Bob's result arrived after ${fast.at} ms`)
     assert.ok(got.indexOf(fast) < got.indexOf(slow))
-    // and Charlie's when he answered, not at the 8 s deadline
-    assert.ok(slow.at >= SLOW_MS - 50 && slow.at < SLOW_MS + 1500, `Charlie's result arrived after ${slow.at} ms`)
+    // and Charlie's when he answered, not at the 8 s deadline (bounds loose: a loaded machine is slow, never early)
+    assert.ok(slow.at >= SLOW_MS - 50 && slow.at < SLOW_MS + 4000, `Charlie's result arrived after ${slow.at} ms`)
     const summary = await fan.summary
     assert.ok(summaryAt >= slow.at - 5, 'the summary came before the last result')
     assert.equal(summary.members, 3)
@@ -122,7 +121,7 @@ describe('fan-out streams its results as each member answers (real peers)', () =
     })(), (err: Error) => isAbortError(err))
     const ended = Date.now()
     assert.ok(abortedAt > 0, 'Bob never answered')
-    assert.ok(ended - abortedAt < 500, `the fan-out ran on ${ended - abortedAt} ms after the abort`)
+    assert.ok(ended - abortedAt < 1000, `the fan-out ran on ${ended - abortedAt} ms after the abort (Charlie would answer ${SLOW_MS} ms after he was asked)`)
     await assert.rejects(fan.summary, (err: Error) => isAbortError(err))
     // Charlie's handler saw the cancel (a Cancel frame aborts its signal) long before it would have answered
     const deadline = Date.now() + 2000

@@ -175,11 +175,9 @@ describe('decode cost bounds', () => {
   }
 
   it('refuses a value with more items than the limit before building any of it', () => {
-    const wide = wideMaps(2_000_000)
-    const t = performance.now()
-    assert.throws(() => decodeValue(wide), isLimit)
-    const ms = performance.now() - t
-    assert.ok(ms < 20, `refused in ${ms.toFixed(1)} ms, at the header`)
+    assert.throws(() => decodeValue(wideMaps(2_000_000)), isLimit)
+    // at the header: the header alone, without one of its items, is refused for the limit, not as truncated
+    assert.throws(() => decodeValue(wideMaps(2_000_000).subarray(0, 5)), isLimit)
     assert.throws(() => decodeValue(wideMaps(10), { maxItems: 10 }), isLimit)
     assert.equal((decodeValue(wideMaps(9), { maxItems: 10 }) as unknown[]).length, 9)
   })
