@@ -126,11 +126,10 @@ def test_the_receiver_cancels_a_transfer_and_the_sender_gets_the_reason(alice: L
             send = asyncio.ensure_future(a.send_file(bob.addr, src))
             accepted = await next_event(incoming, lambda e: e.type == "file:accepted" and e["from"] == alice.ss58)
             assert await b.cancel_transfer(accepted["id"], "no room for it") is True
-            # the sender's error is typed (the receiver's reason does not reach it today: it reads
-            # "The receiver cancelled the transfer", whatever the reason given)
+            # the sender's error is typed and carries the receiver's reason
             with pytest.raises(subwire.TransferCancelledError) as e:
                 await asyncio.wait_for(send, 60)
-            assert "cancelled" in e.value.message
+            assert "receiver" in e.value.message and "no room for it" in e.value.message
             failed = await next_event(incoming, lambda e: e.type == "file:failed")
             assert failed["id"] == accepted["id"]
             assert await b.cancel_transfer(accepted["id"]) is False  # no longer running
