@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { after, describe, it } from 'node:test'
-import { addrOf, startPeer } from './helpers.ts'
+import { addrOf, startPeer, waitFor } from './helpers.ts'
 import type { Socket } from 'node:net'
 
 interface Held { socket: Socket, closedAt: number | undefined }
@@ -45,8 +45,9 @@ describe('the WebSockets listener under sockets that never upgrade', () => {
       const silent = await hold(port, '127.0.0.2', 30)
       const half = await hold(port, '127.0.0.3', 30, true)
       sockets.push(...silent, ...half)
-      await sleep(500)
-      // beyond its 8, a source's sockets are closed at once (before the fix: all 60 stayed open)
+      // beyond its 8, a source's sockets are closed at once (before the fix: all 60 stayed open).
+      // Waited for within the 2 s upgrade deadline, before which the 8 kept cannot be closed
+      await waitFor(() => open(silent) <= 8 && open(half) <= 8, 1500, () => `the sockets beyond 8 per source to be closed (${open(silent)} silent and ${open(half)} half-request ones open)`)
       assert.equal(open(silent), 8, `silent sockets still open from 127.0.0.2: ${open(silent)}`)
       assert.equal(open(half), 8, `half-request sockets still open from 127.0.0.3: ${open(half)}`)
       // another source (the honest client on 127.0.0.1) is not held back by them
@@ -76,7 +77,8 @@ describe('the WebSockets listener under sockets that never upgrade', () => {
       const held: Held[] = []
       for (const from of ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']) held.push(...await hold(port, from, 8))
       sockets.push(...held)
-      await sleep(500)
+      // the 12 beyond 20 are closed at once; waited for within the 10 s upgrade deadline
+      await waitFor(() => open(held) <= 20, 8000, () => `the sockets beyond 20 in all to be closed (${open(held)} open)`)
       assert.equal(open(held), 20)
     } finally {
       for (const h of sockets) h.socket.destroy()
