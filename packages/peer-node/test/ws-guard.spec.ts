@@ -28,7 +28,6 @@ async function hold (port: number, from: string, n: number, half = false): Promi
 }
 
 const open = (hs: Held[]): number => hs.filter((h) => h.closedAt === undefined).length
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 describe('the WebSockets listener under sockets that never upgrade', () => {
   const sockets: Held[] = []
@@ -53,15 +52,17 @@ describe('the WebSockets listener under sockets that never upgrade', () => {
       // another source (the honest client on 127.0.0.1) is not held back by them
       assert.equal(await alice.request(addr, 'echo', 'during', { timeout: 10_000 }), 'during')
       // and the 16 left are closed once they have not upgraded within 2 s
-      for (let i = 0; i < 60 && open([...silent, ...half]) > 0; i++) await sleep(100)
-      assert.equal(open([...silent, ...half]), 0)
+      await waitFor(() => open([...silent, ...half]) === 0, 6000, () => `the held sockets to be closed (${open([...silent, ...half])} open)`)
       const last = Math.max(...[...silent, ...half].map((h) => h.closedAt ?? Infinity)) - t0
       assert.ok(last >= 1500 && last < 6000, `the last held socket was closed after ${Math.round(last)} ms`)
-      // the source may try again: its count went back down
-      const again = await hold(port, '127.0.0.2', 4)
+      // the source may try again: its count went back down to none. Nine sockets: the ninth is
+      // refused at once, and once it is, the eight others are known to be kept (a count that had
+      // not gone down would have refused more of them; four sockets and a 300 ms sleep showed
+      // only that no refusal had come yet)
+      const again = await hold(port, '127.0.0.2', 9)
       sockets.push(...again)
-      await sleep(300)
-      assert.equal(open(again), 4)
+      await waitFor(() => open(again) <= 8, 1500, () => `the ninth socket to be refused (${open(again)} open)`)
+      assert.equal(open(again), 8)
       assert.equal(await alice.request(addr, 'echo', 'after', { timeout: 10_000 }), 'after')
     } finally {
       for (const h of sockets) h.socket.destroy() // a listener stops only once its sockets are gone
