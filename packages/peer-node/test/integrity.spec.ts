@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { isAbortError, createManifest, FILE_CHUNK_SIZE, InsufficientDiskSpaceError, PartialFileCorruptedError } from '@subwire/shared'
 import { NodeFileSource, NodeFileStore } from '../src/index.ts'
-import { abortingSource, addrOf, randomFile, sha256File, startPeer, tempDir, waitFor } from './helpers.ts'
+import { abortingSource, addrOf, gatedSource, randomFile, sha256File, startPeer, tempDir, waitFor } from './helpers.ts'
 import type { NodePeer } from '../src/index.ts'
 import type { FileManifest, FileSource, ReceivedFile } from '@subwire/shared'
 
@@ -320,17 +320,28 @@ describe('a full disk', () => {
     const path = join(dir, 'c.bin')
     await randomFile(path, 60 * MiB)
     const filler = join(mnt, 'filler')
-    let filled = false
-    // once the offer is accepted (its space promised), someone else takes all but 10 MiB of it
-    const off = bob.on('file:accepted', () => {
-      filled = true
-      void statfs(mnt).then(async (s) => { await writeFile(filler, Buffer.alloc(s.bavail * s.bsize - 10 * MiB)) }).catch(() => {})
-    })
     const fdsBefore = await openFds()
+    // once the offer is accepted (its space promised), someone else takes all but 10 MiB of it.
+    // The sender's reads from chunk 1 on wait until that filler is written: written while the
+    // 60 MiB streamed in, a fast transfer could end before the disk filled up. Armed at the
+    // accept (the hashing pass before the offer reads every chunk), so chunk 0 still goes
+    // first and a resume has something kept to start from.
+    const inner = await NodeFileSource.open(path)
+    const src = gatedSource(inner, 1)
+    let filling: Promise<void> | undefined
+    const off = bob.on('file:accepted', () => {
+      src.armed = true
+      filling = (async () => {
+        const s = await statfs(mnt)
+        await writeFile(filler, Buffer.alloc(s.bavail * s.bsize - 10 * MiB))
+      })().finally(() => { src.release() })
+      filling.catch(() => {})
+    })
     try {
-      await assert.rejects(alice.sendFile(bobAddr, path), (e: Error) => e.name === InsufficientDiskSpaceError.name && /resumes/.test(e.message) && !/\//.test(e.message))
-    } finally { off() }
-    assert.ok(filled)
+      await assert.rejects(alice.sendFile(bobAddr, src), (e: Error) => e.name === InsufficientDiskSpaceError.name && /resumes/.test(e.message) && !/\//.test(e.message))
+    } finally { off(); src.release(); await inner.close() }
+    assert.ok(filling !== undefined, 'the offer was accepted')
+    await filling
     await rm(filler)
     const again = await alice.sendFile(bobAddr, path)
     assert.ok(again.resumedFrom > 0, 'it resumed from what was kept')

@@ -6,13 +6,15 @@ import {
   ReplyKindError, FrameTooLargeError, InvalidConfigError, InvalidFrameError, msgProtocol
 } from '@subwire/shared'
 import { FramedStream, RpcClient } from '@subwire/shared/protocol'
-import { addrOf, startPeer } from './helpers.ts'
+import { addrOf, startPeer, waitFor } from './helpers.ts'
 import type { NodePeer, NodeTransport } from '../src/index.ts'
 import type { Caller } from '@subwire/shared'
 
 const ALICE = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY'
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
 const silentLogger = undefined
+/** Bob's requests in flight per connection. */
+const MAX_CONCURRENT = 64
 
 for (const transport of ['quic', 'tcp'] as NodeTransport[]) {
   describe(`two peers over ${transport.toUpperCase()}`, () => {
@@ -22,7 +24,7 @@ for (const transport of ['quic', 'tcp'] as NodeTransport[]) {
     const seenCallers: Caller[] = []
 
     before(async () => {
-      bob = await startPeer({ uri: '//Bob', netuids: [42, 7], transports: [transport], protocol: { maxConcurrentRequests: 64 } })
+      bob = await startPeer({ uri: '//Bob', netuids: [42, 7], transports: [transport], protocol: { maxConcurrentRequests: MAX_CONCURRENT } })
       alice = await startPeer({ uri: '//Alice', netuids: [42], transports: [transport], listen: [] })
       bobAddr = addrOf(bob, transport)
       bob.handle('whoami', (_body, { caller }) => { seenCallers.push(caller); return caller })
@@ -165,15 +167,34 @@ for (const transport of ['quic', 'tcp'] as NodeTransport[]) {
       bob.handle('nap', async () => { await new Promise((resolve) => setTimeout(resolve, 20)); return 'ok' })
       const ok = await Promise.all(Array.from({ length: 200 }, async () => await alice.request(bobAddr, 'nap', null)))
       assert.equal(ok.filter((r) => r === 'ok').length, 200)
-      // a client ignoring the announced limit is refused beyond it
+      // a client ignoring the announced limit is refused beyond it. Its calls are held in the
+      // handler until the refusals are in (a 20 ms nap let early calls end and free their slots
+      // on a loaded machine): exactly the limit's worth run, the rest are refused
+      const limit = MAX_CONCURRENT
+      const calls = 100
+      const gate = Promise.withResolvers<void>()
+      let entered = 0
+      bob.handle('held', async () => { entered++; await gate.promise; return 'ok' })
       const conn = alice.libp2p.getConnections(bob.libp2p.peerId)[0]
       assert.ok(conn)
       const stream = await conn.newStream(rpcProtocol(42))
       const greedy = new RpcClient(new FramedStream(stream, { maxFrameBytes: 1 << 20, log: alice.libp2p.logger.forComponent('test') }), { maxInFlight: 1000, log: alice.libp2p.logger.forComponent('test') })
-      const results = await Promise.allSettled(Array.from({ length: 100 }, async () => await greedy.request('nap', null)))
-      const refused = results.filter((r) => r.status === 'rejected' && (r.reason as Error).name === TooManyRequestsError.name).length
-      assert.ok(refused >= 30, `refused ${refused}`)
-      assert.equal(results.filter((r) => r.status === 'fulfilled').length + refused, 100)
+      let refusedSoFar = 0
+      const settled = Promise.allSettled(Array.from({ length: calls }, async () => {
+        try {
+          return await greedy.request('held', null)
+        } catch (err) {
+          if ((err as Error).name === TooManyRequestsError.name) refusedSoFar++
+          throw err
+        }
+      }))
+      try {
+        await waitFor(() => refusedSoFar >= calls - limit && entered >= limit, 10_000, () => `${calls - limit} refusals and ${limit} running calls (${refusedSoFar} refused, ${entered} running)`)
+      } finally { gate.resolve() }
+      const results = await settled
+      assert.equal(entered, limit, 'the limit\'s worth ran')
+      assert.equal(results.filter((r) => r.status === 'fulfilled' && r.value === 'ok').length, limit)
+      assert.equal(results.filter((r) => r.status === 'rejected' && (r.reason as Error).name === TooManyRequestsError.name).length, calls - limit)
       await greedy.close()
     })
 

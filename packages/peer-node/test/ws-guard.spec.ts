@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { after, describe, it } from 'node:test'
-import { addrOf, startPeer } from './helpers.ts'
+import { addrOf, startPeer, waitFor } from './helpers.ts'
 import type { Socket } from 'node:net'
 
 interface Held { socket: Socket, closedAt: number | undefined }
@@ -28,7 +28,6 @@ async function hold (port: number, from: string, n: number, half = false): Promi
 }
 
 const open = (hs: Held[]): number => hs.filter((h) => h.closedAt === undefined).length
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 describe('the WebSockets listener under sockets that never upgrade', () => {
   const sockets: Held[] = []
@@ -45,22 +44,25 @@ describe('the WebSockets listener under sockets that never upgrade', () => {
       const silent = await hold(port, '127.0.0.2', 30)
       const half = await hold(port, '127.0.0.3', 30, true)
       sockets.push(...silent, ...half)
-      await sleep(500)
-      // beyond its 8, a source's sockets are closed at once (before the fix: all 60 stayed open)
+      // beyond its 8, a source's sockets are closed at once (before the fix: all 60 stayed open).
+      // Waited for within the 2 s upgrade deadline, before which the 8 kept cannot be closed
+      await waitFor(() => open(silent) <= 8 && open(half) <= 8, 1500, () => `the sockets beyond 8 per source to be closed (${open(silent)} silent and ${open(half)} half-request ones open)`)
       assert.equal(open(silent), 8, `silent sockets still open from 127.0.0.2: ${open(silent)}`)
       assert.equal(open(half), 8, `half-request sockets still open from 127.0.0.3: ${open(half)}`)
       // another source (the honest client on 127.0.0.1) is not held back by them
       assert.equal(await alice.request(addr, 'echo', 'during', { timeout: 10_000 }), 'during')
       // and the 16 left are closed once they have not upgraded within 2 s
-      for (let i = 0; i < 60 && open([...silent, ...half]) > 0; i++) await sleep(100)
-      assert.equal(open([...silent, ...half]), 0)
+      await waitFor(() => open([...silent, ...half]) === 0, 6000, () => `the held sockets to be closed (${open([...silent, ...half])} open)`)
       const last = Math.max(...[...silent, ...half].map((h) => h.closedAt ?? Infinity)) - t0
       assert.ok(last >= 1500 && last < 6000, `the last held socket was closed after ${Math.round(last)} ms`)
-      // the source may try again: its count went back down
-      const again = await hold(port, '127.0.0.2', 4)
+      // the source may try again: its count went back down to none. Nine sockets: the ninth is
+      // refused at once, and once it is, the eight others are known to be kept (a count that had
+      // not gone down would have refused more of them; four sockets and a 300 ms sleep showed
+      // only that no refusal had come yet)
+      const again = await hold(port, '127.0.0.2', 9)
       sockets.push(...again)
-      await sleep(300)
-      assert.equal(open(again), 4)
+      await waitFor(() => open(again) <= 8, 1500, () => `the ninth socket to be refused (${open(again)} open)`)
+      assert.equal(open(again), 8)
       assert.equal(await alice.request(addr, 'echo', 'after', { timeout: 10_000 }), 'after')
     } finally {
       for (const h of sockets) h.socket.destroy() // a listener stops only once its sockets are gone
@@ -76,7 +78,8 @@ describe('the WebSockets listener under sockets that never upgrade', () => {
       const held: Held[] = []
       for (const from of ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']) held.push(...await hold(port, from, 8))
       sockets.push(...held)
-      await sleep(500)
+      // the 12 beyond 20 are closed at once; waited for within the 10 s upgrade deadline
+      await waitFor(() => open(held) <= 20, 8000, () => `the sockets beyond 20 in all to be closed (${open(held)} open)`)
       assert.equal(open(held), 20)
     } finally {
       for (const h of sockets) h.socket.destroy()
