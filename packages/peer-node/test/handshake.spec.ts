@@ -48,11 +48,11 @@ for (const transport of ['quic', 'tcp'] as NodeTransport[]) {
         const stream = await conn.newStream(rpcProtocol(42))
         const client = new RpcClient(new FramedStream(stream, { maxFrameBytes: 1 << 20, log: raw.logger.forComponent('raw') }), { maxInFlight: 1, log: raw.logger.forComponent('raw') })
         await assert.rejects(client.request('echo', 'let me in'), (e: Error) => e.name === NotAuthenticatedError.name)
-        await waitFor(() => conn.status !== 'open', 5000, 'the unauthenticated connection to close')
+        await waitFor(() => conn.status !== 'open', 8000, 'the unauthenticated connection to close (at 3 s; without the deadline it stays open)')
         // from the dial, not from starting the peers: the close comes at the 1 s handshake deadline
         // plus the authenticator's 2 s grace for the refusal to be read (a raw client never reads it)
         const elapsed = Date.now() - dialledAt
-        assert.ok(elapsed >= 900 && elapsed < 4000, `closed after ${elapsed} ms`)
+        assert.ok(elapsed >= 2900, `closed after ${elapsed} ms, not before the deadline and its grace`)
         assert.equal(bob.peers().length, 0)
         // the peer keeps serving good peers
         const alice = await startPeer({ uri: '//Alice', transports: [transport], listen: [] })
