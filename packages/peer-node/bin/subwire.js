@@ -15,7 +15,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { findBundledNode, findDeno } from './runtimes.js'
 
 const MIN_MAJOR = 22
-const V8_FLAGS = ['--max-semi-space-size=4']
+// A young generation of 2 MiB semi-spaces: a file transfer's buffers are held by small JS
+// objects, so a larger one lets dead 64 KiB-1 MiB backing stores pile up between scavenges.
+// 1 GiB over TCP between two CLI homes (5 alternated runs each, 2026-12-01): receiver peak
+// RSS 242-258 MiB against 285-299 at 4 MiB, sender 215-230 against 246-255, the same time;
+// RPC at 32 in flight was no slower (docs/PERFORMANCE.md, "Peak RSS of a transfer").
+const V8_FLAGS = ['--max-semi-space-size=2']
 // Node's V8 only (Deno 2.9's does not know it): count ArrayBuffer memory in V8's global heap
 // limit instead of forcing a full GC per ~64 MiB of new buffers. A file transfer allocates
 // several 1 MiB buffers per chunk; without it both ends ran a mark-compact every 60-80 ms
