@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { buildDashboard, CliPeer, errorText, freePort, launchWithWallet, NodeSender, randomFile } from './helpers.ts'
+import { buildDashboard, CliPeer, errorText, freePort, launchWithWallet, NodeSender, randomFile, signIn } from './helpers.ts'
 import type { BrowserContext, Page } from 'playwright-core'
 
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
@@ -58,11 +58,7 @@ describe('dashboard: notifications and the screen wake lock', () => {
     await page.goto(cli.dashboard)
     await page.waitForSelector('body[data-ready=true]')
     assert.deepEqual(await notes(page), [], 'not asked before a click')
-    await page.click('[data-testid=connect-wallet]')
-    await page.waitForSelector('#accounts:not([hidden])')
-    await page.selectOption('[data-testid=account]', CHARLIE)
-    await page.click('[data-testid=sign-in]')
-    await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
+    await signIn(page, CHARLIE)
     assert.deepEqual(await notes(page), [{ asked: true }])
     await page.fill('[data-testid=peer-addr]', cli.browserAddrs[0] ?? '')
     await page.click('[data-testid=add-peer]')

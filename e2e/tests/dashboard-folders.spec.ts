@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { buildDashboard, CliPeer, errorText, freePort, launchWithWallet, NodeSender, randomFile, screenshot, sha256File } from './helpers.ts'
+import { buildDashboard, CliPeer, errorText, freePort, launchWithWallet, NodeSender, randomFile, screenshot, sha256File, signIn } from './helpers.ts'
 import type { BrowserContext, Page } from 'playwright-core'
 
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
@@ -85,11 +85,7 @@ describe('folders in the dashboard, in Chromium', () => {
   it('sends a folder of 50 files browser→Node as one transfer with a total and per-file progress; every hash equal', async () => {
     await page.goto(cli.dashboard)
     await page.waitForSelector('body[data-ready=true]')
-    await page.click('[data-testid=connect-wallet]')
-    await page.waitForSelector('#accounts:not([hidden])')
-    await page.selectOption('[data-testid=account]', CHARLIE)
-    await page.click('[data-testid=sign-in]')
-    await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
+    await signIn(page, CHARLIE)
     await connectTo(page, cli.browserAddrs[0] ?? '', BOB)
     await page.selectOption('[data-testid=send-to]', BOB)
     await page.setInputFiles('[data-testid=folder-input]', src)

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { buildDashboard, CliPeer, errorText, freePort, launchWithWallet, NodeSender, randomFile, screenshot } from './helpers.ts'
+import { buildDashboard, CliPeer, errorText, freePort, launchWithWallet, NodeSender, randomFile, screenshot, signIn } from './helpers.ts'
 import type { BrowserContext, Page } from 'playwright-core'
 
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
@@ -17,14 +17,6 @@ const DAVE = '5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy'
 const EVE = '5HGjWAeFDfFCWPsjFQdVV2Msvz2XtMktvgocEZcCj68kUMaw'
 const MiB = 1024 * 1024
 const byHotkey = (a: { ss58?: string | undefined }, b: { ss58?: string | undefined }): number => (a.ss58 ?? '').localeCompare(b.ss58 ?? '')
-
-async function signIn (page: Page): Promise<void> {
-  await page.click('[data-testid=connect-wallet]')
-  await page.waitForSelector('#accounts:not([hidden])')
-  await page.selectOption('[data-testid=account]', CHARLIE)
-  await page.click('[data-testid=sign-in]')
-  await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
-}
 
 async function connected (page: Page, ss58: string): Promise<void> {
   await page.waitForSelector(`#peer-list tr[data-ss58="${ss58}"][data-state=connected]`, { timeout: 30_000 })
@@ -72,7 +64,7 @@ describe('dashboard: peers by hotkey, subnet members and settings', () => {
   it('shows each connected peer\'s encryption state from its session', async () => {
     await page.goto(cli.dashboard)
     await page.waitForSelector('body[data-ready=true]')
-    await signIn(page)
+    await signIn(page, CHARLIE)
     await page.fill('[data-testid=peer-addr]', cli.browserAddrs[0] ?? '')
     await page.click('[data-testid=add-peer]')
     await connected(page, BOB)

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { buildDashboard, CliPeer, errorText, freePort, launchWithWallet, randomFile, screenshot, sha256File } from './helpers.ts'
+import { buildDashboard, CliPeer, errorText, freePort, launchWithWallet, randomFile, screenshot, sha256File, signIn } from './helpers.ts'
 import type { BrowserContext, Page } from 'playwright-core'
 
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
@@ -39,11 +39,7 @@ for (const transport of ['webrtc-direct', 'webtransport'] as const) describe(`da
     page.on('pageerror', (e) => { process.stderr.write(`page error: ${e.message}\n`) })
     await page.goto(cli.dashboard)
     await page.waitForSelector('body[data-ready=true]')
-    await page.click('[data-testid=connect-wallet]')
-    await page.waitForSelector('#accounts:not([hidden])')
-    await page.selectOption('[data-testid=account]', CHARLIE)
-    await page.click('[data-testid=sign-in]')
-    await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
+    await signIn(page, CHARLIE)
     await page.fill('[data-testid=peer-addr]', cli.browserAddrs[0] ?? '')
     await page.click('[data-testid=add-peer]')
     await page.waitForSelector(`#peer-list tr[data-ss58="${BOB}"][data-state=connected]`, { timeout: 30_000 })

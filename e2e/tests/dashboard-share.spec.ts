@@ -7,21 +7,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import decodeQR from '@paulmillr/qr/decode.js'
-import { buildDashboard, CliPeer, errorText, freePort, launchWithWallet, NodeSender, screenshot } from './helpers.ts'
+import { buildDashboard, CliPeer, errorText, freePort, launchWithWallet, NodeSender, screenshot, signIn } from './helpers.ts'
 import type { BrowserContext, Page } from 'playwright-core'
 
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
 const CHARLIE = '5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y'
 const DAVE = '5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy'
 const EVE = '5HGjWAeFDfFCWPsjFQdVV2Msvz2XtMktvgocEZcCj68kUMaw'
-
-async function signIn (page: Page, ss58: string): Promise<void> {
-  await page.click('[data-testid=connect-wallet]')
-  await page.waitForSelector('#accounts:not([hidden])')
-  await page.selectOption('[data-testid=account]', ss58)
-  await page.click('[data-testid=sign-in]')
-  await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
-}
 
 /** The QR code as the page shows it, rasterised in the page and read back as RGBA pixels. */
 async function qrPixels (page: Page): Promise<{ width: number, height: number, data: number[] }> {

@@ -120,6 +120,15 @@ export class CliPeer {
   }
 }
 
+/** Signs the dashboard in through the test wallet as `ss58`: connect, pick the account, sign the attestation. */
+export async function signIn (page: Page, ss58: string): Promise<void> {
+  await page.click('[data-testid=connect-wallet]')
+  await page.waitForSelector('#accounts:not([hidden])')
+  await page.selectOption('[data-testid=account]', ss58)
+  await page.click('[data-testid=sign-in]')
+  await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
+}
+
 /** Chromium with the test wallet extension (accounts signing as polkadot-js does). */
 export async function launchWithWallet (dir: string, wallet: { accounts: Array<{ uri: string, name: string }>, reject?: boolean }): Promise<{ context: BrowserContext, page: Page }> {
   const ext = await buildTestWallet(join(dir, 'wallet'), wallet)

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createNodePeer, loadHotkey, serveDashboard } from '@subwire/peer-node'
-import { buildDashboard, DASHBOARD_DIST, errorText, launchWithWallet, opfsFile, randomFile } from './helpers.ts'
+import { buildDashboard, DASHBOARD_DIST, errorText, launchWithWallet, opfsFile, randomFile, signIn } from './helpers.ts'
 import type { DashboardServer, NodePeer } from '@subwire/peer-node'
 import type { BrowserContext, Page } from 'playwright-core'
 
@@ -39,11 +39,7 @@ describe('WebRTC-Direct: stopping an in-process peer with a live browser connect
     page.on('pageerror', (e) => { process.stderr.write(`page error: ${e.message}\n`) })
     await page.goto(dashboard.url)
     await page.waitForSelector('body[data-ready=true]')
-    await page.click('[data-testid=connect-wallet]')
-    await page.waitForSelector('#accounts:not([hidden])')
-    await page.selectOption('[data-testid=account]', CHARLIE)
-    await page.click('[data-testid=sign-in]')
-    await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
+    await signIn(page, CHARLIE)
   })
 
   after(async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { spawnSync } from 'node:child_process'
-import { BIN, buildDashboard, CliPeer, errorText, freePort, launchWithWallet, opfsFile, randomFile, screenshot, sha256File } from './helpers.ts'
+import { BIN, buildDashboard, CliPeer, errorText, freePort, launchWithWallet, opfsFile, randomFile, screenshot, sha256File, signIn } from './helpers.ts'
 import type { BrowserContext, Page } from 'playwright-core'
 
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
@@ -52,11 +52,7 @@ describe('WebTransport: Chromium ↔ the peer under Deno', () => {
     await page.goto(cli.dashboard)
     await page.waitForSelector('body[data-ready=true]')
     assert.equal(await page.inputValue('[data-testid=peer-addr]'), wtAddr, 'the dashboard offers the WebTransport address first')
-    await page.click('[data-testid=connect-wallet]')
-    await page.waitForSelector('#accounts:not([hidden])')
-    await page.selectOption('[data-testid=account]', CHARLIE)
-    await page.click('[data-testid=sign-in]')
-    await page.waitForSelector('body[data-signed-in=true]', { timeout: 30_000 })
+    await signIn(page, CHARLIE)
     await page.click('[data-testid=add-peer]')
     await page.waitForSelector(`#peer-list tr[data-ss58="${BOB}"]`, { timeout: 30_000 })
       .catch(async (err: Error) => { throw new Error(`${err.message}; notice: ${await errorText(page, 'peers')}; stderr ${cli.stderr}`) })

@@ -9,6 +9,17 @@ const BOOT = '12D3KooWSfFdutFmSNkzth92hFDUVCe5cXyXRm4KoDYdbscz3831'
 const SELF = '12D3KooWGAKQNWw6tHqGvTopdBeD7qXArSvtsGQZyiSSWkQFxMxB'
 const log = Object.assign(() => {}, { error: () => {}, trace: () => {}, enabled: false }) as never
 
+/** A libp2p node with no addresses whose every dial reaches the bootstrap peer. */
+function fakeLibp2p (): Libp2p {
+  return {
+    peerId: { toString: () => SELF },
+    getMultiaddrs: () => [],
+    addEventListener: () => {},
+    removeEventListener: () => {},
+    dial: async () => ({ remotePeer: { toString: () => BOOT } })
+  } as unknown as Libp2p
+}
+
 describe('discovery: joining the DHT through a bootstrap peer', () => {
   it('offers a reached bootstrap peer to the routing table again until it is taken, then publishes', async () => {
     let table = 0
@@ -24,13 +35,7 @@ describe('discovery: joining the DHT through a bootstrap peer', () => {
       async provide () {},
       async * providers () {}
     }
-    const libp2p = {
-      peerId: { toString: () => SELF },
-      getMultiaddrs: () => [],
-      addEventListener: () => {},
-      removeEventListener: () => {},
-      dial: async () => ({ remotePeer: { toString: () => BOOT } })
-    } as unknown as Libp2p
+    const libp2p = fakeLibp2p()
     const d = new Discovery({ libp2p, signer: await uriSigner('//Alice'), routing, log }, { netuids: [42], bootstrap: [`/ip4/127.0.0.1/udp/4001/quic-v1/p2p/${BOOT}`], publish: true })
     try {
       await d.start()
@@ -57,13 +62,7 @@ describe('discovery: joining the DHT through a bootstrap peer', () => {
       async provide () {},
       async * providers () {}
     }
-    const libp2p = {
-      peerId: { toString: () => SELF },
-      getMultiaddrs: () => [],
-      addEventListener: () => {},
-      removeEventListener: () => {},
-      dial: async () => ({ remotePeer: { toString: () => BOOT } })
-    } as unknown as Libp2p
+    const libp2p = fakeLibp2p()
     const d = new Discovery({ libp2p, signer: await uriSigner('//Alice'), routing, log }, { netuids: [42], publish: true })
     const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
     try {
