@@ -9,6 +9,10 @@
 // listener's peak RSS: 80 TCP sockets from 127.0.0.2 sending a byte a second, and 40
 // authenticated peers holding 320 idle connections. Writes bench/results/flood-<timestamp>.json. No thresholds.
 // `--profile DIR` runs the listener with `--cpu-prof` into DIR (stopped with SIGINT so that it writes them).
+// `--attacker-cpu N` stands in for an attacker on another machine: the attacker runs on
+// CPU N alone and the listener and the client on the other CPUs (`taskset`), so that the
+// attacker's own work (its sockets, its crypto, the kernel's loopback processing of its
+// packets) does not take CPU from them; idle is measured under the same placement.
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -21,10 +25,10 @@ import { readFileSync } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Socket } from 'node:net'
 import { createNodePeer, loadHotkey } from '../packages/peer-node/src/index.ts'
-import { flood, measure } from '../packages/peer-node/test/fixtures/flood.ts'
-import type { FloodCounts } from '../packages/peer-node/test/fixtures/flood.ts'
+import { FLOOD_KINDS, flood, measure } from '../packages/peer-node/test/fixtures/flood.ts'
+import type { FloodCounts, FloodKind, Latency } from '../packages/peer-node/test/fixtures/flood.ts'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, worker: { type: 'string' }, attack: { type: 'string' }, profile: { type: 'string' } } })
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, worker: { type: 'string' }, attack: { type: 'string' }, kinds: { type: 'string' }, profile: { type: 'string' }, 'attacker-cpu': { type: 'string' } } })
 const seconds = Number(values.seconds)
 
 if (values.worker !== undefined) {
@@ -36,7 +40,8 @@ if (values.worker !== undefined) {
     process.stdout.write(JSON.stringify(await idleTable(multiaddrs, seconds * 1000)) + '\n')
   } else {
     process.stdout.write('flooding\n') // the bench measures from here (not from this process's start-up)
-    const counts = await flood({ multiaddrs }, { durationMs: seconds * 1000, workers: 4 })
+    const kinds = (values.kinds ?? FLOOD_KINDS.join(',')).split(',') as FloodKind[]
+    const counts = await flood({ multiaddrs }, { durationMs: seconds * 1000, workers: 4, kinds })
     process.stdout.write(JSON.stringify(counts) + '\n')
   }
   process.exit(0)
@@ -87,11 +92,22 @@ async function idleTable (addrs: string[], ms: number): Promise<{ held: number, 
   return { held, tried }
 }
 
+/** `cmd args` under `taskset` on `cpus` (a list such as `0` or `0-2`), or as given when `cpus` is undefined. */
+function pinned (cpus: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return cpus === undefined ? [cmd, args] : ['taskset', ['-c', cpus, cmd, ...args]]
+}
+const attackerCpu = values['attacker-cpu']
+const ourCpus = attackerCpu === undefined ? undefined : cpus().map((_, i) => i).filter((i) => String(i) !== attackerCpu).join(',')
+if (ourCpus !== undefined) {
+  // this process (the client) too; the listener is spawned under taskset
+  spawnSync('taskset', ['-p', '-c', ourCpus, String(process.pid)], { stdio: 'ignore' })
+}
+
 const BIN = new URL('../packages/peer-node/bin/subwire.js', import.meta.url).pathname
 const dir = await mkdtemp(join(tmpdir(), 'subwire-flood-'))
 spawnSync(process.execPath, [BIN, '--home', join(dir, 'bob'), 'init', '--hotkey-uri', '//Bob', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: 'ignore' })
 const profileEnv = values.profile === undefined ? {} : { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${values.profile}` }
-const bob = spawn(process.execPath, [BIN, '--home', join(dir, 'bob'), 'listen', '--json'], { detached: true, env: { ...process.env, ...profileEnv } })
+const bob = spawn(...pinned(ourCpus, process.execPath, [BIN, '--home', join(dir, 'bob'), 'listen', '--json']), { detached: true, env: { ...process.env, ...profileEnv } })
 const lines: Array<Record<string, unknown>> = []
 createInterface({ input: bob.stdout }).on('line', (l) => { try { lines.push(JSON.parse(l)) } catch {} })
 while (!lines.some((l) => l.event === 'listening')) await new Promise((resolve) => setTimeout(resolve, 50))
@@ -122,7 +138,7 @@ function rssMiB (): number {
  * 500 ms, a fresh client (new key, new connection, full handshake) asks once.
  */
 async function abuse (attack: 'slow' | 'table'): Promise<Record<string, unknown> & { listenerPeakRssMiB: number }> {
-  const w = spawn('nice', ['-n', '19', process.execPath, new URL(import.meta.url).pathname, '--worker', JSON.stringify(multiaddrs), '--seconds', String(seconds), '--attack', attack])
+  const w = spawn(...pinned(attackerCpu, 'nice', ['-n', '19', process.execPath, new URL(import.meta.url).pathname, '--worker', JSON.stringify(multiaddrs), '--seconds', String(seconds), '--attack', attack]))
   let wout = ''
   w.stdout.on('data', (d: Buffer) => { wout += d.toString() })
   const done = new Promise<void>((resolve) => { w.on('exit', () => { resolve() }) })
@@ -169,6 +185,46 @@ async function abuse (attack: 'slow' | 'table'): Promise<Record<string, unknown>
   }
 }
 
+/** One flood from a second process (the attacker would be another machine: here it shares our cores, so it runs at the lowest CPU priority), and Alice's latencies while it runs. */
+async function floodPhase (kinds: readonly FloodKind[]): Promise<{ counts: FloodCounts, honest: Latency }> {
+  const worker = spawn(...pinned(attackerCpu, 'nice', ['-n', '19', process.execPath, new URL(import.meta.url).pathname, '--worker', JSON.stringify(multiaddrs), '--seconds', String(seconds), '--kinds', kinds.join(',')]))
+  let out = ''
+  const flooding = Promise.withResolvers<void>()
+  const floodEnded = Promise.withResolvers<void>()
+  worker.stdout.on('data', (d: Buffer) => {
+    out += d.toString()
+    if (out.includes('flooding\n')) flooding.resolve()
+    if (/\{.*\}\n/.test(out)) floodEnded.resolve()
+  })
+  const workerDone = new Promise<void>((resolve) => { worker.on('exit', () => { resolve() }) })
+  void workerDone.then(() => { flooding.resolve(); floodEnded.resolve() })
+  const controller = new AbortController()
+  // measured only while the flood runs: from its first packet to its counts (the worker's
+  // start-up at nice 19 on a loaded machine takes seconds and is no flood)
+  await flooding.promise
+  await new Promise((resolve) => setTimeout(resolve, 500)) // the flood is under way
+  const busy = measure(alice, dest, { signal: controller.signal })
+  await floodEnded.promise
+  controller.abort()
+  const honest = await busy
+  await workerDone
+  // the per-IP buckets refill, refused sockets close, silent connections reach their handshake deadline (5 s)
+  await new Promise((resolve) => setTimeout(resolve, 6000))
+  return { counts: JSON.parse(out.trim().split('\n').pop() as string) as FloodCounts, honest }
+}
+
+const perSecond = (c: FloodCounts): Record<string, number> => {
+  const s = c.ms / 1000
+  return {
+    seconds: s,
+    tcpGarbageAcceptedPerSecond: Math.round(c.tcpGarbage / s),
+    udpGarbagePerSecond: Math.round(c.udpGarbage / s),
+    garbageHandshakesPerSecond: Math.round(c.garbageHandshakes / s),
+    silentConnectionsPerSecond: Math.round(c.silentConnections / s),
+    refusedDialsPerSecond: Math.round(c.refusedDials / s)
+  }
+}
+
 let result: Record<string, unknown>
 try {
   await alice.request(dest, 'echo', 1)
@@ -196,32 +252,16 @@ try {
   await charlie.stop()
   await new Promise((resolve) => setTimeout(resolve, 1500)) // let the per-IP window pass
 
-  // the attacker would be another machine: here it shares our 2 cores, so it runs at the lowest CPU priority
-  const worker = spawn('nice', ['-n', '19', process.execPath, new URL(import.meta.url).pathname, '--worker', JSON.stringify(multiaddrs), '--seconds', String(seconds)])
-  let out = ''
-  const flooding = Promise.withResolvers<void>()
-  const floodEnded = Promise.withResolvers<void>()
-  worker.stdout.on('data', (d: Buffer) => {
-    out += d.toString()
-    if (out.includes('flooding\n')) flooding.resolve()
-    if (/\{.*\}\n/.test(out)) floodEnded.resolve()
-  })
-  const workerDone = new Promise<void>((resolve) => { worker.on('exit', () => { resolve() }) })
-  void workerDone.then(() => { flooding.resolve(); floodEnded.resolve() })
-  const controller = new AbortController()
-  // measured only while the flood runs: from its first packet to its counts (the worker's
-  // start-up at nice 19 on a loaded machine takes seconds and is no flood)
-  await flooding.promise
-  await new Promise((resolve) => setTimeout(resolve, 500)) // the flood is under way
-  const busy = measure(alice, dest, { signal: controller.signal })
-  await floodEnded.promise
-  controller.abort()
-  const during = await busy
-  await workerDone
-  const counts = JSON.parse(out.trim().split('\n').pop() as string) as FloodCounts
+  // each kind of flood alone, then all of them at once (the headline row)
+  const kinds: Record<string, { counts: FloodCounts, honest: Latency }> = {}
+  for (const kind of FLOOD_KINDS) kinds[kind] = await floodPhase([kind])
+  const all = await floodPhase(FLOOD_KINDS)
+  const counts = all.counts
+  const during = all.honest
+  // idle again, after the floods: how far the machine itself drifted meanwhile
+  const idleAfter = await measure(alice, dest, { ms: seconds * 1000 })
   const slow = await abuse('slow')
   const table = await abuse('table')
-  const s = counts.ms / 1000
   result = {
     benchmark: 'flood',
     date: new Date().toISOString(),
@@ -230,21 +270,17 @@ try {
     cores: cpus().length,
     kernel: release(),
     note: 'listener in its own process with default limits; flood from a second process; client in a third (this one); 1 KiB echo over QUIC, sequential',
-    flood: {
-      seconds: s,
-      tcpGarbageAcceptedPerSecond: Math.round(counts.tcpGarbage / s),
-      udpGarbagePerSecond: Math.round(counts.udpGarbage / s),
-      garbageHandshakesPerSecond: Math.round(counts.garbageHandshakes / s),
-      silentConnectionsPerSecond: Math.round(counts.silentConnections / s),
-      refusedDialsPerSecond: Math.round(counts.refusedDials / s)
-    },
+    placement: attackerCpu === undefined ? 'all processes on every CPU; the attacker at nice 19' : `attacker on CPU ${attackerCpu} alone (nice 19); listener and client on CPUs ${String(ourCpus)}`,
+    flood: perSecond(counts),
+    floodByKind: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, { flood: perSecond(v.counts), honest: v.honest, p99Ratio: Math.round(v.honest.p99 / idle.p99 * 100) / 100 }])),
     handshakesCompletedPerSecondFromOneIp: handshakesPerSecond,
     handshakeAttemptsRefused: refused,
     idle,
+    idleAfter,
     idleShort,
     duringFlood: during,
     p99Ratio: Math.round(during.p99 / idle.p99 * 100) / 100,
-    p99RatioToShortIdle: Math.round(during.p99 / idleShort.p99 * 100) / 100,
+    p99RatioToIdleAfter: Math.round(during.p99 / idleAfter.p99 * 100) / 100,
     slowSockets: slow,
     idleConnectionTable: table,
     listenerPeakRssMiB: Math.max(slow.listenerPeakRssMiB, table.listenerPeakRssMiB),
@@ -267,16 +303,28 @@ writeFileSync(file, JSON.stringify(result, null, 2) + '\n')
 const f = result.flood as Record<string, number>
 const idle = result.idle as { p50: number, p99: number, n: number, perSecond: number }
 const during = result.duringFlood as { p50: number, p99: number, n: number, failures: number, perSecond: number }
-process.stdout.write(`\nflood, ${String(result.cpu)} x${String(result.cores)}, Node ${process.version}, ${f.seconds} s\n`)
+process.stdout.write(`\nflood, ${String(result.cpu)} x${String(result.cores)}, Node ${process.version}, ${f.seconds} s; ${String(result.placement)}\n`)
 process.stdout.write(`garbage TCP connections accepted/s   ${f.tcpGarbageAcceptedPerSecond}\n`)
 process.stdout.write(`garbage UDP datagrams/s              ${f.udpGarbagePerSecond}\n`)
 process.stdout.write(`garbage/oversized handshakes/s       ${f.garbageHandshakesPerSecond}\n`)
 process.stdout.write(`silent connections/s                 ${f.silentConnectionsPerSecond}\n`)
 process.stdout.write(`dials refused (limits)/s             ${f.refusedDialsPerSecond}\n`)
-process.stdout.write(`handshakes completed/s (one IP)      ${String(result.handshakesCompletedPerSecondFromOneIp)} (default limit: 50 inbound connections/s per IP)\n`)
+process.stdout.write(`handshakes completed/s (one IP)      ${String(result.handshakesCompletedPerSecondFromOneIp)} (default: a burst of 50, then 10 new connections/s per IP)\n`)
+const after = result.idleAfter as Latency
 process.stdout.write(`client 1 KiB echo p50/p99 idle       ${idle.p50.toFixed(3)} / ${idle.p99.toFixed(3)} ms (${idle.n} requests, ${idle.perSecond}/s)\n`)
 process.stdout.write(`client 1 KiB echo p50/p99 flood      ${during.p50.toFixed(3)} / ${during.p99.toFixed(3)} ms (${during.n} requests, ${during.perSecond}/s, ${during.failures} failed)\n`)
-process.stdout.write(`p99 flood / idle                     ${String(result.p99Ratio)}x (${String(result.p99RatioToShortIdle)}x against an idle run of 3,000 requests, p99 ${(result.idleShort as { p99: number }).p99.toFixed(3)} ms)\n`)
+process.stdout.write(`p99 flood / idle                     ${String(result.p99Ratio)}x (${String(result.p99RatioToIdleAfter)}x against ${seconds} s idle after the floods, p99 ${after.p99.toFixed(3)} ms)\n`)
+const byKind = result.floodByKind as Record<string, { flood: Record<string, number>, honest: Latency, p99Ratio: number }>
+const kindLabel: Record<FloodKind, (f: Record<string, number>) => string> = {
+  tcp: (f) => `${f.tcpGarbageAcceptedPerSecond} garbage TCP connections/s`,
+  udp: (f) => `${f.udpGarbagePerSecond} UDP datagrams/s`,
+  'libp2p-tcp': (f) => `TCP + Noise: ${f.garbageHandshakesPerSecond} garbage handshakes/s, ${f.silentConnectionsPerSecond} silent/s, ${f.refusedDialsPerSecond} refused/s`,
+  'libp2p-quic': (f) => `QUIC: ${f.garbageHandshakesPerSecond} garbage handshakes/s, ${f.silentConnectionsPerSecond} silent/s, ${f.refusedDialsPerSecond} refused/s`
+}
+for (const kind of FLOOD_KINDS) {
+  const k = byKind[kind] as { flood: Record<string, number>, honest: Latency, p99Ratio: number }
+  process.stdout.write(`  ${kind} alone (${kindLabel[kind](k.flood)}): p50/p99 ${k.honest.p50.toFixed(3)} / ${k.honest.p99.toFixed(3)} ms, ${k.honest.perSecond}/s, ${k.honest.failures} failed, p99 ${k.p99Ratio}x idle\n`)
+}
 for (const [label, key] of [['80 slow TCP sockets from one IP', 'slowSockets'], ['320 idle authenticated connections', 'idleConnectionTable']] as const) {
   const r = result[key] as { honest: { p50: number, p99: number, n: number, failures: number, perSecond: number }, freshClients: { tried: number, ok: number, p50Ms: number }, listenerPeakRssMiB: number }
   process.stdout.write(`${label}: client p50/p99 ${r.honest.p50.toFixed(3)} / ${r.honest.p99.toFixed(3)} ms (${r.honest.n} requests, ${r.honest.perSecond}/s, ${r.honest.failures} failed); fresh clients ${r.freshClients.ok}/${r.freshClients.tried} answered (p50 ${r.freshClients.p50Ms.toFixed(0)} ms incl. dial and handshake); listener peak RSS ${r.listenerPeakRssMiB} MiB\n`)

@@ -53,10 +53,12 @@ export const PEER_KEY_FILE = 'peer.key'
 export const ADDRESS_BOOK_FILE = 'addressbook.json'
 
 /**
- * Inbound connections accepted per second per IP. libp2p's default of 5 refuses the
- * sixth connection of a validator that reconnects to a burst of miners' neighbours.
+ * New inbound connections let in per second per IP, sustained; a burst of 50 is let in
+ * at once (libp2p's fixed default of 5 a second refused the sixth connection of a
+ * validator reconnecting to a crowd of miners' neighbours). At the former fixed 50 a
+ * second, a flood from one IP raised an honest client's p99 4.6x (docs/PERFORMANCE.md).
  */
-export const INBOUND_CONNECTIONS_PER_SECOND = 50
+export const INBOUND_CONNECTIONS_PER_SECOND = 10
 
 /**
  * libp2p's connection table: it refuses every new inbound connection once this many are

@@ -11,6 +11,8 @@ import { join } from 'node:path'
 import { quic } from '@chainsafe/libp2p-quic'
 import { applyQuicReadSize } from './quic-read-size.ts'
 import { guardedWebSockets } from './ws-guard.ts'
+import { guardedTcp } from './tcp-guard.ts'
+import type { SocketGuard, SocketRefusals } from './tcp-guard.ts'
 import { webRTCDirectTransport } from './webrtc-direct/index.ts'
 import { quietLogger } from './quiet-logger.ts'
 import type { WebSocketGuardInit } from './ws-guard.ts'
@@ -20,12 +22,11 @@ import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
 import { keychain } from '@libp2p/keychain'
 import { MemoryDatastore, MountDatastore } from 'datastore-core'
 import { FsDatastore } from 'datastore-fs'
 import { Key } from 'interface-datastore'
-import { AccessControl, aclConnectionGater, UpgradeLimiter, CONNECTION_MONITOR, createOutboxCipher, createSubwire, InvalidConfigError, kadRecordRouting, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer, subwireDhtInit } from '@subwire/shared'
+import { AccessControl, aclConnectionGater, ConnectionRate, UpgradeLimiter, CONNECTION_MONITOR, createOutboxCipher, createSubwire, InvalidConfigError, kadRecordRouting, MemoryAddressBook, MemoryQueueStore, Outbox, SubwirePeer, subwireDhtInit } from '@subwire/shared'
 import { WebTransportUnavailableError } from './webtransport/errors.ts'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
@@ -89,8 +90,14 @@ export interface NodePeerInit {
   addressBook?: AddressBook
   /** Transports to enable (default all of {@link NODE_TRANSPORTS}). */
   transports?: NodeTransport[]
-  /** Inbound connections accepted per second per IP (default 50). */
+  /**
+   * New inbound connections let in per second from one source (IPv4 address, IPv6 /64),
+   * sustained (default 10); TCP and WebSockets sockets over it are reset before libp2p
+   * sees them, QUIC, WebRTC-Direct and WebTransport ones refused by the connection gater.
+   */
   inboundConnectionsPerSecond?: number
+  /** New inbound connections let in at once from one source after a quiet spell (default the larger of 50 and `inboundConnectionsPerSecond`). */
+  inboundConnectionsBurst?: number
   /** Bounds on inbound connections still in their security handshake, per source IP (see {@link UpgradeLimitsInit}). */
   upgrades?: UpgradeLimitsInit
   /** Bounds on WebSockets sockets still in their HTTP upgrade, before libp2p sees them (see {@link WebSocketGuardInit}). */
@@ -155,17 +162,27 @@ export class NodePeer extends SubwirePeer {
   readonly #ownedStore: QueueStore | undefined
   readonly #files: NodeFileStore | undefined
   readonly #outboard: Outboard | undefined
+  readonly #refusals: SocketRefusals
   #collector: ReturnType<typeof setInterval> | undefined
 
   /** Use {@link createNodePeer}. */
-  constructor (libp2p: Libp2p, subwire: Subwire, addressBook: AddressBook, init: Pick<NodePeerInit, 'home' | 'watchAcl' | 'onAclReload'> = {}, outbox?: Outbox, ownedStore?: QueueStore, files?: NodeFileStore) {
+  constructor (libp2p: Libp2p, subwire: Subwire, addressBook: AddressBook, init: Pick<NodePeerInit, 'home' | 'watchAcl' | 'onAclReload'> = {}, outbox?: Outbox, ownedStore?: QueueStore, files?: NodeFileStore, refusals: SocketRefusals = { overRate: 0 }) {
     super(libp2p, subwire, addressBook, outbox)
+    this.#refusals = refusals
     this.#ownedStore = ownedStore
     this.#files = files
     this.#outboard = init.home === undefined ? undefined : new Outboard(join(init.home, OUTBOARD_DIR))
     this.#home = init.home
     this.#watch = init.home !== undefined && (init.watchAcl ?? true)
     this.#onAclReload = init.onAclReload
+  }
+
+  /**
+   * Inbound TCP and WebSockets sockets reset before libp2p saw them because their source
+   * (IPv4 address, IPv6 /64) was over its connection rate (`inboundConnectionsPerSecond`).
+   */
+  get socketsRefused (): number {
+    return this.#refusals.overRate
   }
 
   /** Starts libp2p and the protocol, then watches `acl.json` for live changes. */
@@ -309,10 +326,11 @@ interface Libp2pParts {
   datastore: MountDatastore | undefined
   acl: AccessControl
   upgrades: UpgradeLimiter
+  sockets: SocketGuard
 }
 
 /** The libp2p node's options: transports, encryption, muxer, services and connection limits of a Node peer. */
-function libp2pOptions (init: NodePeerInit, { transports, listen, privateKey, datastore, acl, upgrades }: Libp2pParts) {
+function libp2pOptions (init: NodePeerInit, { transports, listen, privateKey, datastore, acl, upgrades, sockets }: Libp2pParts) {
   const webtransport = transports.includes('webtransport')
   return {
     start: false,
@@ -324,9 +342,9 @@ function libp2pOptions (init: NodePeerInit, { transports, listen, privateKey, da
     connectionGater: upgrades.gater(aclConnectionGater(acl)),
     transports: [
       ...(transports.includes('quic') ? [quic()] : []),
-      ...(transports.includes('tcp') ? [tcp()] : []),
+      ...(transports.includes('tcp') ? [guardedTcp(sockets)] : []),
       ...(transports.includes('webrtc-direct') ? [webRTCDirectTransport()] : []),
-      ...(transports.includes('ws') ? [guardedWebSockets(init.webSockets, init.logger?.forComponent('subwire:ws') ?? logger('subwire:ws'))] : []),
+      ...(transports.includes('ws') ? [guardedWebSockets(init.webSockets, init.logger?.forComponent('subwire:ws') ?? logger('subwire:ws'), sockets)] : []),
       ...(webtransport
         ? [webTransportListener({
             certificates: init.home === undefined ? memoryCertificateStore() : fileCertificateStore(join(init.home, WEBTRANSPORT_CERTS_FILE)),
@@ -359,7 +377,9 @@ function libp2pOptions (init: NodePeerInit, { transports, listen, privateKey, da
     },
     connectionMonitor: { ...CONNECTION_MONITOR },
     connectionManager: {
-      inboundConnectionThreshold: init.inboundConnectionsPerSecond ?? INBOUND_CONNECTIONS_PER_SECOND,
+      // a fixed window of one burst a second: the token buckets below libp2p (tcp-guard.ts)
+      // and in the gater (UpgradeLimiter) are the tighter bound
+      inboundConnectionThreshold: sockets.rate.burst,
       maxConnections: MAX_CONNECTIONS,
       maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
       reconnectRetries: REDIAL_RETRIES,
@@ -387,8 +407,10 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
   const datastore = init.home === undefined ? undefined : await openDatastore(join(init.home, DATASTORE_DIR))
   const aclFile = init.acl === undefined && init.home !== undefined ? await readAclFile(init.home) : undefined
   const acl = init.acl instanceof AccessControl ? init.acl : new AccessControl(init.acl ?? aclFile)
-  const upgrades = new UpgradeLimiter({ log: init.logger?.forComponent('subwire:auth') ?? logger('subwire:auth') }, init.upgrades)
-  const libp2p = await createLibp2p(libp2pOptions(init, { transports, listen, privateKey, datastore, acl, upgrades }))
+  const rate = { perSecond: init.inboundConnectionsPerSecond ?? INBOUND_CONNECTIONS_PER_SECOND, burst: init.inboundConnectionsBurst }
+  const upgrades = new UpgradeLimiter({ log: init.logger?.forComponent('subwire:auth') ?? logger('subwire:auth'), rate: new ConnectionRate(rate) }, init.upgrades)
+  const sockets: SocketGuard = { rate: new ConnectionRate(rate), refusals: { overRate: 0 }, log: init.logger?.forComponent('subwire:sockets') ?? logger('subwire:sockets') }
+  const libp2p = await createLibp2p(libp2pOptions(init, { transports, listen, privateKey, datastore, acl, upgrades, sockets }))
   await chooseBlake3(libp2p.logger.forComponent('subwire:files'))
   // the package reads 4 KiB per native call; every stream is created after start, so this is in time
   if (transports.includes('quic')) await applyQuicReadSize(libp2p.logger.forComponent('subwire:quic'))
@@ -426,5 +448,5 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
   const outbox = store === undefined
     ? undefined
     : new Outbox({ store, cipher: await createOutboxCipher(outboxKey(privateKey)), transport: subwire, files: nodeFileReferencer, log: libp2p.logger.forComponent('subwire:outbox') }, { owner: processLeaseOwner(), ...init.outbox })
-  return new NodePeer(libp2p, subwire, addressBook, init, outbox, ownedStore, files)
+  return new NodePeer(libp2p, subwire, addressBook, init, outbox, ownedStore, files, sockets.refusals)
 }

@@ -7,13 +7,15 @@
  * connection failed. Here each socket that has not finished its upgrade counts against its
  * source (IPv4 address, IPv6 /64) and against a total, is closed at once beyond either,
  * and is closed when it has not upgraded within a deadline; Node's own HTTP header and
- * request timeouts are set to the same deadline.
+ * request timeouts are set to the same deadline. New sockets over the per-IP connection
+ * rate are reset before the listener reads them, as on the TCP listener (`tcp-guard.ts`).
  *
  * @packageDocumentation
  */
-import { Server } from 'node:net'
 import { webSockets } from '@libp2p/websockets'
 import { sourceOfAddr } from '@subwire/shared/protocol'
+import { admitSocket, guardServer } from './tcp-guard.ts'
+import type { SocketGuard } from './tcp-guard.ts'
 import type { Logger } from '@libp2p/interface'
 import type { Socket } from 'node:net'
 
@@ -44,10 +46,12 @@ type Transport = ReturnType<WebSocketsFactory>
 type Listener = ReturnType<Transport['createListener']>
 
 /**
- * `@libp2p/websockets` with its HTTP stage bounded (see the module comment). A listener
- * that is not the expected shape is logged and left as shipped.
+ * `@libp2p/websockets` with its HTTP stage bounded (see the module comment), and new
+ * sockets over their source's connection rate (`rate`) reset at once. A listener that is not the
+ * expected shape is logged and left as shipped.
  */
-export function guardedWebSockets (init: WebSocketGuardInit = {}, log?: Logger): WebSocketsFactory {
+export function guardedWebSockets (init: WebSocketGuardInit = {}, log?: Logger, rate?: SocketGuard): WebSocketsFactory {
+  const warned = { warned: -Infinity }
   const perIp = init.maxPendingPerIp ?? 16
   const total = init.maxPending ?? 512
   const deadline = init.upgradeTimeoutMs ?? 10_000
@@ -71,12 +75,13 @@ export function guardedWebSockets (init: WebSocketGuardInit = {}, log?: Logger):
     socket.on('error', () => {}) // the listener's own handler may not be attached yet
     socket.destroy(new Error(why))
   }
-  const onSocket = (socket: Socket): void => {
+  const onSocket = (socket: Socket): boolean => {
+    if (rate !== undefined && !admitSocket(rate, socket, 'WebSockets', warned)) return false
     const source = sourceOfAddr(socket.remoteAddress, 'unknown')
     const mine = bySource.get(source) ?? 0
     if (mine >= perIp || pending >= total) {
       close(socket, mine >= perIp ? `${mine} sockets from ${source} are still in their WebSockets upgrade (at most ${perIp})` : `${pending} sockets are still in their WebSockets upgrade (at most ${total})`)
-      return
+      return false
     }
     bySource.set(source, mine + 1)
     sources.set(socket, source)
@@ -89,14 +94,10 @@ export function guardedWebSockets (init: WebSocketGuardInit = {}, log?: Logger):
     timer.unref()
     timers.set(socket, timer)
     socket.once('close', () => { settle(socket) })
+    return true
   }
   const guard = (listener: Listener): Listener => {
-    const server = (listener as unknown as { server?: unknown }).server
-    if (!(server instanceof Server)) {
-      log?.error('the WebSockets listener has no net.Server where expected: its HTTP stage is not bounded')
-      return listener
-    }
-    server.on('connection', onSocket)
+    guardServer(listener, onSocket, 'WebSockets', log)
     const listen = listener.listen.bind(listener)
     listener.listen = async (ma) => {
       await listen(ma)

@@ -104,6 +104,8 @@ export type { FanOutResult, FanOutSummary, FanOutOptions, FanOutFailure, SubnetF
 // access and addresses
 export { AccessControl, StaticSubnetMembership, aclConnectionGater, parseAclEntry, parseIp, validateAclRules } from './auth/acl.ts'
 export { UpgradeLimiter } from './auth/upgrades.ts'
+export { ConnectionRate } from './auth/rate.ts'
+export type { ConnectionRateInit } from './auth/rate.ts'
 export type { UpgradeLimitsInit } from './auth/upgrades.ts'
 export type { ConnectionLimitsInit } from './auth/limits.ts'
 export type { AclRules, AclEntryKind, AclEntry, AclFacts, AclDecision, SubnetMembershipSource, SubnetFirewallInit } from './auth/acl.ts'

@@ -50,7 +50,7 @@ describe('public API', () => {
     assert.deepEqual(names, [
       'ATTESTATION_DOMAIN', 'ATTESTATION_NONCE_BYTES', 'ATTESTATION_RENEW_FRACTION', 'ATTESTATION_VERSION',
       'AUTH_PROTOCOL', 'AccessControl', 'AccessDeniedError', 'AttestationExpiredError',
-      'AttestationFromFutureError', 'BITTENSOR_SS58_PREFIX', 'BLAKE3_BYTES', 'CONNECTION_MONITOR',
+      'AttestationFromFutureError', 'BITTENSOR_SS58_PREFIX', 'BLAKE3_BYTES', 'CONNECTION_MONITOR', 'ConnectionRate',
       'ChunkHashMismatchError', 'ConnectionLostError', 'CreditWindowExceededError', 'DEFAULT_ATTESTATION_LIFETIME_MS',
       'DEFAULT_HANDSHAKE_TIMEOUT_MS', 'DEFAULT_MAX_CLOCK_SKEW_MS', 'DEFAULT_MAX_CONCURRENT_REQUESTS',
       'DEFAULT_MAX_FRAME_BYTES', 'DEFAULT_MIN_FREE_BYTES', 'DEFAULT_QUEUE_BACKOFF_BASE_MS',

@@ -180,6 +180,13 @@ function scrapeGauges (registry: Registry, peer: NodePeer): void {
     collect () { this.set(peer.peers().length) }
   })
   // eslint-disable-next-line no-new
+  new Counter({
+    name: 'subwire_sockets_refused_total',
+    help: 'Inbound TCP and WebSockets sockets reset before libp2p saw them: their IP was over the inbound connection rate',
+    registers,
+    collect () { this.reset(); this.inc(peer.socketsRefused) }
+  })
+  // eslint-disable-next-line no-new
   new Gauge({
     name: 'subwire_buffered_bytes',
     help: 'Bytes held for remotes on RPC and message streams: replies not yet read, unfinished request frames (bounded per connection and per peer)',

@@ -5,13 +5,17 @@
  * few dozen TCP sockets sending a byte a second from one IP kept every other inbound
  * connection out, QUIC included. Here each source (IPv4 address, IPv6 /64) may have a
  * few upgrades pending at once, and each beyond its first gets a much shorter deadline.
- * It runs as a libp2p connection gater, before the security handshake.
+ * New connections from a source are also let in at a bounded rate ({@link ConnectionRate}).
+ * It runs as a libp2p connection gater: before the security handshake on TCP and
+ * WebSockets, after QUIC's (which the QUIC binding completes before libp2p sees the
+ * connection).
  *
  * @packageDocumentation
  */
 import { positiveNumber } from '../config.ts'
 import { RateLimitedError } from '../errors/index.ts'
 import { ipOfMultiaddr } from './acl.ts'
+import type { ConnectionRate } from './rate.ts'
 import type { ConnectionGater, Logger, MultiaddrConnection, PeerId } from '@libp2p/interface'
 
 /** Limits on pending inbound upgrades. */
@@ -37,6 +41,8 @@ export interface UpgradeLimitsInit {
 export interface UpgradeLimiterComponents {
   /** Logger. */
   log: Logger
+  /** New connections let in per source; none: no rate here (libp2p's own threshold still applies). */
+  rate?: ConnectionRate
 }
 
 interface Pending { conns: Set<MultiaddrConnection> }
@@ -58,6 +64,7 @@ export function sourceOfAddr (ip: string | undefined, fallback: string): string 
 /** Counts inbound upgrades per source and cuts the crowded ones short. */
 export class UpgradeLimiter {
   readonly #log: Logger
+  readonly #rate: ConnectionRate | undefined
   readonly #max: number
   readonly #crowdedMs: number
   readonly #pending = new Map<string, Pending>()
@@ -65,6 +72,7 @@ export class UpgradeLimiter {
 
   constructor (components: UpgradeLimiterComponents, init: UpgradeLimitsInit = {}) {
     this.#log = components.log
+    this.#rate = components.rate
     this.#max = positiveNumber(init.maxPendingUpgradesPerIp, 8, 'maxPendingUpgradesPerIp')
     this.#crowdedMs = positiveNumber(init.crowdedUpgradeTimeoutMs, 2000, 'crowdedUpgradeTimeoutMs')
   }
@@ -101,6 +109,13 @@ export class UpgradeLimiter {
   /** True to refuse: the source already has its share of pending upgrades. */
   #enter (maConn: MultiaddrConnection): boolean {
     const source = sourceOfAddr(ipOfMultiaddr(maConn.remoteAddr), maConn.remoteAddr.toString())
+    // a caller that asks about an address before any connection exists (the WebTransport
+    // listener, before it accepts a session) gets the verdict; there is nothing to track
+    const real = typeof (maConn as Partial<MultiaddrConnection>).addEventListener === 'function'
+    if (this.#rate !== undefined && !this.#rate.admit(source, Date.now(), !real)) {
+      this.#log('refusing inbound connection from %s: %s is over its connection rate', maConn.remoteAddr.toString(), source)
+      return true
+    }
     let p = this.#pending.get(source)
     if (p === undefined) { p = { conns: new Set() }; this.#pending.set(source, p) }
     if (p.conns.size >= this.#max) {
@@ -108,9 +123,7 @@ export class UpgradeLimiter {
       if (p.conns.size === 0) this.#pending.delete(source)
       return true
     }
-    // a caller that asks about an address before any connection exists (the WebTransport
-    // listener, before it accepts a session) gets the verdict; there is nothing to track
-    if (typeof (maConn as Partial<MultiaddrConnection>).addEventListener !== 'function') {
+    if (!real) {
       if (p.conns.size === 0) this.#pending.delete(source)
       return false
     }
