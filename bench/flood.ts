@@ -100,7 +100,7 @@ const attackerCpu = values['attacker-cpu']
 const ourCpus = attackerCpu === undefined ? undefined : cpus().map((_, i) => i).filter((i) => String(i) !== attackerCpu).join(',')
 if (ourCpus !== undefined) {
   // this process (the client) too; the listener is spawned under taskset
-  spawnSync('taskset', ['-p', '-c', ourCpus, String(process.pid)], { stdio: 'ignore' })
+  spawnSync('taskset', ['-a', '-p', '-c', ourCpus, String(process.pid)], { stdio: 'ignore' })
 }
 
 const BIN = new URL('../packages/peer-node/bin/subwire.js', import.meta.url).pathname

@@ -448,3 +448,44 @@ describe('session lifetime', () => {
     }
   })
 })
+
+describe('fair turns between callers', () => {
+  it('a caller with a backlog of 300 requests does not hold up another caller\'s one request', async () => {
+    // a handler backed by a scarce resource: 4 slots taken in arrival order (a model, a pool),
+    // 10 ms a request; bob runs at most 4 handlers at once, and callers take turns beyond
+    const bob = await startPeer({ uri: '//Bob', transports: ['tcp'], protocol: { maxConcurrentHandlers: 4 } })
+    const eve = await startPeer({ uri: '//Eve', listen: [], transports: ['tcp'] })
+    const alice = await startPeer({ uri: '//Alice', listen: [], transports: ['tcp'] })
+    try {
+      let free = 4
+      const slots: Array<() => void> = []
+      const started: string[] = []
+      bob.handle('model', async (body, { caller }) => {
+        if (free > 0) free--; else await new Promise<void>((resolve) => { slots.push(resolve) })
+        started.push(caller.ss58 === alice.ss58 ? 'alice' : 'eve')
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        const next = slots.shift()
+        if (next !== undefined) next(); else free++
+        return body
+      })
+      const dest = addrOf(bob, 'tcp')
+      await Promise.all([eve.connect(dest), alice.connect(dest)])
+      const backlog = Promise.all(Array.from({ length: 300 }, async (_, i) => await eve.request(dest, 'model', i, { timeout: 60_000 })))
+      await waitFor(() => started.length >= 8, 10_000, () => `eve's requests to be running (${started.length} started)`)
+      const before = started.length
+      const t = performance.now()
+      assert.equal(await alice.request(dest, 'model', 'alice', { timeout: 60_000 }), 'alice')
+      const ms = performance.now() - t
+      const at = started.indexOf('alice')
+      // with turns: alice's request starts within a few of eve's (the ones running and one turn of
+      // eve's). Before the turns, every request started its handler at once, and alice's waited
+      // behind the ~290 of eve's already queued for the 4 slots (about 0.7 s)
+      assert.ok(at - before <= 10, `alice's request started ${at - before} handler starts after she sent it (${ms.toFixed(0)} ms)`)
+      assert.deepEqual((await backlog).length, 300)
+      assert.equal(started.length, 301, 'every request of both ran once')
+    } finally {
+      await Promise.all([eve.stop(), alice.stop()])
+      await bob.stop()
+    }
+  })
+})

@@ -7,7 +7,7 @@
 import { InvalidConfigError } from './errors/index.ts'
 import {
   BITTENSOR_SS58_PREFIX, BULK_MIN_BYTES, DEFAULT_ATTESTATION_LIFETIME_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_CLOCK_SKEW_MS,
-  DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, MAX_NETUID
+  DEFAULT_MAX_CONCURRENT_HANDLERS, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, MAX_NETUID
 } from './constants.ts'
 import type { SubwireInit } from './types.ts'
 
@@ -40,6 +40,7 @@ export interface EngineOptions {
   netuids: number[]
   handshakeTimeoutMs: number
   maxConcurrent: number
+  maxHandlers: number
   requestTimeoutMs: number
   lifetimeMs: number
   maxClockSkewMs: number
@@ -59,6 +60,7 @@ export function engineOptions (init: SubwireInit): EngineOptions {
     netuids: validateNetuids(init.netuids),
     handshakeTimeoutMs: positiveNumber(init.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs'),
     maxConcurrent: positiveNumber(init.maxConcurrentRequests, DEFAULT_MAX_CONCURRENT_REQUESTS, 'maxConcurrentRequests'),
+    maxHandlers: positiveNumber(init.maxConcurrentHandlers, DEFAULT_MAX_CONCURRENT_HANDLERS, 'maxConcurrentHandlers'),
     requestTimeoutMs: positiveNumber(init.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs'),
     lifetimeMs: positiveNumber(init.attestationLifetimeMs, DEFAULT_ATTESTATION_LIFETIME_MS, 'attestationLifetimeMs'),
     maxClockSkewMs: positiveNumber(init.maxClockSkewMs, DEFAULT_MAX_CLOCK_SKEW_MS, 'maxClockSkewMs'),

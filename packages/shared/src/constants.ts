@@ -84,6 +84,9 @@ export const MAX_TIMER_MS = 2 ** 31 - 1
 /** Concurrent requests one connection may have in flight at the server; clients queue beyond what the server announces. */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 1024
 
+/** Handlers running at once on a peer, every caller together; beyond, callers take turns (`maxConcurrentHandlers`). */
+export const DEFAULT_MAX_CONCURRENT_HANDLERS = 256
+
 /** Streamed-reply chunks the server may send ahead of the client's reading (credit window). */
 export const STREAM_REPLY_WINDOW = 16
 

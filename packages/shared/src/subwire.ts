@@ -79,7 +79,7 @@ export class Subwire {
     this.#log = logger.forComponent('subwire')
     const authLog = logger.forComponent('subwire:auth')
     this.#events = new Emitter((event, err) => { this.#log('%s listener failed: %s', event, toError(err).message) })
-    const { netuids, handshakeTimeoutMs, maxConcurrent, requestTimeoutMs, lifetimeMs, maxClockSkewMs, maxFrameBytes, connectionBudgetBytes, peerBudgetBytes, encryption, ss58Prefix, bulkMinBytes } = engineOptions(init)
+    const { netuids, handshakeTimeoutMs, maxConcurrent, maxHandlers, requestTimeoutMs, lifetimeMs, maxClockSkewMs, maxFrameBytes, connectionBudgetBytes, peerBudgetBytes, encryption, ss58Prefix, bulkMinBytes } = engineOptions(init)
     this.#netuids = netuids
     const deliveries = components.deliveries ?? new MemoryDeliveryLog()
     this.#access = new Access({ acl: components.acl ?? new AccessControl(), log: authLog }, { netuids, firewall: init.firewall, limits: init.limits, handshakeTimeoutMs })
@@ -99,7 +99,7 @@ export class Subwire {
     const rpcLog = logger.forComponent('subwire:rpc')
     this.#rpc = new RpcService(
       { auth: this.#auth, sealing: this.#sealing, messages: new MessageInbox({ events: this.#events, deliveries, log: rpcLog }), log: rpcLog, onActivity: (id) => { limits.touch(id) }, onServed: (s) => { if (this.#events.listens('request:served')) this.#events.emit('request:served', s) } },
-      { netuids, maxConcurrent, requestTimeoutMs, handshakeTimeoutMs, maxFrameBytes, connectionBudgetBytes, peerBudgetBytes, encryptRequests: encryption.requests, encryptMessages: encryption.messages, requireEncryption: encryption.require })
+      { netuids, maxConcurrent, maxHandlers, requestTimeoutMs, handshakeTimeoutMs, maxFrameBytes, connectionBudgetBytes, peerBudgetBytes, encryptRequests: encryption.requests, encryptMessages: encryption.messages, requireEncryption: encryption.require })
     const bulkSession = init.bulk?.transport === 'tcp' ? async (session: Session, o: AbortOptions) => await this.#connector.bulkSession(session, o) : undefined
     this.#files = new FileService(
       { auth: this.#auth, sealing: this.#sealing, events: this.#events, deliveries, store: components.files, log: logger.forComponent('subwire:files'), bulkSession },

@@ -69,6 +69,12 @@ export interface SubwireInit {
   handshakeTimeoutMs?: number
   /** Concurrent requests one connection may have in flight here (default 1024). */
   maxConcurrentRequests?: number
+  /**
+   * Handlers (RPC and message) running at once here, every caller together (default 256).
+   * Beyond it, requests wait for a turn, and callers (hotkeys) take turns in rotation, so
+   * that one caller's backlog cannot hold up another's requests.
+   */
+  maxConcurrentHandlers?: number
   /** Default reply deadline of outgoing requests (default 30 s). */
   requestTimeoutMs?: number
   /** Lifetime of our attestation (default 24 h). */

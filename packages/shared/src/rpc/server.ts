@@ -10,6 +10,7 @@ import type { FramedStream } from '../wire/framed-stream.ts'
 import type { Logger } from '@libp2p/interface'
 import { FrameKind, MAX_REQUEST_ID } from './frames.ts'
 import type { Caller, HandlerContext, RequestLimiter, RequestOpener, RpcHandler } from './types.ts'
+import type { FairScheduler } from './scheduler.ts'
 
 
 function isAsyncIterable (value: unknown): value is AsyncIterable<unknown> {
@@ -25,6 +26,8 @@ export interface RpcServerInit {
   resolve: (type: string) => RpcHandler | undefined
   /** Per-connection concurrency limit. */
   limiter: RequestLimiter
+  /** Handler turns shared with every other caller's channels; none: every handler starts at once. */
+  scheduler?: FairScheduler | undefined
   /** Logger. */
   log: Logger
   /** Opens encrypted requests; without it an encrypted request gets `EncryptionUnavailableError`. */
@@ -194,7 +197,15 @@ export class RpcServer {
       } else if (this.#init.requireEncryption === true) {
         throw new EncryptionRequiredError(`"${type}" arrived in plaintext; this peer accepts only end-to-end encrypted requests and messages`)
       }
-      const result = await handler(body, context)
+      // a turn among every caller's requests, then the handler (a streamed reply is paced by credit, not by turns)
+      const turn = this.#init.scheduler?.acquire(this.#init.caller.ss58, signal)
+      const release = turn instanceof Promise ? await turn : turn
+      let result: unknown
+      try {
+        result = await handler(body, context)
+      } finally {
+        release?.()
+      }
       let index = 0
       if (isAsyncIterable(result)) {
         if (!streamed) throw new ReplyKindError()

@@ -17,6 +17,7 @@ import { FramedStream } from '../wire/framed-stream.ts'
 import { RpcClient } from './client.ts'
 import { refuseChannel } from './frames.ts'
 import { RpcServer } from './server.ts'
+import { FairScheduler } from './scheduler.ts'
 import type { Authenticator } from '../auth/authenticator.ts'
 import type { Session } from '../auth/session.ts'
 import type { E2eSealing } from '../encryption/sealing.ts'
@@ -47,6 +48,8 @@ export interface RpcServiceInit {
   netuids: number[]
   /** Requests one connection may have in flight here. */
   maxConcurrent: number
+  /** Handlers running at once, every caller together; beyond, callers take turns. */
+  maxHandlers: number
   /** Default reply deadline of outgoing requests. */
   requestTimeoutMs: number
   /** Deadline of a handshake (and of opening a stream). */
@@ -79,11 +82,14 @@ export class RpcService {
   readonly #limiters = new Map<string, RequestLimiter>()
   /** Byte budgets per connection, each inside its PeerId's. */
   readonly #budgets: BudgetScopes
+  /** Handler turns, fair between callers (hotkeys). */
+  readonly #turns: FairScheduler
 
   constructor (components: RpcServiceComponents, init: RpcServiceInit) {
     this.#c = components
     this.#init = init
     this.#budgets = new BudgetScopes(init.connectionBudgetBytes, init.peerBudgetBytes)
+    this.#turns = new FairScheduler(init.maxHandlers)
   }
 
   /** Registers an RPC handler for `type` on one subnet or on every configured one. */
@@ -123,6 +129,7 @@ export class RpcService {
     new RpcServer(framed, { // eslint-disable-line no-new
       caller,
       limiter: this.#limiter(connection.id),
+      scheduler: this.#turns,
       log: this.#c.log,
       e2e: this.#c.sealing.requestOpener(caller, kind),
       requireEncryption: this.#init.requireEncryption,
