@@ -302,9 +302,10 @@ describe('replies to a client that never reads', () => {
       assert.ok(sent - sentAt3s < 2 ** 20, `backpressure reached the sender: ${(sentAt3s / 2 ** 20).toFixed(1)} MiB out in the first 3 s, ${((sent - sentAt3s) / 2 ** 20).toFixed(1)} MiB in the next 2 s`)
       assert.ok(sent < 32 * 2 ** 20, `the sender got ${(sent / 2 ** 20).toFixed(1)} MiB out in all`)
       // the budget pauses reading once spent; what was already read still gets its reply queued,
-      // so the bound is the budget plus one read's worth of requests (measured: 4.0-5.9 MiB from
-      // one machine and run to the next). Before the budget, the same client took it to 2.5 GiB.
-      assert.ok(peakHeld > 0 && peakHeld <= 6 * 2 ** 20, `bob held at most its 4 MiB budget (+ the replies of one read): ${(peakHeld / 2 ** 20).toFixed(1)} MiB`)
+      // so the bound is the budget plus what arrived before the pause took hold (measured: 4.0-5.9
+      // MiB from one machine and run to the next; checked here at twice the budget, as a faster
+      // machine reads more between two checks). Before the budget, the same client took it to 2.5 GiB.
+      assert.ok(peakHeld > 0 && peakHeld <= 8 * 2 ** 20, `bob held at most twice its 4 MiB budget: ${(peakHeld / 2 ** 20).toFixed(1)} MiB`)
       assert.ok(grew < 200, `the process grew ${grew.toFixed(0)} MiB`)
       assert.ok(ms < 2000, `alice was answered in ${ms.toFixed(0)} ms`)
       stream.abort(new Error('done'))
