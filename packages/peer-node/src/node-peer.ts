@@ -329,6 +329,9 @@ interface Libp2pParts {
   sockets: SocketGuard
 }
 
+/** A remote address of a connection over TCP (plain, or WebSockets over TCP). */
+const TCP_BASED = /^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\//
+
 /** The libp2p node's options: transports, encryption, muxer, services and connection limits of a Node peer. */
 function libp2pOptions (init: NodePeerInit, { transports, listen, privateKey, datastore, acl, upgrades, sockets }: Libp2pParts) {
   const webtransport = transports.includes('webtransport')
@@ -377,9 +380,10 @@ function libp2pOptions (init: NodePeerInit, { transports, listen, privateKey, da
     },
     connectionMonitor: { ...CONNECTION_MONITOR },
     connectionManager: {
-      // a fixed window of one burst a second: the token buckets below libp2p (tcp-guard.ts)
-      // and in the gater (UpgradeLimiter) are the tighter bound
-      inboundConnectionThreshold: sockets.rate.burst,
+      // libp2p's fixed window (from a source's first connection) must let through what the
+      // token buckets below libp2p (tcp-guard.ts) and in the gater (UpgradeLimiter) let in
+      // within one second: the burst, and the refill meanwhile
+      inboundConnectionThreshold: sockets.rate.burst + Math.ceil(sockets.rate.perSecond),
       maxConnections: MAX_CONNECTIONS,
       maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
       reconnectRetries: REDIAL_RETRIES,
@@ -408,7 +412,13 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
   const aclFile = init.acl === undefined && init.home !== undefined ? await readAclFile(init.home) : undefined
   const acl = init.acl instanceof AccessControl ? init.acl : new AccessControl(init.acl ?? aclFile)
   const rate = { perSecond: init.inboundConnectionsPerSecond ?? INBOUND_CONNECTIONS_PER_SECOND, burst: init.inboundConnectionsBurst }
-  const upgrades = new UpgradeLimiter({ log: init.logger?.forComponent('subwire:auth') ?? logger('subwire:auth'), rate: new ConnectionRate(rate) }, init.upgrades)
+  // TCP and WebSockets sockets are counted by the socket guard (when the TCP or ws transport listens), the rest by the gater
+  const guardedBelow = transports.includes('tcp') || transports.includes('ws')
+  const upgrades = new UpgradeLimiter({
+    log: init.logger?.forComponent('subwire:auth') ?? logger('subwire:auth'),
+    rate: new ConnectionRate(rate),
+    ratedBelow: guardedBelow ? (maConn) => TCP_BASED.test(maConn.remoteAddr.toString()) : undefined
+  }, init.upgrades)
   const sockets: SocketGuard = { rate: new ConnectionRate(rate), refusals: { overRate: 0 }, log: init.logger?.forComponent('subwire:sockets') ?? logger('subwire:sockets') }
   const libp2p = await createLibp2p(libp2pOptions(init, { transports, listen, privateKey, datastore, acl, upgrades, sockets }))
   await chooseBlake3(libp2p.logger.forComponent('subwire:files'))

@@ -29,8 +29,11 @@ export interface SocketRefusals {
 /** Resets a refused socket: an RST, no FIN handshake and no TIME_WAIT on this side. */
 export function refuseSocket (socket: Socket): void {
   socket.on('error', () => {}) // nobody else listens on it
-  if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy()
-  else socket.destroy()
+  try {
+    socket.resetAndDestroy()
+  } catch {
+    socket.destroy() // not a TCP handle (a Unix socket): closed without an RST
+  }
 }
 
 type TcpFactory = ReturnType<typeof tcp>
@@ -45,14 +48,19 @@ type Listener = ReturnType<Transport['createListener']>
 export function guardServer<L> (listener: L, admit: (socket: Socket) => boolean, what: string, log?: Logger): L {
   const server = (listener as unknown as { server?: unknown }).server
   if (!(server instanceof Server)) {
-    log?.error('the %s listener has no net.Server where expected: sockets over the per-IP rate reach libp2p', what)
+    log?.error('the %s listener has no net.Server where expected: its sockets are not guarded (the per-IP rate, and for WebSockets the HTTP stage\'s bounds)', what)
     return listener
   }
   const handlers = server.listeners('connection') as Array<(socket: Socket) => void>
   server.removeAllListeners('connection')
-  server.on('connection', (socket: Socket) => {
+  const guarded = (socket: Socket): void => {
     if (!admit(socket)) return
     for (const h of handlers) h.call(server, socket)
+  }
+  server.on('connection', guarded)
+  // the libraries add their handler when the listener is made; one added later would bypass the guard
+  server.once('listening', () => {
+    if (server.listenerCount('connection') !== 1) log?.error('the %s listener has %d connection handlers after listen: sockets may bypass the guard', what, server.listenerCount('connection'))
   })
   return listener
 }
@@ -69,6 +77,8 @@ export interface SocketGuard {
 
 /** True to let the socket in; otherwise it has been reset and counted. */
 export function admitSocket (guard: SocketGuard, socket: Socket, what: string, state: { warned: number }): boolean {
+  // a socket with no remote IP (a Unix socket, a local listener) is not rated: it comes from this host
+  if (socket.remoteAddress === undefined) return true
   if (guard.rate.admit(sourceOfAddr(socket.remoteAddress, 'unknown'))) return true
   guard.refusals.overRate++
   const now = Date.now()

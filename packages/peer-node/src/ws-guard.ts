@@ -47,10 +47,10 @@ type Listener = ReturnType<Transport['createListener']>
 
 /**
  * `@libp2p/websockets` with its HTTP stage bounded (see the module comment), and new
- * sockets over their source's connection rate (`rate`) reset at once. A listener that is not the
+ * sockets over their source's connection rate (`guard`) reset at once. A listener that is not the
  * expected shape is logged and left as shipped.
  */
-export function guardedWebSockets (init: WebSocketGuardInit = {}, log?: Logger, rate?: SocketGuard): WebSocketsFactory {
+export function guardedWebSockets (init: WebSocketGuardInit = {}, log?: Logger, guard?: SocketGuard): WebSocketsFactory {
   const warned = { warned: -Infinity }
   const perIp = init.maxPendingPerIp ?? 16
   const total = init.maxPending ?? 512
@@ -76,7 +76,7 @@ export function guardedWebSockets (init: WebSocketGuardInit = {}, log?: Logger, 
     socket.destroy(new Error(why))
   }
   const onSocket = (socket: Socket): boolean => {
-    if (rate !== undefined && !admitSocket(rate, socket, 'WebSockets', warned)) return false
+    if (guard !== undefined && !admitSocket(guard, socket, 'WebSockets', warned)) return false
     const source = sourceOfAddr(socket.remoteAddress, 'unknown')
     const mine = bySource.get(source) ?? 0
     if (mine >= perIp || pending >= total) {
@@ -96,7 +96,7 @@ export function guardedWebSockets (init: WebSocketGuardInit = {}, log?: Logger, 
     socket.once('close', () => { settle(socket) })
     return true
   }
-  const guard = (listener: Listener): Listener => {
+  const bounded = (listener: Listener): Listener => {
     guardServer(listener, onSocket, 'WebSockets', log)
     const listen = listener.listen.bind(listener)
     listener.listen = async (ma) => {
@@ -110,7 +110,7 @@ export function guardedWebSockets (init: WebSocketGuardInit = {}, log?: Logger, 
   return (components) => {
     const t = webSockets({ http: { headersTimeout: deadline, requestTimeout: deadline, connectionsCheckingInterval: Math.min(1000, deadline) } })(components)
     const create = t.createListener.bind(t)
-    t.createListener = (options) => guard(create(options))
+    t.createListener = (options) => bounded(create(options))
     return t
   }
 }

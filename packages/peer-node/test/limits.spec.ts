@@ -470,7 +470,10 @@ describe('fair turns between callers', () => {
         return body
       })
       const dest = addrOf(bob, 'tcp')
-      await Promise.all([eve.connect(dest), alice.connect(dest)])
+      // both channels open before the backlog (alice's request must not wait for a new stream)
+      assert.equal(await eve.request(dest, 'model', 'warm'), 'warm')
+      assert.equal(await alice.request(dest, 'model', 'warm'), 'warm')
+      started.length = 0
       const backlog = Promise.all(Array.from({ length: 300 }, async (_, i) => await eve.request(dest, 'model', i, { timeout: 60_000 })))
       await waitFor(() => started.length >= 8, 10_000, () => `eve's requests to be running (${started.length} started)`)
       const before = started.length
@@ -478,14 +481,60 @@ describe('fair turns between callers', () => {
       assert.equal(await alice.request(dest, 'model', 'alice', { timeout: 60_000 }), 'alice')
       const ms = performance.now() - t
       const at = started.indexOf('alice')
-      // with turns: alice's request starts within a few of eve's (the ones running and one turn of
-      // eve's). Before the turns, every request started its handler at once, and alice's waited
-      // behind the ~290 of eve's already queued for the 4 slots (about 0.7 s)
-      assert.ok(at - before <= 10, `alice's request started ${at - before} handler starts after she sent it (${ms.toFixed(0)} ms)`)
-      assert.deepEqual((await backlog).length, 300)
+      // with turns: alice's request starts within a few of eve's (those running, one turn of eve's,
+      // and what starts while her frame is on its way). Without the turns, every request started its
+      // handler at once and alice's waited behind the ~290 of eve's already queued for the 4 slots
+      // (292 starts later, 770 ms, when measured)
+      assert.ok(at >= 0 && at - before <= 40, `alice's request started ${at - before} handler starts after she sent it (${ms.toFixed(0)} ms)`)
+      assert.deepEqual(await backlog, Array.from({ length: 300 }, (_, i) => i))
       assert.equal(started.length, 301, 'every request of both ran once')
     } finally {
       await Promise.all([eve.stop(), alice.stop()])
+      await bob.stop()
+    }
+  })
+
+  it('gives every turn back: after handlers that throw, requests cancelled while they wait, and streamed replies', async () => {
+    const bob = await startPeer({ uri: '//Bob', transports: ['tcp'], protocol: { maxConcurrentHandlers: 2 } })
+    const alice = await startPeer({ uri: '//Alice', listen: [], transports: ['tcp'] })
+    try {
+      let ran = 0
+      const gate = Promise.withResolvers<void>()
+      bob.handle('fail', async () => { ran++; throw new Error('no') })
+      bob.handle('hold', async () => { ran++; await gate.promise; return 'held' })
+      bob.handle('count', async function * () { for (let i = 0; i < 5; i++) { await new Promise((resolve) => setTimeout(resolve, 2)); yield i } })
+      const dest = addrOf(bob, 'tcp')
+      // 10 failures: each gives its turn back (were one kept, 2 would leave no turn at all)
+      for (let i = 0; i < 10; i++) await assert.rejects(alice.request(dest, 'fail', i), (e: Error) => e.name === 'RemoteHandlerError')
+      // both turns held; 5 more wait for one and are cancelled by the caller while they wait
+      const held = [alice.request(dest, 'hold', 1), alice.request(dest, 'hold', 2)]
+      await waitFor(() => ran === 12, 5000, () => `the two holding handlers to run (${ran - 10} did)`)
+      let cancelledAtBob = 0
+      bob.subwire.on('request:served', (e) => { if (e.outcome === 'OperationAbortedError') cancelledAtBob++ })
+      const controllers = Array.from({ length: 5 }, () => new AbortController())
+      const waiting = controllers.map(async (c, i) => await alice.request(dest, 'fail', i, { signal: c.signal }).catch((e: Error) => e.name))
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      for (const c of controllers) c.abort()
+      assert.deepEqual(await Promise.all(waiting), Array(5).fill('OperationAbortedError'))
+      // bob has taken the 5 out of the queue (the caller's cancel frames reached him) before a turn frees
+      await waitFor(() => cancelledAtBob === 5, 5000, () => `bob to see the 5 cancels (${cancelledAtBob})`)
+      gate.resolve()
+      assert.deepEqual(await Promise.all(held), ['held', 'held'])
+      assert.equal(ran, 12, 'the cancelled requests never ran their handler')
+      // streamed replies, three at once on two turns: each step takes a turn and gives it back
+      const streams = await Promise.all(Array.from({ length: 3 }, async () => {
+        const got: unknown[] = []
+        for await (const chunk of alice.requestStream(dest, 'count', null)) got.push(chunk)
+        return got
+      }))
+      assert.deepEqual(streams, Array(3).fill([0, 1, 2, 3, 4]))
+      // and the two turns are all free again: two holding handlers run at once
+      const again = Promise.withResolvers<void>()
+      let inside = 0
+      bob.handle('both', async () => { inside++; if (inside === 2) again.resolve(); await again.promise; return inside })
+      assert.deepEqual(await Promise.all([alice.request(dest, 'both', 1, { timeout: 5000 }), alice.request(dest, 'both', 2, { timeout: 5000 })]), [2, 2])
+    } finally {
+      await alice.stop()
       await bob.stop()
     }
   })

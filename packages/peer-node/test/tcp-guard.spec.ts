@@ -26,15 +26,16 @@ async function open (port: number, from: string, n: number): Promise<Opened[]> {
 
 describe('the TCP listener under a burst of new sockets from one IP', () => {
   it('resets those beyond the burst before libp2p sees them, leaves other IPs alone, and refills at the steady rate', async () => {
-    // the pending-upgrade bound per IP (8 by default) would reset some of the 20 too: lifted here, to see the rate alone
-    const bob = await startPeer({ uri: '//Bob', transports: ['tcp'], inboundConnectionsPerSecond: 5, inboundConnectionsBurst: 20, upgrades: { maxPendingUpgradesPerIp: 1000 } })
+    // the pending-upgrade bound per IP (8 by default) and its 2 s deadline for crowded upgrades
+    // would close some of the 20 too: lifted here, to see the rate alone. One token a second, so
+    // that the 30 sockets' accepts (within milliseconds) cannot earn one more on a slow machine
+    const bob = await startPeer({ uri: '//Bob', transports: ['tcp'], inboundConnectionsPerSecond: 1, inboundConnectionsBurst: 20, upgrades: { maxPendingUpgradesPerIp: 1000, crowdedUpgradeTimeoutMs: 60_000 } })
     const alice = await startPeer({ uri: '//Alice', transports: ['tcp'], listen: [] })
     const sockets: Opened[] = []
     try {
       bob.handle('echo', (b) => b)
       const addr = addrOf(bob, 'tcp')
       const port = Number(/\/tcp\/(\d+)/.exec(addr)?.[1])
-      const before = bob.libp2p.getConnections().length
       const burst = await open(port, '127.0.0.2', 30)
       sockets.push(...burst)
       // 20 fit the bucket (they sit in libp2p's upgrade, silent); the 10 beyond are reset at once
@@ -43,12 +44,10 @@ describe('the TCP listener under a burst of new sockets from one IP', () => {
       assert.equal(bob.socketsRefused, 10)
       assert.equal(burst.filter((o) => o.reset).length, 10)
       assert.equal(burst.filter((o) => !o.closed).length, 20, 'the 20 within the burst are still open, waiting in the upgrade')
-      // none of the 10 became a libp2p connection (the upgrade of the 20 has not finished either)
-      assert.equal(bob.libp2p.getConnections().length, before)
       // another IP has its own bucket: the honest client is answered, on a new connection
       assert.equal(await alice.request(addr, 'echo', 'during', { timeout: 10_000 }), 'during')
-      // 5 a second refill: after a pause of t seconds, about 5t more fit (at most the burst of 20)
-      await new Promise((resolve) => setTimeout(resolve, 1200))
+      // 1 a second refill: after a pause of t seconds, about t more fit (at most the burst of 20)
+      await new Promise((resolve) => setTimeout(resolve, 3000))
       const t = (performance.now() - emptied) / 1000
       const later = await open(port, '127.0.0.2', 30)
       sockets.push(...later)
@@ -56,8 +55,8 @@ describe('the TCP listener under a burst of new sockets from one IP', () => {
       await waitFor(() => bob.socketsRefused >= 20 && later.filter((o) => o.reset).length === bob.socketsRefused - 10, 3000, () => `the sockets beyond the refill to be reset (${bob.socketsRefused} refused, ${later.filter((o) => o.reset).length} of the later ones reset)`)
       await new Promise((resolve) => setTimeout(resolve, 300)) // every socket has been accepted or reset by now
       const kept = 30 - (bob.socketsRefused - 10)
-      const expected = Math.min(20, 5 * t)
-      assert.ok(kept >= Math.floor(expected) - 1 && kept <= Math.ceil(expected) + 1, `${kept} of 30 let in after ${t.toFixed(2)} s at 5 a second (expected about ${expected.toFixed(1)})`)
+      const expected = Math.min(20, t)
+      assert.ok(kept >= Math.floor(expected) - 1 && kept <= Math.ceil(expected) + 1, `${kept} of 30 let in after ${t.toFixed(2)} s at 1 a second (expected about ${expected.toFixed(1)})`)
       assert.equal(later.filter((o) => o.reset).length, 30 - kept)
     } finally {
       for (const o of sockets) o.socket.destroy()

@@ -104,7 +104,7 @@ export type { FanOutResult, FanOutSummary, FanOutOptions, FanOutFailure, SubnetF
 // access and addresses
 export { AccessControl, StaticSubnetMembership, aclConnectionGater, parseAclEntry, parseIp, validateAclRules } from './auth/acl.ts'
 export { UpgradeLimiter } from './auth/upgrades.ts'
-export { ConnectionRate } from './auth/rate.ts'
+export { ConnectionRate, DEFAULT_CONNECTION_BURST, DEFAULT_CONNECTIONS_PER_SECOND } from './auth/rate.ts'
 export type { ConnectionRateInit } from './auth/rate.ts'
 export type { UpgradeLimitsInit } from './auth/upgrades.ts'
 export type { ConnectionLimitsInit } from './auth/limits.ts'

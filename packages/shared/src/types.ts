@@ -70,9 +70,12 @@ export interface SubwireInit {
   /** Concurrent requests one connection may have in flight here (default 1024). */
   maxConcurrentRequests?: number
   /**
-   * Handlers (RPC and message) running at once here, every caller together (default 256).
+   * RPC handlers running at once here, every caller together (default 256; a streamed
+   * reply counts while it produces a chunk, not while it waits for the caller's credit).
    * Beyond it, requests wait for a turn, and callers (hotkeys) take turns in rotation, so
-   * that one caller's backlog cannot hold up another's requests.
+   * that one caller's backlog cannot hold up another's requests. A handler that waits for
+   * another request to this peer (a call back) holds its turn meanwhile: keep the limit
+   * well above how many can wait at once. Control messages are not counted.
    */
   maxConcurrentHandlers?: number
   /** Default reply deadline of outgoing requests (default 30 s). */

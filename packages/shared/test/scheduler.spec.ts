@@ -9,7 +9,7 @@ import { FairScheduler } from '../src/rpc/scheduler.ts'
 
 describe('fair handler turns', () => {
   it('gives a free turn synchronously, and counts it until released (once)', () => {
-    const s = new FairScheduler(2)
+    const s = new FairScheduler({ maxRunning: 2 })
     const a = s.acquire('alice')
     const b = s.acquire('alice')
     assert.equal(typeof a, 'function')
@@ -21,7 +21,7 @@ describe('fair handler turns', () => {
   })
 
   it('serves waiting callers in rotation, one request each, whatever their backlog', async () => {
-    const s = new FairScheduler(1)
+    const s = new FairScheduler({ maxRunning: 1 })
     const first = s.acquire('eve') as () => void
     const order: string[] = []
     const waits: Array<Promise<void>> = []
@@ -39,10 +39,10 @@ describe('fair handler turns', () => {
   })
 
   it('drops a waiter whose signal aborts, with its reason, and keeps the rotation', async () => {
-    const s = new FairScheduler(1)
+    const s = new FairScheduler({ maxRunning: 1 })
     const first = s.acquire('eve') as () => void
     const controller = new AbortController()
-    const gone = s.acquire('alice', controller.signal) as Promise<() => void>
+    const gone = s.acquire('alice', { signal: controller.signal }) as Promise<() => void>
     const next = s.acquire('bob') as Promise<() => void>
     const reason = new Error('cancelled by the caller')
     controller.abort(reason)
@@ -54,12 +54,18 @@ describe('fair handler turns', () => {
     release()
     // an already aborted signal is refused at once when it would have to wait
     const busy = s.acquire('eve') as () => void
-    await assert.rejects(s.acquire('alice', AbortSignal.abort(reason)) as Promise<unknown>, (e) => e === reason)
+    await assert.rejects(s.acquire('alice', { signal: AbortSignal.abort(reason) }) as Promise<unknown>, (e) => e === reason)
     busy()
   })
 
+  it('takes a limit below 1 as 1, not as 0 (which would never give a turn)', () => {
+    const s = new FairScheduler({ maxRunning: 0.5 })
+    assert.equal(typeof s.acquire('alice'), 'function')
+    assert.ok(s.acquire('bob') instanceof Promise)
+  })
+
   it('starts nobody ahead of those waiting, even when a turn is free', async () => {
-    const s = new FairScheduler(1)
+    const s = new FairScheduler({ maxRunning: 1 })
     const first = s.acquire('eve') as () => void
     const waiting = s.acquire('alice') as Promise<() => void>
     first()

@@ -54,6 +54,17 @@ describe('the per-source connection rate (a token bucket)', () => {
     assert.equal(rate.admit('t99999', 200_000), false)
   })
 
+  it('neither refills nor drains when the clock steps back', () => {
+    const rate = new ConnectionRate({ perSecond: 10, burst: 2 })
+    assert.equal(rate.admit('a', 10_000), true)
+    assert.equal(rate.admit('a', 10_000), true)
+    // 10 s back: no refill (and no debt of 100 tokens either)
+    assert.equal(rate.admit('a', 0), false)
+    // 100 ms on from the new reading: one token, as for a clock that never moved back
+    assert.equal(rate.admit('a', 100), true)
+    assert.equal(rate.admit('a', 100), false)
+  })
+
   it('refuses a rate that is not a positive number', () => {
     assert.throws(() => new ConnectionRate({ perSecond: 0 }), (e: Error) => e.name === InvalidConfigError.name)
     assert.throws(() => new ConnectionRate({ burst: -1 }), (e: Error) => e.name === InvalidConfigError.name)
@@ -67,5 +78,15 @@ describe('the per-source connection rate (a token bucket)', () => {
     assert.equal(await gater.denyInboundConnection?.(conn()), false)
     assert.equal(await gater.denyInboundConnection?.(conn()), true, 'the third within a second is over the burst of 2')
     assert.equal(limiter.pending, 2, 'the refused one is not counted as pending')
+  })
+
+  it('does not count again a connection whose socket was rated below libp2p', async () => {
+    const tcp = (): never => ({ remoteAddr: multiaddr('/ip4/10.1.2.3/tcp/4001'), addEventListener: () => {}, abort: () => {} }) as never
+    const quic = (): never => ({ remoteAddr: multiaddr('/ip4/10.1.2.3/udp/4001/quic-v1'), addEventListener: () => {}, abort: () => {} }) as never
+    const limiter = new UpgradeLimiter({ log, rate: new ConnectionRate({ perSecond: 1, burst: 1 }), ratedBelow: (c) => c.remoteAddr.toString().includes('/tcp/') }, { maxPendingUpgradesPerIp: 100 })
+    const gater = limiter.gater()
+    for (let i = 0; i < 5; i++) assert.equal(await gater.denyInboundConnection?.(tcp()), false, `TCP connection ${i} (rated by the socket guard)`)
+    assert.equal(await gater.denyInboundConnection?.(quic()), false, 'the first QUIC connection takes the one token')
+    assert.equal(await gater.denyInboundConnection?.(quic()), true, 'the second is over the rate')
   })
 })

@@ -6,12 +6,19 @@
  * Each connection let in costs the listener a full security handshake (Noise or QUIC's
  * TLS) and a subwire handshake deadline. A flood from one IP at libp2p's former fixed 50
  * a second kept the listener's main thread in handshakes often enough to raise an
- * authenticated client's p99 about 4.6x (docs/PERFORMANCE.md, "Flood"); at 10 a second
- * with a burst of 50 it was 1.5x.
+ * authenticated client's p99 4.6-4.8x in a probe with the attacker on a CPU of its own;
+ * with this bucket (a burst of 50, then 10 a second) 2.4x over TCP + Noise and 2.7x over
+ * QUIC (docs/PERFORMANCE.md, "Flood").
  *
  * @packageDocumentation
  */
 import { positiveNumber } from '../config.ts'
+
+/** New connections let in at once from one source after a quiet spell, by default. */
+export const DEFAULT_CONNECTION_BURST = 50
+
+/** New connections let in per second from one source, sustained, by default. */
+export const DEFAULT_CONNECTIONS_PER_SECOND = 10
 
 /** The bucket's size and refill. */
 export interface ConnectionRateInit {
@@ -39,19 +46,26 @@ const MAX_SOURCES = 4 * SWEEP_AT
 export class ConnectionRate {
   /** Tokens added per ms. */
   readonly #rate: number
+  readonly #perSecond: number
   readonly #burst: number
   readonly #buckets = new Map<string, { tokens: number, at: number }>()
   #swept = -Infinity
 
   constructor (init: ConnectionRateInit = {}) {
-    const perSecond = positiveNumber(init.perSecond, 10, 'inboundConnectionsPerSecond')
+    const perSecond = positiveNumber(init.perSecond, DEFAULT_CONNECTIONS_PER_SECOND, 'inboundConnectionsPerSecond')
+    this.#perSecond = perSecond
     this.#rate = perSecond / 1000
-    this.#burst = Math.max(1, Math.floor(positiveNumber(init.burst, Math.max(50, perSecond), 'inboundConnectionsBurst')))
+    this.#burst = Math.max(1, Math.floor(positiveNumber(init.burst, Math.max(DEFAULT_CONNECTION_BURST, perSecond), 'inboundConnectionsBurst')))
   }
 
   /** The bucket's size. */
   get burst (): number {
     return this.#burst
+  }
+
+  /** New connections let in per second, sustained. */
+  get perSecond (): number {
+    return this.#perSecond
   }
 
   /** Sources tracked now (bounded: buckets that have refilled are forgotten). */
@@ -63,7 +77,7 @@ export class ConnectionRate {
    * Takes a token for a new connection from `source` (see `sourceOfAddr`); false when it
    * has none left, and the connection is to be refused. `peek` only tells, taking nothing.
    */
-  admit (source: string, now: number = Date.now(), peek = false): boolean {
+  admit (source: string, now: number = performance.now(), peek = false): boolean {
     let b = this.#buckets.get(source)
     if (b === undefined) {
       if (this.#buckets.size >= SWEEP_AT && now - this.#swept >= 1000) this.#sweep(now)
@@ -71,7 +85,8 @@ export class ConnectionRate {
       b = { tokens: this.#burst, at: now }
       if (!peek) this.#buckets.set(source, b)
     } else {
-      b.tokens = Math.min(this.#burst, b.tokens + (now - b.at) * this.#rate)
+      // a clock stepped back adds nothing (and takes nothing away)
+      b.tokens = Math.min(this.#burst, b.tokens + Math.max(0, now - b.at) * this.#rate)
       b.at = now
     }
     if (b.tokens < 1) return false
@@ -83,7 +98,7 @@ export class ConnectionRate {
   #sweep (now: number): void {
     this.#swept = now
     for (const [source, b] of this.#buckets) {
-      if (b.tokens + (now - b.at) * this.#rate >= this.#burst) this.#buckets.delete(source)
+      if (b.tokens + Math.max(0, now - b.at) * this.#rate >= this.#burst) this.#buckets.delete(source)
     }
   }
 }

@@ -43,6 +43,11 @@ export interface UpgradeLimiterComponents {
   log: Logger
   /** New connections let in per source; none: no rate here (libp2p's own threshold still applies). */
   rate?: ConnectionRate
+  /**
+   * True for a connection whose socket was already counted against the rate below libp2p
+   * (the Node peer's TCP and WebSockets guards): it is not counted twice.
+   */
+  ratedBelow?: ((maConn: MultiaddrConnection) => boolean) | undefined
 }
 
 interface Pending { conns: Set<MultiaddrConnection> }
@@ -65,6 +70,7 @@ export function sourceOfAddr (ip: string | undefined, fallback: string): string 
 export class UpgradeLimiter {
   readonly #log: Logger
   readonly #rate: ConnectionRate | undefined
+  readonly #ratedBelow: ((maConn: MultiaddrConnection) => boolean) | undefined
   readonly #max: number
   readonly #crowdedMs: number
   readonly #pending = new Map<string, Pending>()
@@ -73,6 +79,7 @@ export class UpgradeLimiter {
   constructor (components: UpgradeLimiterComponents, init: UpgradeLimitsInit = {}) {
     this.#log = components.log
     this.#rate = components.rate
+    this.#ratedBelow = components.ratedBelow
     this.#max = positiveNumber(init.maxPendingUpgradesPerIp, 8, 'maxPendingUpgradesPerIp')
     this.#crowdedMs = positiveNumber(init.crowdedUpgradeTimeoutMs, 2000, 'crowdedUpgradeTimeoutMs')
   }
@@ -110,9 +117,12 @@ export class UpgradeLimiter {
   #enter (maConn: MultiaddrConnection): boolean {
     const source = sourceOfAddr(ipOfMultiaddr(maConn.remoteAddr), maConn.remoteAddr.toString())
     // a caller that asks about an address before any connection exists (the WebTransport
-    // listener, before it accepts a session) gets the verdict; there is nothing to track
+    // listener, before it accepts a session) gets the verdict; there is nothing to track.
+    // Its token is taken when the session's connection comes here, after QUIC, HTTP/3 and
+    // Noise: a source already out of tokens is refused before them, a flood of sessions
+    // that never finish Noise is bounded by the pending-upgrade cap instead
     const real = typeof (maConn as Partial<MultiaddrConnection>).addEventListener === 'function'
-    if (this.#rate !== undefined && !this.#rate.admit(source, Date.now(), !real)) {
+    if (this.#rate !== undefined && this.#ratedBelow?.(maConn) !== true && !this.#rate.admit(source, performance.now(), !real)) {
       this.#log('refusing inbound connection from %s: %s is over its connection rate', maConn.remoteAddr.toString(), source)
       return true
     }

@@ -7,13 +7,21 @@
  * Without it every request started its handler as soon as it was decoded: a handler
  * backed by a scarce resource (a model with eight slots, a database pool) then queued the
  * requests in its own arrival order, and an honest caller's one request waited behind a
- * flooding caller's whole backlog (`test/rpc.spec.ts`, "fair turns"). A turn is free
- * while fewer than the limit run, so a peer that is not saturated starts every handler
- * at once, as before.
+ * flooding caller's whole backlog (`packages/peer-node/test/limits.spec.ts`, "fair
+ * turns"). A turn is free while fewer than the limit run, so a peer that is not saturated
+ * starts every handler at once, as before. A streamed reply takes a turn for each step of
+ * its iterator, never while it waits for the caller's credit.
+ *
+ * A handler that waits for another request to this same peer (a call back from the
+ * caller, or through a third peer) needs a turn for that request too: with every turn
+ * held by such handlers, they wait until their deadlines. Control messages are therefore
+ * delivered outside the turns, and `maxConcurrentHandlers` should stay well above the
+ * number of such handlers that can be waiting at once.
  *
  * @packageDocumentation
  */
 import { positiveNumber } from '../config.ts'
+import { DEFAULT_MAX_CONCURRENT_HANDLERS } from '../constants.ts'
 
 /** Gives a turn back. */
 export type ReleaseTurn = () => void
@@ -25,6 +33,16 @@ interface Waiter {
   onAbort: (() => void) | undefined
 }
 
+/** Configuration of a {@link FairScheduler}. */
+export interface FairSchedulerInit {
+  /**
+   * Handlers running at once, every caller together (at least 1).
+   *
+   * @default 256
+   */
+  maxRunning?: number | undefined
+}
+
 /** Handler turns shared by every caller; see the module comment. */
 export class FairScheduler {
   readonly #max: number
@@ -33,9 +51,8 @@ export class FairScheduler {
   readonly #queues = new Map<string, Waiter[]>()
   #waiting = 0
 
-  /** `maxRunning`: handlers running at once, every caller together. */
-  constructor (maxRunning: number) {
-    this.#max = Math.floor(positiveNumber(maxRunning, 256, 'maxConcurrentHandlers'))
+  constructor (init: FairSchedulerInit = {}) {
+    this.#max = Math.max(1, Math.floor(positiveNumber(init.maxRunning, DEFAULT_MAX_CONCURRENT_HANDLERS, 'maxConcurrentHandlers')))
   }
 
   /** Handlers running now. */
@@ -51,9 +68,11 @@ export class FairScheduler {
   /**
    * A turn for a request of `caller` (a hotkey): given at once (synchronously) when one is
    * free and nobody waits, else a promise of one, in `caller`'s rotation. Aborting
-   * `signal` while waiting rejects with its reason. Call the release exactly once.
+   * `options.signal` while waiting rejects with its reason. Call the release once (a
+   * second call does nothing).
    */
-  acquire (caller: string, signal?: AbortSignal): ReleaseTurn | Promise<ReleaseTurn> {
+  acquire (caller: string, options: { signal?: AbortSignal | undefined } = {}): ReleaseTurn | Promise<ReleaseTurn> {
+    const signal = options.signal
     if (this.#running < this.#max && this.#waiting === 0) {
       this.#running++
       return this.#release()

@@ -197,28 +197,32 @@ export class RpcServer {
       } else if (this.#init.requireEncryption === true) {
         throw new EncryptionRequiredError(`"${type}" arrived in plaintext; this peer accepts only end-to-end encrypted requests and messages`)
       }
-      // a turn among every caller's requests, then the handler (a streamed reply is paced by credit, not by turns)
-      const turn = this.#init.scheduler?.acquire(this.#init.caller.ss58, signal)
-      const release = turn instanceof Promise ? await turn : turn
-      let result: unknown
-      try {
-        result = await handler(body, context)
-      } finally {
-        release?.()
-      }
+      // a turn among every caller's requests for the handler's work: the call, and for a
+      // streamed reply each step of its iterator (not the waits for the caller's credit)
+      const result = await this.#turn(signal, async () => await handler(body, context))
       let index = 0
       if (isAsyncIterable(result)) {
         if (!streamed) throw new ReplyKindError()
-        for await (const chunk of result) {
-          while (running.credit <= 0 && !signal.aborted) {
-            await new Promise<void>((resolve) => { running.creditWaiter = resolve })
-            running.creditWaiter = undefined
+        const iterator = result[Symbol.asyncIterator]()
+        let finished = false
+        try {
+          while (true) {
+            const step = await this.#turn(signal, async () => await iterator.next())
+            if (step.done === true) { finished = true; break }
+            const chunk = step.value
+            while (running.credit <= 0 && !signal.aborted) {
+              await new Promise<void>((resolve) => { running.creditWaiter = resolve })
+              running.creditWaiter = undefined
+            }
+            if (signal.aborted) throw signal.reason
+            await this.#framed.waitWritable({ signal })
+            if (signal.aborted) throw signal.reason
+            running.credit--
+            this.#framed.send(sealReply === undefined ? { k: FrameKind.Chunk, id, b: chunk } : { k: FrameKind.Chunk, id, x: await sealReply(chunk, index++, false) })
           }
-          if (signal.aborted) throw signal.reason
-          await this.#framed.waitWritable({ signal })
-          if (signal.aborted) throw signal.reason
-          running.credit--
-          this.#framed.send(sealReply === undefined ? { k: FrameKind.Chunk, id, b: chunk } : { k: FrameKind.Chunk, id, x: await sealReply(chunk, index++, false) })
+        } finally {
+          // as `for await` does: a stream left early (an abort, a failed send) lets the handler clean up
+          if (!finished) await iterator.return?.().catch(() => {})
         }
         this.#reply(id, sealReply === undefined ? { k: FrameKind.End, id } : { k: FrameKind.End, id, x: await sealReply(null, index, true) })
       } else {
@@ -234,6 +238,17 @@ export class RpcServer {
       this.#running.delete(id)
       this.#init.limiter.release()
       this.#init.onServed?.({ type, outcome, ms: Date.now() - startedAt })
+    }
+  }
+
+  /** Runs `work` on a turn from the scheduler (at once without one); the turn is given back however it ends. */
+  async #turn<T> (signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+    const turn = this.#init.scheduler?.acquire(this.#init.caller.ss58, { signal })
+    const release = turn instanceof Promise ? await turn : turn
+    try {
+      return await work()
+    } finally {
+      release?.()
     }
   }
 

@@ -89,7 +89,7 @@ export class RpcService {
     this.#c = components
     this.#init = init
     this.#budgets = new BudgetScopes(init.connectionBudgetBytes, init.peerBudgetBytes)
-    this.#turns = new FairScheduler(init.maxHandlers)
+    this.#turns = new FairScheduler({ maxRunning: init.maxHandlers })
   }
 
   /** Registers an RPC handler for `type` on one subnet or on every configured one. */
@@ -129,7 +129,8 @@ export class RpcService {
     new RpcServer(framed, { // eslint-disable-line no-new
       caller,
       limiter: this.#limiter(connection.id),
-      scheduler: this.#turns,
+      // control messages are delivered outside the turns: a handler waiting for a message from its caller must not hold up that message
+      scheduler: kind === 'rpc' ? this.#turns : undefined,
       log: this.#c.log,
       e2e: this.#c.sealing.requestOpener(caller, kind),
       requireEncryption: this.#init.requireEncryption,
