@@ -9,7 +9,7 @@
  * authenticated client's p99 about 5x. Here the raw `net.Server`'s sockets are counted
  * per source (IPv4 address, IPv6 /64) in a {@link ConnectionRate}, and a socket over it
  * is reset at once, with no wrapping and no error object; a socket within it goes on to
- * libp2p unchanged (whose connection gater, with a bucket of the same size, then agrees).
+ * libp2p unchanged, and the connection gater does not count it again (`ratedBelow`).
  *
  * @packageDocumentation
  */
