@@ -318,7 +318,7 @@ const byKind = result.floodByKind as Record<string, { flood: Record<string, numb
 const kindLabel: Record<FloodKind, (f: Record<string, number>) => string> = {
   tcp: (f) => `${f.tcpGarbageAcceptedPerSecond} garbage TCP connections/s`,
   udp: (f) => `${f.udpGarbagePerSecond} UDP datagrams/s`,
-  'libp2p-tcp': (f) => `TCP + Noise: ${f.garbageHandshakesPerSecond} garbage handshakes/s, ${f.silentConnectionsPerSecond} silent/s, ${f.refusedDialsPerSecond} refused/s`,
+  'libp2p-tcp': (f) => `TCP + TLS or Noise: ${f.garbageHandshakesPerSecond} garbage handshakes/s, ${f.silentConnectionsPerSecond} silent/s, ${f.refusedDialsPerSecond} refused/s`,
   'libp2p-quic': (f) => `QUIC: ${f.garbageHandshakesPerSecond} garbage handshakes/s, ${f.silentConnectionsPerSecond} silent/s, ${f.refusedDialsPerSecond} refused/s`
 }
 for (const kind of FLOOD_KINDS) {

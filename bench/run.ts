@@ -98,9 +98,9 @@ async function runClient (kind: string, transport: string, addr: string, pid: nu
 
 const RPC_TARGETS: Array<{ name: string, kind: string, transport: string, server: () => [string, string[]], what: string }> = [
   { name: 'subwire QUIC', kind: 'subwire', transport: 'quic', server: () => [process.execPath, ['bench/lib/servers.ts', 'subwire', 'quic']], what: 'subwire RPC over QUIC: hotkey handshake per connection, one multiplexed stream' },
-  { name: 'subwire TCP', kind: 'subwire', transport: 'tcp', server: () => [process.execPath, ['bench/lib/servers.ts', 'subwire', 'tcp']], what: 'subwire RPC over TCP + Noise + yamux' },
+  { name: 'subwire TCP', kind: 'subwire', transport: 'tcp', server: () => [process.execPath, ['bench/lib/servers.ts', 'subwire', 'tcp']], what: 'subwire RPC over TCP + TLS 1.3 + yamux' },
   { name: 'libp2p perf QUIC', kind: 'perf', transport: 'quic', server: () => [process.execPath, ['bench/lib/servers.ts', 'perf', 'quic']], what: 'raw js-libp2p, /perf/1.0.0, a stream per request, no subwire layer' },
-  { name: 'libp2p perf TCP', kind: 'perf', transport: 'tcp', server: () => [process.execPath, ['bench/lib/servers.ts', 'perf', 'tcp']], what: 'raw js-libp2p over TCP + Noise + yamux, /perf/1.0.0' },
+  { name: 'libp2p perf TCP', kind: 'perf', transport: 'tcp', server: () => [process.execPath, ['bench/lib/servers.ts', 'perf', 'tcp']], what: 'raw js-libp2p over TCP + TLS 1.3 + yamux, /perf/1.0.0' },
   { name: 'FastAPI axon', kind: 'axon', transport: 'http', server: () => [PY, ['bench/lib/axon.py']], what: 'bittensor axon stack: FastAPI + uvicorn, HTTP/1.1 JSON, base64 payload, per-request ed25519 signature (Debian has no sr25519 package)' },
   { name: 'plain TCP', kind: 'tcp', transport: 'tcp', server: () => [process.execPath, ['bench/lib/servers.ts', 'tcp']], what: 'node:net, u32-length frames, pipelined: the ceiling, no security' }
 ]

@@ -14,6 +14,7 @@ import { connect } from 'node:net'
 import { quic } from '@chainsafe/libp2p-quic'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { noise } from '@libp2p/noise'
+import { tls } from '@libp2p/tls'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
@@ -50,7 +51,7 @@ async function subwireImpl (): Promise<Impl> {
 }
 
 async function perfImpl (): Promise<Impl> {
-  const node = await createLibp2p({ transports: transport === 'quic' ? [quic()] : [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+  const node = await createLibp2p({ transports: transport === 'quic' ? [quic()] : [tcp()], connectionEncrypters: [tls(), noise()], streamMuxers: [yamux()] })
   const perfOnce = async (conn: Connection, p: Uint8Array): Promise<void> => {
     const stream = await conn.newStream('/perf/1.0.0', { runOnLimitedConnection: false, maxOutboundStreams: 1024 })
     const { promise, resolve, reject } = Promise.withResolvers<void>()

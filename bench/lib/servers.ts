@@ -19,6 +19,7 @@ import { createServer } from 'node:net'
 import { quic } from '@chainsafe/libp2p-quic'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { noise } from '@libp2p/noise'
+import { tls } from '@libp2p/tls'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { createNodePeer, loadHotkey } from '@subwire/peer-node'
@@ -104,7 +105,7 @@ if (kind === 'subwire') {
   const node = await createLibp2p({
     addresses: { listen },
     transports: transport === 'quic' ? [quic()] : [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [tls(), noise()], // as a Node peer: TLS between Node processes
     streamMuxers: [yamux()],
     connectionManager: { inboundConnectionThreshold: 10_000 }
   })

@@ -15,18 +15,23 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { findBundledNode, findDeno } from './runtimes.js'
 
 const MIN_MAJOR = 22
-// A young generation of 2 MiB semi-spaces: a file transfer's buffers are held by small JS
-// objects, so a larger one lets dead 64 KiB-1 MiB backing stores pile up between scavenges.
-// 1 GiB over TCP between two CLI homes (5 alternated runs each, 2026-12-01): receiver peak
-// RSS 242-258 MiB against 285-299 at 4 MiB, sender 215-230 against 246-255, the same time;
-// RPC at 32 in flight was no slower (docs/PERFORMANCE.md, "Peak RSS of a transfer").
-const V8_FLAGS = ['--max-semi-space-size=2']
+// A small V8 young generation: a file transfer's buffers are held by small JS objects, so a
+// larger one lets dead 64 KiB-1 MiB backing stores pile up between scavenges.
+// - Deno (Noise only): 2 MiB semi-spaces. 1 GiB over TCP between two CLI homes (5 alternated
+//   runs each, 2026-12-01, Noise): receiver peak RSS 242-258 MiB against 285-299 at 4 MiB,
+//   sender 215-230 against 246-255, the same time (docs/PERFORMANCE.md, "Peak RSS of a transfer").
+// - Node: 1 MiB. Node peers speak TLS to each other, whose records come out of node:tls as
+//   small buffers; at 2 MiB the sender of 1 GiB peaked at 313-336 MiB and spent 4.6-5.5 CPU s,
+//   at 1 MiB 260-288 MiB and 2.6-3.2 s, 18 % faster end to end (6 alternated runs each,
+//   2026-12-02); QUIC RPC at 32 in flight, two runs each: 1 KiB 35-43k against 42-43k req/s,
+//   100 KiB 1,420-1,446 against 1,078-1,132 (docs/PERFORMANCE.md, "TLS between Node peers").
+const DENO_V8_FLAGS = ['--max-semi-space-size=2']
 // Node's V8 only (Deno 2.9's does not know it): count ArrayBuffer memory in V8's global heap
 // limit instead of forcing a full GC per ~64 MiB of new buffers. A file transfer allocates
 // several 1 MiB buffers per chunk; without it both ends ran a mark-compact every 60-80 ms
 // (1 GiB: 136 and 120 of them), with it half as many and about 50 % more MB/s, for
 // 30-60 MiB more peak RSS (docs/PERFORMANCE.md, "Large RPC and files").
-const NODE_V8_FLAGS = [...V8_FLAGS, '--external-memory-accounted-in-global-limit']
+const NODE_V8_FLAGS = ['--max-semi-space-size=1', '--external-memory-accounted-in-global-limit']
 const CHILD_ENV = 'SUBWIRE_LAUNCHED'
 const here = dirname(fileURLToPath(import.meta.url))
 // In the repository the CLI runs from its TypeScript sources; an installed package (npm
@@ -76,7 +81,7 @@ if (process.env[CHILD_ENV] === '1') {
   // binds sockets and loads the QUIC and WebRTC native modules, hence --allow-all
   // SUBWIRE_DENO_FLAGS adds Deno flags, e.g. "--inspect=127.0.0.1:9229"
   const extra = (process.env.SUBWIRE_DENO_FLAGS ?? '').split(/\s+/).filter((f) => f.length > 0)
-  runChild(deno, ['run', '--allow-all', '--unstable-net', '--no-prompt', '--quiet', `--v8-flags=${V8_FLAGS.join(',')}`, ...extra, entry('deno-main'), ...process.argv.slice(2)])
+  runChild(deno, ['run', '--allow-all', '--unstable-net', '--no-prompt', '--quiet', `--v8-flags=${DENO_V8_FLAGS.join(',')}`, ...extra, entry('deno-main'), ...process.argv.slice(2)])
 } else {
   const major = Number(process.versions.node.split('.')[0])
   const node = major >= MIN_MAJOR ? process.execPath : findBundledNode()

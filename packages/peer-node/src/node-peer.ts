@@ -21,6 +21,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
+import { tls } from '@libp2p/tls'
 import { ping } from '@libp2p/ping'
 import { keychain } from '@libp2p/keychain'
 import { MemoryDatastore, MountDatastore } from 'datastore-core'
@@ -275,6 +276,9 @@ export class NodePeer extends SubwirePeer {
   }
 }
 
+/** The peer runs under Deno (`subwire listen --webtransport`), not Node. */
+const RUNS_UNDER_DENO = 'Deno' in globalThis
+
 const isQuic = (a: Address): 0 | 1 => a.multiaddr.toString().includes('/quic-v1') ? 0 : 1
 
 /** libp2p's default order (loopback last, public first) with QUIC, our primary transport, ahead of TCP. */
@@ -355,7 +359,11 @@ function libp2pOptions (init: NodePeerInit, { transports, listen, privateKey, da
           })]
         : [])
     ],
-    connectionEncrypters: [noise()],
+    // TCP and WebSockets between Node peers negotiate TLS 1.3 (OpenSSL): 1 GiB files and
+    // 100 KiB RPC went faster than with Noise (docs/PERFORMANCE.md, "TLS between Node peers").
+    // Browsers have no libp2p TLS and propose Noise, which every peer also accepts. Under Deno
+    // (`listen --webtransport`) Noise only: its node:tls is not known to run over a JS stream.
+    connectionEncrypters: RUNS_UNDER_DENO ? [noise()] : [tls(), noise()],
     // yamux's default windows: a larger initialStreamWindowSize (tried: 4 MiB) gained
     // nothing for files and deadlocked a one-way bulk stream in a test here
     streamMuxers: [yamux()],
