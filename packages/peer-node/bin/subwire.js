@@ -25,6 +25,8 @@ const MIN_MAJOR = 22
 //   at 1 MiB 260-288 MiB and 2.6-3.2 s, 18 % faster end to end (6 alternated runs each,
 //   2026-12-02); QUIC RPC at 32 in flight, two runs each: 1 KiB 35-43k against 42-43k req/s,
 //   100 KiB 1,420-1,446 against 1,078-1,132 (docs/PERFORMANCE.md, "TLS between Node peers").
+//   What still comes in over Noise (browsers, a peer under Deno) peaked higher on a Node
+//   receiver at 1 MiB: 256-346 MiB against 247-294 for 1 GiB.
 const DENO_V8_FLAGS = ['--max-semi-space-size=2']
 // Node's V8 only (Deno 2.9's does not know it): count ArrayBuffer memory in V8's global heap
 // limit instead of forcing a full GC per ~64 MiB of new buffers. A file transfer allocates

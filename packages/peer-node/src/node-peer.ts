@@ -1,5 +1,5 @@
 /**
- * The Node peer: a libp2p node with QUIC (primary) and TCP + Noise + yamux (fallback),
+ * The Node peer: a libp2p node with QUIC (primary) and TCP + TLS 1.3 or Noise + yamux (fallback),
  * identify, ping and subwire's Kademlia DHT (`/subwire/kad/1.0.0`, server mode when the
  * peer listens, client mode when it only dials), carrying the shared subwire protocol engine.
  *
@@ -359,8 +359,10 @@ function libp2pOptions (init: NodePeerInit, { transports, listen, privateKey, da
           })]
         : [])
     ],
-    // TCP and WebSockets between Node peers negotiate TLS 1.3 (OpenSSL): 1 GiB files and
-    // 100 KiB RPC went faster than with Noise (docs/PERFORMANCE.md, "TLS between Node peers").
+    // TCP and WebSockets between Node peers negotiate TLS 1.3 (OpenSSL): 100 KiB RPC went
+    // ~1.5x faster than with Noise, and 1 GiB files ~15 % faster with V8's young generation at
+    // 1 MiB semi-spaces, as the CLI launcher sets (at 2 MiB about as fast as Noise, with a
+    // heavier sender; docs/PERFORMANCE.md, "TLS between Node peers").
     // Browsers have no libp2p TLS and propose Noise, which every peer also accepts. Under Deno
     // (`listen --webtransport`) Noise only: its node:tls is not known to run over a JS stream.
     connectionEncrypters: RUNS_UNDER_DENO ? [noise()] : [tls(), noise()],

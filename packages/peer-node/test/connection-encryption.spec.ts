@@ -6,9 +6,11 @@ import { describe, it } from 'node:test'
 import { createLibp2p } from 'libp2p'
 import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { addrOf, startPeer, waitFor } from './helpers.ts'
+import { generateCertificate } from '../src/webtransport/index.ts'
 import type { NodeTransport } from '../src/index.ts'
 
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
@@ -34,17 +36,48 @@ describe('connection encryption', () => {
     })
   }
 
-  it('accepts a dialer that proposes Noise only, as a browser does', async () => {
+  it('still speaks TLS after WebTransport certificates were made in the same process (they share the X.509 library)', async () => {
+    await generateCertificate(Date.now(), 24 * 3600_000)
     const bob = await startPeer({ uri: '//Bob', transports: ['tcp'] })
-    const dialer = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], connectionMonitor: { enabled: false } })
+    const alice = await startPeer({ uri: '//Alice', transports: ['tcp'], listen: [] })
     try {
-      const conn = await dialer.dial(multiaddr(addrOf(bob, 'tcp')), { signal: AbortSignal.timeout(5000) })
-      assert.equal(conn.encryption, '/noise')
-      assert.equal(conn.remotePeer.toString(), bob.libp2p.peerId.toString(), 'Noise proved the listener\'s PeerId')
-      await waitFor(() => bob.libp2p.getConnections().some((c) => c.encryption === '/noise'), 5000, 'the listener to see the Noise connection')
+      const addr = addrOf(bob, 'tcp')
+      assert.deepEqual(await alice.request(addr, 'echo', { after: 'certificates' }), { after: 'certificates' })
+      assert.deepEqual(alice.libp2p.getConnections().map((c) => c.encryption), ['/tls/1.0.0'])
     } finally {
-      await dialer.stop()
+      await alice.stop()
       await bob.stop()
+    }
+  })
+
+  for (const transport of ['tcp', 'ws'] as NodeTransport[]) {
+    it(`accepts a dialer that proposes Noise only over ${transport}, as a browser does`, async () => {
+      const bob = await startPeer({ uri: '//Bob', transports: [transport] })
+      const dialer = await createLibp2p({ transports: [transport === 'ws' ? webSockets() : tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], connectionMonitor: { enabled: false } })
+      try {
+        const conn = await dialer.dial(multiaddr(addrOf(bob, transport)), { signal: AbortSignal.timeout(5000) })
+        assert.equal(conn.encryption, '/noise')
+        assert.equal(conn.remotePeer.toString(), bob.libp2p.peerId.toString(), 'Noise proved the listener\'s PeerId')
+        await waitFor(() => bob.libp2p.getConnections().some((c) => c.encryption === '/noise'), 5000, 'the listener to see the Noise connection')
+      } finally {
+        await dialer.stop()
+        await bob.stop()
+      }
+    })
+  }
+
+  it('dials a listener that offers Noise only (a peer under Deno) over Noise', async () => {
+    const listener = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], connectionMonitor: { enabled: false } })
+    const alice = await startPeer({ uri: '//Alice', transports: ['tcp'], listen: [] })
+    try {
+      const addr = listener.getMultiaddrs()[0]
+      assert.ok(addr !== undefined)
+      const conn = await alice.libp2p.dial(addr, { signal: AbortSignal.timeout(5000) })
+      assert.equal(conn.encryption, '/noise', 'TLS was refused in negotiation and Noise chosen')
+      assert.equal(conn.remotePeer.toString(), listener.peerId.toString())
+    } finally {
+      await alice.stop()
+      await listener.stop()
     }
   })
 })

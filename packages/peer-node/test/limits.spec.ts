@@ -404,7 +404,8 @@ describe('unfinished file frames', () => {
         if (!wrote) await new Promise((resolve) => setTimeout(resolve, 5))
       }
       await new Promise((resolve) => setTimeout(resolve, 300))
-      // what left eve on each stream; a stream bob reset (its transport buffer overflowed while paused) counts as all sent
+      // what left eve on each stream (a stream bob reset, its transport buffer overflowed while
+      // paused, has nothing buffered left: all it wrote counts as left, but it is not open)
       const left = streams.map((s, i) => (offsets[i] as number) - s.writeBufferLength)
       const whole = streams.filter((s, i) => s.status === 'open' && (left[i] as number) >= frame.byteLength - 1).length
       const perStream = streams.map((s, i) => `${s.status}:${((left[i] as number) / 2 ** 20).toFixed(1)}`).join(' ')

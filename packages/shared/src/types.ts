@@ -130,7 +130,7 @@ export interface RemotePeer {
   direction: 'inbound' | 'outbound'
   /** When the handshake completed (ms since epoch). */
   authenticatedAt: number
-  /** True if its attestation carries an encryption key, so what this peer encrypts to it is end-to-end (above Noise). */
+  /** True if its attestation carries an encryption key, so what this peer encrypts to it is end-to-end (above the transport's TLS or Noise). */
   e2e: boolean
 }
 

@@ -74,7 +74,6 @@ export function certhashString (hash: Uint8Array): string {
 
 /** Generates one certificate valid from `notBefore` for `validityMs`. */
 export async function generateCertificate (notBefore: number, validityMs: number): Promise<WebTransportCert> {
-  x509.cryptoProvider.set(globalThis.crypto)
   const keys = await globalThis.crypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])
   const serial = new Uint8Array(16)
   globalThis.crypto.getRandomValues(serial)
@@ -87,7 +86,9 @@ export async function generateCertificate (notBefore: number, validityMs: number
     notAfter: new Date(notAfter),
     signingAlgorithm: ALGORITHM,
     keys
-  })
+    // the crypto given here, not set as the library's global provider: `@libp2p/tls` signs its
+    // own certificates through that global with keys of another WebCrypto implementation
+  }, globalThis.crypto)
   const pkcs8 = new Uint8Array(await globalThis.crypto.subtle.exportKey('pkcs8', keys.privateKey))
   return {
     cert: cert.toString('pem'),

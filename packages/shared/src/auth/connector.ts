@@ -108,7 +108,7 @@ export class Connector {
    * A session for a large transfer to the remote of `session`: over TCP when `session` runs
    * over QUIC and the remote announced a TCP address in its hello (an open TCP session to it
    * is reused; else one is dialled and authenticated like any other). On this kind of
-   * machine a file moves about twice as fast through TCP + Noise + yamux as through the QUIC
+   * machine a file moves about twice as fast through TCP + yamux (TLS or Noise) as through the QUIC
    * binding (docs/PERFORMANCE.md, "Bulk transfers over TCP"). Any failure to get one is
    * logged and `session` is used as before.
    */

@@ -3,8 +3,8 @@
  * burst is let in at once (a validator reconnecting to a crowd of neighbours) and a
  * sustained flood only at the steady rate.
  *
- * Each connection let in costs the listener a full security handshake (Noise or QUIC's
- * TLS) and a subwire handshake deadline. A flood from one IP at libp2p's former fixed 50
+ * Each connection let in costs the listener a full security handshake (libp2p TLS, which
+ * makes a certificate per connection, Noise, or QUIC's TLS) and a subwire handshake deadline. A flood from one IP at libp2p's former fixed 50
  * a second kept the listener's main thread in handshakes often enough to raise an
  * authenticated client's p99 4.6-4.8x in a probe with the attacker on a CPU of its own;
  * with this bucket (a burst of 50, then 10 a second) 2.4x over TCP + Noise and 2.7x over

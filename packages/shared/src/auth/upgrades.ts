@@ -29,7 +29,7 @@ export interface UpgradeLimitsInit {
   maxPendingUpgradesPerIp?: number
   /**
    * Deadline of an inbound upgrade that starts while its source already has one pending
-   * (the first keeps libp2p's `inboundUpgradeTimeout`). A TCP + Noise + yamux upgrade
+   * (the first keeps libp2p's `inboundUpgradeTimeout`). A TCP + TLS or Noise + yamux upgrade
    * takes milliseconds on a working link.
    *
    * @default 2000
