@@ -221,7 +221,8 @@ const perSecond = (c: FloodCounts): Record<string, number> => {
     udpGarbagePerSecond: Math.round(c.udpGarbage / s),
     garbageHandshakesPerSecond: Math.round(c.garbageHandshakes / s),
     silentConnectionsPerSecond: Math.round(c.silentConnections / s),
-    refusedDialsPerSecond: Math.round(c.refusedDials / s)
+    refusedDialsPerSecond: Math.round(c.refusedDials / s),
+    tlsHangupsPerSecond: Math.round(c.tlsHangups / s)
   }
 }
 
@@ -319,7 +320,8 @@ const kindLabel: Record<FloodKind, (f: Record<string, number>) => string> = {
   tcp: (f) => `${f.tcpGarbageAcceptedPerSecond} garbage TCP connections/s`,
   udp: (f) => `${f.udpGarbagePerSecond} UDP datagrams/s`,
   'libp2p-tcp': (f) => `TCP + TLS or Noise: ${f.garbageHandshakesPerSecond} garbage handshakes/s, ${f.silentConnectionsPerSecond} silent/s, ${f.refusedDialsPerSecond} refused/s`,
-  'libp2p-quic': (f) => `QUIC: ${f.garbageHandshakesPerSecond} garbage handshakes/s, ${f.silentConnectionsPerSecond} silent/s, ${f.refusedDialsPerSecond} refused/s`
+  'libp2p-quic': (f) => `QUIC: ${f.garbageHandshakesPerSecond} garbage handshakes/s, ${f.silentConnectionsPerSecond} silent/s, ${f.refusedDialsPerSecond} refused/s`,
+  'tls-hangup': (f) => `TCP, /tls/1.0.0 agreed then reset: ${f.tlsHangupsPerSecond} certificates made/s`
 }
 for (const kind of FLOOD_KINDS) {
   const k = byKind[kind] as { flood: Record<string, number>, honest: Latency, p99Ratio: number }

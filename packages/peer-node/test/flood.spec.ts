@@ -28,6 +28,7 @@ describe('flood defence', () => {
       assert.ok(busy.n > 50, `the client kept being served (${busy.n} replies)`)
       assert.ok(counts.tcpGarbage > 20 && counts.udpGarbage > 100, `the flood ran: ${JSON.stringify(counts)}`)
       assert.ok(counts.garbageHandshakes > 0, `garbage handshakes reached the peer: ${JSON.stringify(counts)}`)
+      assert.ok(counts.tlsHangups > 0, `connections agreed TLS and hung up: ${JSON.stringify(counts)}`)
       const typed = (refusals.get('InvalidFrameError') ?? 0) + (refusals.get('FrameTooLargeError') ?? 0)
       assert.ok(typed > 0, `garbage handshakes were refused with typed errors: ${JSON.stringify([...refusals])}`)
       // a newcomer after the flood (past the per-IP window) still gets in, and the old client too
