@@ -98,6 +98,9 @@ async function runClient (kind: string, transport: string, addr: string, pid: nu
 
 const RPC_TARGETS: Array<{ name: string, kind: string, transport: string, server: () => [string, string[]], what: string }> = [
   { name: 'subwire QUIC', kind: 'subwire', transport: 'quic', server: () => [process.execPath, ['bench/lib/servers.ts', 'subwire', 'quic']], what: 'subwire RPC over QUIC: hotkey handshake per connection, one multiplexed stream' },
+  ...(quick
+    ? []
+    : [{ name: 'subwire QUIC, large requests over TCP', kind: 'subwire', transport: 'quic+tcp', server: (): [string, string[]] => [process.execPath, ['bench/lib/servers.ts', 'subwire', 'quic+tcp']], what: 'the QUIC row, to a peer that also listens on TCP: requests of 256 KiB or more go over a TCP + TLS connection to it (SubwireInit.bulk)' }]),
   { name: 'subwire TCP', kind: 'subwire', transport: 'tcp', server: () => [process.execPath, ['bench/lib/servers.ts', 'subwire', 'tcp']], what: 'subwire RPC over TCP + TLS 1.3 + yamux' },
   { name: 'libp2p perf QUIC', kind: 'perf', transport: 'quic', server: () => [process.execPath, ['bench/lib/servers.ts', 'perf', 'quic']], what: 'raw js-libp2p, /perf/1.0.0, a stream per request, no subwire layer' },
   { name: 'libp2p perf TCP', kind: 'perf', transport: 'tcp', server: () => [process.execPath, ['bench/lib/servers.ts', 'perf', 'tcp']], what: 'raw js-libp2p over TCP + TLS 1.3 + yamux, /perf/1.0.0' },

@@ -36,7 +36,7 @@ const extraServerPids = (process.env.SUBWIRE_BENCH_PIDS ?? '').split(',').filter
 // --- implementations ----------------------------------------------------------
 
 async function subwireImpl (): Promise<Impl> {
-  const peer = await createNodePeer({ signer: await loadHotkey({ uri: '//Alice' }), netuids: [42], listen: [], transports: [transport as 'quic' | 'tcp'], queue: false, protocol: { redial: false } })
+  const peer = await createNodePeer({ signer: await loadHotkey({ uri: '//Alice' }), netuids: [42], listen: [], transports: transport === 'quic+tcp' ? ['quic', 'tcp'] : [transport as 'quic' | 'tcp'], queue: false, protocol: { redial: false } })
   await peer.start()
   return {
     open: async () => {

@@ -27,7 +27,8 @@ import { serveApi } from '../../packages/peer-node/src/api/server.ts'
 import type { Stream } from '@libp2p/interface'
 
 const [kind, transport = 'quic'] = process.argv.slice(2)
-const listen = transport === 'quic' ? ['/ip4/127.0.0.1/udp/0/quic-v1'] : ['/ip4/127.0.0.1/tcp/0']
+// `quic+tcp`: a subwire peer on both, announced by its QUIC address (large requests then go over TCP)
+const listen = transport === 'quic' ? ['/ip4/127.0.0.1/udp/0/quic-v1'] : transport === 'quic+tcp' ? ['/ip4/127.0.0.1/udp/0/quic-v1', '/ip4/127.0.0.1/tcp/0'] : ['/ip4/127.0.0.1/tcp/0']
 const ready = (addr: string): void => { process.stdout.write(JSON.stringify({ addr, pid: process.pid }) + '\n') }
 const until = new Promise<void>((resolve) => { process.stdin.on('close', resolve); process.stdin.on('end', resolve); process.stdin.resume() })
 
@@ -63,14 +64,14 @@ if (kind === 'subwire') {
     signer: await loadHotkey({ uri: '//Bob' }),
     netuids: [42],
     listen,
-    transports: [transport as 'quic' | 'tcp'],
+    transports: transport === 'quic+tcp' ? ['quic', 'tcp'] : [transport as 'quic' | 'tcp'],
     queue: false,
     // the cold-connection rows open a connection per run from one IP: lift the per-IP flood limits
     inboundConnectionsPerSecond: 10_000,
     protocol: { limits: { handshakesPerSecondPerIp: 10_000 } }
   })
   await peer.start()
-  ready(peer.multiaddrs[0] as string)
+  ready(peer.multiaddrs.find((a) => a.includes('/quic-v1')) ?? peer.multiaddrs[0] as string)
   await until
   await peer.stop()
 } else if (kind === 'api' || kind === 'api-handler') {

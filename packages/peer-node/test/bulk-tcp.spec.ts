@@ -26,6 +26,11 @@ function watchStreams (peer: NodePeer): Map<Connection, string[]> {
   return opened
 }
 
+/** The transports over which `opened` shows a stream whose protocol contains `kind`. */
+function streamsBy (opened: Map<Connection, string[]>, kind: string): string[] {
+  return [...opened].filter(([, ps]) => ps.some((p) => p.includes(kind))).map(([c]) => c.remoteAddr.toString().includes('/quic') ? 'quic' : 'tcp')
+}
+
 /** The transports over which `opened` shows a file stream. */
 function fileStreamsBy (opened: Map<Connection, string[]>): string[] {
   return [...opened].filter(([, ps]) => ps.some((p) => p.includes('/file/'))).map(([c]) => c.remoteAddr.toString().includes('/quic') ? 'quic' : 'tcp')
@@ -71,6 +76,40 @@ describe('large files over TCP to a peer reached over QUIC', () => {
       await alice.sendFile(quic, again)
       assert.equal(alice.libp2p.getConnections().filter((c) => !c.remoteAddr.toString().includes('/quic')).length, 1)
     } finally { await cleanup() }
+  })
+
+  it('sends a large request over the TCP connection, a small one over QUIC, and either way when told', async () => {
+    const { dir, cleanup } = await tempDir()
+    const bob = await startPeer({ uri: '//Bob', transports: ['quic', 'tcp'], filesDir: join(dir, 'bob') })
+    const alice = await startPeer({ uri: '//Alice', listen: [], protocol: { bulk: { transport: 'tcp', minRequestBytes: 256 << 10 } } })
+    try {
+      bob.handle('size', (body) => body instanceof Uint8Array ? body.byteLength : (body as { blob: Uint8Array }).blob.byteLength)
+      const quic = addrOf(bob, 'quic')
+      await alice.connect(quic)
+      const opened = watchStreams(alice)
+      assert.equal(await alice.request(quic, 'size', new Uint8Array(1024)), 1024)
+      assert.deepEqual(streamsBy(opened, '/rpc/'), ['quic'], 'a small request: the session\'s QUIC connection')
+      const large = new Uint8Array(1 << 20).fill(7)
+      assert.equal(await alice.request(quic, 'size', large), 1 << 20)
+      assert.deepEqual(streamsBy(opened, '/rpc/').sort(), ['quic', 'tcp'], 'a 1 MiB request: a TCP connection')
+      const tcp = (): Connection[] => alice.libp2p.getConnections().filter((c) => !c.remoteAddr.toString().includes('/quic'))
+      assert.equal(tcp().length, 1)
+      // the TCP connection and its RPC stream are kept for the next large request
+      assert.equal(await alice.request(quic, 'size', { blob: large }), 1 << 20)
+      assert.equal(tcp().length, 1)
+      assert.equal(opened.get(tcp()[0] as Connection)?.filter((p) => p.includes('/rpc/')).length, 1, 'one RPC stream on the TCP connection, reused')
+      // told: a large request kept on QUIC, a small one sent over TCP
+      const quicStreams = (): number => [...opened].filter(([c]) => c.remoteAddr.toString().includes('/quic')).flatMap(([, ps]) => ps).length
+      const before = quicStreams()
+      assert.equal(await alice.request(quic, 'size', large, { bulk: false }), 1 << 20)
+      assert.equal(await alice.request(quic, 'size', new Uint8Array(10), { bulk: true }), 10)
+      assert.equal(quicStreams(), before, 'no new stream on QUIC: its RPC stream was reused for the kept request')
+      assert.equal(tcp().length, 1)
+    } finally {
+      await alice.stop()
+      await bob.stop()
+      await cleanup()
+    }
   })
 
   it('keeps a large file on QUIC when the receiver announced no TCP address', async () => {

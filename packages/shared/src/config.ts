@@ -6,7 +6,7 @@
  */
 import { InvalidConfigError } from './errors/index.ts'
 import {
-  BITTENSOR_SS58_PREFIX, BULK_MIN_BYTES, DEFAULT_ATTESTATION_LIFETIME_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_CLOCK_SKEW_MS,
+  BITTENSOR_SS58_PREFIX, BULK_MIN_BYTES, BULK_MIN_REQUEST_BYTES, DEFAULT_ATTESTATION_LIFETIME_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_CLOCK_SKEW_MS,
   DEFAULT_MAX_CONCURRENT_HANDLERS, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, MAX_NETUID
 } from './constants.ts'
 import type { SubwireInit } from './types.ts'
@@ -50,6 +50,7 @@ export interface EngineOptions {
   encryption: { messages: boolean, files: boolean, requests: boolean, require: boolean }
   ss58Prefix: number
   bulkMinBytes: number
+  bulkMinRequestBytes: number
 }
 
 /** Applies the defaults to `init` and checks every value; throws `InvalidConfigError` naming the option. */
@@ -69,6 +70,7 @@ export function engineOptions (init: SubwireInit): EngineOptions {
     peerBudgetBytes: positiveNumber(init.limits?.maxBufferedBytesPerPeer, 2 * connectionBudgetBytes, 'limits.maxBufferedBytesPerPeer'),
     encryption: { messages: true, files: true, requests: false, require: false, ...init.encryption },
     ss58Prefix: init.ss58Prefix ?? BITTENSOR_SS58_PREFIX,
-    bulkMinBytes: positiveNumber(init.bulk?.minBytes, BULK_MIN_BYTES, 'bulk.minBytes')
+    bulkMinBytes: positiveNumber(init.bulk?.minBytes, BULK_MIN_BYTES, 'bulk.minBytes'),
+    bulkMinRequestBytes: positiveNumber(init.bulk?.minRequestBytes, BULK_MIN_REQUEST_BYTES, 'bulk.minRequestBytes')
   }
 }

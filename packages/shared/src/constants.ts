@@ -127,6 +127,13 @@ export const FILE_WINDOW_CHUNKS = 8
 /** Files from this size on may leave over a connection of their own (`SubwireInit.bulk`): below it, a second handshake is not worth its milliseconds. */
 export const BULK_MIN_BYTES = 64 * 1024 * 1024
 
+/**
+ * Requests from this body size on take the bulk connection too: on this kind of machine a
+ * 1 MiB echo ran 1.7x faster over TCP than over the QUIC binding, 100 KiB about the same
+ * (docs/PERFORMANCE.md, "Large requests over TCP").
+ */
+export const BULK_MIN_REQUEST_BYTES = 256 * 1024
+
 /** Size of a BLAKE3 digest. */
 export const BLAKE3_BYTES = 32
 

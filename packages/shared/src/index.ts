@@ -42,6 +42,7 @@ export type {
   RemotePeer,
   RequestServed,
   SendOptions,
+  SendRequestOptions,
   MessageOptions,
   HandleOptions,
   SubwireSendFileOptions,

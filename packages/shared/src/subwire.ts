@@ -43,7 +43,7 @@ import type { FileSource, FolderSource, ReceivePolicy, SendFileResult, SendFolde
 import type { SignedAttestation } from './identity/attestation.ts'
 import type { Signer } from './identity/signers.ts'
 import type { RpcHandler } from './rpc/types.ts'
-import type { HandleOptions, MessageOptions, RemotePeer, SendOptions, SubwireComponents, SubwireEvents, SubwireInit, SubwireSendFileOptions, SubwireSendFolderOptions } from './types.ts'
+import type { HandleOptions, MessageOptions, RemotePeer, SendRequestOptions, SendOptions, SubwireComponents, SubwireEvents, SubwireInit, SubwireSendFileOptions, SubwireSendFolderOptions } from './types.ts'
 import type { Connection, Libp2p, Logger } from '@libp2p/interface'
 
 /** The subwire protocol engine: a coordinator that wires the parts and delegates to them. */
@@ -79,7 +79,7 @@ export class Subwire {
     this.#log = logger.forComponent('subwire')
     const authLog = logger.forComponent('subwire:auth')
     this.#events = new Emitter((event, err) => { this.#log('%s listener failed: %s', event, toError(err).message) })
-    const { netuids, handshakeTimeoutMs, maxConcurrent, maxHandlers, requestTimeoutMs, lifetimeMs, maxClockSkewMs, maxFrameBytes, connectionBudgetBytes, peerBudgetBytes, encryption, ss58Prefix, bulkMinBytes } = engineOptions(init)
+    const { netuids, handshakeTimeoutMs, maxConcurrent, maxHandlers, requestTimeoutMs, lifetimeMs, maxClockSkewMs, maxFrameBytes, connectionBudgetBytes, peerBudgetBytes, encryption, ss58Prefix, bulkMinBytes, bulkMinRequestBytes } = engineOptions(init)
     this.#netuids = netuids
     const deliveries = components.deliveries ?? new MemoryDeliveryLog()
     this.#access = new Access({ acl: components.acl ?? new AccessControl(), log: authLog }, { netuids, firewall: init.firewall, limits: init.limits, handshakeTimeoutMs })
@@ -97,10 +97,10 @@ export class Subwire {
     this.#fanout = new FanOut({ members: async (netuid, options) => await members.all(netuid, options), listMembers: (netuid, options) => members.list(netuid, options), log: logger.forComponent('subwire:fanout') })
     this.#connector = new Connector({ libp2p: this.#libp2p, auth: this.#auth, discovery: this.#discovery, addressBook: components.addressBook, log: authLog }, { redial: init.redial ?? true })
     const rpcLog = logger.forComponent('subwire:rpc')
-    this.#rpc = new RpcService(
-      { auth: this.#auth, sealing: this.#sealing, messages: new MessageInbox({ events: this.#events, deliveries, log: rpcLog }), log: rpcLog, onActivity: (id) => { limits.touch(id) }, onServed: (s) => { if (this.#events.listens('request:served')) this.#events.emit('request:served', s) } },
-      { netuids, maxConcurrent, maxHandlers, requestTimeoutMs, handshakeTimeoutMs, maxFrameBytes, connectionBudgetBytes, peerBudgetBytes, encryptRequests: encryption.requests, encryptMessages: encryption.messages, requireEncryption: encryption.require })
     const bulkSession = init.bulk?.transport === 'tcp' ? async (session: Session, o: AbortOptions) => await this.#connector.bulkSession(session, o) : undefined
+    this.#rpc = new RpcService(
+      { auth: this.#auth, sealing: this.#sealing, messages: new MessageInbox({ events: this.#events, deliveries, log: rpcLog }), log: rpcLog, onActivity: (id) => { limits.touch(id) }, onServed: (s) => { if (this.#events.listens('request:served')) this.#events.emit('request:served', s) }, bulkSession },
+      { netuids, maxConcurrent, maxHandlers, requestTimeoutMs, handshakeTimeoutMs, maxFrameBytes, connectionBudgetBytes, peerBudgetBytes, encryptRequests: encryption.requests, encryptMessages: encryption.messages, requireEncryption: encryption.require, bulkMinRequestBytes })
     this.#files = new FileService(
       { auth: this.#auth, sealing: this.#sealing, events: this.#events, deliveries, store: components.files, log: logger.forComponent('subwire:files'), bulkSession },
       { netuids, handshakeTimeoutMs, maxFrameBytes, encrypt: encryption.files, requireEncryption: encryption.require, policy: init.files, bulkMinBytes, connectionBudgetBytes, peerBudgetBytes })
@@ -249,12 +249,12 @@ export class Subwire {
   }
 
   /** Sends a request and resolves with the reply body. */
-  async request (dest: string, type: string, body: unknown, options: SendOptions = {}): Promise<unknown> {
+  async request (dest: string, type: string, body: unknown, options: SendRequestOptions = {}): Promise<unknown> {
     return await this.#rpc.request(this.#reach(dest, options), type, body, options)
   }
 
   /** Sends a request whose handler streams its reply; yields each chunk. */
-  async * requestStream (dest: string, type: string, body: unknown, options: SendOptions = {}): AsyncGenerator<unknown, void, undefined> {
+  async * requestStream (dest: string, type: string, body: unknown, options: SendRequestOptions = {}): AsyncGenerator<unknown, void, undefined> {
     yield * this.#rpc.requestStream(this.#reach(dest, options), type, body, options)
   }
 

@@ -105,8 +105,10 @@ export interface SubwireInit {
    * (default 64 MiB) to a remote reached over QUIC goes over a TCP connection to it when the
    * remote announced a TCP address (an open one is reused), else over the session as before.
    * Default `'session'`: the connection the remote was reached on. The Node peer sets `'tcp'`.
+   * Requests whose body is `minRequestBytes` or more (default 256 KiB) take the same
+   * connection (see {@link SendRequestOptions.bulk}).
    */
-  bulk?: { transport?: 'tcp' | 'session', minBytes?: number } | undefined
+  bulk?: { transport?: 'tcp' | 'session', minBytes?: number, minRequestBytes?: number } | undefined
   /** Limits and policy for received files. */
   files?: ReceivePolicy & {
     /** Give up an incoming transfer after this long without data (default 60 s). */
@@ -228,6 +230,17 @@ export interface SendOptions extends AbortOptions {
   timeout?: number | undefined
   /** Encrypt end to end (default from `encryption.messages` / `encryption.requests`). */
   encrypt?: boolean | undefined
+}
+
+/** Options of a request (`request`, `requestStream`). */
+export interface SendRequestOptions extends SendOptions {
+  /**
+   * Send it over the connection large transfers take (`SubwireInit.bulk`: to a remote
+   * reached over QUIC, a TCP connection to it, dialled once and kept): `true` for a small
+   * request with a large reply, `false` to keep the session's connection. Default: when
+   * the request body is `bulk.minRequestBytes` (256 KiB) or more.
+   */
+  bulk?: boolean | undefined
 }
 
 /** Options of a control message. */

@@ -20,8 +20,9 @@ import { RpcServer } from './server.ts'
 import { FairScheduler } from './scheduler.ts'
 import type { Authenticator } from '../auth/authenticator.ts'
 import type { Session } from '../auth/session.ts'
+import type { AbortOptions } from '../abort.ts'
 import type { E2eSealing } from '../encryption/sealing.ts'
-import type { HandleOptions, MessageOptions, RequestServed, SendOptions } from '../types.ts'
+import type { HandleOptions, MessageOptions, SendRequestOptions, RequestServed, SendOptions } from '../types.ts'
 import type { MessageInbox } from './messages.ts'
 import type { Caller, RequestLimiter, RpcHandler } from './types.ts'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
@@ -40,6 +41,8 @@ export interface RpcServiceComponents {
   onActivity?: ((connectionId: string) => void) | undefined
   /** Hears of every request and message served here (the engine's `request:served` event). */
   onServed?: ((served: RequestServed) => void) | undefined
+  /** A session better suited to a large transfer to the same remote (see `Connector.bulkSession`); none: the session reached. */
+  bulkSession?: ((session: Session, options: AbortOptions) => Promise<Session>) | undefined
 }
 
 /** Configuration of the {@link RpcService}. */
@@ -66,6 +69,24 @@ export interface RpcServiceInit {
   connectionBudgetBytes: number
   /** The same, for all connections of one PeerId together. */
   peerBudgetBytes: number
+  /** Requests whose body is this large or larger go over {@link RpcServiceComponents.bulkSession}. */
+  bulkMinRequestBytes: number
+}
+
+/**
+ * A cheap lower bound of a request body's encoded size: its bytes or string, or those of
+ * its top-level fields (a body of many small fields counts as small).
+ */
+function bodyBytes (body: unknown): number {
+  if (body instanceof Uint8Array) return body.byteLength
+  if (typeof body === 'string') return body.length
+  if (body === null || typeof body !== 'object') return 0
+  let n = 0
+  for (const v of Array.isArray(body) ? body : Object.values(body)) {
+    if (v instanceof Uint8Array) n += v.byteLength
+    else if (typeof v === 'string') n += v.length
+  }
+  return n
 }
 
 /** Dead connections (still marked open) skipped for one request before it fails. */
@@ -148,15 +169,15 @@ export class RpcService {
   }
 
   /** Sends a request to the session `reach` resolves, and resolves with the reply body. */
-  async request (reach: () => Promise<Session>, type: string, body: unknown, options: SendOptions = {}): Promise<unknown> {
-    const { client, session } = await this.#client(reach, 'rpc', options)
+  async request (reach: () => Promise<Session>, type: string, body: unknown, options: SendRequestOptions = {}): Promise<unknown> {
+    const { client, session } = await this.#client(this.#bulk(reach, body, options), 'rpc', options)
     const e2e = (options.encrypt ?? this.#init.encryptRequests) ? this.#c.sealing.requestSealer(session, E2ePurpose.Request, type) : undefined
     return await client.request(type, body, { signal: options.signal, timeout: options.timeout ?? this.#init.requestTimeoutMs, e2e })
   }
 
   /** Sends a request whose handler streams its reply; yields each chunk. */
-  async * requestStream (reach: () => Promise<Session>, type: string, body: unknown, options: SendOptions = {}): AsyncGenerator<unknown, void, undefined> {
-    const { client, session } = await this.#client(reach, 'rpc', options)
+  async * requestStream (reach: () => Promise<Session>, type: string, body: unknown, options: SendRequestOptions = {}): AsyncGenerator<unknown, void, undefined> {
+    const { client, session } = await this.#client(this.#bulk(reach, body, options), 'rpc', options)
     const e2e = (options.encrypt ?? this.#init.encryptRequests) ? this.#c.sealing.requestSealer(session, E2ePurpose.Request, type) : undefined
     yield * client.requestStream(type, body, { signal: options.signal, timeout: options.timeout ?? this.#init.requestTimeoutMs, e2e })
   }
@@ -214,6 +235,13 @@ export class RpcService {
     }
     this.#limiters.set(connectionId, limiter)
     return limiter
+  }
+
+  /** `reach`, or the bulk session to the same remote for a large request (see {@link SendRequestOptions.bulk}). */
+  #bulk (reach: () => Promise<Session>, body: unknown, options: SendRequestOptions): () => Promise<Session> {
+    const bulk = this.#c.bulkSession
+    if (bulk === undefined || options.bulk === false || (options.bulk !== true && bodyBytes(body) < this.#init.bulkMinRequestBytes)) return reach
+    return async () => await bulk(await reach(), options)
   }
 
   async #client (reach: () => Promise<Session>, kind: 'rpc' | 'msg', options: SendOptions, stale = 0): Promise<{ client: RpcClient, session: Session }> {
