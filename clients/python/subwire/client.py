@@ -364,8 +364,11 @@ class Client:
     def _ms(timeout: float | None) -> float | None:
         return None if timeout is None else timeout * 1000
 
-    async def query(self, dest: str, type: str, body: Any = None, *, timeout: float | None = None, netuid: int | None = None, encrypt: bool | None = None) -> Any:
-        """Sends an RPC request and returns the reply body. ``timeout`` in seconds."""
+    async def query(self, dest: str, type: str, body: Any = None, *, timeout: float | None = None, netuid: int | None = None, encrypt: bool | None = None,
+                    bulk: bool | None = None) -> Any:
+        """Sends an RPC request and returns the reply body. ``timeout`` in seconds. ``bulk``: over the
+        peer's connection for large transfers (``True`` for a small request with a large reply;
+        default: when the body is 256 KiB or more)."""
         # the hot path: the frame is built here, with no argument dict to filter
         if self._closed is not None or self._transport is None:
             raise ConnectionError("the subwire API connection is closed") from self._closed
@@ -377,6 +380,8 @@ class Client:
             frame["netuid"] = netuid
         if encrypt is not None:
             frame["encrypt"] = encrypt
+        if bulk is not None:
+            frame["bulk"] = bulk
         fut: asyncio.Future[Any] = self._loop.create_future()
         self._ops[id_] = _Op(fut, None)
         self._wbuf.append(encode(frame))
@@ -385,9 +390,10 @@ class Client:
             self._loop.call_soon(self._flush)
         return await self._await_op(id_, fut)
 
-    async def query_stream(self, dest: str, type: str, body: Any = None, *, timeout: float | None = None, netuid: int | None = None, encrypt: bool | None = None) -> AsyncIterator[Any]:
-        """Sends a request whose reply is streamed; yields each chunk."""
-        async for kind, value in self._streamed("request_stream", {"dest": dest, "type": type, "body": body, "timeout": self._ms(timeout), "netuid": netuid, "encrypt": encrypt}, "chunk"):
+    async def query_stream(self, dest: str, type: str, body: Any = None, *, timeout: float | None = None, netuid: int | None = None, encrypt: bool | None = None,
+                           bulk: bool | None = None) -> AsyncIterator[Any]:
+        """Sends a request whose reply is streamed; yields each chunk. ``bulk`` as in :meth:`query`."""
+        async for kind, value in self._streamed("request_stream", {"dest": dest, "type": type, "body": body, "timeout": self._ms(timeout), "netuid": netuid, "encrypt": encrypt, "bulk": bulk}, "chunk"):
             if kind == "item":
                 yield value
 

@@ -45,6 +45,10 @@ def test_query_and_message_both_ways(alice: Listener, bob: Listener, carol: Path
             assert (await a.id())["ss58"] == alice.ss58
             # Python -> another peer
             assert await a.query(bob.addr, "echo", {"x": 1, "b": b"\x00\x01"}, timeout=5) == {"x": 1, "b": b"\x00\x01"}
+            big = bytes(range(256)) * 2048  # 512 KiB: above the bulk threshold; bob listens on QUIC only, so it stays there
+            assert await a.query(bob.addr, "echo", big, timeout=10) == big
+            assert await a.query(bob.addr, "echo", {"n": 2}, timeout=5, bulk=True) == {"n": 2}
+            assert await a.query(bob.addr, "echo", big, timeout=10, bulk=False) == big
             mid = await a.message(bob.addr, "weights:ready", {"epoch": 7})
             line = bob.wait_line(lambda l: l.get("event") == "message" and l.get("id") == mid)
             assert line["from"] == alice.ss58 and line["payload"] == {"epoch": 7}

@@ -55,12 +55,12 @@ export function identityOperations ({ peer }: OperationComponents): Array<[strin
 export function rpcOperations ({ peer }: OperationComponents): Array<[string, Operation]> {
   return [
     ['request', async (a, ctx) => await peer.request(a.str('dest'), a.str('type'), a.value('body'), {
-      netuid: a.optInt('netuid'), timeout: a.optNum('timeout'), encrypt: a.optBool('encrypt'), signal: ctx.signal
+      netuid: a.optInt('netuid'), timeout: a.optNum('timeout'), encrypt: a.optBool('encrypt'), bulk: a.optBool('bulk'), signal: ctx.signal
     })],
     ['request_stream', async (a, ctx) => {
       let n = 0
       for await (const chunk of peer.requestStream(a.str('dest'), a.str('type'), a.value('body'), {
-        netuid: a.optInt('netuid'), timeout: a.optNum('timeout'), encrypt: a.optBool('encrypt'), signal: ctx.signal
+        netuid: a.optInt('netuid'), timeout: a.optNum('timeout'), encrypt: a.optBool('encrypt'), bulk: a.optBool('bulk'), signal: ctx.signal
       })) {
         ctx.emit({ t: 'chunk', value: chunk ?? null })
         n++
