@@ -462,8 +462,9 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
       netuids: init.netuids,
       firewall,
       bootstrap: init.bootstrap ?? init.protocol?.bootstrap,
-      // large files to a peer reached over QUIC go over TCP, about twice as fast here (docs/PERFORMANCE.md)
-      bulk: init.protocol?.bulk ?? (transports.includes('tcp') ? { transport: 'tcp' } : undefined)
+      // large files and requests to a peer reached over QUIC go over TCP, faster here (docs/PERFORMANCE.md);
+      // the caller's bulk settings go on top (setting only a threshold keeps TCP)
+      bulk: { ...(transports.includes('tcp') ? { transport: 'tcp' as const } : {}), ...init.protocol?.bulk }
     })
   const outbox = store === undefined
     ? undefined

@@ -98,17 +98,49 @@ describe('large files over TCP to a peer reached over QUIC', () => {
       assert.equal(await alice.request(quic, 'size', { blob: large }), 1 << 20)
       assert.equal(tcp().length, 1)
       assert.equal(opened.get(tcp()[0] as Connection)?.filter((p) => p.includes('/rpc/')).length, 1, 'one RPC stream on the TCP connection, reused')
-      // told: a large request kept on QUIC, a small one sent over TCP
-      const quicStreams = (): number => [...opened].filter(([c]) => c.remoteAddr.toString().includes('/quic')).flatMap(([, ps]) => ps).length
-      const before = quicStreams()
+      // told: with the TCP connection closed, a large request kept on QUIC dials none, a small one sent over TCP dials one
+      await (tcp()[0] as Connection).close()
+      await waitFor(() => tcp().length === 0, 5000, 'the TCP connection closed')
       assert.equal(await alice.request(quic, 'size', large, { bulk: false }), 1 << 20)
+      assert.equal(tcp().length, 0, 'bulk: false kept the large request on QUIC')
       assert.equal(await alice.request(quic, 'size', new Uint8Array(10), { bulk: true }), 10)
-      assert.equal(quicStreams(), before, 'no new stream on QUIC: its RPC stream was reused for the kept request')
-      assert.equal(tcp().length, 1)
+      assert.equal(tcp().length, 1, 'bulk: true sent the small request over a new TCP connection')
+      // concurrent large requests share one dial
+      await (tcp()[0] as Connection).close()
+      await waitFor(() => tcp().length === 0, 5000, 'the TCP connection closed')
+      const replies = await Promise.all(Array.from({ length: 6 }, async () => await alice.request(quic, 'size', large)))
+      assert.deepEqual(replies, Array(6).fill(1 << 20))
+      assert.equal(tcp().length, 1, 'six concurrent large requests: one TCP connection')
     } finally {
       await alice.stop()
       await bob.stop()
       await cleanup()
+    }
+  })
+
+  it('keeps large requests on QUIC when the TCP dial fails, and does not dial again at once', async () => {
+    // bob lets one new TCP connection in a second from an IP: a first one, closed, takes it,
+    // so the TCP dial for the large request right after is reset by bob's socket guard
+    const bob = await startPeer({ uri: '//Bob', transports: ['quic', 'tcp'], inboundConnectionsPerSecond: 1, inboundConnectionsBurst: 1 })
+    const alice = await startPeer({ uri: '//Alice', listen: [], protocol: { bulk: { transport: 'tcp', minRequestBytes: 256 << 10 } } })
+    try {
+      bob.handle('size', (body) => (body as Uint8Array).byteLength)
+      await alice.connect(addrOf(bob, 'tcp'))
+      for (const c of alice.libp2p.getConnections()) await c.close()
+      const quic = addrOf(bob, 'quic')
+      await alice.connect(quic)
+      const large = new Uint8Array(1 << 20)
+      assert.equal(await alice.request(quic, 'size', large), 1 << 20, 'answered over QUIC')
+      const refused = bob.socketsRefused
+      assert.ok(refused >= 1, `bob reset the TCP dial (${refused})`)
+      assert.equal(alice.libp2p.getConnections().filter((c) => !c.remoteAddr.toString().includes('/quic')).length, 0)
+      await new Promise((resolve) => setTimeout(resolve, 1200)) // bob would let a dial in again now
+      assert.equal(await alice.request(quic, 'size', large), 1 << 20)
+      assert.equal(bob.socketsRefused, refused, 'the failed dial was remembered: none was tried')
+      assert.equal(alice.libp2p.getConnections().filter((c) => !c.remoteAddr.toString().includes('/quic')).length, 0)
+    } finally {
+      await alice.stop()
+      await bob.stop()
     }
   })
 

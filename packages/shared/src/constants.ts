@@ -129,7 +129,8 @@ export const BULK_MIN_BYTES = 64 * 1024 * 1024
 
 /**
  * Requests from this body size on take the bulk connection too: on this kind of machine a
- * 1 MiB echo ran 1.7x faster over TCP than over the QUIC binding, 100 KiB about the same
+ * 1 MiB echo ran 1.4-1.8x and a 256 KiB one 1.3-2.0x faster over TCP than over the QUIC
+ * binding, 100 KiB about the same
  * (docs/PERFORMANCE.md, "Large requests over TCP").
  */
 export const BULK_MIN_REQUEST_BYTES = 256 * 1024

@@ -42,7 +42,7 @@ export type {
   RemotePeer,
   RequestServed,
   SendOptions,
-  SendRequestOptions,
+  SubwireRequestOptions,
   MessageOptions,
   HandleOptions,
   SubwireSendFileOptions,

@@ -19,7 +19,7 @@ import type {
   MessageOptions,
   RemotePeer,
   SendOptions,
-  SendRequestOptions,
+  SubwireRequestOptions,
   SubwireEvents,
   SubwireSendFileOptions,
   SubwireSendFolderOptions
@@ -87,9 +87,9 @@ export class SubwirePeer {
   /** See {@link Subwire.connect}. */
   async connect (dest: string, options?: AbortOptions): Promise<RemotePeer> { return await this.subwire.connect(dest, options) }
   /** See {@link Subwire.request}. */
-  async request (dest: string, type: string, body: unknown, options?: SendRequestOptions): Promise<unknown> { return await this.subwire.request(dest, type, body, options) }
+  async request (dest: string, type: string, body: unknown, options?: SubwireRequestOptions): Promise<unknown> { return await this.subwire.request(dest, type, body, options) }
   /** See {@link Subwire.requestStream}. */
-  requestStream (dest: string, type: string, body: unknown, options?: SendRequestOptions): AsyncGenerator<unknown, void, undefined> { return this.subwire.requestStream(dest, type, body, options) }
+  requestStream (dest: string, type: string, body: unknown, options?: SubwireRequestOptions): AsyncGenerator<unknown, void, undefined> { return this.subwire.requestStream(dest, type, body, options) }
   /**
    * Sends a control message (see {@link Subwire.message}). With `queue: true` it goes into
    * the durable outbox instead and the id is returned once it is stored; delivery follows

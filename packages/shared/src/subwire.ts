@@ -43,7 +43,7 @@ import type { FileSource, FolderSource, ReceivePolicy, SendFileResult, SendFolde
 import type { SignedAttestation } from './identity/attestation.ts'
 import type { Signer } from './identity/signers.ts'
 import type { RpcHandler } from './rpc/types.ts'
-import type { HandleOptions, MessageOptions, RemotePeer, SendRequestOptions, SendOptions, SubwireComponents, SubwireEvents, SubwireInit, SubwireSendFileOptions, SubwireSendFolderOptions } from './types.ts'
+import type { HandleOptions, MessageOptions, RemotePeer, SubwireRequestOptions, SendOptions, SubwireComponents, SubwireEvents, SubwireInit, SubwireSendFileOptions, SubwireSendFolderOptions } from './types.ts'
 import type { Connection, Libp2p, Logger } from '@libp2p/interface'
 
 /** The subwire protocol engine: a coordinator that wires the parts and delegates to them. */
@@ -249,12 +249,12 @@ export class Subwire {
   }
 
   /** Sends a request and resolves with the reply body. */
-  async request (dest: string, type: string, body: unknown, options: SendRequestOptions = {}): Promise<unknown> {
+  async request (dest: string, type: string, body: unknown, options: SubwireRequestOptions = {}): Promise<unknown> {
     return await this.#rpc.request(this.#reach(dest, options), type, body, options)
   }
 
   /** Sends a request whose handler streams its reply; yields each chunk. */
-  async * requestStream (dest: string, type: string, body: unknown, options: SendRequestOptions = {}): AsyncGenerator<unknown, void, undefined> {
+  async * requestStream (dest: string, type: string, body: unknown, options: SubwireRequestOptions = {}): AsyncGenerator<unknown, void, undefined> {
     yield * this.#rpc.requestStream(this.#reach(dest, options), type, body, options)
   }
 
@@ -314,7 +314,8 @@ export class Subwire {
   /** Sends one request to every member of `netuid`; iterate for the results as they arrive, then read `summary`. */
   querySubnet (netuid: number, type: string, body: unknown, options: FanOutOptions = {}): SubnetFanOut {
     return this.#fanout.run(netuid, async (ss58, o) => {
-      const send = { netuid, timeout: o.timeout, encrypt: options.encrypt, signal: o.signal }
+      // bulk off unless asked: a second dial per member would come out of the fan-out's deadline
+      const send = { netuid, timeout: o.timeout, encrypt: options.encrypt, bulk: options.bulk ?? false, signal: o.signal }
       if (options.stream !== true) return await this.request(ss58, type, body, send)
       const chunks: unknown[] = []
       for await (const chunk of this.requestStream(ss58, type, body, send)) chunks.push(chunk)

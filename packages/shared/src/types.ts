@@ -105,8 +105,9 @@ export interface SubwireInit {
    * (default 64 MiB) to a remote reached over QUIC goes over a TCP connection to it when the
    * remote announced a TCP address (an open one is reused), else over the session as before.
    * Default `'session'`: the connection the remote was reached on. The Node peer sets `'tcp'`.
-   * Requests whose body is `minRequestBytes` or more (default 256 KiB) take the same
-   * connection (see {@link SendRequestOptions.bulk}).
+   * Requests whose body is `minRequestBytes` or more (default 256 KiB; `Number.MAX_SAFE_INTEGER`
+   * keeps them all on the session unless asked) take the same connection (see
+   * {@link SubwireRequestOptions.bulk}).
    */
   bulk?: { transport?: 'tcp' | 'session', minBytes?: number, minRequestBytes?: number } | undefined
   /** Limits and policy for received files. */
@@ -233,12 +234,15 @@ export interface SendOptions extends AbortOptions {
 }
 
 /** Options of a request (`request`, `requestStream`). */
-export interface SendRequestOptions extends SendOptions {
+export interface SubwireRequestOptions extends SendOptions {
   /**
-   * Send it over the connection large transfers take (`SubwireInit.bulk`: to a remote
-   * reached over QUIC, a TCP connection to it, dialled once and kept): `true` for a small
-   * request with a large reply, `false` to keep the session's connection. Default: when
-   * the request body is `bulk.minRequestBytes` (256 KiB) or more.
+   * Send it over the connection large transfers take: with `SubwireInit.bulk.transport`
+   * `'tcp'` (the Node peer's default; never in a browser), to a remote reached over QUIC
+   * that announced a TCP address, a TCP connection to it (an open one is reused; concurrent
+   * requests share one dial; after a failed dial the remote's requests stay on their
+   * session for a minute). `true` for a small request with a large reply, `false` to keep
+   * the session's connection. Default: when the body holds `bulk.minRequestBytes` (256 KiB)
+   * or more (byte arrays and strings by length, numbers as a byte each, two levels deep).
    */
   bulk?: boolean | undefined
 }

@@ -29,6 +29,12 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 /** The peer-store tag that asks libp2p to re-dial a peer whose connection dropped. */
 const REDIAL_TAG = 'keep-alive-subwire'
 
+/** Deadline of the TCP dial and handshake for a large transfer: past it, the transfer takes the session it has. */
+const BULK_DIAL_TIMEOUT_MS = 3000
+
+/** After a failed TCP dial for large transfers, the remote's transfers stay on their session this long before one is tried again. */
+const BULK_RETRY_AFTER_MS = 60_000
+
 /** What the {@link Connector} is given. */
 export interface ConnectorComponents {
   /** The libp2p node. */
@@ -48,6 +54,10 @@ export class Connector {
   readonly #c: ConnectorComponents
   readonly #redial: boolean
   #started = false
+  /** TCP dials for large transfers in flight, by PeerId: concurrent transfers share one. */
+  readonly #bulkDials = new Map<string, Promise<Session | undefined>>()
+  /** When a PeerId's last TCP dial for large transfers failed (`performance.now()`). */
+  readonly #bulkFailed = new Map<string, number>()
 
   /** `redial`: tag reached peers so libp2p re-dials them when their connection drops. */
   constructor (components: ConnectorComponents, init: { redial: boolean }) {
@@ -114,20 +124,49 @@ export class Connector {
    */
   async bulkSession (session: Session, options: AbortOptions = {}): Promise<Session> {
     if (!isQuic(session.connection.remoteAddr.toString())) return session
-    const { peerId, ss58 } = session.remote
+    const { peerId } = session.remote
     const open = this.#c.auth.find((s) => s.remote.peerId === peerId && s.connection.status === 'open' && isPlainTcp(s.connection.remoteAddr.toString()))
     if (open !== undefined) return open
     const addrs = session.addrs.filter((a) => isPlainTcp(a) && isDialable(a))
-    if (addrs.length === 0) return session
+    const failed = this.#bulkFailed.get(peerId)
+    if (addrs.length === 0 || (failed !== undefined && performance.now() - failed < BULK_RETRY_AFTER_MS)) return session
+    let dial = this.#bulkDials.get(peerId)
+    if (dial === undefined) {
+      dial = this.#dialBulk(session, addrs).finally(() => { this.#bulkDials.delete(peerId) })
+      this.#bulkDials.set(peerId, dial)
+    }
+    // a caller who gives up stops waiting; the dial goes on for the others
+    const signal = options.signal
+    if (signal === undefined) return await dial ?? session
+    throwIfAborted(signal)
+    let onAbort: (() => void) | undefined
+    try {
+      const got = await Promise.race([dial, new Promise<never>((_resolve, reject) => {
+        onAbort = () => { reject(new OperationAbortedError()) }
+        signal.addEventListener('abort', onAbort, { once: true })
+      })])
+      return got ?? session
+    } finally {
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Dials `addrs` of the remote of `session` over TCP and authenticates it; `undefined` (remembered for a while) if that fails. */
+  async #dialBulk (session: Session, addrs: string[]): Promise<Session | undefined> {
+    const { peerId, ss58 } = session.remote
     try {
       const target = addrs.map((a) => { const ma = multiaddr(a); return a.includes('/p2p/') ? ma : ma.encapsulate(`/p2p/${peerId}`) })
+      const signal = AbortSignal.timeout(BULK_DIAL_TIMEOUT_MS)
       // force: libp2p would otherwise hand back the open QUIC connection to the same peer
-      const connection = await this.#c.libp2p.dial(target, { force: true, ...(options.signal === undefined ? {} : { signal: options.signal }) })
-      return await this.#check(connection, ss58, peerId, undefined, options)
+      const connection = await this.#c.libp2p.dial(target, { force: true, signal })
+      const bulk = await this.#check(connection, ss58, peerId, undefined, { signal })
+      this.#bulkFailed.delete(peerId)
+      return bulk
     } catch (err) {
-      if (options.signal?.aborted === true) throw new OperationAbortedError()
-      this.#c.log('no TCP connection to %s for a large transfer (%s); it goes over %s', ss58, toError(err).message, session.connection.remoteAddr.toString())
-      return session
+      this.#bulkFailed.set(peerId, performance.now())
+      if (this.#bulkFailed.size > 4096) this.#bulkFailed.delete(this.#bulkFailed.keys().next().value as string)
+      this.#c.log('no TCP connection to %s for large transfers (%s); they go over %s for the next %d s', ss58, toError(err).message, session.connection.remoteAddr.toString(), BULK_RETRY_AFTER_MS / 1000)
+      return undefined
     }
   }
 

@@ -58,6 +58,12 @@ export interface FanOutOptions extends AbortOptions {
   stream?: boolean | undefined
   /** Encrypt end to end. */
   encrypt?: boolean | undefined
+  /**
+   * Send each member's request over the connection for large transfers (see
+   * `SubwireRequestOptions.bulk`); default `false`: a second dial per member would come out
+   * of the fan-out's deadline.
+   */
+  bulk?: boolean | undefined
 }
 
 /** A fan-out in progress: iterate it for the results; `summary` resolves after the last. */

@@ -22,7 +22,7 @@ import type { Authenticator } from '../auth/authenticator.ts'
 import type { Session } from '../auth/session.ts'
 import type { AbortOptions } from '../abort.ts'
 import type { E2eSealing } from '../encryption/sealing.ts'
-import type { HandleOptions, MessageOptions, SendRequestOptions, RequestServed, SendOptions } from '../types.ts'
+import type { HandleOptions, MessageOptions, SubwireRequestOptions, RequestServed, SendOptions } from '../types.ts'
 import type { MessageInbox } from './messages.ts'
 import type { Caller, RequestLimiter, RpcHandler } from './types.ts'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
@@ -74,19 +74,25 @@ export interface RpcServiceInit {
 }
 
 /**
- * A cheap lower bound of a request body's encoded size: its bytes or string, or those of
- * its top-level fields (a body of many small fields counts as small).
+ * Whether a request body encodes to at least `min` bytes, judged cheaply from below: byte
+ * arrays and strings by their length, numbers as one byte each, two levels of arrays and
+ * objects deep; the walk stops once `min` is reached.
  */
-function bodyBytes (body: unknown): number {
-  if (body instanceof Uint8Array) return body.byteLength
-  if (typeof body === 'string') return body.length
-  if (body === null || typeof body !== 'object') return 0
+function atLeast (body: unknown, min: number): boolean {
   let n = 0
-  for (const v of Array.isArray(body) ? body : Object.values(body)) {
-    if (v instanceof Uint8Array) n += v.byteLength
+  const walk = (v: unknown, depth: number): boolean => {
+    if (ArrayBuffer.isView(v)) n += v.byteLength
+    else if (v instanceof ArrayBuffer) n += v.byteLength
     else if (typeof v === 'string') n += v.length
+    else if (typeof v === 'number') n += 1
+    else if (depth < 2 && v !== null && typeof v === 'object') {
+      for (const x of Array.isArray(v) ? v : v instanceof Map ? v.values() : Object.values(v)) {
+        if (walk(x, depth + 1)) return true
+      }
+    }
+    return n >= min
   }
-  return n
+  return walk(body, 0)
 }
 
 /** Dead connections (still marked open) skipped for one request before it fails. */
@@ -169,14 +175,14 @@ export class RpcService {
   }
 
   /** Sends a request to the session `reach` resolves, and resolves with the reply body. */
-  async request (reach: () => Promise<Session>, type: string, body: unknown, options: SendRequestOptions = {}): Promise<unknown> {
+  async request (reach: () => Promise<Session>, type: string, body: unknown, options: SubwireRequestOptions = {}): Promise<unknown> {
     const { client, session } = await this.#client(this.#bulk(reach, body, options), 'rpc', options)
     const e2e = (options.encrypt ?? this.#init.encryptRequests) ? this.#c.sealing.requestSealer(session, E2ePurpose.Request, type) : undefined
     return await client.request(type, body, { signal: options.signal, timeout: options.timeout ?? this.#init.requestTimeoutMs, e2e })
   }
 
   /** Sends a request whose handler streams its reply; yields each chunk. */
-  async * requestStream (reach: () => Promise<Session>, type: string, body: unknown, options: SendRequestOptions = {}): AsyncGenerator<unknown, void, undefined> {
+  async * requestStream (reach: () => Promise<Session>, type: string, body: unknown, options: SubwireRequestOptions = {}): AsyncGenerator<unknown, void, undefined> {
     const { client, session } = await this.#client(this.#bulk(reach, body, options), 'rpc', options)
     const e2e = (options.encrypt ?? this.#init.encryptRequests) ? this.#c.sealing.requestSealer(session, E2ePurpose.Request, type) : undefined
     yield * client.requestStream(type, body, { signal: options.signal, timeout: options.timeout ?? this.#init.requestTimeoutMs, e2e })
@@ -237,10 +243,10 @@ export class RpcService {
     return limiter
   }
 
-  /** `reach`, or the bulk session to the same remote for a large request (see {@link SendRequestOptions.bulk}). */
-  #bulk (reach: () => Promise<Session>, body: unknown, options: SendRequestOptions): () => Promise<Session> {
+  /** `reach`, or the bulk session to the same remote for a large request (see {@link SubwireRequestOptions.bulk}). */
+  #bulk (reach: () => Promise<Session>, body: unknown, options: SubwireRequestOptions): () => Promise<Session> {
     const bulk = this.#c.bulkSession
-    if (bulk === undefined || options.bulk === false || (options.bulk !== true && bodyBytes(body) < this.#init.bulkMinRequestBytes)) return reach
+    if (bulk === undefined || options.bulk === false || (options.bulk !== true && !atLeast(body, this.#init.bulkMinRequestBytes))) return reach
     return async () => await bulk(await reach(), options)
   }
 
