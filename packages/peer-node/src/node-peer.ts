@@ -158,6 +158,8 @@ export class NodePeer extends SubwirePeer {
   readonly #home: string | undefined
   readonly #watch: boolean
   readonly #onAclReload: NodePeerInit['onAclReload']
+  /** The last ACL application queued (see {@link NodePeer.applyAcl}). */
+  #aclTurn: Promise<unknown> = Promise.resolve()
   #unwatch: (() => void) | undefined
 
   readonly #ownedStore: QueueStore | undefined
@@ -216,19 +218,39 @@ export class NodePeer extends SubwirePeer {
    * and every live connection re-checked (blocked peers are disconnected).
    */
   async applyAcl (acl: AclFile): Promise<number> {
+    return await this.#inAclTurn(async () => await this.#apply(acl))
+  }
+
+  async #apply (acl: AclFile): Promise<number> {
     this.subwire.acl.update(acl)
     await this.subwire.setFirewall(firewallFromAclFile(acl, this.subwire.netuids))
     return await this.subwire.recheckAccess()
   }
 
+  /**
+   * Runs `fn` after every ACL application before it: two of them interleaving (an edit
+   * through the local API and the file watcher's reload of an earlier write) could leave
+   * the older firewall in force.
+   */
+  async #inAclTurn<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.#aclTurn.then(fn)
+    this.#aclTurn = run.catch(() => {})
+    return await run
+  }
+
+  /** The watcher's reload: the file is read again at its turn, so an older version never wins over a newer one applied meanwhile. */
   async #applyAcl (acl: AclFile | Error): Promise<void> {
     if (acl instanceof Error) {
       this.#onAclReload?.(acl)
       return
     }
+    const home = this.#home
     try {
-      const closed = await this.applyAcl(acl)
-      this.#onAclReload?.({ acl, closed })
+      const result = await this.#inAclTurn(async () => {
+        const current = home === undefined ? acl : await readAclFile(home)
+        return { acl: current, closed: await this.#apply(current) }
+      })
+      this.#onAclReload?.(result)
     } catch (err) {
       this.#onAclReload?.(err instanceof Error ? err : new Error(String(err)))
     }

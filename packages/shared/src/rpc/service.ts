@@ -276,11 +276,13 @@ export class RpcService {
       return { client: await opening, session }
     } catch (err) {
       // a connection still marked open whose muxer has closed under it (seen on a listener
-      // after the remote refused the handshake it had answered): close it, reach the peer again
+      // after the remote refused the handshake it had answered), or one the remote closed
+      // while we opened the stream (it blocked us, say): close it, reach the peer again, and
+      // the new handshake says why
       const e = toError(err)
-      if (stale >= MAX_STALE_SESSIONS || !isConnectionLost(e) || session.connection.status !== 'open') throw e
+      if (stale >= MAX_STALE_SESSIONS || !isConnectionLost(e)) throw e
       this.#c.log('connection %s to %s cannot open streams (%s): closing it, reaching the peer again', session.connection.id, session.remote.ss58, e.message)
-      session.connection.abort(e)
+      if (session.connection.status === 'open') session.connection.abort(e)
       return await this.#client(reach, kind, options, stale + 1)
     }
   }
