@@ -17,3 +17,21 @@ export interface AbortOptions {
 export function throwIfAborted (signal?: AbortSignal): void {
   if (signal?.aborted === true) throw new OperationAbortedError()
 }
+
+/**
+ * Waits for `promise`, or rejects with an {@link OperationAbortedError} as soon as `signal`
+ * aborts (the work behind `promise` goes on: others may be waiting for it too).
+ */
+export async function untilAborted<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal === undefined) return await promise
+  throwIfAborted(signal)
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([promise, new Promise<never>((_resolve, reject) => {
+      onAbort = () => { reject(new OperationAbortedError()) }
+      signal.addEventListener('abort', onAbort, { once: true })
+    })])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
+}

@@ -7,8 +7,8 @@
  * @packageDocumentation
  */
 import { AUTH_PROTOCOL, MAX_HANDSHAKE_FRAME_BYTES, MAX_TIMER_MS } from '../constants.ts'
-import { OperationAbortedError, AttestationExpiredError, ConnectionLostError, HandshakeFailedError, HandshakeTimeoutError, PeerNotStartedError, RateLimitedError, toError } from '../errors/index.ts'
-import { throwIfAborted } from '../abort.ts'
+import { AttestationExpiredError, ConnectionLostError, HandshakeFailedError, HandshakeTimeoutError, PeerNotStartedError, RateLimitedError, toError } from '../errors/index.ts'
+import { untilAborted } from '../abort.ts'
 import { verifyAttestation, SignatureCache } from '../identity/attestation.ts'
 import { refuseChannel } from '../rpc/frames.ts'
 import { FramedStream } from '../wire/framed-stream.ts'
@@ -140,18 +140,7 @@ export class Authenticator {
     const s = this.#sessions.get(connection.id)
     if (s !== undefined) return s
     if (connection.status !== 'open') throw new ConnectionLostError()
-    const p = this.#pendingFor(connection)
-    if (options.signal === undefined) return await p.promise
-    const signal = options.signal
-    throwIfAborted(signal)
-    const { promise, reject } = Promise.withResolvers<never>()
-    const onAbort = (): void => { reject(new OperationAbortedError()) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    try {
-      return await Promise.race([p.promise, promise])
-    } finally {
-      signal.removeEventListener('abort', onAbort)
-    }
+    return await untilAborted(this.#pendingFor(connection).promise, options.signal)
   }
 
   /** A connection opened: refuse a flood, else start (outbound) or await (inbound) its handshake. */

@@ -14,7 +14,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { OperationAbortedError, PeerNotStartedError, PeerUnreachableError, RecordPeerMismatchError, UnexpectedHotkeyError, toError } from '../errors/index.ts'
-import { throwIfAborted } from '../abort.ts'
+import { throwIfAborted, untilAborted } from '../abort.ts'
 import { mergeAddrs } from './address-book.ts'
 import { isDialable, parseDestination, stripPeerId } from './destination.ts'
 import type { AbortOptions } from '../abort.ts'
@@ -136,19 +136,7 @@ export class Connector {
       this.#bulkDials.set(peerId, dial)
     }
     // a caller who gives up stops waiting; the dial goes on for the others
-    const signal = options.signal
-    if (signal === undefined) return await dial ?? session
-    throwIfAborted(signal)
-    let onAbort: (() => void) | undefined
-    try {
-      const got = await Promise.race([dial, new Promise<never>((_resolve, reject) => {
-        onAbort = () => { reject(new OperationAbortedError()) }
-        signal.addEventListener('abort', onAbort, { once: true })
-      })])
-      return got ?? session
-    } finally {
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
-    }
+    return await untilAborted(dial, options.signal) ?? session
   }
 
   /** Dials `addrs` of the remote of `session` over TCP and authenticates it; `undefined` (remembered for a while) if that fails. */
