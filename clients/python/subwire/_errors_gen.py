@@ -292,6 +292,14 @@ class InvalidSs58Error(SubwireError):
     default_message = "Invalid SS58 address"
 
 
+class ManifestRequiredError(SubwireError):
+    """The receiver needs the whole manifest of this file to resume it"""
+
+    name = "ManifestRequiredError"
+    code = "ERR_MANIFEST_REQUIRED"
+    default_message = "The receiver needs the whole manifest of this file to resume it"
+
+
 class MaxAttemptsError(SubwireError):
     """The item reached its maximum number of delivery attempts"""
 
@@ -587,6 +595,7 @@ ERRORS: dict[str, type[SubwireError]] = {
     "InvalidManifestError": InvalidManifestError,
     "InvalidSignatureError": InvalidSignatureError,
     "InvalidSs58Error": InvalidSs58Error,
+    "ManifestRequiredError": ManifestRequiredError,
     "MaxAttemptsError": MaxAttemptsError,
     "NotAuthenticatedError": NotAuthenticatedError,
     "NotStartedError": PeerNotStartedError,
@@ -622,4 +631,4 @@ ERRORS: dict[str, type[SubwireError]] = {
     "WrongSs58PrefixError": WrongSs58PrefixError,
 }
 
-__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChainUnavailableError", "ChunkHashMismatchError", "ConnectionClosedError", "ConnectionLostError", "CreditWindowExceededError", "DeadLetterError", "DecodeLimitError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutTimeoutError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FolderLimitError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "HotkeyRecordExpiredError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidHotkeyRecordError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "OperationAbortedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerNotStartedError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RecordPeerMismatchError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "StaleHotkeyRecordError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TransferInProgressError", "TruncatedFrameError", "UnexpectedHotkeyError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "UnsafePathError", "WrongSs58PrefixError", "ERRORS"]
+__all__ = ["AbortError", "AccessDeniedError", "ApiProtocolError", "ApiUnauthorizedError", "ApiVersionError", "AttestationExpiredError", "AttestationFromFutureError", "ChainUnavailableError", "ChunkHashMismatchError", "ConnectionClosedError", "ConnectionLostError", "CreditWindowExceededError", "DeadLetterError", "DecodeLimitError", "DecryptionFailedError", "EncryptionRequiredError", "EncryptionUnavailableError", "FanOutTimeoutError", "FileHashMismatchError", "FileRefusedError", "FileTooLargeError", "FilesNotEnabledError", "FolderLimitError", "FrameTooLargeError", "HandlerTakenError", "HandshakeFailedError", "HandshakeTimeoutError", "HotkeyLoadError", "HotkeyRecordExpiredError", "InsufficientDiskSpaceError", "InvalidAttestationError", "InvalidConfigError", "InvalidDestinationError", "InvalidFrameError", "InvalidHotkeyRecordError", "InvalidManifestError", "InvalidSignatureError", "InvalidSs58Error", "ManifestRequiredError", "MaxAttemptsError", "NotAuthenticatedError", "NotStartedError", "OperationAbortedError", "PartialFileCorruptedError", "PeerIdMismatchError", "PeerNotStartedError", "PeerUnreachableError", "QueueCorruptError", "QueueExpiredError", "QueueItemExistsError", "QueueItemNotFoundError", "QueueNotEnabledError", "RateLimitedError", "RecordPeerMismatchError", "RemoteHandlerError", "ReplyKindError", "RequestTimeoutError", "SourceChangedError", "StaleHotkeyRecordError", "SubnetFirewallError", "SubnetNotServedError", "TooManyRequestsError", "TransferCancelledError", "TransferInProgressError", "TruncatedFrameError", "UnexpectedHotkeyError", "UnexpectedPeerError", "UnknownDestinationError", "UnknownOperationError", "UnknownRpcTypeError", "UnsafePathError", "WrongSs58PrefixError", "ERRORS"]

@@ -453,16 +453,17 @@ class Client:
 
     # --- files and the outbox -------------------------------------------------------------
 
-    async def send_file(self, dest: str, path: str | os.PathLike[str], *, name: str | None = None, queue: bool = False, wait: bool = True, on_progress: ProgressCallback | None = None, netuid: int | None = None, encrypt: bool | None = None) -> dict[str, Any]:
+    async def send_file(self, dest: str, path: str | os.PathLike[str], *, name: str | None = None, queue: bool = False, wait: bool = True, on_progress: ProgressCallback | None = None, netuid: int | None = None, encrypt: bool | None = None, hash_first: bool | None = None) -> dict[str, Any]:
         """Sends a file the peer reads from ``path`` (never through the API). Returns once the receiver verified it
         (``blake3``, ``size``, ``bytesSent``, ``resumedFrom``, ``ms``). With ``queue=True`` it goes through the outbox;
-        ``wait=False`` then returns the item id at once."""
+        ``wait=False`` then returns the item id at once. A file the peer has no kept hashes of leaves at once, hashed
+        as it goes (its root sent last); ``hash_first=True`` hashes it whole first."""
         def on_frame(f: dict[str, Any]) -> None:
             if f["t"] == "progress" and on_progress is not None:
                 r = on_progress(Progress(phase=f.get("phase", "bytes"), bytes=int(f.get("bytes") or 0), total=int(f.get("total") or 0), rate=int(f.get("rate") or 0), transfer=f.get("transfer")))
                 if inspect.isawaitable(r):
                     asyncio.ensure_future(r)
-        args = {"dest": dest, "path": os.path.abspath(os.fspath(path)), "name": name, "queue": queue, "wait": wait if queue else None, "progress": on_progress is not None, "netuid": netuid, "encrypt": encrypt}
+        args = {"dest": dest, "path": os.path.abspath(os.fspath(path)), "name": name, "queue": queue, "wait": wait if queue else None, "progress": on_progress is not None, "netuid": netuid, "encrypt": encrypt, "hashFirst": hash_first}
         return await self._call("send_file", args, on_frame)
 
     async def cancel_transfer(self, transfer: str, reason: str | None = None) -> bool:

@@ -128,6 +128,23 @@ def test_a_1_gib_file_from_python_arrives_with_equal_hash(alice: Listener, bob: 
         src.unlink()
 
 
+def test_a_file_not_seen_before_leaves_at_once_unless_hash_first(alice: Listener, bob: Listener, workdir: Path) -> None:
+    async def main() -> None:
+        async with await subwire.connect(alice.socket) as a:
+            for hash_first in (False, True):
+                src = workdir / f"fresh-{hash_first}.bin"
+                src.write_bytes(os.urandom(3 << 20))
+                progress: list[subwire.Progress] = []
+                r = await a.send_file(bob.addr, src, on_progress=progress.append, hash_first=hash_first)
+                assert r["size"] == 3 << 20
+                phases = [p.phase for p in progress]
+                # streamed: the bytes first, never a hashing phase; hashed first: the hashing phase before any byte
+                assert phases[0] == ("hashing" if hash_first else "bytes"), phases
+                assert ("hashing" in phases) is hash_first
+                src.unlink()
+    run(main())
+
+
 def test_events_arrive_in_order(alice: Listener, bob: Listener) -> None:
     async def main() -> None:
         async with await subwire.connect(alice.socket) as a, await subwire.connect(bob.socket) as b:

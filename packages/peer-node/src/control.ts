@@ -303,6 +303,7 @@ async function handle (socket: Socket, ready: Promise<Served>): Promise<void> {
           let last = 0
           queued = await enqueueOrJoin(outbox, async () => await outbox.enqueueFile(str(req.dest, 'dest'), source, {
             ...common,
+            hashFirst: optBool(req.hashFirst),
             signal: controller.signal,
             onProgress: (p) => {
               const now = Date.now()

@@ -12,6 +12,7 @@ import { SourceChangedError } from '@subwire/shared'
 import { takeHasher, releaseHasher } from '@subwire/shared/protocol'
 import type { AbortOptions, FileManifest, FileSource, ManifestCache, ReadOptions } from '@subwire/shared'
 import type { FileHandle } from 'node:fs/promises'
+import { sourceKeyOf } from './outboard.ts'
 import type { Outboard } from './outboard.ts'
 
 /** Options of {@link NodeFileSource.open}. */
@@ -48,7 +49,8 @@ export class NodeFileSource implements FileSource {
             if (kept !== undefined) this.#expected = { chunkSize, chunkHashes: kept.chunkHashes }
             return kept
           },
-          put: async (manifest: FileManifest) => { await outboard.put(key, manifest) }
+          put: async (manifest: FileManifest) => { await outboard.put(key, manifest) },
+          sourceKey: sourceKeyOf(key)
         }
   }
 

@@ -85,6 +85,20 @@ export class NodeFileStore implements FileStore {
     }
   }
 
+  async hasPartialOf (sender: string, name: string, size: number): Promise<boolean> {
+    let names: string[]
+    try {
+      names = (await readdir(this.partial)).filter((n) => KEY.test(n.slice(0, -5)) && n.endsWith('.json'))
+    } catch {
+      return false
+    }
+    for (const n of names) {
+      const p = await readProgress(join(this.partial, n))
+      if (p !== undefined && p.sender === sender && p.name === name && p.size === size && await this.partialBytes(n.slice(0, -5)) > 0) return true
+    }
+    return false
+  }
+
   async received (sender: string, name: string, size: number): Promise<boolean> {
     if (!isSs58(sender) || name.includes('/') || name.startsWith('.')) return false
     try {
@@ -193,7 +207,8 @@ export class NodeFileStore implements FileStore {
     const root = bytesToHex(manifest.root)
     const { chunkSize } = manifest
     const old = await readProgress(progressPath)
-    const resumable = old !== undefined && old.root === root && old.size === manifest.size && old.chunkSize === chunkSize
+    // a streamed attempt's partial (its root unknown then) resumes under the hashed manifest of the same source
+    const resumable = old !== undefined && root !== '' && (old.root === root || old.root === '') && old.size === manifest.size && old.chunkSize === chunkSize
     const handle = resumable ? await open(partPath, 'r+').catch(async () => await open(partPath, 'w+', 0o600)) : await open(partPath, 'w+', 0o600)
     let verified = 0
     try {

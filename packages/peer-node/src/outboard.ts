@@ -7,6 +7,7 @@
  *
  * @packageDocumentation
  */
+import { createHash } from 'node:crypto'
 import { mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { blake3 } from '@subwire/shared'
@@ -30,6 +31,17 @@ interface Entry extends FileIdentity {
   root: string
   /** The chunk hashes, base64. */
   hashes: string
+}
+
+/**
+ * The source key of a file's current version (`FileManifest.sourceKey`): SHA-256 over its
+ * identity, the same while path, size, mtime, inode and device are, other once one changes.
+ * It names the receiver's partial of a streamed send, so a later hashed send of the
+ * unchanged file resumes it.
+ */
+export function sourceKeyOf (id: FileIdentity): Uint8Array {
+  const text = `subwire-source-v1\u0000${id.dev}\u0000${id.ino}\u0000${id.size}\u0000${id.mtimeMs}\u0000${id.path}`
+  return new Uint8Array(createHash('sha256').update(text).digest())
 }
 
 /** Outboards kept at most (the oldest go first): a few MiB each for the largest files. */

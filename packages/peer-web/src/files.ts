@@ -111,6 +111,26 @@ export class OpfsFileStore implements FileStore {
     return bytes
   }
 
+  async hasPartialOf (sender: string, name: string, size: number): Promise<boolean> {
+    let partials: FileSystemDirectoryHandle
+    try {
+      partials = await this.#dir('partial')
+    } catch {
+      return false
+    }
+    for await (const [key, handle] of partials.entries()) {
+      if (handle.kind !== 'directory') continue
+      let meta: { sender?: unknown, name?: unknown, size?: unknown }
+      try {
+        meta = JSON.parse(await (await (await (handle as FileSystemDirectoryHandle).getFileHandle('meta.json')).getFile()).text()) as typeof meta
+      } catch {
+        continue
+      }
+      if (meta.sender === sender && meta.name === name && meta.size === size && await this.partialBytes(key) > 0) return true
+    }
+    return false
+  }
+
   async received (sender: string, name: string, size: number): Promise<boolean> {
     if (!isSs58(sender)) return false
     try {

@@ -87,7 +87,8 @@ export async function resumePartial (partials: FileSystemDirectoryHandle, key: s
   let dir = await partials.getDirectoryHandle(key, { create: true })
   const old = await readJson<PartialProgress>(dir, 'meta.json')
   let verified = 0
-  if (old !== undefined && old.root === meta.root && old.size === meta.size && old.chunkSize === meta.chunkSize) {
+  // a streamed attempt's partial (its root unknown then) resumes under the hashed manifest of the same source
+  if (old !== undefined && meta.root !== '' && (old.root === meta.root || old.root === '') && old.size === meta.size && old.chunkSize === meta.chunkSize) {
     verified = await verifiedPrefix(dir, manifest, layout)
   } else {
     await partials.removeEntry(key, { recursive: true })

@@ -75,7 +75,7 @@ export {
   EncryptionUnavailableError, FileHashMismatchError, FileRefusedError, FileTooLargeError,
   FilesNotEnabledError, FrameTooLargeError, HandshakeFailedError, HandshakeTimeoutError, HotkeyLoadError,
   InsufficientDiskSpaceError, InvalidAttestationError, InvalidConfigError, InvalidDestinationError,
-  InvalidFrameError, InvalidManifestError, InvalidSignatureError, InvalidSs58Error, MaxAttemptsError,
+  InvalidFrameError, InvalidManifestError, InvalidSignatureError, InvalidSs58Error, ManifestRequiredError, MaxAttemptsError,
   NotAuthenticatedError, PeerNotStartedError, PartialFileCorruptedError, PeerIdMismatchError,
   PeerUnreachableError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError,
   QueueNotEnabledError, RateLimitedError, RemoteHandlerError, ReplyKindError, RequestTimeoutError,
@@ -115,6 +115,7 @@ export type { AddressBook, AddressBookEntry } from './auth/address-book.ts'
 
 // files
 export { createManifest } from './files/manifest.ts'
+export type { CreateManifestOptions } from './files/manifest.ts'
 export { blake3 } from './files/hash.ts'
 export { sanitizeFileName } from './files/names.ts'
 export { sanitizeRelativePath } from './files/folder.ts'

@@ -48,7 +48,7 @@ export type { FolderSession, ReceiveFolderInit } from './files/folder-receiver.t
 export { FolderSender } from './files/folder-sender.ts'
 export type { FolderSenderComponents } from './files/folder-sender.ts'
 export { folderFromWire, folderKey, folderRoot, folderToWire, safeFolderPaths } from './files/folder.ts'
-export { chunkCount, chunkLength, fileRoot, manifestToWire, manifestFromWire, transferKey, verifyChunksOnDisk } from './files/manifest.ts'
+export { chunkCount, chunkLength, contentKey, fileRoot, manifestToWire, manifestFromWire, transferKey, verifyChunksOnDisk } from './files/manifest.ts'
 export { bytesToHex } from './bytes.ts'
 export { blake3BackendName, releaseHasher, takeHasher, useBlake3, wasmBlake3 } from './files/hash.ts'
 export type { Blake3Backend, Blake3Hasher } from './files/hash.ts'

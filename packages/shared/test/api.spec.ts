@@ -61,7 +61,7 @@ describe('public API', () => {
       'FileTooLargeError', 'FilesNotEnabledError', 'FolderLimitError', 'FrameTooLargeError', 'HandshakeFailedError',
       'HandshakeTimeoutError', 'HotkeyLoadError', 'InsufficientDiskSpaceError', 'InvalidAttestationError',
       'InvalidConfigError', 'InvalidDestinationError', 'InvalidFrameError', 'InvalidManifestError',
-      'InvalidSignatureError', 'InvalidSs58Error', 'MAX_ANNOUNCED_ADDRS', 'MAX_ATTESTATION_LIFETIME_MS',
+      'InvalidSignatureError', 'InvalidSs58Error', 'ManifestRequiredError', 'MAX_ANNOUNCED_ADDRS', 'MAX_ATTESTATION_LIFETIME_MS',
       'MAX_FILE_CHUNKS', 'MAX_FILE_CHUNK_SIZE', 'MAX_FILE_NAME_BYTES', 'MAX_FOLDER_DEPTH', 'MAX_FOLDER_ENTRIES', 'MAX_FOLDER_PATH_BYTES', 'MAX_HANDSHAKE_FRAME_BYTES', 'MAX_NETUID',
       'MAX_QUEUED_MESSAGE_BYTES', 'MAX_MESSAGE_ID_BYTES', 'MAX_TYPE_LENGTH', 'MIN_FILE_CHUNK_SIZE', 'MaxAttemptsError', 'MemoryAddressBook',
       'MemoryDeliveryLog', 'MemoryQueueStore', 'NotAuthenticatedError', 'OperationAbortedError', 'Outbox', 'PROTOCOL_VERSION',
@@ -94,7 +94,7 @@ describe('public API', () => {
     assert.deepEqual(names, [
       'E2E_DOMAIN', 'E2E_TAG_BYTES', 'E2ePurpose', 'EncryptionKeyring', 'FileReceiver', 'FileSender', 'FolderReceiver', 'FolderRegistry', 'FolderSender', 'FrameDecoder',
       'FrameKind', 'FramedStream', 'RpcClient', 'RpcServer', 'SignatureCache', 'StreamCipher', 'X25519_BYTES',
-      'asRecord', 'backoffDelay', 'bytesField', 'bytesToHex', 'chunkCount', 'chunkLength', 'decodeAttestation',
+      'asRecord', 'backoffDelay', 'bytesField', 'bytesToHex', 'chunkCount', 'chunkLength', 'contentKey', 'decodeAttestation',
       'decodeValue', 'deliveryKey', 'deriveStreamCipher', 'e2eInfo', 'encodeAttestation', 'encodeFrame', 'encodeValue',
       'envelopeFromWire', 'fileDataCipher', 'fileRoot', 'folderFromWire', 'folderKey', 'folderRoot', 'folderToWire', 'initiateHandshake', 'ipOfMultiaddr', 'manifestFromWire',
       'manifestToWire', 'markRemote', 'mergeAddrs', 'openEnvelope', 'parseDestination', 'receiveFileOverStream',

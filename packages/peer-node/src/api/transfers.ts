@@ -13,7 +13,6 @@
 import { isAbsolute } from 'node:path'
 import { QueueNotEnabledError } from '@subwire/shared'
 import { enqueueOrJoin, viewToJson, watchItem } from '../control.ts'
-import { NodeFileSource } from '../files.ts'
 import { API_PROGRESS_INTERVAL_MS } from './constants.ts'
 import { ApiProtocolError } from './errors.ts'
 import type { Args } from './args.ts'
@@ -44,14 +43,15 @@ async function sendFile (peer: NodePeer, a: Args, ctx: OpContext): Promise<unkno
   const dest = a.str('dest')
   const transferId = a.optStr('transferId')
   const name = a.optStr('name')
-  const common = { netuid: a.optInt('netuid'), encrypt: a.optBool('encrypt'), signal: ctx.signal, ...(transferId === undefined ? {} : { id: transferId }) }
+  const common = { netuid: a.optInt('netuid'), encrypt: a.optBool('encrypt'), hashFirst: a.optBool('hashFirst'), signal: ctx.signal, ...(transferId === undefined ? {} : { id: transferId }) }
   const onProgress = a.optBool('progress') === false ? undefined : progressTo(ctx)
   if (a.optBool('queue') !== true) {
     const r = await peer.sendFile(dest, path, { ...common, ...(name === undefined ? {} : { name }), ...(onProgress === undefined ? {} : { onProgress }) })
     return { ...r, queued: false }
   }
   const outbox = outboxOf(peer)
-  const source = await NodeFileSource.open(path, name)
+  // with the outboard: its kept hashes, or (none kept) a streamed manifest
+  const source = await peer.openFile(path, name)
   const queuing = (async () => {
     try {
       return await enqueueOrJoin(outbox, async () => await outbox.enqueueFile(dest, source, { ...common, ...(onProgress === undefined ? {} : { onProgress }) }))

@@ -35,6 +35,17 @@ export class InvalidManifestError extends SubwireError {
   static override code = 'ERR_INVALID_MANIFEST'
   static defaultMessage = 'Malformed file manifest'
 }
+/**
+ * The receiver asks for the whole manifest before the first chunk: the sender offered it
+ * streamed (chunk hashes computed as the chunks go, the root sent after the last), but the
+ * receiver holds part of this file from an earlier attempt and can resume it only against
+ * the chunk hashes. The sender hashes the file and offers it again, which resumes.
+ */
+export class ManifestRequiredError extends SubwireError {
+  static override name = 'ManifestRequiredError'
+  static override code = 'ERR_MANIFEST_REQUIRED'
+  static defaultMessage = 'The receiver needs the whole manifest of this file to resume it'
+}
 /** A received chunk does not match its hash in the manifest; it was not written. */
 export class ChunkHashMismatchError extends SubwireError {
   static override name = 'ChunkHashMismatchError'

@@ -25,7 +25,7 @@ import { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, I
 import { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedHotkeyError } from './auth.ts'
 import { RemoteHandlerError, ReplyKindError, RequestTimeoutError, SubnetNotServedError, TooManyRequestsError, UnknownRpcTypeError } from './rpc.ts'
 import { ConnectionLostError, InvalidConfigError, InvalidDestinationError, OperationAbortedError, PeerNotStartedError, PeerUnreachableError, UnknownDestinationError } from './connection.ts'
-import { CreditWindowExceededError, ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError, UnsafePathError, FolderLimitError, TransferInProgressError } from './files.ts'
+import { CreditWindowExceededError, ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, ManifestRequiredError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError, UnsafePathError, FolderLimitError, TransferInProgressError } from './files.ts'
 import { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 import { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
 import { ChainUnavailableError, FanOutTimeoutError, HotkeyRecordExpiredError, InvalidHotkeyRecordError, RecordPeerMismatchError, StaleHotkeyRecordError } from './discovery.ts'
@@ -37,7 +37,7 @@ export { AttestationExpiredError, AttestationFromFutureError, HotkeyLoadError, I
 export { AccessDeniedError, HandshakeFailedError, HandshakeTimeoutError, NotAuthenticatedError, RateLimitedError, SubnetFirewallError, UnexpectedHotkeyError } from './auth.ts'
 export { RemoteHandlerError, ReplyKindError, RequestTimeoutError, SubnetNotServedError, TooManyRequestsError, UnknownRpcTypeError } from './rpc.ts'
 export { ConnectionLostError, InvalidConfigError, InvalidDestinationError, isAbortError, isConnectionLost, OperationAbortedError, PeerNotStartedError, PeerUnreachableError, UnknownDestinationError } from './connection.ts'
-export { CreditWindowExceededError, ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError, UnsafePathError, FolderLimitError, TransferInProgressError } from './files.ts'
+export { CreditWindowExceededError, ChunkHashMismatchError, FileHashMismatchError, FileRefusedError, FileTooLargeError, FilesNotEnabledError, InsufficientDiskSpaceError, InvalidManifestError, ManifestRequiredError, PartialFileCorruptedError, SourceChangedError, TransferCancelledError, UnsafePathError, FolderLimitError, TransferInProgressError } from './files.ts'
 export { DecryptionFailedError, EncryptionRequiredError, EncryptionUnavailableError } from './encryption.ts'
 export { DeadLetterError, MaxAttemptsError, QueueCorruptError, QueueExpiredError, QueueItemExistsError, QueueItemNotFoundError, QueueNotEnabledError } from './outbox.ts'
 export { ChainUnavailableError, FanOutTimeoutError, HotkeyRecordExpiredError, InvalidHotkeyRecordError, RecordPeerMismatchError, StaleHotkeyRecordError } from './discovery.ts'
@@ -97,6 +97,7 @@ export const errorClasses = {
   FileTooLargeError,
   InsufficientDiskSpaceError,
   InvalidManifestError,
+  ManifestRequiredError,
   ChunkHashMismatchError,
   FileHashMismatchError,
   PartialFileCorruptedError,

@@ -5,7 +5,7 @@
  */
 import { bytesField, uintField } from '../wire/fields.ts'
 import { BLAKE3_BYTES, FILE_WINDOW_CHUNKS } from '../constants.ts'
-import { OperationAbortedError, ChunkHashMismatchError, CreditWindowExceededError, InvalidFrameError, PartialFileCorruptedError, toError, TransferCancelledError, isAbortError } from '../errors/index.ts'
+import { OperationAbortedError, ChunkHashMismatchError, CreditWindowExceededError, FileHashMismatchError, InvalidFrameError, PartialFileCorruptedError, toError, TransferCancelledError, isAbortError } from '../errors/index.ts'
 import { formatSize } from '../units.ts'
 import { E2E_TAG_BYTES } from '../encryption/envelope.ts'
 import type { StreamCipher } from '../encryption/envelope.ts'
@@ -15,7 +15,7 @@ import type { FileManifest, FileOffer, PartialFile, ReceivedFile } from './types
 import { DiskReservations } from './reservations.ts'
 import { bytesToHex, equalBytes } from '../bytes.ts'
 import { blake3, releaseHasher, takeHasher } from './hash.ts'
-import { chunkCount, chunkLength, verifyChunksOnDisk } from './manifest.ts'
+import { chunkCount, chunkLength, completeStreamedManifest, verifyChunksOnDisk } from './manifest.ts'
 import { cancelFrame, cancelledBy, forRemote } from './frames.ts'
 import type { ReceiveFileInit } from './types.ts'
 
@@ -57,7 +57,11 @@ export class ChunkReceiver {
     this.#n = chunkCount(manifest.size, manifest.chunkSize)
   }
 
-  async run (key: string, name: string, publicOffer: FileOffer, contentId: string, reservation: ReturnType<DiskReservations['reserve']> | undefined,
+  /**
+   * Accepts the offer, receives its chunks, checks the file on disk and moves it into place;
+   * `contentId` names the delivered content by its root (known at the end for a streamed offer).
+   */
+  async run (key: string, name: string, publicOffer: FileOffer, contentId: ((root: Uint8Array) => Promise<string>) | undefined, reservation: ReturnType<DiskReservations['reserve']> | undefined,
     refuse: (err: Error) => Promise<never>, acceptEncrypted: (() => Promise<{ ek: Uint8Array, cipher: StreamCipher }>) | undefined): Promise<ReceivedFile> {
     const init = this.#init
     const manifest = this.#manifest
@@ -90,7 +94,7 @@ export class ChunkReceiver {
         throw err
       }
       await init.delivered?.mark(`f:${manifest.id}`)
-      await init.delivered?.mark(contentId)
+      if (contentId !== undefined) await init.delivered?.mark(await contentId(manifest.root))
       this.#framed.send({ k: 'done', r: manifest.root })
       await this.#framed.close().catch(() => {})
       return { id: manifest.id, from: init.caller.ss58, caller: init.caller, name, path, size: manifest.size, blake3: bytesToHex(manifest.root), resumedFrom }
@@ -104,6 +108,7 @@ export class ChunkReceiver {
     const manifest = this.#manifest
     const n = this.#n
     const h = await takeHasher()
+    const streamed = manifest.streamed === true
     const started = performance.now()
     this.#lastCommit = started
     let lastReport = 0
@@ -124,7 +129,10 @@ export class ChunkReceiver {
         if (i !== next || data.byteLength !== length) throw new InvalidFrameError(`expected chunk ${next} of ${length} bytes, got chunk ${i} of ${data.byteLength}`)
         h.init()
         h.update(data)
-        if (!equalBytes(h.digest('binary'), manifest.chunkHashes.subarray(i * BLAKE3_BYTES, (i + 1) * BLAKE3_BYTES))) {
+        if (streamed) {
+          // no hash to check against yet: keep it for the root the sender sends last
+          manifest.chunkHashes.set(h.digest('binary'), i * BLAKE3_BYTES)
+        } else if (!equalBytes(h.digest('binary'), manifest.chunkHashes.subarray(i * BLAKE3_BYTES, (i + 1) * BLAKE3_BYTES))) {
           throw new ChunkHashMismatchError(`chunk ${i} does not match its BLAKE3 hash in the manifest; nothing of it was written`)
         }
         // verified: write it, keeping a few writes in flight while the next chunk is hashed
@@ -145,6 +153,29 @@ export class ChunkReceiver {
       while (this.#writes.length > 0) await this.#writes.shift()
     } finally {
       releaseHasher(h)
+    }
+    if (streamed) await this.#checkRoot(partial)
+  }
+
+  /**
+   * The end of a streamed offer: the sender's root, after its last chunk, must be the root
+   * of the hashes of what arrived. Completes the manifest (the final check on disk then
+   * verifies every chunk against those hashes); a mismatch drops the partial whole.
+   */
+  async #checkRoot (partial: PartialFile): Promise<void> {
+    const frame = await this.#read()
+    if (frame.k === 'cancel') {
+      this.#remoteCancelled = true
+      throw cancelledBy('sender', frame)
+    }
+    if (frame.k !== 'root') throw new InvalidFrameError(`expected the root after the last chunk, got ${String(frame.k)}`)
+    const sent = bytesField(frame, 'r', 'root', BLAKE3_BYTES)
+    const root = await completeStreamedManifest(this.#manifest)
+    if (!equalBytes(sent, root)) {
+      this.#next = this.#committed = 0
+      await this.#committing
+      await partial.rewind(0, { signal: this.#init.signal })
+      throw new FileHashMismatchError(`The chunks received do not make the root the sender announced (${bytesToHex(sent)}); nothing was kept, send again`)
     }
   }
 

@@ -18,6 +18,11 @@ const ROOT_DOMAIN = new TextEncoder().encode('SUBWIRE-FILE-ROOT-V1')
 
 const KEY_DOMAIN = new TextEncoder().encode('SUBWIRE-TRANSFER-KEY-V1')
 
+const SOURCE_KEY_DOMAIN = new TextEncoder().encode('SUBWIRE-TRANSFER-KEY-V2')
+
+/** Bytes of a {@link FileManifest.sourceKey}. */
+export const SOURCE_KEY_BYTES = 32
+
 
 function header (size: number, chunkSize: number): Uint8Array {
   const out = new Uint8Array(ROOT_DOMAIN.byteLength + 8 + 4)
@@ -55,23 +60,53 @@ export function chunkLength (i: number, size: number, chunkSize: number): number
 }
 
 
+/** Options of {@link createManifest}. */
+export interface CreateManifestOptions extends SendFileOptions {
+  /** Transfer id (default: a random UUID). */
+  id?: string | undefined
+  /** Chunk size (default {@link FILE_CHUNK_SIZE}). */
+  chunkSize?: number | undefined
+  /**
+   * May the manifest be streamed: without kept hashes, a source with a
+   * {@link ManifestCache.sourceKey} then gets a streamed manifest at once (no hashing here;
+   * the sender hashes as it sends). Default false: always the whole manifest.
+   */
+  streamed?: boolean | undefined
+}
+
 /**
  * Hashes a source into a manifest: one pass, chunk by chunk, reading the next chunk while
  * hashing this one (never more than two in memory), or takes the hashes its outboard kept
- * from an earlier pass (see {@link FileSource.outboard}). Emits `transfer:hashing` progress.
+ * from an earlier pass (see {@link FileSource.outboard}), or (`streamed`) returns a
+ * streamed manifest without reading the file. Emits `transfer:hashing` progress.
  */
-export async function createManifest (source: FileSource, options: SendFileOptions & { id?: string | undefined, chunkSize?: number | undefined } = {}): Promise<FileManifest> {
+export async function createManifest (source: FileSource, options: CreateManifestOptions = {}): Promise<FileManifest> {
   const chunkSize = options.chunkSize ?? FILE_CHUNK_SIZE
   validateChunking(source.size, chunkSize)
   const id = options.id ?? crypto.randomUUID()
+  const sourceKey = source.outboard?.sourceKey
+  const base = { id, name: source.name, size: source.size, chunkSize, ...(sourceKey === undefined ? {} : { sourceKey }) }
   const kept = await source.outboard?.get(chunkSize, options)
   if (kept !== undefined) {
     options.onProgress?.({ type: 'transfer:hashing', detail: { id, bytes: source.size, total: source.size, rate: 0 } })
-    return { id, name: source.name, size: source.size, chunkSize, chunkHashes: kept.chunkHashes, root: kept.root }
+    return { ...base, chunkHashes: kept.chunkHashes, root: kept.root }
   }
-  const manifest = await hashSource(source, id, chunkSize, options)
+  if (options.streamed === true && sourceKey !== undefined) {
+    return { ...base, chunkHashes: new Uint8Array(chunkCount(source.size, chunkSize) * BLAKE3_BYTES), root: new Uint8Array(0), streamed: true }
+  }
+  const manifest = { ...await hashSource(source, id, chunkSize, options), ...(sourceKey === undefined ? {} : { sourceKey }) }
   await source.outboard?.put(manifest, options)
   return manifest
+}
+
+/**
+ * Completes a streamed manifest once every chunk hash is in: sets its root and makes it a
+ * whole manifest (a later offer of it carries the hashes). Returns the root.
+ */
+export async function completeStreamedManifest (manifest: FileManifest): Promise<Uint8Array> {
+  manifest.root = await fileRoot(manifest.size, manifest.chunkSize, manifest.chunkHashes)
+  manifest.streamed = false
+  return manifest.root
 }
 
 async function hashSource (source: FileSource, id: string, chunkSize: number, options: SendFileOptions): Promise<FileManifest> {
@@ -160,28 +195,45 @@ export async function verifyChunksOnDisk (manifest: FileManifest, from: number, 
 }
 
 
-/** The manifest as it travels. */
+/** The manifest as it travels (a streamed one without `h` and `r`, with `st: true`). */
 export function manifestToWire (m: FileManifest): Record<string, unknown> {
-  const wire: Record<string, unknown> = { id: m.id, name: m.name, size: m.size, cs: m.chunkSize, h: m.chunkHashes, r: m.root }
+  const wire: Record<string, unknown> = m.streamed === true
+    ? { id: m.id, name: m.name, size: m.size, cs: m.chunkSize, st: true }
+    : { id: m.id, name: m.name, size: m.size, cs: m.chunkSize, h: m.chunkHashes, r: m.root }
+  if (m.sourceKey !== undefined) wire.sk = m.sourceKey
   // only a folder's entry carries `f`: a single file's manifest is byte-identical to before folders
   if (m.folder !== undefined) wire.f = { id: m.folder.id, i: m.folder.index }
   return wire
 }
 
 
-/** Parses and checks a manifest from the wire: shape, chunk count, and that the root matches the list. */
+/**
+ * Parses and checks a manifest from the wire: shape, chunk count, and that the root matches
+ * the list; a streamed one (`st: true`: no `h`, no `r`, `sk` required, never a folder entry)
+ * gets zeroed hashes to fill in and an empty root.
+ */
 export async function manifestFromWire (value: unknown): Promise<FileManifest> {
   let rec: Record<string, unknown>
   let m: FileManifest
   try {
     rec = asRecord(value, 'manifest')
+    const streamed = present(rec, 'st')
+    if (streamed && rec.st !== true) throw new Error('manifest field st must be true when present')
+    if (streamed && (present(rec, 'h') || present(rec, 'r'))) throw new Error('a streamed manifest carries no chunk hashes and no root')
+    if (streamed && !present(rec, 'sk')) throw new Error('a streamed manifest needs its source key (sk)')
+    if (streamed && present(rec, 'f')) throw new Error('a folder entry is never streamed')
     m = {
       id: stringField(rec, 'id', 'manifest', 64),
       name: stringField(rec, 'name', 'manifest', 4096),
       size: uintField(rec, 'size', 'manifest'),
       chunkSize: uintField(rec, 'cs', 'manifest', MAX_FILE_CHUNK_SIZE),
-      chunkHashes: bytesField(rec, 'h', 'manifest', MAX_FILE_CHUNKS * BLAKE3_BYTES),
-      root: bytesField(rec, 'r', 'manifest', BLAKE3_BYTES)
+      chunkHashes: streamed ? new Uint8Array(0) : bytesField(rec, 'h', 'manifest', MAX_FILE_CHUNKS * BLAKE3_BYTES),
+      root: streamed ? new Uint8Array(0) : bytesField(rec, 'r', 'manifest', BLAKE3_BYTES)
+    }
+    if (streamed) m.streamed = true
+    if (present(rec, 'sk')) {
+      m.sourceKey = bytesField(rec, 'sk', 'manifest', SOURCE_KEY_BYTES)
+      if (m.sourceKey.byteLength !== SOURCE_KEY_BYTES) throw new Error(`manifest field sk must be ${SOURCE_KEY_BYTES} bytes`)
     }
     if (present(rec, 'f')) {
       const f = asRecord(rec.f, 'manifest folder')
@@ -191,6 +243,10 @@ export async function manifestFromWire (value: unknown): Promise<FileManifest> {
     throw new InvalidManifestError((err as Error).message)
   }
   validateChunking(m.size, m.chunkSize)
+  if (m.streamed === true) {
+    m.chunkHashes = new Uint8Array(chunkCount(m.size, m.chunkSize) * BLAKE3_BYTES)
+    return m
+  }
   if (m.chunkHashes.byteLength !== chunkCount(m.size, m.chunkSize) * BLAKE3_BYTES) {
     throw new InvalidManifestError(`manifest has ${m.chunkHashes.byteLength / BLAKE3_BYTES} chunk hashes, the size needs ${chunkCount(m.size, m.chunkSize)}`)
   }
@@ -201,13 +257,33 @@ export async function manifestFromWire (value: unknown): Promise<FileManifest> {
 }
 
 
-/** The resume key of a transfer: BLAKE3 over the sender's hotkey and the file's root (hex). */
+/**
+ * The resume key of a transfer (hex): BLAKE3 over the sender's hotkey and, when the
+ * manifest has a {@link FileManifest.sourceKey}, that key, the size and the chunk size
+ * (`SUBWIRE-TRANSFER-KEY-V2`: a streamed attempt and a hashed one of the same source share
+ * it), else the file's root ({@link contentKey}).
+ */
 export async function transferKey (senderSs58: string, manifest: FileManifest): Promise<string> {
+  if (manifest.sourceKey === undefined) return await contentKey(senderSs58, manifest.root)
+  const ss58 = new TextEncoder().encode(senderSs58)
+  const bytes = new Uint8Array(SOURCE_KEY_DOMAIN.byteLength + 1 + ss58.byteLength + SOURCE_KEY_BYTES + 12)
+  bytes.set(SOURCE_KEY_DOMAIN)
+  bytes[SOURCE_KEY_DOMAIN.byteLength] = ss58.byteLength
+  bytes.set(ss58, SOURCE_KEY_DOMAIN.byteLength + 1)
+  bytes.set(manifest.sourceKey, SOURCE_KEY_DOMAIN.byteLength + 1 + ss58.byteLength)
+  const view = new DataView(bytes.buffer, SOURCE_KEY_DOMAIN.byteLength + 1 + ss58.byteLength + SOURCE_KEY_BYTES)
+  view.setBigUint64(0, BigInt(manifest.size))
+  view.setUint32(8, manifest.chunkSize)
+  return bytesToHex(await blake3(bytes))
+}
+
+/** The content key of a file from a sender (hex): BLAKE3(`SUBWIRE-TRANSFER-KEY-V1` ‖ len ‖ hotkey ‖ root). */
+export async function contentKey (senderSs58: string, root: Uint8Array): Promise<string> {
   const ss58 = new TextEncoder().encode(senderSs58)
   const bytes = new Uint8Array(KEY_DOMAIN.byteLength + 1 + ss58.byteLength + BLAKE3_BYTES)
   bytes.set(KEY_DOMAIN)
   bytes[KEY_DOMAIN.byteLength] = ss58.byteLength
   bytes.set(ss58, KEY_DOMAIN.byteLength + 1)
-  bytes.set(manifest.root, KEY_DOMAIN.byteLength + 1 + ss58.byteLength)
+  bytes.set(root, KEY_DOMAIN.byteLength + 1 + ss58.byteLength)
   return bytesToHex(await blake3(bytes))
 }

@@ -20,6 +20,11 @@
  * - R→S `{ k: 'accept', from: verified chunks, w: window, ek?: receiver's ephemeral key }` | `{ k: 'refuse', e }`
  * - S→R `{ k: 'chunk', i, d }` (`d` sealed under the file-data key when encrypted)
  * - R→S `{ k: 'credit', n, at: verified chunks }`
+ * - S→R `{ k: 'root', r }` after the last chunk of a **streamed** offer (its manifest `st: true`
+ *   carries no hashes and no root): the receiver hashed every chunk as it came and checks
+ *   the root of those hashes against `r` before the file is final. A streamed offer is
+ *   accepted from chunk 0 only; a receiver holding part of the file answers
+ *   `{ k: 'refuse', e: ManifestRequiredError }`, and the sender offers the hashed manifest.
  * - R→S `{ k: 'done', r: root }` after the file is in the inbox; also in answer to an offer
  *   whose transfer id this receiver already delivered (`dup: true`: a retry after a lost ack)
  * - either way `{ k: 'cancel', e }`
@@ -28,7 +33,7 @@
  */
 import { asRecord, present, stringField } from '../wire/fields.ts'
 import { decodeValue } from '../wire/codec.ts'
-import { EncryptionRequiredError, EncryptionUnavailableError, FileRefusedError, FileTooLargeError, InvalidFrameError, InvalidManifestError, toError } from '../errors/index.ts'
+import { EncryptionRequiredError, EncryptionUnavailableError, errorToWire, FileRefusedError, FileTooLargeError, InvalidFrameError, InvalidManifestError, ManifestRequiredError, toError } from '../errors/index.ts'
 import { formatSize } from '../units.ts'
 import type { FramedStream } from '../wire/framed-stream.ts'
 import type { AbortOptions } from '../abort.ts'
@@ -38,7 +43,7 @@ import type { FileManifest, FileOffer, FileOpener, PartialFile, ReceiveFileInit,
 export type { ReceiveFileInit } from './types.ts'
 import { DiskReservations } from './reservations.ts'
 import { bytesToHex, equalBytes } from '../bytes.ts'
-import { manifestFromWire, transferKey } from './manifest.ts'
+import { contentKey, manifestFromWire, transferKey } from './manifest.ts'
 import { sanitizeFileName } from './names.ts'
 import { diskShortfall, refuseOffer } from './frames.ts'
 import { ChunkReceiver } from './chunk-receiver.ts'
@@ -79,16 +84,30 @@ export class FileReceiver {
       return await this.#refuse(toError(err))
     }
     if (manifest.folder !== undefined) return await this.#receiveEntry(manifest, manifest.folder, opened)
-    if (await init.delivered?.was(`f:${manifest.id}`) === true) return await this.#ackDuplicate(manifest)
+    const streamed = manifest.streamed === true
+    if (await init.delivered?.was(`f:${manifest.id}`) === true) {
+      // a retry after a lost ack: a streamed offer names no root to acknowledge, so ask for it
+      return streamed ? await this.#askManifest('the transfer was delivered') : await this.#ackDuplicate(manifest)
+    }
     const name = sanitizeFileName(manifest.name)
     const publicOffer: FileOffer = { id: manifest.id, from: init.caller, name, size: manifest.size, root: bytesToHex(manifest.root) }
     await this.#checkPolicy(manifest, publicOffer)
-    const key = await transferKey(init.caller.ss58, manifest)
+    let key = await transferKey(init.caller.ss58, manifest)
+    const partialBytes = async (k: string): Promise<number> => await init.store.partialBytes?.(k, { signal: init.signal }) ?? 0
+    // a hashed offer naming its source resumes a partial an attempt without the source key left (under the root's key)
+    if (!streamed && manifest.sourceKey !== undefined && await partialBytes(key) === 0) {
+      const byRoot = await contentKey(init.caller.ss58, manifest.root)
+      if (await partialBytes(byRoot) > 0) key = byRoot
+    }
     // the same content under the same name, delivered before and still there: a re-send, not a new file
-    const contentId = `c:${key}:${name}`
-    if (await init.delivered?.was(contentId) === true && await init.store.received?.(init.caller.ss58, name, manifest.size, { signal: init.signal }) === true) {
+    const contentId = async (root: Uint8Array): Promise<string> => `c:${await contentKey(init.caller.ss58, root)}:${name}`
+    if (!streamed && await init.delivered?.was(await contentId(manifest.root)) === true && await init.store.received?.(init.caller.ss58, name, manifest.size, { signal: init.signal }) === true) {
       await init.delivered?.mark(`f:${manifest.id}`)
       return await this.#ackDuplicate(manifest)
+    }
+    // part of it is here from an earlier attempt: only the chunk hashes can tell what of it still holds
+    if (streamed && (await partialBytes(key) > 0 || await init.store.hasPartialOf?.(init.caller.ss58, name, manifest.size, { signal: init.signal }) === true)) {
+      return await this.#askManifest('part of the file is here')
     }
     const release = await init.claim?.(key)
     try {
@@ -130,7 +149,7 @@ export class FileReceiver {
         onProgress: (event) => { session.progress(ref.index, event.detail.bytes) }
       }
       const receiver = new ChunkReceiver(this.#framed, entryInit, manifest, async () => await this.#read())
-      const received = await receiver.run(key, name, publicOffer, '', session.reservation, async (err) => await this.#refuse(err), opened?.accept)
+      const received = await receiver.run(key, name, publicOffer, undefined, session.reservation, async (err) => await this.#refuse(err), opened?.accept)
       if (received.resumedFrom >= manifest.size) session.progress(ref.index, manifest.size)
       return { ...received, folder: ref.id }
     } finally {
@@ -146,6 +165,18 @@ export class FileReceiver {
   /** Refuses the offer (the sender is told what it may know) and throws `err`. */
   async #refuse (err: Error): Promise<never> {
     return await refuseOffer(this.#framed, err, this.#init.log)
+  }
+
+  /**
+   * Answers a streamed offer with `ManifestRequiredError` (not a failure here: the sender
+   * hashes the file and offers it again, and that offer resumes or is acknowledged).
+   */
+  async #askManifest (why: string): Promise<undefined> {
+    try {
+      this.#framed.send({ k: 'refuse', e: errorToWire(new ManifestRequiredError(`The receiver needs the chunk hashes (${why}); offer the hashed manifest`)) })
+      await this.#framed.close()
+    } catch {}
+    return undefined
   }
 
   async #ackDuplicate (manifest: FileManifest): Promise<undefined> {

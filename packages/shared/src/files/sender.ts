@@ -6,7 +6,7 @@
 import { asRecord, bytesField, uintField } from '../wire/fields.ts'
 import { encodeValue } from '../wire/codec.ts'
 import { BLAKE3_BYTES } from '../constants.ts'
-import { OperationAbortedError, ConnectionLostError, errorFromWire, FileRefusedError, FileTooLargeError, InsufficientDiskSpaceError, InvalidFrameError, toError, TransferCancelledError, isAbortError } from '../errors/index.ts'
+import { OperationAbortedError, ConnectionLostError, errorFromWire, FileRefusedError, FileTooLargeError, InsufficientDiskSpaceError, InvalidFrameError, ManifestRequiredError, toError, TransferCancelledError, isAbortError } from '../errors/index.ts'
 import { throwIfAborted } from '../abort.ts'
 import { X25519_BYTES } from '../encryption/envelope.ts'
 import type { StreamCipher } from '../encryption/envelope.ts'
@@ -14,7 +14,9 @@ import type { FramedStream } from '../wire/framed-stream.ts'
 import { SENDER_STALL_MS } from './types.ts'
 import type { FileManifest, FileSealer, FileSource, SendFileOptions, SendFileResult } from './types.ts'
 import { bytesToHex, equalBytes } from '../bytes.ts'
-import { chunkCount, chunkLength, manifestToWire } from './manifest.ts'
+import { chunkCount, chunkLength, completeStreamedManifest, manifestToWire } from './manifest.ts'
+import { releaseHasher, takeHasher } from './hash.ts'
+import type { Blake3Hasher } from './hash.ts'
 import { cancelFrame, cancelledBy } from './frames.ts'
 import { FrameKind, wireErrorOf } from '../rpc/frames.ts'
 
@@ -32,7 +34,10 @@ interface Accepted {
 /**
  * The sending side of one transfer over a freshly opened file stream: offers the manifest,
  * streams the chunks the receiver does not have within its credit window, and resolves
- * only after the receiver acknowledged the file in its inbox with the same root.
+ * only after the receiver acknowledged the file in its inbox with the same root. A
+ * streamed manifest ({@link FileManifest.streamed}) is completed here: each chunk is hashed
+ * as it is read, and the root goes out after the last chunk (`{ k: 'root', r }`), once the
+ * source is checked unchanged.
  */
 export class FileSender {
   readonly #framed: FramedStream
@@ -50,6 +55,8 @@ export class FileSender {
    * or by the cipher) before the chunk after next is read into the same buffer.
    */
   readonly #buffers: [Uint8Array, Uint8Array]
+  /** Hashes the chunks of a streamed manifest as they are read. */
+  #hasher: Blake3Hasher | undefined
 
   constructor (framed: FramedStream, source: FileSource, manifest: FileManifest, options: SendFileOptions & { e2e?: FileSealer | undefined } = {}) {
     this.#framed = framed
@@ -81,6 +88,11 @@ export class FileSender {
     }
     if (reply.k !== 'accept') throw new InvalidFrameError(`expected accept, refuse, done or a refusal (7), got ${String(reply.k)}`)
     const accepted = await this.#accepted(reply, sealed)
+    if (manifest.streamed === true && accepted.from !== 0) {
+      const e = new InvalidFrameError(`A streamed offer is accepted from chunk 0 only, the receiver asked for ${accepted.from}`)
+      this.#framed.abort(e)
+      throw e
+    }
     this.#listen()
     const bytesSent = await this.#stream(accepted)
     if (this.#doneRoot === undefined || !equalBytes(this.#doneRoot, manifest.root)) {
@@ -119,7 +131,7 @@ export class FileSender {
   async #refused (reply: Record<string, unknown>): Promise<never> {
     const reason = errorFromWire(asRecord(reply.e, 'refusal') as { name: string, message: string })
     await this.#framed.close().catch(() => {})
-    throw reason.name === FileTooLargeError.name || reason.name === InsufficientDiskSpaceError.name || reason.name === FileRefusedError.name
+    throw reason.name === FileTooLargeError.name || reason.name === InsufficientDiskSpaceError.name || reason.name === FileRefusedError.name || reason.name === ManifestRequiredError.name
       ? reason
       : new FileRefusedError(`${reason.name}: ${reason.message}`, { cause: reason })
   }
@@ -199,7 +211,17 @@ export class FileSender {
     const length = chunkLength(i, manifest.size, manifest.chunkSize)
     const slot = i % 2 as 0 | 1
     if (this.#buffers[slot].byteLength < length) this.#buffers[slot] = new Uint8Array(manifest.chunkSize)
-    const read = this.#source.read(i * manifest.chunkSize, length, { signal: this.#options.signal, into: this.#buffers[slot] })
+    const h = this.#hasher
+    let read = this.#source.read(i * manifest.chunkSize, length, { signal: this.#options.signal, into: this.#buffers[slot] })
+    if (h !== undefined) {
+      // a streamed manifest: the hash of the plaintext, before it is sealed or sent
+      read = read.then((d) => {
+        h.init()
+        h.update(d)
+        manifest.chunkHashes.set(h.digest('binary'), i * BLAKE3_BYTES)
+        return d
+      })
+    }
     const p = cipher === undefined ? read : read.then(async (d) => await cipher.seal(i, d, i === n - 1))
     p.catch(() => {}) // awaited below; this only keeps an early exit from leaving it unhandled
     return p
@@ -216,9 +238,11 @@ export class FileSender {
     const started = performance.now()
     let lastReport = 0
     this.#armStall()
+    if (manifest.streamed === true) this.#hasher = await takeHasher()
     try {
       let ahead = this.#readChunk(from, cipher)
       for (let i = from; i < this.#n; i++) {
+        throwIfAborted(signal)
         const length = chunkLength(i, manifest.size, manifest.chunkSize)
         const data = await (ahead as Promise<Uint8Array>)
         ahead = this.#readChunk(i + 1, cipher)
@@ -234,12 +258,17 @@ export class FileSender {
         await framed.waitWritable({ signal })
       }
       await this.#source.check?.({ signal })
+      throwIfAborted(signal)
+      // the root of what was read and sent, once the source is known unchanged
+      if (manifest.streamed === true) framed.send({ k: 'root', r: await completeStreamedManifest(manifest) })
       await this.#waitFor(() => this.#doneRoot !== undefined)
     } catch (err) {
       const e = toError(err)
       await this.#abandon(e)
       throw e
     } finally {
+      if (this.#hasher !== undefined) releaseHasher(this.#hasher)
+      this.#hasher = undefined
       clearTimeout(this.#stall)
       signal?.removeEventListener('abort', onAbort)
     }

@@ -11,8 +11,11 @@ import {
   OperationAbortedError,
   ConnectionLostError,
   EncryptionUnavailableError,
+  FileRefusedError,
   FilesNotEnabledError,
   InvalidConfigError,
+  InvalidManifestError,
+  ManifestRequiredError,
   NotAuthenticatedError,
   PartialFileCorruptedError,
   SubnetFirewallError,
@@ -49,6 +52,15 @@ const FILE_FRAME_OVERHEAD = 64 * 1024
 const FILE_HIGH_WATER_MARK = 4 * 1024 * 1024
 /** Offers of one file in a row to a receiver whose partial copy keeps failing its final check. */
 const CORRUPT_PARTIAL_RETRIES = 3
+
+/**
+ * Whether a streamed offer's refusal asks for the hashed manifest: `ManifestRequiredError`,
+ * or a receiver from before streamed offers refusing the manifest as invalid.
+ */
+function wantsManifest (err: Error): boolean {
+  if (err.name === ManifestRequiredError.name) return true
+  return err.name === FileRefusedError.name && (err.cause as Error | undefined)?.name === InvalidManifestError.name
+}
 
 /** What the {@link FileService} is given. */
 export interface FileServiceComponents {
@@ -159,10 +171,22 @@ export class FileService {
     if (options.manifest !== undefined && (options.manifest.size !== source.size || (options.id !== undefined && options.id !== options.manifest.id))) {
       throw new InvalidConfigError('The manifest given does not describe this source (size or id differ)')
     }
-    const manifest = options.manifest ?? await createManifest(source, options)
-    // a receiver whose partial copy failed its final check has cut it back to the last good
-    // chunk: offer again at once, and it resumes from there
-    const result = await this.#sendManifest(reach, dest, netuid, source, manifest, encrypt, options)
+    // without kept hashes, a source that can name its version is sent at once with a streamed manifest
+    let manifest = options.manifest ?? await createManifest(source, { ...options, streamed: options.hashFirst !== true })
+    let result: Omit<SendFileResult, 'ms'>
+    try {
+      result = await this.#sendManifest(reach, dest, netuid, source, manifest, encrypt, options)
+    } catch (err) {
+      if (manifest.streamed !== true || !wantsManifest(toError(err))) throw err
+      // the receiver holds part of it (or predates streamed offers): hash it, and offer that
+      this.#c.log('%s: %s; hashing %s to offer its manifest', dest, toError(err).message, manifest.id)
+      // the streamed manifest's source key named the receiver's partial: the hashed one keeps it
+      const sourceKey = manifest.sourceKey
+      manifest = { ...await createManifest(source, { ...options, id: manifest.id, chunkSize: manifest.chunkSize }), ...(sourceKey === undefined ? {} : { sourceKey }) }
+      result = await this.#sendManifest(reach, dest, netuid, source, manifest, encrypt, options)
+    }
+    // a streamed manifest was completed on the way: kept, the next send of the unchanged file skips hashing
+    if (manifest.streamed === false) await source.outboard?.put(manifest, options).catch(() => {})
     return { ...result, ms: Math.round((performance.now() - started) * 1000) / 1000 }
   }
 

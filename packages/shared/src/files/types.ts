@@ -22,10 +22,28 @@ export interface FileManifest {
   size: number
   /** Chunk size in bytes. */
   chunkSize: number
-  /** BLAKE3 of each chunk, concatenated (32 bytes each). */
+  /**
+   * BLAKE3 of each chunk, concatenated (32 bytes each). In a streamed manifest, zeros that
+   * each side fills in as the chunks go.
+   */
   chunkHashes: Uint8Array
-  /** BLAKE3 root over the header and the chunk hashes: the file's identity. */
+  /**
+   * BLAKE3 root over the header and the chunk hashes: the file's identity. Empty in a
+   * streamed manifest until the sender has read the last chunk.
+   */
   root: Uint8Array
+  /**
+   * Set when the manifest is **streamed**: the offer carries no chunk hashes and no root;
+   * the sender hashes each chunk as it reads it and sends the root after the last one,
+   * which the receiver checks against the hashes of what it received (wire `st`).
+   */
+  streamed?: boolean | undefined
+  /**
+   * What the sender's file system says of this content (path, size, mtime, inode, device,
+   * hashed: see {@link ManifestCache.sourceKey}); with it the resume key is taken from it
+   * instead of the root, so a streamed attempt and a later hashed one resume each other (wire `sk`).
+   */
+  sourceKey?: Uint8Array | undefined
   /**
    * Set when the file is entry `index` of folder transfer `id` (absent, and absent on the
    * wire, for a single file: its offer stays byte-identical).
@@ -72,6 +90,12 @@ export interface ManifestCache {
   get(chunkSize: number, options?: AbortOptions): Promise<{ chunkHashes: Uint8Array, root: Uint8Array } | undefined>
   /** Keeps a manifest just computed. */
   put(manifest: FileManifest, options?: AbortOptions): Promise<void>
+  /**
+   * 32 bytes naming this version of the source as the file system sees it (a hash of its
+   * path, size, mtime, inode and device): the same while the file is unchanged, other once
+   * it changes. A source with one may be sent with a streamed manifest.
+   */
+  readonly sourceKey?: Uint8Array | undefined
 }
 
 
@@ -103,7 +127,10 @@ export interface PartialFile {
 /** What a {@link FileStore} records next to a partial file, so a later attempt can resume it. */
 export interface PartialProgress {
   v: 1
-  /** Root hash, hex. */
+  /**
+   * Root hash, hex; empty for a streamed transfer (its root comes last). A partial of a
+   * streamed attempt resumes only under a hashed manifest, which it is verified against.
+   */
   root: string
   size: number
   chunkSize: number
@@ -124,6 +151,12 @@ export interface FileStore {
    * creating anything: the disk check before a partial is made counts them as already there.
    */
   partialBytes?(key: string, options?: AbortOptions): Promise<number>
+  /**
+   * Whether a partial file from `sender` under `name` of `size` bytes holds any bytes,
+   * whatever its key: a streamed offer, which cannot name the key a hashed attempt of the
+   * same file used, then asks for the hashed manifest, which resumes it.
+   */
+  hasPartialOf?(sender: string, name: string, size: number, options?: AbortOptions): Promise<boolean>
   /**
    * Whether `<inbox>/<sender>/<name>` holds a file of `size` bytes: a second offer of content
    * already delivered under that name is acknowledged instead of stored again.
@@ -154,7 +187,10 @@ export interface FileOffer {
   name: string
   /** Size in bytes. */
   size: number
-  /** Root hash, hex (a folder's: its folder root). */
+  /**
+   * Root hash, hex (a folder's: its folder root); empty when the manifest is streamed (the
+   * root is checked once the last chunk is in: {@link ReceivedFile.blake3}).
+   */
   root: string
   /** Set for a folder: how many files it holds (`size` is then their total). */
   files?: number | undefined
@@ -226,6 +262,12 @@ export interface SendFileOptions extends AbortOptions {
   onProgress?: ((event: TransferProgressEvent) => void) | undefined
   /** Give up when the receiver sends nothing (no credit, no ack) for this long (default 30 s). */
   stallTimeoutMs?: number | undefined
+  /**
+   * Hash the whole file before its first chunk leaves (default: not when the source has a
+   * {@link ManifestCache.sourceKey} and no kept outboard: its manifest is then streamed, the
+   * chunks leave at once and the root follows the last one).
+   */
+  hashFirst?: boolean | undefined
 }
 
 
@@ -387,6 +429,12 @@ export interface SendFolderOptions extends AbortOptions {
   onProgress?: ((event: FolderProgressEvent) => void) | undefined
   /** Give up when the receiver sends nothing (no credit, no ack) for this long (default 30 s). */
   stallTimeoutMs?: number | undefined
+  /**
+   * Hash the whole file before its first chunk leaves (default: not when the source has a
+   * {@link ManifestCache.sourceKey} and no kept outboard: its manifest is then streamed, the
+   * chunks leave at once and the root follows the last one).
+   */
+  hashFirst?: boolean | undefined
 }
 
 /** What a completed folder send reports. */

@@ -143,7 +143,9 @@ export class Outbox {
   /**
    * Queues a file: hashes it into its manifest now (so what is queued is pinned), then
    * stores a reference (a re-readable source: path, size, mtime) or a sealed copy (a Blob
-   * or stream that cannot be re-read). Returns the transfer id.
+   * or stream that cannot be re-read). Returns the transfer id. A reference to a file with
+   * no kept hashes that can name its version is queued with a streamed manifest instead,
+   * hashed by the first attempt as it sends (see {@link QueueFileOptions.hashFirst}).
    */
   async enqueueFile (dest: string, source: FileSource, options: QueueFileOptions = {}): Promise<string> {
     throwIfAborted(options.signal)
@@ -156,7 +158,8 @@ export class Outbox {
     const joinedByRef = await this.#join(dest, netuid, 'file', sameRef, options)
     if (joinedByRef !== undefined) return joinedByRef
     const id = options.id ?? crypto.randomUUID()
-    const manifest = await createManifest(source, { id, chunkSize: options.chunkSize, onProgress: options.onProgress, signal: options.signal })
+    // a reference may go with a streamed manifest (its first chunk leaves at the first attempt); a copy is hashed as it is copied
+    const manifest = await createManifest(source, { id, chunkSize: options.chunkSize, onProgress: options.onProgress, signal: options.signal, streamed: ref !== undefined && options.hashFirst !== true })
     if (ref === undefined) {
       const sameCopy = async (r: OutboxRecord): Promise<boolean> => {
         const p = await this.#items.payload(r).catch(() => undefined)

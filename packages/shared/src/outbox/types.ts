@@ -93,6 +93,12 @@ export interface QueueFileOptions extends QueueOptions {
   chunkSize?: number | undefined
   /** Hashing (and copying) progress while the file is queued. */
   onProgress?: ((event: TransferProgressEvent) => void) | undefined
+  /**
+   * Hash a referenced file when it is queued (default: not when it has no kept outboard and
+   * can name its version: its manifest is then streamed by the first attempt, the reference
+   * pinning path, size and mtime). A copied file is always hashed as it is copied.
+   */
+  hashFirst?: boolean | undefined
 }
 
 /** An outbox item as shown to people: the entry plus its (decrypted) label. */

@@ -12,7 +12,7 @@ import { queuedSend } from '../queued-send.ts'
 import type { Command } from 'commander'
 import type { CliContext } from '../context.ts'
 
-interface SendOptions { netuid?: number, name?: string, encrypt: boolean, queue: boolean, detach?: boolean, timeout?: number }
+interface SendOptions { netuid?: number, name?: string, encrypt: boolean, queue: boolean, detach?: boolean, timeout?: number, hashFirst?: boolean }
 
 /** Prints the final `sent` line of a file sent directly or through the outbox. */
 function printSent (ctx: CliContext, r: Record<string, unknown>): void {
@@ -30,6 +30,7 @@ async function sendDirect (ctx: CliContext, dest: string, file: string, opts: Se
     const result = await peer.sendFile(dest, file, {
       netuid: opts.netuid,
       encrypt: opts.encrypt,
+      hashFirst: opts.hashFirst === true,
       ...(opts.name === undefined ? {} : { name: opts.name }),
       onProgress: (event) => {
         const { bytes, total, rate } = event.detail
@@ -106,6 +107,7 @@ export function registerSend (program: Command, ctx: CliContext): void {
     .option('--no-encrypt', 'send without end-to-end encryption (a trusted link)')
     .option('--no-queue', 'send directly and fail fast if the receiver is not reachable (nothing is queued)')
     .option('--detach', 'queue it and return at once; the listener (or the next `subwire listen`) delivers it')
+    .option('--hash-first', 'hash the whole file before its first chunk leaves (default: a file with no kept hashes is hashed as it is sent, its root sent last)')
     .option('--timeout <ms>', `with --no-queue: how long to try to reach the receiver (default ${DEFAULT_DIAL_TIMEOUT_MS} ms)`, parseTimeout)
     .addHelpText('after', `
 Examples:
@@ -129,8 +131,9 @@ Running the same send again (after Ctrl-C or a crash) joins the item already que
         return
       }
       const path = resolvePath(file)
-      await queuedSend(ctx, { op: 'file', dest, path, netuid: opts.netuid, encrypt: opts.encrypt, ...(opts.name === undefined ? {} : { name: opts.name }) },
-        async (peer) => (await peer.sendFile(dest, path, { queue: true, netuid: opts.netuid, encrypt: opts.encrypt, ...(opts.name === undefined ? {} : { name: opts.name }) })).id,
+      const hashFirst = opts.hashFirst === true
+      await queuedSend(ctx, { op: 'file', dest, path, netuid: opts.netuid, encrypt: opts.encrypt, hashFirst, ...(opts.name === undefined ? {} : { name: opts.name }) },
+        async (peer) => (await peer.sendFile(dest, path, { queue: true, netuid: opts.netuid, encrypt: opts.encrypt, hashFirst, ...(opts.name === undefined ? {} : { name: opts.name }) })).id,
         { detach: opts.detach === true }, (e) => { printSent(ctx, e) })
     })
 }
