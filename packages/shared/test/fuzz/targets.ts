@@ -121,7 +121,8 @@ export const targets: FuzzTarget[] = [
   },
   {
     name: 'manifest',
-    seeds: async () => [encodeValue(manifestToWire(sampleManifest()))],
+    // a hashed manifest, and a streamed one (no hashes, no root, a source key)
+    seeds: async () => [encodeValue(manifestToWire(sampleManifest())), encodeValue(manifestToWire({ ...sampleManifest(), streamed: true, sourceKey: new Uint8Array(32).fill(7) }))],
     run: async (input) => await manifestFromWire(decodeValue(input))
   },
   {
