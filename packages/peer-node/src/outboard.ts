@@ -7,10 +7,9 @@
  *
  * @packageDocumentation
  */
-import { createHash } from 'node:crypto'
 import { mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { blake3 } from '@subwire/shared'
+import { blake3, deriveSourceKey } from '@subwire/shared'
 import { bytesToHex } from '@subwire/shared/protocol'
 import { writeFileAtomic } from './home.ts'
 import type { FileManifest } from '@subwire/shared'
@@ -40,8 +39,7 @@ interface Entry extends FileIdentity {
  * unchanged file resumes it.
  */
 export function sourceKeyOf (id: FileIdentity): Uint8Array {
-  const text = `subwire-source-v1\u0000${id.dev}\u0000${id.ino}\u0000${id.size}\u0000${id.mtimeMs}\u0000${id.path}`
-  return new Uint8Array(createHash('sha256').update(text).digest())
+  return deriveSourceKey([id.dev, id.ino, id.size, id.mtimeMs, id.path])
 }
 
 /** Outboards kept at most (the oldest go first): a few MiB each for the largest files. */

@@ -13,12 +13,12 @@
  *
  * @packageDocumentation
  */
-import { FileRefusedError, TransferInProgressError, isSs58, SourceChangedError } from '@subwire/shared'
+import { deriveSourceKey, FileRefusedError, TransferInProgressError, isSs58, SourceChangedError } from '@subwire/shared'
 import { chunkCount, safeFolderPaths, verifyChunksOnDisk } from '@subwire/shared/protocol'
 import { OpfsPartialFile, partialMeta, resumePartial, SegmentLayout } from './opfs-partial.ts'
 import type { Destination } from './opfs-partial.ts'
 import { OPFS_ROOT, OPFS_SEGMENT_BYTES } from './constants.ts'
-import type { AbortOptions, FileManifest, FileSource, FileStore, FolderManifest, FolderSource, FolderSourceEntry, FolderStaging, PartialFile } from '@subwire/shared'
+import type { AbortOptions, FileManifest, FileSource, FileStore, FolderManifest, FolderSource, FolderSourceEntry, FolderStaging, ManifestCache, PartialFile } from '@subwire/shared'
 
 /** A received file in the inbox. */
 export interface InboxFile {
@@ -367,16 +367,25 @@ function relativePathOf (file: File): string {
   return rel.split('/').slice(1).join('/')
 }
 
-/** A `File` or `Blob` as a {@link FileSource}: read slice by slice, never whole. */
+/**
+ * A `File` or `Blob` as a {@link FileSource}: read slice by slice, never whole. A `File`
+ * names its version (name, size, lastModified: {@link ManifestCache.sourceKey}), so it is
+ * sent with a streamed manifest (read once, not hashed first) and a send cut off by a
+ * reload resumes when the same file is picked again; a plain `Blob` is hashed first.
+ */
 export class BlobFileSource implements FileSource {
   readonly name: string
   readonly size: number
+  readonly outboard: ManifestCache | undefined
   readonly #blob: Blob
 
   constructor (blob: Blob, name?: string) {
     this.#blob = blob
     this.size = blob.size
     this.name = name ?? (blob instanceof File ? blob.name : 'blob')
+    this.outboard = blob instanceof File
+      ? { get: async () => undefined, put: async () => {}, sourceKey: deriveSourceKey(['file', blob.name, blob.size, blob.lastModified]) }
+      : undefined
   }
 
   async read (offset: number, length: number): Promise<Uint8Array> {

@@ -85,8 +85,8 @@ export class WebPeer extends SubwirePeer {
   /**
    * Sends a `File` or `Blob` (read slice by slice) or any {@link FileSource}. With
    * `queue: true` it is copied into the outbox (sealed) and delivered when the peer is
-   * reachable, across reloads. A direct send is paced by {@link WebPeer.uploads} (the file
-   * is hashed at full speed first; the limit applies to the bytes sent).
+   * reachable, across reloads. A direct send is paced by {@link WebPeer.uploads} (the limit
+   * applies to the bytes sent: a `File` is hashed as it is sent, a `Blob` at full speed first).
    */
   async sendFile (dest: string, source: Blob | FileSource, options: SubwireSendFileOptions & { name?: string, queue: true }): Promise<QueuedItem>
   async sendFile (dest: string, source: Blob | FileSource, options?: SubwireSendFileOptions & { name?: string, queue?: false }): Promise<SendFileResult>
@@ -94,9 +94,11 @@ export class WebPeer extends SubwirePeer {
     const src = source instanceof Blob ? new BlobFileSource(source, options.name) : source
     if (options.queue === true) return await this.sendFileFrom(dest, src, options)
     const { queue: _q, ...direct } = options
-    // hashed at full speed when a limit is on; the pacer wraps the reads of the sending pass
-    // (also with no limit now, so a limit set while the file moves applies from its next chunk)
-    const manifest = direct.manifest ?? (this.uploads.bytesPerSecond > 0 ? await createManifest(src, direct) : undefined)
+    // a file hashed first is hashed at full speed when a limit is on; the pacer wraps the reads of
+    // the sending pass (also with no limit now, so a limit set while the file moves applies from
+    // its next chunk). A streamed manifest is hashed in that pass.
+    const hashedFirst = direct.hashFirst === true || src.outboard?.sourceKey === undefined
+    const manifest = direct.manifest ?? (this.uploads.bytesPerSecond > 0 && hashedFirst ? await createManifest(src, direct) : undefined)
     return await this.sendFileFrom(dest, new LimitedFileSource(src, this.uploads), manifest === undefined ? direct : { ...direct, manifest })
   }
 

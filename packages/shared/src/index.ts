@@ -114,7 +114,7 @@ export { MemoryAddressBook } from './auth/address-book.ts'
 export type { AddressBook, AddressBookEntry } from './auth/address-book.ts'
 
 // files
-export { createManifest } from './files/manifest.ts'
+export { createManifest, deriveSourceKey } from './files/manifest.ts'
 export type { CreateManifestOptions } from './files/manifest.ts'
 export { blake3 } from './files/hash.ts'
 export { sanitizeFileName } from './files/names.ts'

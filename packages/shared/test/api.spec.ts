@@ -73,7 +73,7 @@ describe('public API', () => {
       'TooManyRequestsError', 'TransferCancelledError', 'TransferInProgressError', 'TruncatedFrameError', 'UnexpectedHotkeyError',
       'UnknownDestinationError', 'UnknownRpcTypeError', 'UnsafePathError', 'UpgradeLimiter', 'WRITE_HIGH_WATER_MARK',
       'WrongSs58PrefixError',
-      'aclConnectionGater', 'blake3', 'callbackSigner', 'createAttestation', 'createManifest', 'createOutboxCipher',
+      'aclConnectionGater', 'blake3', 'callbackSigner', 'createAttestation', 'createManifest', 'createOutboxCipher', 'deriveSourceKey',
       'createSubwire', 'decodeSs58', 'defaultE2eBackend', 'encodeSs58', 'errorClasses', 'errorFromWire', 'errorToWire',
       'fileProtocol', 'isAbortError', 'isConnectionLost', 'isRemoteError', 'isSs58', 'isSs58Prefix', 'keypairSigner', 'msgProtocol', 'nobleBackend',
       'parseAclEntry', 'parseIp', 'rpcProtocol', 'sanitizeFileName', 'sanitizeRelativePath', 'seedSigner', 'systemClock', 'toError',

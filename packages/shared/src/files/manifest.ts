@@ -12,6 +12,7 @@ import { throwIfAborted } from '../abort.ts'
 import type { FileManifest, FileSource, SendFileOptions } from './types.ts'
 import { bytesToHex, equalBytes } from '../bytes.ts'
 import { blake3, releaseHasher, takeHasher } from './hash.ts'
+import { sha256 } from '@noble/hashes/sha2.js'
 
 
 const ROOT_DOMAIN = new TextEncoder().encode('SUBWIRE-FILE-ROOT-V1')
@@ -22,6 +23,15 @@ const SOURCE_KEY_DOMAIN = new TextEncoder().encode('SUBWIRE-TRANSFER-KEY-V2')
 
 /** Bytes of a {@link FileManifest.sourceKey}. */
 export const SOURCE_KEY_BYTES = 32
+
+/**
+ * A {@link ManifestCache.sourceKey} from what names a version of a source: SHA-256 of
+ * `subwire-source-v1` and the fields, NUL-separated (Node: device, inode, size, mtime and
+ * absolute path; a browser `File`: `file`, name, size, lastModified).
+ */
+export function deriveSourceKey (fields: ReadonlyArray<string | number>): Uint8Array {
+  return sha256(new TextEncoder().encode(['subwire-source-v1', ...fields.map(String)].join('\u0000')))
+}
 
 
 function header (size: number, chunkSize: number): Uint8Array {
