@@ -63,7 +63,7 @@ import { NODE_TRANSPORTS } from './transports.ts'
 import type { NodeTransport } from './transports.ts'
 import { Outboard } from './outboard.ts'
 import { chooseBlake3 } from './blake3.ts'
-import { nodeFileReferencer, processLeaseOwner, SqliteQueueStore } from './queue-store.ts'
+import { fileReferencer, processLeaseOwner, SqliteQueueStore } from './queue-store.ts'
 import type { UpgradeLimitsInit } from '@subwire/shared'
 import type { AbortOptions, AclRules, AddressBook, FileSource, FolderSource, HotkeySource, KadService, OutboxInit, QueuedItem, QueueStore, SendFileResult, SendFolderResult, Signer, Subwire, SubwireInit, SubwireSendFileOptions, SubwireSendFolderOptions } from '@subwire/shared'
 import type { Connection, Libp2p } from '@libp2p/interface'
@@ -490,6 +490,6 @@ export async function createNodePeerImpl (init: NodePeerInit): Promise<NodePeer>
     })
   const outbox = store === undefined
     ? undefined
-    : new Outbox({ store, cipher: await createOutboxCipher(outboxKey(privateKey)), transport: subwire, files: nodeFileReferencer, log: libp2p.logger.forComponent('subwire:outbox') }, { owner: processLeaseOwner(), ...init.outbox })
+    : new Outbox({ store, cipher: await createOutboxCipher(outboxKey(privateKey)), transport: subwire, files: fileReferencer(init.home === undefined ? undefined : new Outboard(join(init.home, OUTBOARD_DIR))), log: libp2p.logger.forComponent('subwire:outbox') }, { owner: processLeaseOwner(), ...init.outbox })
   return new NodePeer(libp2p, subwire, addressBook, init, outbox, ownedStore, files, sockets.refusals)
 }

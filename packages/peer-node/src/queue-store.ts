@@ -15,6 +15,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { QueueCorruptError, QueueItemExistsError, SourceChangedError } from '@subwire/shared'
 import { asRecord, decodeValue, encodeValue } from '@subwire/shared/protocol'
 import { NodeFileSource } from './files.ts'
+import type { Outboard } from './outboard.ts'
 import type { AbortOptions, FileReferencer, FileSource, OutboxEntry, OutboxFilter, OutboxPatch, OutboxRecord, QueueStore, WireError } from '@subwire/shared'
 import type { SQLInputValue } from 'node:sqlite'
 
@@ -250,28 +251,42 @@ export function processLeaseOwner (): string {
 
 /**
  * Files on disk as outbox references: `{ path, size, mtime }`. Re-opening checks all
- * three; the outbox also checks every chunk against the hashes taken when it was queued.
+ * three; the outbox also checks every chunk against the hashes taken when it was queued
+ * (a file queued with a streamed manifest: the reference alone pins it). With `outboard`,
+ * a re-opened file keeps (and finds) its chunk hashes there, as a file sent directly does.
  */
+export function fileReferencer (outboard?: Outboard): FileReferencer {
+  return {
+    reference: nodeFileReferencer.reference,
+    open: async (ref, options) => await openReference(ref, outboard, options)
+  }
+}
+
+/** {@link fileReferencer} without an outboard. */
 export const nodeFileReferencer: FileReferencer = {
   async reference (source: FileSource): Promise<Uint8Array | undefined> {
     if (!(source instanceof NodeFileSource)) return undefined
     return encodeValue({ p: resolve(source.path), s: source.size, m: source.mtimeMs, n: source.name })
   },
-  async open (ref: Uint8Array, _options?: AbortOptions): Promise<FileSource> {
-    const r = asRecord(decodeValue(ref), 'file reference')
-    if (typeof r.p !== 'string' || typeof r.s !== 'number' || typeof r.m !== 'number' || typeof r.n !== 'string') throw new QueueCorruptError('Bad file reference in the outbox')
-    let source: NodeFileSource
-    try {
-      source = await NodeFileSource.open(r.p, r.n)
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') throw new SourceChangedError(`${r.p} cannot be opened any more (${code}); it was queued at ${r.s} bytes`)
-      throw err
-    }
-    if (source.size !== r.s || source.mtimeMs !== r.m) {
-      await source.close()
-      throw new SourceChangedError(`${r.p} changed since it was queued: ${source.size} bytes, modified ${new Date(source.mtimeMs).toISOString()} (queued: ${r.s} bytes, ${new Date(r.m).toISOString()})`)
-    }
-    return source
+  async open (ref: Uint8Array, options?: AbortOptions): Promise<FileSource> {
+    return await openReference(ref, undefined, options)
   }
+}
+
+async function openReference (ref: Uint8Array, outboard: Outboard | undefined, _options?: AbortOptions): Promise<FileSource> {
+  const r = asRecord(decodeValue(ref), 'file reference')
+  if (typeof r.p !== 'string' || typeof r.s !== 'number' || typeof r.m !== 'number' || typeof r.n !== 'string') throw new QueueCorruptError('Bad file reference in the outbox')
+  let source: NodeFileSource
+  try {
+    source = await NodeFileSource.open(r.p, r.n, { outboard })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') throw new SourceChangedError(`${r.p} cannot be opened any more (${code}); it was queued at ${r.s} bytes`)
+    throw err
+  }
+  if (source.size !== r.s || source.mtimeMs !== r.m) {
+    await source.close()
+    throw new SourceChangedError(`${r.p} changed since it was queued: ${source.size} bytes, modified ${new Date(source.mtimeMs).toISOString()} (queued: ${r.s} bytes, ${new Date(r.m).toISOString()})`)
+  }
+  return source
 }

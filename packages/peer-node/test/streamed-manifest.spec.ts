@@ -3,7 +3,7 @@
 // send of the unchanged file takes the hashes kept on the way; a streamed send that was cut
 // off resumes through the hashed manifest the receiver asks for.
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
+import { readdir, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createManifest, FILE_CHUNK_SIZE } from '@subwire/shared'
@@ -78,6 +78,30 @@ describe('a streamed manifest between Node peers', () => {
     assert.equal(got.blake3, await rootOf(path))
     assert.equal(await sha256File(got.path), await sha256File(path))
     assert.deepEqual(await alice.outbox?.list(), [])
+    // the re-opened reference kept the hashes computed on the way: the next send offers them at once
+    const events: TransferProgressEvent[] = []
+    await alice.sendFile(addrOf(bob, 'quic'), path, { name: 'queued-again.bin', onProgress: (e) => { events.push(e) } })
+    assert.equal(events[0]?.type, 'transfer:hashing')
+    assert.equal(events[0]?.detail.rate, 0, 'the kept hashes, not a pass')
+  })
+
+  it('makes no second copy of content already delivered: queued twice, and sent again after a touch (no kept hashes)', async () => {
+    const path = join(dir, 'twice.bin')
+    await randomFile(path, 5 * FILE_CHUNK_SIZE + 1)
+    const inbox = join(dir, 'bob', 'inbox', '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY')
+    const results = []
+    for (let k = 0; k < 2; k++) {
+      const q = await alice.sendFile(addrOf(bob, 'quic'), path, { queue: true })
+      results.push(await alice.outbox?.waitFor(q.id))
+    }
+    // a touch: same bytes, another mtime, so no kept hashes and a streamed offer again
+    const now = new Date()
+    await utimes(path, now, new Date(now.getTime() + 5000))
+    const direct = await alice.sendFile(addrOf(bob, 'quic'), path)
+    assert.equal(direct.bytesSent, 0, 'acknowledged as delivered, nothing sent again')
+    assert.equal(direct.blake3, await rootOf(path))
+    assert.deepEqual((await readdir(inbox)).filter((n) => n.startsWith('twice')), ['twice.bin'], 'one copy')
+    assert.equal(results.length, 2)
   })
 
   it('hashes first when asked (hashFirst)', async () => {
@@ -95,11 +119,12 @@ describe('a streamed manifest between Node peers', () => {
     await randomFile(path, 40 * FILE_CHUNK_SIZE)
     const controller = new AbortController()
     const failedBefore = failed.length
+    const kept = (await readdir(join(dir, 'alice', 'outboard'))).length
     await assert.rejects(alice.sendFile(addrOf(bob, 'quic'), path, {
       signal: controller.signal,
       onProgress: (e) => { if (e.type === 'transfer:bytes' && e.detail.bytes >= 12 * FILE_CHUNK_SIZE) controller.abort() }
     }))
-    assert.equal((await readdir(join(dir, 'alice', 'outboard'))).filter((n) => n.startsWith('.') === false).length, 2, 'no outboard kept for the cut send')
+    assert.equal((await readdir(join(dir, 'alice', 'outboard'))).length, kept, 'no outboard kept for the cut send')
     await waitFor(() => failed.length > failedBefore, 10_000, 'bob giving the cut transfer up')
     const failedCut = failed.length
     const events: TransferProgressEvent[] = []

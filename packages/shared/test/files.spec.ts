@@ -454,9 +454,57 @@ describe('a streamed manifest (the first chunk leaves before the file is hashed)
       { ...base, st: false, sk: SK },
       { ...base, st: true, sk: new Uint8Array(31) }
     ]) await assert.rejects(manifestFromWire(bad), (e: Error) => e.name === 'InvalidManifestError', JSON.stringify(Object.keys(bad)))
-    const m = await manifestFromWire({ ...base, st: true, sk: SK })
-    assert.equal(m.chunkHashes.byteLength, 32)
+    const m = await manifestFromWire({ ...base, st: true, sk: SK, size: 512 * 1024 * 1024 * 1024, cs: 1024 * 1024 })
+    assert.equal(m.chunkHashes.byteLength, 0, 'nothing allocated for an offer not yet accepted')
     assert.equal(m.streamed, true)
+  })
+
+  it('asks for the hashed manifest when a file of the name and size is in the inbox, and that offer is acknowledged, not stored twice', async () => {
+    const data = bytes(2 * CS + 3, 16)
+    const store = new MemoryFileStore()
+    const delivered = new Set<string>()
+    const log = { was: async (id: string) => delivered.has(id), mark: async (id: string) => { delivered.add(id) } }
+    const asked: string[] = []
+    const init = { caller, store, policy: { onOffer: (o: { root: string }) => { asked.push(o.root) } }, log: silentLog, delivered: log }
+    const first = framedPair(CS + 64 * 1024)
+    await Promise.all([
+      new FileSender(first.a, keyed(data), await createManifest(keyed(data), { chunkSize: CS, streamed: true })).send(),
+      new FileReceiver(first.b, init).receive()
+    ])
+    const again = framedPair(CS + 64 * 1024)
+    const [refused] = await Promise.allSettled([
+      new FileSender(again.a, keyed(data), await createManifest(keyed(data), { chunkSize: CS, streamed: true, id: 'second' })).send(),
+      new FileReceiver(again.b, init).receive()
+    ])
+    assert.equal((refused as PromiseRejectedResult).reason?.name, 'ManifestRequiredError')
+    const third = framedPair(CS + 64 * 1024)
+    const [sent, received] = await Promise.all([
+      new FileSender(third.a, keyed(data), await createManifest(keyed(data), { chunkSize: CS, id: 'second' })).send(),
+      new FileReceiver(third.b, init).receive()
+    ])
+    assert.equal(sent.bytesSent, 0)
+    assert.equal(received, undefined, 'acknowledged as a duplicate')
+    assert.equal(store.inbox.size, 1)
+    // the streamed second offer was settled before the policy; the hashed one is asked with its root, as any re-send
+    assert.deepEqual(asked, ['', bytesToHex((await createManifest(source(data), { chunkSize: CS })).root)])
+  })
+
+  it('lets the policy ask for the root of a streamed offer (ManifestRequiredError)', async () => {
+    const data = bytes(CS, 17)
+    const store = new MemoryFileStore()
+    const roots: string[] = []
+    const policy = { onOffer: (o: { root: string }) => { roots.push(o.root); if (o.root === '') throw Object.assign(new Error('root first'), { name: 'ManifestRequiredError' }) } }
+    const one = framedPair(CS + 64 * 1024)
+    const [asked] = await Promise.allSettled([
+      new FileSender(one.a, keyed(data), await createManifest(keyed(data), { chunkSize: CS, streamed: true })).send(),
+      new FileReceiver(one.b, { caller, store, policy, log: silentLog }).receive()
+    ])
+    assert.equal((asked as PromiseRejectedResult).reason?.name, 'ManifestRequiredError')
+    const two = framedPair(CS + 64 * 1024)
+    const hashed = await createManifest(keyed(data), { chunkSize: CS })
+    await Promise.all([new FileSender(two.a, keyed(data), hashed).send(), new FileReceiver(two.b, { caller, store, policy, log: silentLog }).receive()])
+    assert.deepEqual(roots, ['', bytesToHex(hashed.root)])
+    assert.equal(store.inbox.size, 1)
   })
 
   it('keys the partial by the source, its size and chunk size, and the content by the root', async () => {

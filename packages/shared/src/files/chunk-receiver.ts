@@ -65,6 +65,9 @@ export class ChunkReceiver {
     refuse: (err: Error) => Promise<never>, acceptEncrypted: (() => Promise<{ ek: Uint8Array, cipher: StreamCipher }>) | undefined): Promise<ReceivedFile> {
     const init = this.#init
     const manifest = this.#manifest
+    const streamed = manifest.streamed === true
+    // a streamed offer's hashes are filled in as its chunks arrive
+    if (streamed) manifest.chunkHashes = new Uint8Array(this.#n * BLAKE3_BYTES)
     let partial: PartialFile
     try {
       partial = await init.store.open(key, manifest, name, init.caller.ss58, { signal: init.signal })
@@ -72,7 +75,9 @@ export class ChunkReceiver {
       return await refuse(toError(err))
     }
     try {
-      this.#next = this.#committed = Math.min(partial.verifiedChunks, this.#n)
+      // a streamed offer starts from nothing, whatever a store kept: there are no hashes to check it against
+      if (streamed && partial.verifiedChunks > 0) await partial.rewind(0, { signal: init.signal })
+      this.#next = this.#committed = streamed ? 0 : Math.min(partial.verifiedChunks, this.#n)
       const resumedFrom = Math.min(manifest.size, this.#next * manifest.chunkSize)
       let cipher: StreamCipher | undefined
       if (acceptEncrypted !== undefined) {

@@ -220,7 +220,7 @@ export function manifestToWire (m: FileManifest): Record<string, unknown> {
 /**
  * Parses and checks a manifest from the wire: shape, chunk count, and that the root matches
  * the list; a streamed one (`st: true`: no `h`, no `r`, `sk` required, never a folder entry)
- * gets zeroed hashes to fill in and an empty root.
+ * has empty hashes and an empty root until it is received.
  */
 export async function manifestFromWire (value: unknown): Promise<FileManifest> {
   let rec: Record<string, unknown>
@@ -253,10 +253,9 @@ export async function manifestFromWire (value: unknown): Promise<FileManifest> {
     throw new InvalidManifestError((err as Error).message)
   }
   validateChunking(m.size, m.chunkSize)
-  if (m.streamed === true) {
-    m.chunkHashes = new Uint8Array(chunkCount(m.size, m.chunkSize) * BLAKE3_BYTES)
-    return m
-  }
+  // the hashes to fill in are allocated once the offer is accepted (ChunkReceiver): an offer of
+  // ~100 bytes must not hold up to 16 MiB while the policy and the disk are asked
+  if (m.streamed === true) return m
   if (m.chunkHashes.byteLength !== chunkCount(m.size, m.chunkSize) * BLAKE3_BYTES) {
     throw new InvalidManifestError(`manifest has ${m.chunkHashes.byteLength / BLAKE3_BYTES} chunk hashes, the size needs ${chunkCount(m.size, m.chunkSize)}`)
   }

@@ -91,9 +91,19 @@ export class FileReceiver {
     }
     const name = sanitizeFileName(manifest.name)
     const publicOffer: FileOffer = { id: manifest.id, from: init.caller, name, size: manifest.size, root: bytesToHex(manifest.root) }
-    await this.#checkPolicy(manifest, publicOffer)
     let key = await transferKey(init.caller.ss58, manifest)
     const partialBytes = async (k: string): Promise<number> => await init.store.partialBytes?.(k, { signal: init.signal }) ?? 0
+    const received = async (): Promise<boolean> => await init.store.received?.(init.caller.ss58, name, manifest.size, { signal: init.signal }) === true
+    if (streamed) {
+      // before the policy is asked: what only the hashed manifest can settle. A file of this name
+      // and size in the inbox may be this very content (a re-run send: acknowledged, not stored
+      // twice); part of it here from an earlier attempt is resumed only against the chunk hashes
+      if (await received()) return await this.#askManifest('a file of this name and size is in the inbox')
+      if (await partialBytes(key) > 0 || await init.store.hasPartialOf?.(init.caller.ss58, name, manifest.size, { signal: init.signal }) === true) {
+        return await this.#askManifest('part of the file is here')
+      }
+    }
+    if (await this.#checkPolicy(manifest, publicOffer) === 'ask') return await this.#askManifest('the receiver\'s policy asks for the root')
     // a hashed offer naming its source resumes a partial an attempt without the source key left (under the root's key)
     if (!streamed && manifest.sourceKey !== undefined && await partialBytes(key) === 0) {
       const byRoot = await contentKey(init.caller.ss58, manifest.root)
@@ -101,13 +111,9 @@ export class FileReceiver {
     }
     // the same content under the same name, delivered before and still there: a re-send, not a new file
     const contentId = async (root: Uint8Array): Promise<string> => `c:${await contentKey(init.caller.ss58, root)}:${name}`
-    if (!streamed && await init.delivered?.was(await contentId(manifest.root)) === true && await init.store.received?.(init.caller.ss58, name, manifest.size, { signal: init.signal }) === true) {
+    if (!streamed && await init.delivered?.was(await contentId(manifest.root)) === true && await received()) {
       await init.delivered?.mark(`f:${manifest.id}`)
       return await this.#ackDuplicate(manifest)
-    }
-    // part of it is here from an earlier attempt: only the chunk hashes can tell what of it still holds
-    if (streamed && (await partialBytes(key) > 0 || await init.store.hasPartialOf?.(init.caller.ss58, name, manifest.size, { signal: init.signal }) === true)) {
-      return await this.#askManifest('part of the file is here')
     }
     const release = await init.claim?.(key)
     try {
@@ -200,8 +206,11 @@ export class FileReceiver {
     return { manifest, opened }
   }
 
-  /** The size limit and the policy hook; a refusal reaches the sender. */
-  async #checkPolicy (manifest: FileManifest, publicOffer: FileOffer): Promise<void> {
+  /**
+   * The size limit and the policy hook; a refusal reaches the sender. `'ask'` when the hook
+   * threw `ManifestRequiredError` for a streamed offer (it wants the root first).
+   */
+  async #checkPolicy (manifest: FileManifest, publicOffer: FileOffer): Promise<'ask' | undefined> {
     const policy = this.#init.policy
     if (policy.maxFileSize !== undefined && manifest.size > policy.maxFileSize) {
       await this.#refuse(new FileTooLargeError(`${formatSize(manifest.size)} is above this peer's limit of ${formatSize(policy.maxFileSize)}`))
@@ -209,8 +218,10 @@ export class FileReceiver {
     try {
       await policy.onOffer?.(publicOffer)
     } catch (err) {
+      if (manifest.streamed === true && toError(err).name === ManifestRequiredError.name) return 'ask'
       await this.#refuse(new FileRefusedError(toError(err).message))
     }
+    return undefined
   }
 
   /**

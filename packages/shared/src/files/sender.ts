@@ -57,6 +57,8 @@ export class FileSender {
   readonly #buffers: [Uint8Array, Uint8Array]
   /** Hashes the chunks of a streamed manifest as they are read. */
   #hasher: Blake3Hasher | undefined
+  /** The manifest was streamed when this transfer began (read once: a shared manifest object may be completed by another send). */
+  readonly #streamed: boolean
 
   constructor (framed: FramedStream, source: FileSource, manifest: FileManifest, options: SendFileOptions & { e2e?: FileSealer | undefined } = {}) {
     this.#framed = framed
@@ -64,6 +66,9 @@ export class FileSender {
     this.#manifest = manifest
     this.#options = options
     this.#n = chunkCount(manifest.size, manifest.chunkSize)
+    this.#streamed = manifest.streamed === true
+    // a streamed manifest read back from the wire (an outbox item) has no room for its hashes yet
+    if (this.#streamed && manifest.chunkHashes.byteLength !== this.#n * BLAKE3_BYTES) manifest.chunkHashes = new Uint8Array(this.#n * BLAKE3_BYTES)
     this.#buffers = [new Uint8Array(0), new Uint8Array(0)]
   }
 
@@ -88,7 +93,7 @@ export class FileSender {
     }
     if (reply.k !== 'accept') throw new InvalidFrameError(`expected accept, refuse, done or a refusal (7), got ${String(reply.k)}`)
     const accepted = await this.#accepted(reply, sealed)
-    if (manifest.streamed === true && accepted.from !== 0) {
+    if (this.#streamed && accepted.from !== 0) {
       const e = new InvalidFrameError(`A streamed offer is accepted from chunk 0 only, the receiver asked for ${accepted.from}`)
       this.#framed.abort(e)
       throw e
@@ -238,9 +243,10 @@ export class FileSender {
     const started = performance.now()
     let lastReport = 0
     this.#armStall()
-    if (manifest.streamed === true) this.#hasher = await takeHasher()
+    if (this.#streamed) this.#hasher = await takeHasher()
+    let ahead: Promise<Uint8Array> | undefined
     try {
-      let ahead = this.#readChunk(from, cipher)
+      ahead = this.#readChunk(from, cipher)
       for (let i = from; i < this.#n; i++) {
         throwIfAborted(signal)
         const length = chunkLength(i, manifest.size, manifest.chunkSize)
@@ -260,14 +266,18 @@ export class FileSender {
       await this.#source.check?.({ signal })
       throwIfAborted(signal)
       // the root of what was read and sent, once the source is known unchanged
-      if (manifest.streamed === true) framed.send({ k: 'root', r: await completeStreamedManifest(manifest) })
+      if (this.#streamed) framed.send({ k: 'root', r: await completeStreamedManifest(manifest) })
       await this.#waitFor(() => this.#doneRoot !== undefined)
     } catch (err) {
       const e = toError(err)
       await this.#abandon(e)
       throw e
     } finally {
-      if (this.#hasher !== undefined) releaseHasher(this.#hasher)
+      // a read still in flight (an early exit) hashes with it when it lands: back to the pool only after
+      if (this.#hasher !== undefined) {
+        await ahead?.catch(() => {})
+        releaseHasher(this.#hasher)
+      }
       this.#hasher = undefined
       clearTimeout(this.#stall)
       signal?.removeEventListener('abort', onAbort)

@@ -295,7 +295,11 @@ export interface ReceivePolicy {
   maxFileSize?: number | undefined
   /** Free disk space that must remain after the file (default 1 GiB). */
   minFreeBytes?: number | undefined
-  /** Called for every offer; throw to refuse (the message reaches the sender). */
+  /**
+   * Called for every offer; throw to refuse (the message reaches the sender). A streamed offer
+   * has no root yet (`root: ''`): throw `ManifestRequiredError` to have the sender hash the file
+   * and offer it again with its root.
+   */
   onOffer?: ((offer: FileOffer) => void | Promise<void>) | undefined
 }
 
