@@ -249,6 +249,12 @@ export function processLeaseOwner (): string {
   return `pid:${process.pid}:${crypto.randomUUID()}`
 }
 
+/** An outbox reference to a file on disk: `{ path, size, mtime, name }`; none for other sources (they are copied). */
+async function referenceOf (source: FileSource): Promise<Uint8Array | undefined> {
+  if (!(source instanceof NodeFileSource)) return undefined
+  return encodeValue({ p: resolve(source.path), s: source.size, m: source.mtimeMs, n: source.name })
+}
+
 /**
  * Files on disk as outbox references: `{ path, size, mtime }`. Re-opening checks all
  * three; the outbox also checks every chunk against the hashes taken when it was queued
@@ -257,21 +263,13 @@ export function processLeaseOwner (): string {
  */
 export function fileReferencer (outboard?: Outboard): FileReferencer {
   return {
-    reference: nodeFileReferencer.reference,
+    reference: referenceOf,
     open: async (ref, options) => await openReference(ref, outboard, options)
   }
 }
 
 /** {@link fileReferencer} without an outboard. */
-export const nodeFileReferencer: FileReferencer = {
-  async reference (source: FileSource): Promise<Uint8Array | undefined> {
-    if (!(source instanceof NodeFileSource)) return undefined
-    return encodeValue({ p: resolve(source.path), s: source.size, m: source.mtimeMs, n: source.name })
-  },
-  async open (ref: Uint8Array, options?: AbortOptions): Promise<FileSource> {
-    return await openReference(ref, undefined, options)
-  }
-}
+export const nodeFileReferencer: FileReferencer = fileReferencer()
 
 async function openReference (ref: Uint8Array, outboard: Outboard | undefined, _options?: AbortOptions): Promise<FileSource> {
   const r = asRecord(decodeValue(ref), 'file reference')

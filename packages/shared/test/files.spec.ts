@@ -8,7 +8,7 @@ import { DiskReservations } from '../src/files/reservations.ts'
 import { FileSender } from '../src/files/sender.ts'
 import { framedPair, silentLog } from './fixtures/stub-duplex.ts'
 import type { ReceiveFileInit } from '../src/files/receiver.ts'
-import type { FileManifest, FileSource, FileStore, PartialFile, ReceivedFile, SendFileResult } from '../src/files/types.ts'
+import type { FileManifest, FileOpener, FileSealer, FileSource, FileStore, PartialFile, ReceivedFile, SendFileResult } from '../src/files/types.ts'
 
 const CS = MIN_FILE_CHUNK_SIZE
 const caller = { ss58: '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY', peerId: '12D3KooWstub', netuid: 7 }
@@ -59,6 +59,19 @@ class MemoryFileStore implements FileStore {
       close: async () => {}
     }
   }
+}
+
+/** End-to-end encryption from `caller` to a receiver with a published key: the sealer of transfer `id` and the receiver's opener. */
+async function sealingPair (id: string): Promise<{ sealer: FileSealer, opener: FileOpener }> {
+  const { E2eSealing } = await import('../src/encryption/sealing.ts')
+  const receiverSs58 = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
+  const s = new E2eSealing(caller.ss58)
+  const r = new E2eSealing(receiverSs58)
+  await s.start()
+  await r.start()
+  const key = await r.keys().rotate(0)
+  const session = { remote: { ss58: receiverSs58 }, attestation: { encryptionKey: key.publicKey } } as unknown as Parameters<typeof s.fileSealer>[0]
+  return { sealer: s.fileSealer(session, id), opener: r.fileOpener(caller) }
 }
 
 async function transfer (data: Uint8Array, store: MemoryFileStore, init: Partial<ReceiveFileInit> = {}, src = source(data)): Promise<{ sent: PromiseSettledResult<Omit<SendFileResult, 'ms'>>, received: PromiseSettledResult<ReceivedFile | undefined> }> {
@@ -299,7 +312,6 @@ describe('read buffers reused chunk after chunk', () => {
 
   for (const encrypted of [false, true]) {
     it(`hashes and sends a ${encrypted ? 'sealed' : 'plain'} file through two buffers, byte for byte`, async () => {
-      const { E2eSealing } = await import('../src/encryption/sealing.ts')
       const data = bytes(9 * CS + 77, 3)
       const src = reusingSource(data)
       const manifest = await createManifest(src, { chunkSize: CS })
@@ -308,17 +320,7 @@ describe('read buffers reused chunk after chunk', () => {
       src.buffers.clear()
       const store = new MemoryFileStore()
       const { a, b } = framedPair(CS + 64 * 1024)
-      let e2e: { sealer?: ReturnType<InstanceType<typeof E2eSealing>['fileSealer']>, opener?: ReturnType<InstanceType<typeof E2eSealing>['fileOpener']> } = {}
-      if (encrypted) {
-        const receiverSs58 = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
-        const s = new E2eSealing(caller.ss58)
-        const r = new E2eSealing(receiverSs58)
-        await s.start()
-        await r.start()
-        const key = await r.keys().rotate(0)
-        const session = { remote: { ss58: receiverSs58 }, attestation: { encryptionKey: key.publicKey } } as unknown as Parameters<typeof s.fileSealer>[0]
-        e2e = { sealer: s.fileSealer(session, manifest.id), opener: r.fileOpener(caller) }
-      }
+      const e2e: Partial<Awaited<ReturnType<typeof sealingPair>>> = encrypted ? await sealingPair(manifest.id) : {}
       const receiver = new FileReceiver(b, { caller, store, policy: {}, log: silentLog, ...(e2e.opener === undefined ? {} : { e2e: e2e.opener }) })
       const sender = new FileSender(a, src, manifest, { stallTimeoutMs: 2000, ...(e2e.sealer === undefined ? {} : { e2e: e2e.sealer }) })
       const [sent, received] = await Promise.allSettled([sender.send(), receiver.receive()])
@@ -367,22 +369,15 @@ describe('a streamed manifest (the first chunk leaves before the file is hashed)
   })
 
   it('is sealed end to end like any offer', async () => {
-    const { E2eSealing } = await import('../src/encryption/sealing.ts')
     const data = bytes(3 * CS + 5, 12)
     const src = keyed(data)
     const manifest = await createManifest(src, { chunkSize: CS, streamed: true })
-    const receiverSs58 = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'
-    const s = new E2eSealing(caller.ss58)
-    const r = new E2eSealing(receiverSs58)
-    await s.start()
-    await r.start()
-    const key = await r.keys().rotate(0)
-    const session = { remote: { ss58: receiverSs58 }, attestation: { encryptionKey: key.publicKey } } as unknown as Parameters<typeof s.fileSealer>[0]
+    const { sealer, opener } = await sealingPair(manifest.id)
     const store = new MemoryFileStore()
     const { a, b } = framedPair(CS + 64 * 1024)
     const [sent] = await Promise.all([
-      new FileSender(a, src, manifest, { e2e: s.fileSealer(session, manifest.id) }).send(),
-      new FileReceiver(b, { caller, store, policy: {}, log: silentLog, e2e: r.fileOpener(caller), requireEncryption: true }).receive()
+      new FileSender(a, src, manifest, { e2e: sealer }).send(),
+      new FileReceiver(b, { caller, store, policy: {}, log: silentLog, e2e: opener, requireEncryption: true }).receive()
     ])
     assert.equal(sent.blake3, bytesToHex((await createManifest(source(data), { chunkSize: CS })).root))
     assert.deepEqual(store.inbox.get(`${caller.ss58}/data.bin`), data)

@@ -48,6 +48,8 @@ export class ChunkReceiver {
   #committing: Promise<void> | undefined
   #lastCommit = 0
   #remoteCancelled = false
+  /** The offer's manifest is streamed: its hashes are filled in here and its root comes last. */
+  readonly #streamed: boolean
 
   constructor (framed: FramedStream, init: ReceiveFileInit, manifest: FileManifest, read: () => Promise<Record<string, unknown>>) {
     this.#framed = framed
@@ -55,6 +57,7 @@ export class ChunkReceiver {
     this.#manifest = manifest
     this.#read = read
     this.#n = chunkCount(manifest.size, manifest.chunkSize)
+    this.#streamed = manifest.streamed === true
   }
 
   /**
@@ -65,7 +68,7 @@ export class ChunkReceiver {
     refuse: (err: Error) => Promise<never>, acceptEncrypted: (() => Promise<{ ek: Uint8Array, cipher: StreamCipher }>) | undefined): Promise<ReceivedFile> {
     const init = this.#init
     const manifest = this.#manifest
-    const streamed = manifest.streamed === true
+    const streamed = this.#streamed
     // a streamed offer's hashes are filled in as its chunks arrive
     if (streamed) manifest.chunkHashes = new Uint8Array(this.#n * BLAKE3_BYTES)
     let partial: PartialFile
@@ -113,7 +116,7 @@ export class ChunkReceiver {
     const manifest = this.#manifest
     const n = this.#n
     const h = await takeHasher()
-    const streamed = manifest.streamed === true
+    const streamed = this.#streamed
     const started = performance.now()
     this.#lastCommit = started
     let lastReport = 0

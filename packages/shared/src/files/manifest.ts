@@ -102,7 +102,8 @@ export async function createManifest (source: FileSource, options: CreateManifes
     return { ...base, chunkHashes: kept.chunkHashes, root: kept.root }
   }
   if (options.streamed === true && sourceKey !== undefined) {
-    return { ...base, chunkHashes: new Uint8Array(chunkCount(source.size, chunkSize) * BLAKE3_BYTES), root: new Uint8Array(0), streamed: true }
+    // the hashes are allocated and filled in by the sender (FileSender), as from the wire
+    return { ...base, chunkHashes: new Uint8Array(0), root: new Uint8Array(0), streamed: true }
   }
   const manifest = { ...await hashSource(source, id, chunkSize, options), ...(sourceKey === undefined ? {} : { sourceKey }) }
   await source.outboard?.put(manifest, options)

@@ -67,7 +67,7 @@ export class FileSender {
     this.#options = options
     this.#n = chunkCount(manifest.size, manifest.chunkSize)
     this.#streamed = manifest.streamed === true
-    // a streamed manifest read back from the wire (an outbox item) has no room for its hashes yet
+    // a streamed manifest has no room for its hashes until it is sent (see createManifest, manifestFromWire)
     if (this.#streamed && manifest.chunkHashes.byteLength !== this.#n * BLAKE3_BYTES) manifest.chunkHashes = new Uint8Array(this.#n * BLAKE3_BYTES)
     this.#buffers = [new Uint8Array(0), new Uint8Array(0)]
   }
